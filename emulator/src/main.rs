@@ -1,0 +1,106 @@
+use clap::Parser;
+use gls_emulator::{Config, Fleet, Timings};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A local Amazon GameLift Streams emulator speaking the service's wire protocol.
+///
+/// Point any AWS SDK at it with AWS_ENDPOINT_URL_GAMELIFTSTREAMS=http://ADDR.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Address to listen on, e.g. 127.0.0.1:4599 (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:4599")]
+    listen: String,
+    /// Fleet file (TOML or JSON) to load at start-up.
+    #[arg(long)]
+    fleet: Option<PathBuf>,
+    #[arg(long, default_value = "111122223333")]
+    account_id: String,
+    /// Region for requests without a SigV4 credential scope.
+    #[arg(long, default_value = "us-west-2")]
+    region: String,
+    /// Multiplies the documented per-operation rate limits; 0 disables them.
+    #[arg(long, default_value_t = 1.0)]
+    rate_limit_scale: f64,
+    /// Seconds a new stream group stays ACTIVATING.
+    #[arg(long, default_value_t = 30.0)]
+    activation_seconds: f64,
+    /// Seconds a location takes to be added or removed.
+    #[arg(long, default_value_t = 20.0)]
+    location_seconds: f64,
+    /// Seconds a stream group stays DELETING.
+    #[arg(long, default_value_t = 10.0)]
+    deletion_seconds: f64,
+    /// Seconds a placed session stays ACTIVATING.
+    #[arg(long, default_value_t = 5.0)]
+    session_start_seconds: f64,
+    /// Seed for resource ids and fault injection.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Start with the clock stopped; it then moves only through POST /_emulator/clock.
+    #[arg(long)]
+    frozen_clock: bool,
+}
+
+fn seconds(s: f64) -> chrono::Duration {
+    chrono::Duration::milliseconds((s * 1000.0) as i64)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    let args = Args::parse();
+    let fleet = match &args.fleet {
+        Some(path) => match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| Fleet::parse(&t)) {
+            Ok(fleet) => Some(fleet),
+            Err(e) => {
+                eprintln!("gls-emulator: cannot read fleet {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let config = Config {
+        account_id: args.account_id,
+        default_region: args.region,
+        rate_limit_scale: args.rate_limit_scale,
+        timings: Timings {
+            group_activation: seconds(args.activation_seconds),
+            location_change: seconds(args.location_seconds),
+            deletion: seconds(args.deletion_seconds),
+            session_start: seconds(args.session_start_seconds),
+            ..Timings::default()
+        },
+        seed: args.seed,
+        frozen_clock: args.frozen_clock,
+    };
+    let emulator = match gls_emulator::build(&config, fleet.as_ref()) {
+        Ok(emulator) => emulator,
+        Err(e) => {
+            eprintln!("gls-emulator: fleet {}: {e}", args.fleet.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("gls-emulator: cannot listen on {}: {e}", args.listen);
+            return ExitCode::from(2);
+        }
+    };
+    let addr = listener.local_addr().expect("bound listener has an address");
+    println!("listening on http://{addr}");
+    let _ = std::io::stdout().flush();
+    tokio::select! {
+        result = gls_emulator::serve(listener, emulator) => {
+            if let Err(e) = result {
+                eprintln!("gls-emulator: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,495 @@
+//! HTTP front door: the service API on every path the model defines, and the emulator's
+//! own admin API under `/_emulator/`.
+
+use crate::error::ApiError;
+use crate::fleet::{self, Fleet};
+use crate::limits::{Counters, FaultRule, RateLimits};
+use crate::operations::{self, EMULATED, resource_id};
+use crate::service_model::ServiceModel;
+use crate::state::{ActivationOutcome, World};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Duration, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use watchdog_shared::{LocationStatus, StreamGroupStatus, StreamSessionStatus};
+
+pub struct Emulator {
+    model: ServiceModel,
+    world: Mutex<World>,
+    limits: Mutex<RateLimits>,
+    faults: Mutex<HashMap<String, FaultRule>>,
+    counters: Mutex<Counters>,
+    fault_rng: Mutex<StdRng>,
+}
+
+/// A poisoned lock only means another request panicked; the data is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Emulator {
+    pub fn new(world: World, rate_limit_scale: f64, seed: u64) -> Self {
+        Self {
+            model: ServiceModel::load(),
+            world: Mutex::new(world),
+            limits: Mutex::new(RateLimits::new(rate_limit_scale)),
+            faults: Mutex::new(HashMap::new()),
+            counters: Mutex::new(Counters::default()),
+            fault_rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5EED)),
+        }
+    }
+
+    pub fn load_fleet(&self, fleet: &Fleet) -> Result<fleet::LoadSummary, String> {
+        fleet::load(&mut lock(&self.world), fleet)
+    }
+}
+
+pub fn router(emulator: Arc<Emulator>) -> Router {
+    Router::new()
+        .route("/_emulator/health", get(|| async { axum::Json(json!({ "status": "ok" })) }))
+        .route("/_emulator/clock", get(get_clock).post(set_clock))
+        .route("/_emulator/fleet", post(load_fleet))
+        .route("/_emulator/state", get(state))
+        .route("/_emulator/locations/status", post(set_location_status))
+        .route("/_emulator/stream-groups/status", post(set_group_status))
+        .route("/_emulator/activation-outcomes", post(queue_activation_outcome))
+        .route("/_emulator/sessions/status", post(set_session_status))
+        .route("/_emulator/faults", get(get_faults).post(set_fault).delete(clear_faults))
+        .route("/_emulator/counters", get(get_counters).delete(reset_counters))
+        .route("/_emulator/rate-limits", get(get_rate_limits).post(set_rate_limits))
+        .fallback(api)
+        .with_state(emulator)
+}
+
+/// The region a request is for: the credential scope of its SigV4 signature
+/// (`Credential=AKID/20261121/us-west-2/gameliftstreams/aws4_request`).
+fn request_region(headers: &HeaderMap, default: &str) -> String {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|credential| credential.split('/').nth(2))
+        .filter(|region| !region.is_empty())
+        .unwrap_or(default)
+        .to_owned()
+}
+
+fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    uri.query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
+async fn api(State(emu): State<Arc<Emulator>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let path = uri.path();
+    let Some(routed) = emu.model.route(method.as_str(), path).filter(|r| EMULATED.contains(&r.operation.name.as_str()))
+    else {
+        return ApiError::unknown_operation(method.as_str(), path).into_response();
+    };
+    let op = routed.operation;
+    let region = request_region(&headers, &lock(&emu.world).default_region);
+    lock(&emu.counters).operation(&op.name).calls += 1;
+
+    let fault = {
+        let faults = lock(&emu.faults);
+        faults.get(&op.name).or_else(|| faults.get("*")).cloned()
+    };
+    if let Some(fault) = &fault
+        && fault.latency_ms > 0
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(fault.latency_ms)).await;
+    }
+    let injected = fault.filter(|f| lock(&emu.fault_rng).random::<f64>() < f.error_rate).map(|f| {
+        ApiError::by_name(&f.error, format!("Injected fault for {}", op.name))
+            .unwrap_or_else(|| ApiError::internal(format!("Injected fault for {}", op.name)))
+    });
+
+    let outcome = if let Some(error) = injected {
+        lock(&emu.counters).operation(&op.name).injected_faults += 1;
+        Err(error)
+    } else if !lock(&emu.limits).try_acquire(&region, &op.name) {
+        lock(&emu.counters).operation(&op.name).throttled += 1;
+        Err(ApiError::throttling())
+    } else {
+        let query = query_pairs(&uri);
+        emu.model
+            .input(&routed, &query, &body)
+            .and_then(|input| operations::dispatch(&mut lock(&emu.world), &region, op, input))
+    };
+
+    let mut counters = lock(&emu.counters);
+    let counter = counters.operation(&op.name);
+    match outcome {
+        Ok(reply) => {
+            counter.succeeded += 1;
+            let status = StatusCode::from_u16(op.success_code).unwrap_or(StatusCode::OK);
+            match reply {
+                Some(body) if status != StatusCode::NO_CONTENT => (status, axum::Json(body)).into_response(),
+                _ => status.into_response(),
+            }
+        }
+        Err(error) => {
+            *counter.errors.entry(error.kind().to_owned()).or_default() += 1;
+            error.into_response()
+        }
+    }
+}
+
+// ---- admin API ----
+
+/// Admin errors name the bad field and the expected form.
+fn bad_request(message: impl Into<String>) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes, expected: &str) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("{e}; expected {expected}")))
+}
+
+fn clock_json(world: &World) -> Value {
+    let now = world.now();
+    json!({ "now": now.timestamp_millis() as f64 / 1000.0, "iso": now.to_rfc3339(), "frozen": world.clock.is_frozen() })
+}
+
+async fn get_clock(State(emu): State<Arc<Emulator>>) -> Response {
+    axum::Json(clock_json(&lock(&emu.world))).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockChange {
+    advance_seconds: Option<f64>,
+    now: Option<f64>,
+    frozen: Option<bool>,
+}
+
+async fn set_clock(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    const EXPECTED: &str = r#"{"advance_seconds": N} or {"now": EPOCH_SECONDS}, optionally with "frozen": true|false"#;
+    let change: ClockChange = match parse_body(&body, EXPECTED) {
+        Ok(change) => change,
+        Err(response) => return response,
+    };
+    let mut world = lock(&emu.world);
+    if let Some(frozen) = change.frozen {
+        world.clock.freeze(frozen);
+    }
+    match (change.advance_seconds, change.now) {
+        (Some(_), Some(_)) => return bad_request(format!("give advance_seconds or now, not both; expected {EXPECTED}")),
+        (Some(seconds), None) if seconds < 0.0 => {
+            return bad_request(format!("advance_seconds must not be negative, got {seconds}"));
+        }
+        (Some(seconds), None) => world.clock.advance(Duration::milliseconds((seconds * 1000.0) as i64)),
+        (None, Some(epoch)) => {
+            let Some(at) = DateTime::<Utc>::from_timestamp_millis((epoch * 1000.0) as i64) else {
+                return bad_request(format!("now: {epoch} is not a valid epoch time in seconds"));
+            };
+            if let Err(message) = world.clock.set(at) {
+                return bad_request(format!("now: {message}"));
+            }
+        }
+        (None, None) if change.frozen.is_none() => return bad_request(format!("nothing to change; expected {EXPECTED}")),
+        (None, None) => {}
+    }
+    world.advance();
+    axum::Json(clock_json(&world)).into_response()
+}
+
+#[derive(Deserialize)]
+struct FleetQuery {
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+async fn load_fleet(State(emu): State<Arc<Emulator>>, Query(query): Query<FleetQuery>, body: Bytes) -> Response {
+    let text = match std::str::from_utf8(&body) {
+        Ok(text) => text,
+        Err(_) => return bad_request("the fleet must be UTF-8 TOML or JSON"),
+    };
+    let fleet = match Fleet::parse(text) {
+        Ok(fleet) => fleet,
+        Err(message) => return bad_request(message),
+    };
+    let mut world = lock(&emu.world);
+    match query.mode.as_deref() {
+        None | Some("replace") => world.regions.clear(),
+        Some("merge") => {}
+        Some(other) => return bad_request(format!("mode: {other:?} is not replace or merge")),
+    }
+    match fleet::load(&mut world, &fleet) {
+        Ok(summary) => axum::Json(json!(summary)).into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
+/// A readable picture of the world, for people and the README's demo.
+async fn state(State(emu): State<Arc<Emulator>>) -> Response {
+    let mut world = lock(&emu.world);
+    world.advance();
+    let now = world.now();
+    let mut regions = BTreeMap::new();
+    for (name, region) in &world.regions {
+        let groups: Vec<Value> = region
+            .groups
+            .values()
+            .map(|g| {
+                let mut sessions: BTreeMap<String, usize> = BTreeMap::new();
+                for s in region.sessions.values().filter(|s| s.group_id == g.id) {
+                    *sessions.entry(s.status.to_string()).or_default() += 1;
+                }
+                json!({
+                    "id": g.id,
+                    "description": g.description,
+                    "stream_class": g.stream_class,
+                    "status": g.status.as_str(),
+                    "status_reason": g.status_reason,
+                    "age_days": (now - g.created_at).num_days(),
+                    "expires_in_days": (g.expires_at - now).num_days(),
+                    "applications": g.associated.len(),
+                    "tags": g.tags,
+                    "locations": g.locations.iter().map(|l| {
+                        let reading = World::capacity(region, g, l);
+                        json!({
+                            "name": l.name, "status": l.status.as_str(),
+                            "always_on": l.config.always_on, "target_idle": l.config.target_idle,
+                            "maximum": l.config.maximum, "on_demand": l.config.on_demand,
+                            "allocated": reading.allocated, "idle": reading.idle, "in_use": reading.in_use,
+                        })
+                    }).collect::<Vec<_>>(),
+                    "sessions": sessions,
+                })
+            })
+            .collect();
+        regions.insert(name.clone(), json!({ "applications": region.applications.len(), "stream_groups": groups }));
+    }
+    axum::Json(json!({ "clock": clock_json(&world), "regions": regions })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocationStatusChange {
+    stream_group: String,
+    location: String,
+    status: String,
+}
+
+async fn set_location_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let change: LocationStatusChange =
+        match parse_body(&body, r#"{"stream_group": ID_OR_ARN, "location": NAME, "status": "ERROR"|"ACTIVE"}"#) {
+            Ok(change) => change,
+            Err(response) => return response,
+        };
+    let status = LocationStatus::from(change.status.as_str());
+    if !matches!(status, LocationStatus::Active | LocationStatus::Error) {
+        return bad_request(format!("status: {:?} must be ACTIVE or ERROR", change.status));
+    }
+    let mut world = lock(&emu.world);
+    world.advance();
+    let now = world.now();
+    let Some(group) = find_group(&mut world, &change.stream_group) else {
+        return bad_request(format!("stream_group: {} does not exist", change.stream_group));
+    };
+    let Some(location) = group.locations.iter_mut().find(|l| l.name == change.location) else {
+        return bad_request(format!("location: {} is not a location of {}", change.location, group.id));
+    };
+    location.status = status;
+    location.transition_at = None;
+    group.refresh_status(now);
+    axum::Json(json!({ "stream_group": group.id, "status": group.status.as_str() })).into_response()
+}
+
+fn find_group<'w>(world: &'w mut World, identifier: &str) -> Option<&'w mut crate::state::StreamGroup> {
+    let id = resource_id(identifier);
+    world.regions.values_mut().find_map(|r| r.groups.get_mut(id))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupStatusChange {
+    stream_group: String,
+    status: String,
+    reason: Option<String>,
+}
+
+async fn set_group_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let change: GroupStatusChange = match parse_body(
+        &body,
+        r#"{"stream_group": ID_OR_ARN, "status": "ERROR"|"ACTIVE", "reason": "internalError"|"noAvailableInstances"}"#,
+    ) {
+        Ok(change) => change,
+        Err(response) => return response,
+    };
+    let status = StreamGroupStatus::from(change.status.as_str());
+    if !matches!(status, StreamGroupStatus::Active | StreamGroupStatus::Error) {
+        return bad_request(format!("status: {:?} must be ACTIVE or ERROR (other statuses follow from the lifecycle)", change.status));
+    }
+    if status == StreamGroupStatus::Error && change.reason.is_none() {
+        return bad_request("reason: a group in ERROR needs internalError or noAvailableInstances");
+    }
+    let mut world = lock(&emu.world);
+    world.advance();
+    let now = world.now();
+    let Some(group) = find_group(&mut world, &change.stream_group) else {
+        return bad_request(format!("stream_group: {} does not exist", change.stream_group));
+    };
+    group.status = status;
+    group.status_reason = change.reason;
+    group.last_updated_at = now;
+    group.refresh_status(now);
+    axum::Json(json!({ "stream_group": group.id, "status": group.status.as_str() })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutcomeRequest {
+    status: String,
+    reason: Option<String>,
+    #[serde(default = "one")]
+    count: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+async fn queue_activation_outcome(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let request: OutcomeRequest = match parse_body(&body, r#"{"status": "ERROR"|"ACTIVE", "reason": "internalError", "count": 1}"#) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let outcome = match request.status.as_str() {
+        "ACTIVE" => ActivationOutcome::Active,
+        "ERROR" => ActivationOutcome::Error(request.reason.unwrap_or_else(|| "internalError".into())),
+        other => return bad_request(format!("status: {other:?} must be ACTIVE or ERROR")),
+    };
+    let mut world = lock(&emu.world);
+    for _ in 0..request.count {
+        world.next_activation_outcomes.push_back(outcome.clone());
+    }
+    axum::Json(json!({ "queued": world.next_activation_outcomes.len() })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionStatusChange {
+    session: String,
+    status: String,
+}
+
+/// Plays the client's part: connect, disconnect, reconnect.
+async fn set_session_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let change: SessionStatusChange = match parse_body(&body, r#"{"session": ARN_OR_ID, "status": "CONNECTED"}"#) {
+        Ok(change) => change,
+        Err(response) => return response,
+    };
+    let status = StreamSessionStatus::from(change.status.as_str());
+    if !matches!(
+        status,
+        StreamSessionStatus::Connected | StreamSessionStatus::PendingClientReconnection | StreamSessionStatus::Reconnecting
+    ) {
+        return bad_request(format!(
+            "status: {:?} must be CONNECTED, PENDING_CLIENT_RECONNECTION or RECONNECTING (the rest follow from the lifecycle or the API)",
+            change.status
+        ));
+    }
+    let mut world = lock(&emu.world);
+    world.advance();
+    let now = world.now();
+    let id = resource_id(&change.session).to_owned();
+    let Some(session) = world.regions.values_mut().find_map(|r| r.sessions.get_mut(&id)) else {
+        return bad_request(format!("session: {} does not exist", change.session));
+    };
+    if session.status.is_final() || session.status == StreamSessionStatus::Activating {
+        return bad_request(format!("session: {} is {}; a client can only attach to a session that is ACTIVE or later", id, session.status));
+    }
+    if status == StreamSessionStatus::Connected && session.streaming_started_at.is_none() {
+        session.streaming_started_at = Some(now);
+    }
+    session.status = status;
+    session.last_updated_at = now;
+    axum::Json(json!({ "session": session.arn, "status": session.status.as_str() })).into_response()
+}
+
+async fn get_faults(State(emu): State<Arc<Emulator>>) -> Response {
+    axum::Json(json!(*lock(&emu.faults))).into_response()
+}
+
+#[derive(Deserialize)]
+struct FaultRequest {
+    operation: String,
+    #[serde(flatten)]
+    rule: FaultRule,
+}
+
+async fn set_fault(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let request: FaultRequest = match parse_body(
+        &body,
+        r#"{"operation": NAME|"*", "error_rate": 0.0-1.0, "error": "InternalServerException", "latency_ms": N}"#,
+    ) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    if request.operation != "*" && !EMULATED.contains(&request.operation.as_str()) {
+        return bad_request(format!("operation: {:?} is not an emulated operation (or \"*\")", request.operation));
+    }
+    if !(0.0..=1.0).contains(&request.rule.error_rate) {
+        return bad_request(format!("error_rate: {} must be between 0 and 1", request.rule.error_rate));
+    }
+    if ApiError::by_name(&request.rule.error, "").is_none() {
+        return bad_request(format!("error: {:?} is not an error type of the service", request.rule.error));
+    }
+    lock(&emu.faults).insert(request.operation, request.rule);
+    get_faults(State(emu)).await
+}
+
+async fn clear_faults(State(emu): State<Arc<Emulator>>) -> Response {
+    lock(&emu.faults).clear();
+    get_faults(State(emu)).await
+}
+
+async fn get_counters(State(emu): State<Arc<Emulator>>) -> Response {
+    let counters = lock(&emu.counters);
+    axum::Json(json!({ "operations": counters.operations, "mutating_calls": counters.mutating_calls() })).into_response()
+}
+
+async fn reset_counters(State(emu): State<Arc<Emulator>>) -> Response {
+    *lock(&emu.counters) = Counters::default();
+    get_counters(State(emu)).await
+}
+
+async fn get_rate_limits(State(emu): State<Arc<Emulator>>) -> Response {
+    axum::Json(json!({ "scale": lock(&emu.limits).scale() })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitChange {
+    scale: f64,
+}
+
+async fn set_rate_limits(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let change: RateLimitChange = match parse_body(&body, r#"{"scale": F} (1 = documented limits, 0 = off)"#) {
+        Ok(change) => change,
+        Err(response) => return response,
+    };
+    if change.scale < 0.0 || !change.scale.is_finite() {
+        return bad_request(format!("scale: {} must be a finite number >= 0", change.scale));
+    }
+    lock(&emu.limits).set_scale(change.scale);
+    get_rate_limits(State(emu)).await
+}
