@@ -4,8 +4,8 @@
 
 use crate::operations::new_location;
 use crate::state::{
-    ActivationOutcome, Application, LocationConfig, StreamGroup, StreamSession, World,
-    DEFAULT_CONNECTION_TIMEOUT_SECONDS, DEFAULT_SESSION_LENGTH_SECONDS,
+    ActivationOutcome, Application, DEFAULT_CONNECTION_TIMEOUT_SECONDS, DEFAULT_SESSION_LENGTH_SECONDS, LocationConfig,
+    StreamGroup, StreamSession, World,
 };
 use chrono::Duration;
 use serde::Deserialize;
@@ -199,11 +199,16 @@ pub fn load(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String> {
         let mut locations = Vec::new();
         let mut specs: Vec<&FleetLocation> = spec.locations.iter().collect();
         if !specs.iter().any(|l| l.name == region) {
-            return Err(format!("{field}.locations: the primary location {region} (the group's region) must be listed"));
+            return Err(format!(
+                "{field}.locations: the primary location {region} (the group's region) must be listed"
+            ));
         }
         specs.sort_by_key(|l| l.name != region);
         for (l, location) in specs.iter().enumerate() {
-            let lfield = format!("{field}.locations[{}]", spec.locations.iter().position(|x| x.name == location.name).unwrap_or(l));
+            let lfield = format!(
+                "{field}.locations[{}]",
+                spec.locations.iter().position(|x| x.name == location.name).unwrap_or(l)
+            );
             for (name, value) in [
                 ("always_on", Some(location.always_on)),
                 ("target_idle", location.target_idle),
@@ -221,7 +226,9 @@ pub fn load(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String> {
                 return Err(format!("{lfield}: on_demand cannot be combined with maximum or target_idle"));
             }
             let status = match &location.status {
-                Some(s) => known(LocationStatus::KNOWN, LocationStatus::from(s.as_str()), &format!("{lfield}.status"), s)?,
+                Some(s) => {
+                    known(LocationStatus::KNOWN, LocationStatus::from(s.as_str()), &format!("{lfield}.status"), s)?
+                }
                 None => LocationStatus::Active,
             };
             let config = LocationConfig {
@@ -236,7 +243,9 @@ pub fn load(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String> {
             locations.push(state);
         }
         let reason = match &spec.status_reason {
-            Some(r) => Some(known(StreamGroupStatusReason::KNOWN, r.as_str().into(), &format!("{field}.status_reason"), r)?),
+            Some(r) => {
+                Some(known(StreamGroupStatusReason::KNOWN, r.as_str().into(), &format!("{field}.status_reason"), r)?)
+            }
             None => None,
         };
         let status = match &spec.status {
@@ -244,7 +253,9 @@ pub fn load(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String> {
             None => StreamGroupStatus::Active,
         };
         if status == StreamGroupStatus::Error && reason.is_none() {
-            return Err(format!("{field}.status_reason: a group in ERROR needs a reason (internalError or noAvailableInstances)"));
+            return Err(format!(
+                "{field}.status_reason: a group in ERROR needs a reason (internalError or noAvailableInstances)"
+            ));
         }
         let mut associated = Vec::new();
         for key in &spec.applications {
@@ -280,13 +291,26 @@ pub fn load(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String> {
             activation_outcome: ActivationOutcome::Active,
             gone_at: None,
         };
+        if group.status == StreamGroupStatus::Error {
+            // A group that failed to deploy has no working location unless the file says so.
+            for (location, spec) in group.locations.iter_mut().zip(&specs) {
+                if spec.status.is_none() {
+                    location.status = LocationStatus::Error;
+                }
+            }
+        }
         if group.status == StreamGroupStatus::Activating {
             group.activates_at = Some(now + world.timings.group_activation);
         }
         group.refresh_status(created);
         for (s, session) in spec.sessions.iter().enumerate() {
             let sfield = format!("{field}.sessions[{s}]");
-            let status = known(StreamSessionStatus::KNOWN, session.status.as_str().into(), &format!("{sfield}.status"), &session.status)?;
+            let status = known(
+                StreamSessionStatus::KNOWN,
+                session.status.as_str().into(),
+                &format!("{sfield}.status"),
+                &session.status,
+            )?;
             let location = session.location.clone().unwrap_or_else(|| region.clone());
             if group.location(&location).is_none() {
                 return Err(format!("{sfield}.location: {location} is not a location of this stream group"));
@@ -299,14 +323,21 @@ pub fn load(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String> {
                     .ok_or_else(|| format!("{sfield}.application: the group has no default application to use"))?,
             };
             let status_reason = match &session.status_reason {
-                Some(r) => Some(known(StreamSessionStatusReason::KNOWN, r.as_str().into(), &format!("{sfield}.status_reason"), r)?),
+                Some(r) => Some(known(
+                    StreamSessionStatusReason::KNOWN,
+                    r.as_str().into(),
+                    &format!("{sfield}.status_reason"),
+                    r,
+                )?),
                 None => None,
             };
             let created_at = now - minutes(session.started_minutes_ago);
             let since = now - minutes(session.status_minutes_ago.unwrap_or(0.5).min(session.started_minutes_ago));
             let streaming = matches!(
                 status,
-                StreamSessionStatus::Connected | StreamSessionStatus::PendingClientReconnection | StreamSessionStatus::Reconnecting
+                StreamSessionStatus::Connected
+                    | StreamSessionStatus::PendingClientReconnection
+                    | StreamSessionStatus::Reconnecting
             );
             for _ in 0..session.count {
                 let session_id = world.new_id("", 13);
@@ -324,8 +355,12 @@ pub fn load(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String> {
                         user_id: session.user_id.clone(),
                         role_arn: None,
                         signal_request: "fleet-signal-request".into(),
-                        connection_timeout_seconds: session.connection_timeout_seconds.unwrap_or(DEFAULT_CONNECTION_TIMEOUT_SECONDS),
-                        session_length_seconds: session.session_length_seconds.unwrap_or(DEFAULT_SESSION_LENGTH_SECONDS),
+                        connection_timeout_seconds: session
+                            .connection_timeout_seconds
+                            .unwrap_or(DEFAULT_CONNECTION_TIMEOUT_SECONDS),
+                        session_length_seconds: session
+                            .session_length_seconds
+                            .unwrap_or(DEFAULT_SESSION_LENGTH_SECONDS),
                         echo: Default::default(),
                         created_at,
                         last_updated_at: since,
@@ -395,7 +430,10 @@ mod tests {
         )
         .unwrap();
         let err = load(&mut world(), &fleet).unwrap_err();
-        assert_eq!(err, "stream_groups[0].locations[0].always_on: 5 is not a multiple of the tenancy (12) of gen6n_small");
+        assert_eq!(
+            err,
+            "stream_groups[0].locations[0].always_on: 5 is not a multiple of the tenancy (12) of gen6n_small"
+        );
     }
 
     #[test]

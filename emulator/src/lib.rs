@@ -48,7 +48,8 @@ impl Default for Config {
 
 /// Builds the emulator and loads `fleet` into it.
 pub fn build(config: &Config, fleet: Option<&Fleet>) -> Result<Arc<Emulator>, String> {
-    let mut world = World::new(config.account_id.clone(), config.default_region.clone(), config.timings.clone(), config.seed);
+    let mut world =
+        World::new(config.account_id.clone(), config.default_region.clone(), config.timings.clone(), config.seed);
     world.clock.freeze(config.frozen_clock);
     let emulator = Emulator::new(world, config.rate_limit_scale, config.seed);
     if let Some(fleet) = fleet {

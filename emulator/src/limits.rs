@@ -11,8 +11,12 @@ use std::time::Duration;
 pub fn documented_limit(operation: &str) -> Option<f64> {
     Some(match operation {
         "CreateStreamGroup" => 1.0,
-        "UpdateStreamGroup" | "DeleteStreamGroup" | "AddStreamGroupLocations" | "RemoveStreamGroupLocations"
-        | "AssociateApplications" | "DisassociateApplications" => 5.0,
+        "UpdateStreamGroup"
+        | "DeleteStreamGroup"
+        | "AddStreamGroupLocations"
+        | "RemoveStreamGroupLocations"
+        | "AssociateApplications"
+        | "DisassociateApplications" => 5.0,
         "GetStreamGroup" | "ListStreamGroups" | "ListApplications" | "ListTagsForResource" => 10.0,
         "ListStreamSessions" | "ListStreamSessionsByAccount" | "GetStreamSession" | "TerminateStreamSession" => 20.0,
         _ => return None,

@@ -50,7 +50,10 @@ fn seconds(s: f64) -> chrono::Duration {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args = Args::parse();
     let fleet = match &args.fleet {
         Some(path) => match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| Fleet::parse(&t)) {
@@ -79,7 +82,10 @@ async fn main() -> ExitCode {
     let emulator = match gls_emulator::build(&config, fleet.as_ref()) {
         Ok(emulator) => emulator,
         Err(e) => {
-            eprintln!("gls-emulator: fleet {}: {e}", args.fleet.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+            eprintln!(
+                "gls-emulator: fleet {}: {e}",
+                args.fleet.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+            );
             return ExitCode::from(2);
         }
     };

@@ -5,8 +5,8 @@
 use crate::error::ApiError;
 use crate::service_model::Operation;
 use crate::state::{
-    ActivationOutcome, Application, GroupLocation, LocationConfig, Region, StreamGroup, StreamSession, World,
-    DEFAULT_CONNECTION_TIMEOUT_SECONDS, DEFAULT_SESSION_LENGTH_SECONDS,
+    ActivationOutcome, Application, DEFAULT_CONNECTION_TIMEOUT_SECONDS, DEFAULT_SESSION_LENGTH_SECONDS, GroupLocation,
+    LocationConfig, Region, StreamGroup, StreamSession, World,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -258,7 +258,11 @@ impl Call<'_> {
 
     /// A precondition the resource's state does not meet: Conflict where the model allows it.
     fn state_error(&self, message: String) -> ApiError {
-        if self.op.may_return("ConflictException") { ApiError::conflict(message) } else { ApiError::validation(message) }
+        if self.op.may_return("ConflictException") {
+            ApiError::conflict(message)
+        } else {
+            ApiError::validation(message)
+        }
     }
 
     fn not_found(&self, message: String) -> ApiError {
@@ -349,14 +353,17 @@ impl Call<'_> {
         let primary = self.region.clone();
         let mut configs = input.location_configurations.clone();
         if !configs.iter().any(|c| c.location_name == primary) {
-            configs.insert(0, LocationConfiguration {
-                location_name: primary.clone(),
-                always_on_capacity: None,
-                on_demand_capacity: None,
-                target_idle_capacity: None,
-                maximum_capacity: None,
-                vpc_transit_configuration: None,
-            });
+            configs.insert(
+                0,
+                LocationConfiguration {
+                    location_name: primary.clone(),
+                    always_on_capacity: None,
+                    on_demand_capacity: None,
+                    target_idle_capacity: None,
+                    maximum_capacity: None,
+                    vpc_transit_configuration: None,
+                },
+            );
         }
         check_distinct(configs.iter().map(|c| c.location_name.as_str()))?;
         let now = self.now();
@@ -490,11 +497,8 @@ impl Call<'_> {
         let arn = group.arn.clone();
         let group = self.group(&input.identifier)?;
         let region = self.region_ref().expect("group exists");
-        let states: Vec<Value> = names
-            .iter()
-            .filter_map(|n| group.location(n))
-            .map(|l| location_json(region, group, l))
-            .collect();
+        let states: Vec<Value> =
+            names.iter().filter_map(|n| group.location(n)).map(|l| location_json(region, group, l)).collect();
         Ok(Some(json!({ "Identifier": arn, "Locations": states })))
     }
 
@@ -609,15 +613,12 @@ impl Call<'_> {
     fn session(&self, input: &SessionById) -> Result<&StreamSession, ApiError> {
         let group = self.group(&input.identifier)?;
         let id = resource_id(&input.stream_session_identifier);
-        self.region_ref()
-            .and_then(|r| r.sessions.get(id))
-            .filter(|s| s.group_id == group.id)
-            .ok_or_else(|| {
-                self.not_found(format!(
-                    "Stream session {} was not found in stream group {}.",
-                    input.stream_session_identifier, group.id
-                ))
-            })
+        self.region_ref().and_then(|r| r.sessions.get(id)).filter(|s| s.group_id == group.id).ok_or_else(|| {
+            self.not_found(format!(
+                "Stream session {} was not found in stream group {}.",
+                input.stream_session_identifier, group.id
+            ))
+        })
     }
 
     fn get_stream_session(&mut self, input: SessionById) -> Reply {
@@ -917,7 +918,12 @@ fn location_config(
         config.target_idle = input.target_idle_capacity.or(config.target_idle);
         config.maximum = input.maximum_capacity.or(config.maximum);
     }
-    if current.is_none() && config.on_demand.is_none() && config.maximum.is_none() && config.target_idle.is_none() && config.always_on == 0 {
+    if current.is_none()
+        && config.on_demand.is_none()
+        && config.maximum.is_none()
+        && config.target_idle.is_none()
+        && config.always_on == 0
+    {
         // A location configured with nothing gets the service's default on-demand capacity.
         config.on_demand = Some(default_on_demand);
     }
@@ -934,7 +940,12 @@ fn location_config(
     Ok(config)
 }
 
-pub fn new_location(name: &str, config: LocationConfig, index: usize, ready_at: Option<DateTime<Utc>>) -> GroupLocation {
+pub fn new_location(
+    name: &str,
+    config: LocationConfig,
+    index: usize,
+    ready_at: Option<DateTime<Utc>>,
+) -> GroupLocation {
     GroupLocation {
         name: name.to_owned(),
         status: LocationStatus::Activating,

@@ -154,10 +154,12 @@ async fn api(State(emu): State<Arc<Emulator>>, method: Method, uri: Uri, headers
 // ---- admin API ----
 
 /// Admin errors name the bad field and the expected form.
+/// (Admin handlers return early with a ready `Response`; its size does not matter here.)
 fn bad_request(message: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message.into() }))).into_response()
 }
 
+#[allow(clippy::result_large_err)]
 fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes, expected: &str) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| bad_request(format!("{e}; expected {expected}")))
 }
@@ -190,7 +192,9 @@ async fn set_clock(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
         world.clock.freeze(frozen);
     }
     match (change.advance_seconds, change.now) {
-        (Some(_), Some(_)) => return bad_request(format!("give advance_seconds or now, not both; expected {EXPECTED}")),
+        (Some(_), Some(_)) => {
+            return bad_request(format!("give advance_seconds or now, not both; expected {EXPECTED}"));
+        }
         (Some(seconds), None) if seconds < 0.0 => {
             return bad_request(format!("advance_seconds must not be negative, got {seconds}"));
         }
@@ -203,7 +207,9 @@ async fn set_clock(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
                 return bad_request(format!("now: {message}"));
             }
         }
-        (None, None) if change.frozen.is_none() => return bad_request(format!("nothing to change; expected {EXPECTED}")),
+        (None, None) if change.frozen.is_none() => {
+            return bad_request(format!("nothing to change; expected {EXPECTED}"));
+        }
         (None, None) => {}
     }
     world.advance();
@@ -336,7 +342,10 @@ async fn set_group_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Resp
     };
     let status = StreamGroupStatus::from(change.status.as_str());
     if !matches!(status, StreamGroupStatus::Active | StreamGroupStatus::Error) {
-        return bad_request(format!("status: {:?} must be ACTIVE or ERROR (other statuses follow from the lifecycle)", change.status));
+        return bad_request(format!(
+            "status: {:?} must be ACTIVE or ERROR (other statuses follow from the lifecycle)",
+            change.status
+        ));
     }
     if status == StreamGroupStatus::Error && change.reason.is_none() {
         return bad_request("reason: a group in ERROR needs internalError or noAvailableInstances");
@@ -368,10 +377,11 @@ fn one() -> usize {
 }
 
 async fn queue_activation_outcome(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let request: OutcomeRequest = match parse_body(&body, r#"{"status": "ERROR"|"ACTIVE", "reason": "internalError", "count": 1}"#) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+    let request: OutcomeRequest =
+        match parse_body(&body, r#"{"status": "ERROR"|"ACTIVE", "reason": "internalError", "count": 1}"#) {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
     let outcome = match request.status.as_str() {
         "ACTIVE" => ActivationOutcome::Active,
         "ERROR" => ActivationOutcome::Error(request.reason.unwrap_or_else(|| "internalError".into())),
@@ -400,7 +410,9 @@ async fn set_session_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Re
     let status = StreamSessionStatus::from(change.status.as_str());
     if !matches!(
         status,
-        StreamSessionStatus::Connected | StreamSessionStatus::PendingClientReconnection | StreamSessionStatus::Reconnecting
+        StreamSessionStatus::Connected
+            | StreamSessionStatus::PendingClientReconnection
+            | StreamSessionStatus::Reconnecting
     ) {
         return bad_request(format!(
             "status: {:?} must be CONNECTED, PENDING_CLIENT_RECONNECTION or RECONNECTING (the rest follow from the lifecycle or the API)",
@@ -415,7 +427,10 @@ async fn set_session_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Re
         return bad_request(format!("session: {} does not exist", change.session));
     };
     if session.status.is_final() || session.status == StreamSessionStatus::Activating {
-        return bad_request(format!("session: {} is {}; a client can only attach to a session that is ACTIVE or later", id, session.status));
+        return bad_request(format!(
+            "session: {} is {}; a client can only attach to a session that is ACTIVE or later",
+            id, session.status
+        ));
     }
     if status == StreamSessionStatus::Connected && session.streaming_started_at.is_none() {
         session.streaming_started_at = Some(now);
@@ -464,7 +479,8 @@ async fn clear_faults(State(emu): State<Arc<Emulator>>) -> Response {
 
 async fn get_counters(State(emu): State<Arc<Emulator>>) -> Response {
     let counters = lock(&emu.counters);
-    axum::Json(json!({ "operations": counters.operations, "mutating_calls": counters.mutating_calls() })).into_response()
+    axum::Json(json!({ "operations": counters.operations, "mutating_calls": counters.mutating_calls() }))
+        .into_response()
 }
 
 async fn reset_counters(State(emu): State<Arc<Emulator>>) -> Response {

@@ -110,12 +110,8 @@ impl ServiceModel {
             })
             .collect();
         operations.sort_by(|a, b| a.name.cmp(&b.name));
-        let patterns = raw
-            .shapes
-            .values()
-            .filter_map(|s| s.pattern.as_ref())
-            .map(|p| (p.clone(), compile_pattern(p)))
-            .collect();
+        let patterns =
+            raw.shapes.values().filter_map(|s| s.pattern.as_ref()).map(|p| (p.clone(), compile_pattern(p))).collect();
         Self { operations, shapes: raw.shapes, patterns }
     }
 
@@ -234,7 +230,9 @@ impl ServiceModel {
                     let child = join_path(path, &lower_first(name));
                     match object.get(name.as_str()) {
                         None | Some(Value::Null) if shape.required.contains(name) => {
-                            problems.push(format!("Value null at '{child}' failed to satisfy constraint: Member must not be null"));
+                            problems.push(format!(
+                                "Value null at '{child}' failed to satisfy constraint: Member must not be null"
+                            ));
                         }
                         None | Some(Value::Null) => {}
                         Some(v) => self.validate(&shape.members[name].shape, v, &child, problems),
@@ -259,7 +257,10 @@ impl ServiceModel {
                     problems.push(format!("Value '{text}'{at} failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}"));
                 }
                 if let Some(values) = shape.values.as_ref().filter(|v| !v.iter().any(|e| e == text)) {
-                    problems.push(format!("Value '{text}'{at} failed to satisfy constraint: Member must satisfy enum value set: [{}]", values.join(", ")));
+                    problems.push(format!(
+                        "Value '{text}'{at} failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                        values.join(", ")
+                    ));
                 }
             }
             "integer" | "long" => {
@@ -274,15 +275,11 @@ impl ServiceModel {
                     problems.push(format!("Value '{number}'{at} failed to satisfy constraint: Member must have value less than or equal to {max}"));
                 }
             }
-            "boolean" => {
-                if !value.is_boolean() {
-                    problems.push(format!("Value {value}{at} must be a boolean"));
-                }
+            "boolean" if !value.is_boolean() => {
+                problems.push(format!("Value {value}{at} must be a boolean"));
             }
-            "timestamp" => {
-                if !value.is_number() {
-                    problems.push(format!("Value {value}{at} must be a timestamp in epoch seconds"));
-                }
+            "timestamp" if !value.is_number() => {
+                problems.push(format!("Value {value}{at} must be a timestamp in epoch seconds"));
             }
             "list" => {
                 let Some(items) = value.as_array() else {
@@ -315,10 +312,14 @@ impl ServiceModel {
     fn check_size(&self, shape: &Shape, size: usize, at: &str, problems: &mut Vec<String>) {
         let size = size as f64;
         if let Some(min) = shape.min.filter(|&min| size < min) {
-            problems.push(format!("Value{at} failed to satisfy constraint: Member must have length greater than or equal to {min}"));
+            problems.push(format!(
+                "Value{at} failed to satisfy constraint: Member must have length greater than or equal to {min}"
+            ));
         }
         if let Some(max) = shape.max.filter(|&max| size > max) {
-            problems.push(format!("Value{at} failed to satisfy constraint: Member must have length less than or equal to {max}"));
+            problems.push(format!(
+                "Value{at} failed to satisfy constraint: Member must have length less than or equal to {max}"
+            ));
         }
     }
 }
@@ -411,9 +412,14 @@ mod tests {
     #[test]
     fn routes_prefer_literal_segments_and_decode_labels() {
         let model = ServiceModel::load();
-        let routed = model.route("GET", "/tags/arn%3Aaws%3Agameliftstreams%3Aus-west-2%3A111122223333%3Astreamgroup%2Fsg-1").unwrap();
+        let routed = model
+            .route("GET", "/tags/arn%3Aaws%3Agameliftstreams%3Aus-west-2%3A111122223333%3Astreamgroup%2Fsg-1")
+            .unwrap();
         assert_eq!(routed.operation.name, "ListTagsForResource");
-        assert_eq!(routed.label("ResourceArn"), Some("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-1"));
+        assert_eq!(
+            routed.label("ResourceArn"),
+            Some("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-1")
+        );
         assert_eq!(model.route("GET", "/streamsessions").unwrap().operation.name, "ListStreamSessionsByAccount");
         assert!(model.route("GET", "/nothing/here").is_none());
     }

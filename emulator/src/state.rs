@@ -178,7 +178,12 @@ impl StreamSession {
             || (self.status == StreamSessionStatus::Activating && self.placed)
     }
 
-    fn set_status(&mut self, status: StreamSessionStatus, reason: Option<StreamSessionStatusReason>, at: DateTime<Utc>) {
+    fn set_status(
+        &mut self,
+        status: StreamSessionStatus,
+        reason: Option<StreamSessionStatusReason>,
+        at: DateTime<Utc>,
+    ) {
         if status == StreamSessionStatus::Connected && self.streaming_started_at.is_none() {
             self.streaming_started_at = Some(at);
         }
@@ -271,8 +276,7 @@ impl World {
 
     /// An id like the service's: `sg-1AB2C3De4`, `a-9ZY8X7Wv6`, or 13 characters for sessions.
     pub fn new_id(&mut self, prefix: &str, len: usize) -> String {
-        let body: String =
-            (0..len).map(|_| ID_ALPHABET[self.rng.random_range(0..ID_ALPHABET.len())] as char).collect();
+        let body: String = (0..len).map(|_| ID_ALPHABET[self.rng.random_range(0..ID_ALPHABET.len())] as char).collect();
         format!("{prefix}{body}")
     }
 
@@ -381,7 +385,8 @@ fn advance_region(
         if let Some(at) = location_changed {
             group.refresh_status(at);
         }
-        if !matches!(group.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired) && group.expires_at <= now {
+        if !matches!(group.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired) && group.expires_at <= now
+        {
             group.status = StreamGroupStatus::Expired;
             group.status_reason = None;
             group.last_updated_at = group.expires_at;
@@ -443,7 +448,11 @@ fn advance_session(session: &mut StreamSession, group: &StreamGroup, now: DateTi
             S::Reconnecting => (since + timings.session_start, S::Connected, None),
             S::Connected => {
                 let started = session.streaming_started_at.unwrap_or(session.created_at);
-                (started + Duration::seconds(session.session_length_seconds), S::Terminating, Some(R::MaxSessionLengthTimeout))
+                (
+                    started + Duration::seconds(session.session_length_seconds),
+                    S::Terminating,
+                    Some(R::MaxSessionLengthTimeout),
+                )
             }
             S::Terminating => (since + timings.session_stop, S::Terminated, None),
             _ => return,
@@ -482,7 +491,12 @@ mod tests {
         }
     }
 
-    fn location(always_on: u32, target_idle: Option<u32>, maximum: Option<u32>, on_demand: Option<u32>) -> GroupLocation {
+    fn location(
+        always_on: u32,
+        target_idle: Option<u32>,
+        maximum: Option<u32>,
+        on_demand: Option<u32>,
+    ) -> GroupLocation {
         GroupLocation {
             name: "us-west-2".into(),
             status: LocationStatus::Active,
@@ -523,6 +537,9 @@ mod tests {
         assert_eq!(capacity_reading(&group("gen5n_ultra", StreamGroupStatus::Expired), &loc, 0).allocated, 0);
         let mut failed = location(4, None, None, None);
         failed.status = LocationStatus::Error;
-        assert_eq!(capacity_reading(&group("gen5n_ultra", StreamGroupStatus::ActiveWithErrors), &failed, 0).allocated, 0);
+        assert_eq!(
+            capacity_reading(&group("gen5n_ultra", StreamGroupStatus::ActiveWithErrors), &failed, 0).allocated,
+            0
+        );
     }
 }

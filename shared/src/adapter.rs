@@ -3,9 +3,8 @@
 //! `Unknown(name)` values through their wire names, so nothing new is lost or misread.
 
 use crate::model::{
-    ApplicationRef, Capacity, Location, LocationStatus, StreamGroup, StreamGroupStatus,
-    StreamGroupStatusReason, StreamSession, StreamSessionStatus, StreamSessionStatusReason,
-    session_arn_group_id,
+    ApplicationRef, Capacity, Location, LocationStatus, StreamGroup, StreamGroupStatus, StreamGroupStatusReason,
+    StreamSession, StreamSessionStatus, StreamSessionStatusReason, session_arn_group_id,
 };
 use crate::stream_class::StreamClass;
 use aws_sdk_gameliftstreams::operation::get_stream_group::GetStreamGroupOutput;

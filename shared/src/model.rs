@@ -123,18 +123,12 @@ service_enum!(
 impl StreamSessionStatus {
     /// Whether a session in this status occupies a slot of allocated capacity.
     pub fn holds_capacity(&self) -> bool {
-        matches!(
-            self,
-            Self::Active | Self::Connected | Self::PendingClientReconnection | Self::Reconnecting
-        )
+        matches!(self, Self::Active | Self::Connected | Self::PendingClientReconnection | Self::Reconnecting)
     }
 
     /// Whether a player is attached or on the way back: a group in this state is serving.
     pub fn has_player(&self) -> bool {
-        matches!(
-            self,
-            Self::Connected | Self::PendingClientReconnection | Self::Reconnecting
-        )
+        matches!(self, Self::Connected | Self::PendingClientReconnection | Self::Reconnecting)
     }
 
     pub fn is_final(&self) -> bool {
@@ -219,9 +213,7 @@ impl StreamGroup {
 pub fn arn_region(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(6, ':');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("arn"), Some(_partition), Some("gameliftstreams"), Some(region)) if !region.is_empty() => {
-            Some(region)
-        }
+        (Some("arn"), Some(_partition), Some("gameliftstreams"), Some(region)) if !region.is_empty() => Some(region),
         _ => None,
     }
 }

@@ -57,10 +57,7 @@ pub enum StreamClass {
 
 impl StreamClass {
     pub fn parse(name: &str) -> Self {
-        CATALOGUE
-            .iter()
-            .find(|info| info.name == name)
-            .map_or_else(|| Self::Unknown(name.to_owned()), Self::Known)
+        CATALOGUE.iter().find(|info| info.name == name).map_or_else(|| Self::Unknown(name.to_owned()), Self::Known)
     }
 
     pub fn name(&self) -> &str {
@@ -89,7 +86,7 @@ impl StreamClass {
     /// Whether `capacity` is a whole multiple of the tenancy; unknown classes accept anything,
     /// because refusing would be a guess about hardware this code has never seen.
     pub fn is_valid_capacity(&self, capacity: u32) -> bool {
-        self.tenancy().is_none_or(|t| capacity % t == 0)
+        self.tenancy().is_none_or(|t| capacity.is_multiple_of(t))
     }
 
     /// The smallest valid capacity at or above `capacity`.

@@ -68,7 +68,12 @@ impl TestEmulator {
         self.client_with(region, Some(1), true).await
     }
 
-    async fn client_with(&self, region: &str, attempts: Option<u32>, fast_sleep: bool) -> aws_sdk_gameliftstreams::Client {
+    async fn client_with(
+        &self,
+        region: &str,
+        attempts: Option<u32>,
+        fast_sleep: bool,
+    ) -> aws_sdk_gameliftstreams::Client {
         let shared = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "tests"))
@@ -99,12 +104,14 @@ impl TestEmulator {
     }
 
     pub async fn advance_days(&self, days: f64) {
-        let (status, body) = self.admin_post("/_emulator/clock", serde_json::json!({ "advance_seconds": days * 86_400.0 })).await;
+        let (status, body) =
+            self.admin_post("/_emulator/clock", serde_json::json!({ "advance_seconds": days * 86_400.0 })).await;
         assert_eq!(status, 200, "{body}");
     }
 
     pub async fn advance_seconds(&self, seconds: f64) {
-        let (status, body) = self.admin_post("/_emulator/clock", serde_json::json!({ "advance_seconds": seconds })).await;
+        let (status, body) =
+            self.admin_post("/_emulator/clock", serde_json::json!({ "advance_seconds": seconds })).await;
         assert_eq!(status, 200, "{body}");
     }
 

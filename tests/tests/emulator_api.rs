@@ -2,11 +2,11 @@
 //! over HTTP: responses parse, paginators page, waiters wait, and each error kind arrives as
 //! the SDK's typed error.
 
-use aws_sdk_gameliftstreams::types::{
-    LocationConfiguration, Protocol, RuntimeEnvironment, RuntimeEnvironmentType, StreamClass, StreamGroupLocationStatus,
-    StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason,
-};
 use aws_sdk_gameliftstreams::client::Waiters;
+use aws_sdk_gameliftstreams::types::{
+    LocationConfiguration, Protocol, RuntimeEnvironment, RuntimeEnvironmentType, StreamClass,
+    StreamGroupLocationStatus, StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason,
+};
 use serde_json::json;
 use std::time::Duration;
 use watchdog_tests::{TestEmulator, quick_config};
@@ -53,7 +53,9 @@ async fn stream_group_lifecycle_create_update_locations_associations_tags_delete
     let app = client
         .create_application()
         .description("New game")
-        .runtime_environment(RuntimeEnvironment::builder().r#type(RuntimeEnvironmentType::Proton).version("20241007").build().unwrap())
+        .runtime_environment(
+            RuntimeEnvironment::builder().r#type(RuntimeEnvironmentType::Proton).version("20241007").build().unwrap(),
+        )
         .executable_path("bin/game")
         .application_source_uri("s3://builds/new-game/")
         .send()
@@ -70,7 +72,12 @@ async fn stream_group_lifecycle_create_update_locations_associations_tags_delete
         .default_application_identifier(app.arn())
         .location_configurations(location("us-west-2", 2))
         .location_configurations(
-            LocationConfiguration::builder().location_name("eu-central-1").target_idle_capacity(2).maximum_capacity(6).build().unwrap(),
+            LocationConfiguration::builder()
+                .location_name("eu-central-1")
+                .target_idle_capacity(2)
+                .maximum_capacity(6)
+                .build()
+                .unwrap(),
         )
         .tags("team", "racing")
         .send()
@@ -86,15 +93,22 @@ async fn stream_group_lifecycle_create_update_locations_associations_tags_delete
     assert_eq!(lifetime, 365 * 86_400);
     assert_eq!(created.associated_applications(), [app.arn().to_owned()]);
 
-    let active = client.wait_until_stream_group_active().identifier(&id).wait(WAIT).await.expect("group becomes ACTIVE");
+    let active =
+        client.wait_until_stream_group_active().identifier(&id).wait(WAIT).await.expect("group becomes ACTIVE");
     let group = active.as_result().expect("success");
     assert_eq!(group.location_states().len(), 2);
     let primary = &group.location_states()[0];
     assert_eq!(primary.location_name(), Some("us-west-2"));
     assert_eq!(primary.status(), Some(&StreamGroupLocationStatus::Active));
-    assert_eq!((primary.always_on_capacity(), primary.allocated_capacity(), primary.idle_capacity()), (Some(2), Some(2), Some(2)));
+    assert_eq!(
+        (primary.always_on_capacity(), primary.allocated_capacity(), primary.idle_capacity()),
+        (Some(2), Some(2), Some(2))
+    );
     let remote = &group.location_states()[1];
-    assert_eq!((remote.target_idle_capacity(), remote.maximum_capacity(), remote.allocated_capacity()), (Some(2), Some(6), Some(2)));
+    assert_eq!(
+        (remote.target_idle_capacity(), remote.maximum_capacity(), remote.allocated_capacity()),
+        (Some(2), Some(6), Some(2))
+    );
 
     // Update capacity; the description too.
     let updated = client
@@ -110,19 +124,32 @@ async fn stream_group_lifecycle_create_update_locations_associations_tags_delete
     assert_eq!(updated.location_states()[0].allocated_capacity(), Some(4));
 
     // Add a location: the group is UPDATING_LOCATIONS until it is ready.
-    let added = client.add_stream_group_locations().identifier(&id).location_configurations(location("ap-northeast-1", 2)).send().await.unwrap();
+    let added = client
+        .add_stream_group_locations()
+        .identifier(&id)
+        .location_configurations(location("ap-northeast-1", 2))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(added.locations()[0].status(), Some(&StreamGroupLocationStatus::Activating));
     let status = client.get_stream_group().identifier(&id).send().await.unwrap();
     assert_eq!(status.status(), Some(&StreamGroupStatus::UpdatingLocations));
     client.wait_until_stream_group_active().identifier(&id).wait(WAIT).await.expect("location activates");
 
     // Remove it again.
-    client.remove_stream_group_locations().identifier(&id).locations("ap-northeast-1").send().await.expect("RemoveStreamGroupLocations");
+    client
+        .remove_stream_group_locations()
+        .identifier(&id)
+        .locations("ap-northeast-1")
+        .send()
+        .await
+        .expect("RemoveStreamGroupLocations");
     client.wait_until_stream_group_active().identifier(&id).wait(WAIT).await.unwrap();
     assert_eq!(client.get_stream_group().identifier(&id).send().await.unwrap().location_states().len(), 2);
 
     // Associate and disassociate.
-    let associated = client.associate_applications().identifier(&id).application_identifiers("a-TACTICS01").send().await.unwrap();
+    let associated =
+        client.associate_applications().identifier(&id).application_identifiers("a-TACTICS01").send().await.unwrap();
     assert_eq!(associated.arn(), Some(created.arn()));
     assert_eq!(associated.application_arns().len(), 1);
     let group = client.get_stream_group().identifier(&id).send().await.unwrap();
@@ -163,21 +190,50 @@ async fn paginators_walk_every_page_with_opaque_tokens() {
 
     let pages: Vec<_> = client.list_stream_groups().max_results(3).into_paginator().send().collect::<Vec<_>>().await;
     assert_eq!(pages.len(), 3, "8 groups in pages of 3");
-    let ids: Vec<String> = pages.into_iter().flat_map(|p| p.unwrap().items().iter().map(|g| g.id().unwrap().to_owned()).collect::<Vec<_>>()).collect();
+    let ids: Vec<String> = pages
+        .into_iter()
+        .flat_map(|p| p.unwrap().items().iter().map(|g| g.id().unwrap().to_owned()).collect::<Vec<_>>())
+        .collect();
     assert_eq!(ids.len(), 8);
     assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 8, "no repeats");
     assert_eq!(emu.calls("ListStreamGroups").await, 3);
 
-    let sessions = client.list_stream_sessions_by_account().max_results(5).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.unwrap();
+    let sessions = client
+        .list_stream_sessions_by_account()
+        .max_results(5)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
     assert_eq!(sessions.len(), 21);
     let first_group = &ids[1];
-    let per_group = client.list_stream_sessions().identifier(first_group).max_results(1).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.unwrap();
+    let per_group = client
+        .list_stream_sessions()
+        .identifier(first_group)
+        .max_results(1)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
     assert_eq!(per_group.len(), 3);
     assert!(per_group.iter().all(|s| s.arn().unwrap().contains(&format!("streamsession/{first_group}/"))));
-    let connected = client.list_stream_sessions_by_account().status(StreamSessionStatus::Connected).send().await.unwrap();
+    let connected =
+        client.list_stream_sessions_by_account().status(StreamSessionStatus::Connected).send().await.unwrap();
     assert_eq!(connected.items().len(), 21);
 
-    let apps = client.list_applications().max_results(1).into_paginator().items().send().collect::<Result<Vec<_>, _>>().await.unwrap();
+    let apps = client
+        .list_applications()
+        .max_results(1)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
     assert_eq!(apps.len(), 2);
 
     let bad = client.list_stream_groups().next_token("not-a-token").send().await.unwrap_err();
@@ -198,26 +254,67 @@ async fn model_validation_and_documented_rules_answer_validation_exception() {
     assert!(err.meta().message().unwrap().contains("tenancy (12)"), "{err:?}");
 
     // The description follows the model's pattern and length.
-    let err = client.create_stream_group().description("bad#name").stream_class(StreamClass::Gen5nHigh).send().await.unwrap_err().into_service_error();
+    let err = client
+        .create_stream_group()
+        .description("bad#name")
+        .stream_class(StreamClass::Gen5nHigh)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("'description'"), "{err:?}");
-    let err = client.create_stream_group().description("x".repeat(81)).stream_class(StreamClass::Gen5nHigh).send().await.unwrap_err().into_service_error();
+    let err = client
+        .create_stream_group()
+        .description("x".repeat(81))
+        .stream_class(StreamClass::Gen5nHigh)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_validation_exception());
 
     // OnDemandCapacity (deprecated, still accepted) cannot be combined with MaximumCapacity.
     #[allow(deprecated)]
-    let mixed = LocationConfiguration::builder().location_name("us-west-2").on_demand_capacity(2).maximum_capacity(4).build().unwrap();
-    let err = client.create_stream_group().description("mixed").stream_class(StreamClass::Gen5nHigh).location_configurations(mixed).send().await.unwrap_err().into_service_error();
+    let mixed = LocationConfiguration::builder()
+        .location_name("us-west-2")
+        .on_demand_capacity(2)
+        .maximum_capacity(4)
+        .build()
+        .unwrap();
+    let err = client
+        .create_stream_group()
+        .description("mixed")
+        .stream_class(StreamClass::Gen5nHigh)
+        .location_configurations(mixed)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("OnDemandCapacity cannot be combined"));
 
     // An unknown stream class is refused by the model's enum.
-    let err = client.create_stream_group().description("future").stream_class(StreamClass::from("gen9_mega")).send().await.unwrap_err().into_service_error();
+    let err = client
+        .create_stream_group()
+        .description("future")
+        .stream_class(StreamClass::from("gen9_mega"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("enum value set"));
 
     // The primary location cannot be removed.
-    let err = client.remove_stream_group_locations().identifier("sg-EXIST0001").locations("us-west-2").send().await.unwrap_err().into_service_error();
+    let err = client
+        .remove_stream_group_locations()
+        .identifier("sg-EXIST0001")
+        .locations("us-west-2")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("primary location"));
 
@@ -226,14 +323,38 @@ async fn model_validation_and_documented_rules_answer_validation_exception() {
     assert!(err.is_resource_not_found_exception());
     assert_eq!(err.meta().code(), Some("ResourceNotFoundException"));
     let arn = "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-MISSING01";
-    assert!(client.delete_stream_group().identifier(arn).send().await.unwrap_err().into_service_error().is_resource_not_found_exception());
+    assert!(
+        client
+            .delete_stream_group()
+            .identifier(arn)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error()
+            .is_resource_not_found_exception()
+    );
 
     // Updates need ACTIVE: a new group is ACTIVATING, and UpdateStreamGroup answers Conflict.
-    let fresh = client.create_stream_group().description("fresh").stream_class(StreamClass::Gen5nHigh).send().await.unwrap();
-    let err = client.update_stream_group().identifier(fresh.id().unwrap()).description("nope").send().await.unwrap_err().into_service_error();
+    let fresh =
+        client.create_stream_group().description("fresh").stream_class(StreamClass::Gen5nHigh).send().await.unwrap();
+    let err = client
+        .update_stream_group()
+        .identifier(fresh.id().unwrap())
+        .description("nope")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_conflict_exception(), "{err:?}");
     // AddStreamGroupLocations cannot answer Conflict in the model, so the same rule is a ValidationException.
-    let err = client.add_stream_group_locations().identifier(fresh.id().unwrap()).location_configurations(location("eu-west-1", 2)).send().await.unwrap_err().into_service_error();
+    let err = client
+        .add_stream_group_locations()
+        .identifier(fresh.id().unwrap())
+        .location_configurations(location("eu-west-1", 2))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_validation_exception());
 }
 
@@ -245,12 +366,31 @@ async fn throttling_internal_errors_and_unknown_operations() {
     let client = emu.client_without_retries("us-west-2").await;
 
     // CreateStreamGroup is limited to 1 request per second per account and region.
-    client.create_stream_group().description("one").stream_class(StreamClass::Gen5nHigh).send().await.expect("first create");
-    let err = client.create_stream_group().description("two").stream_class(StreamClass::Gen5nHigh).send().await.unwrap_err().into_service_error();
+    client
+        .create_stream_group()
+        .description("one")
+        .stream_class(StreamClass::Gen5nHigh)
+        .send()
+        .await
+        .expect("first create");
+    let err = client
+        .create_stream_group()
+        .description("two")
+        .stream_class(StreamClass::Gen5nHigh)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_throttling_exception(), "{err:?}");
     // Another region has its own limits.
     let west1 = emu.client_without_retries("eu-central-1").await;
-    west1.create_stream_group().description("other-region").stream_class(StreamClass::Gen5nHigh).send().await.expect("own bucket");
+    west1
+        .create_stream_group()
+        .description("other-region")
+        .stream_class(StreamClass::Gen5nHigh)
+        .send()
+        .await
+        .expect("own bucket");
     // The SDK retries a throttle (its backoff decides whether the retry lands in the next second).
     let retrying = emu.client_with_real_backoff("us-west-2").await;
     let before = emu.calls("CreateStreamGroup").await;
@@ -260,7 +400,8 @@ async fn throttling_internal_errors_and_unknown_operations() {
     assert!(counters["operations"]["CreateStreamGroup"]["throttled"].as_u64().unwrap() >= 1);
 
     // Injected server errors are InternalServerException; the SDK retries them.
-    let (status, _) = emu.admin_post("/_emulator/faults", json!({ "operation": "GetStreamGroup", "error_rate": 1.0 })).await;
+    let (status, _) =
+        emu.admin_post("/_emulator/faults", json!({ "operation": "GetStreamGroup", "error_rate": 1.0 })).await;
     assert_eq!(status, 200);
     let err = client.get_stream_group().identifier("sg-EXIST0001").send().await.unwrap_err().into_service_error();
     assert!(err.is_internal_server_exception());
@@ -271,7 +412,8 @@ async fn throttling_internal_errors_and_unknown_operations() {
     client.get_stream_group().identifier("sg-EXIST0001").send().await.expect("faults cleared");
 
     // A bad fault rule is refused with a message that names the field.
-    let (status, body) = emu.admin_post("/_emulator/faults", json!({ "operation": "GetStreamGroup", "error_rate": 2.0 })).await;
+    let (status, body) =
+        emu.admin_post("/_emulator/faults", json!({ "operation": "GetStreamGroup", "error_rate": 2.0 })).await;
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().starts_with("error_rate"));
 
@@ -307,14 +449,28 @@ async fn sessions_follow_the_documented_lifecycle_and_move_capacity() {
     assert!(arn.starts_with("arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/sg-EXIST0001/"));
 
     // TerminateStreamSession is refused while ACTIVATING.
-    let err = client.terminate_stream_session().identifier("sg-EXIST0001").stream_session_identifier(&arn).send().await.unwrap_err().into_service_error();
+    let err = client
+        .terminate_stream_session()
+        .identifier("sg-EXIST0001")
+        .stream_session_identifier(&arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_validation_exception(), "{err:?}");
 
-    let active = client.wait_until_stream_session_active().identifier("sg-EXIST0001").stream_session_identifier(&arn).wait(WAIT).await.expect("session becomes ACTIVE");
+    let active = client
+        .wait_until_stream_session_active()
+        .identifier("sg-EXIST0001")
+        .stream_session_identifier(&arn)
+        .wait(WAIT)
+        .await
+        .expect("session becomes ACTIVE");
     assert!(active.as_result().unwrap().signal_response().is_some());
 
     // A client connects (the emulator plays the client's part): capacity moves from idle to in use.
-    let (status, _) = emu.admin_post("/_emulator/sessions/status", json!({ "session": arn, "status": "CONNECTED" })).await;
+    let (status, _) =
+        emu.admin_post("/_emulator/sessions/status", json!({ "session": arn, "status": "CONNECTED" })).await;
     assert_eq!(status, 200);
     let group = client.get_stream_group().identifier("sg-EXIST0001").send().await.unwrap();
     let state = &group.location_states()[0];
@@ -328,20 +484,40 @@ async fn sessions_follow_the_documented_lifecycle_and_move_capacity() {
     let idle = start().connection_timeout_seconds(30).send().await.unwrap();
     let idle_arn = idle.arn().unwrap().to_owned();
     emu.advance_seconds(5.0).await;
-    let got = client.get_stream_session().identifier("sg-EXIST0001").stream_session_identifier(&idle_arn).send().await.unwrap();
+    let got = client
+        .get_stream_session()
+        .identifier("sg-EXIST0001")
+        .stream_session_identifier(&idle_arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.status(), Some(&StreamSessionStatus::Active));
     emu.advance_seconds(40.0).await;
-    let got = client.get_stream_session().identifier("sg-EXIST0001").stream_session_identifier(&idle_arn).send().await.unwrap();
+    let got = client
+        .get_stream_session()
+        .identifier("sg-EXIST0001")
+        .stream_session_identifier(&idle_arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.status(), Some(&StreamSessionStatus::Terminated));
     assert_eq!(got.status_reason(), Some(&StreamSessionStatusReason::ConnectionTimeout));
 
     // The connected session ends on request: TERMINATING, then TERMINATED.
-    client.terminate_stream_session().identifier("sg-EXIST0001").stream_session_identifier(&arn).send().await.expect("TerminateStreamSession");
-    let got = client.get_stream_session().identifier("sg-EXIST0001").stream_session_identifier(&arn).send().await.unwrap();
+    client
+        .terminate_stream_session()
+        .identifier("sg-EXIST0001")
+        .stream_session_identifier(&arn)
+        .send()
+        .await
+        .expect("TerminateStreamSession");
+    let got =
+        client.get_stream_session().identifier("sg-EXIST0001").stream_session_identifier(&arn).send().await.unwrap();
     assert_eq!(got.status(), Some(&StreamSessionStatus::Terminating));
     assert_eq!(got.status_reason(), Some(&StreamSessionStatusReason::ApiTerminated));
     emu.advance_seconds(5.0).await;
-    let got = client.get_stream_session().identifier("sg-EXIST0001").stream_session_identifier(&arn).send().await.unwrap();
+    let got =
+        client.get_stream_session().identifier("sg-EXIST0001").stream_session_identifier(&arn).send().await.unwrap();
     assert_eq!(got.status(), Some(&StreamSessionStatus::Terminated));
 
     // With the maximum of 4 in use, a fifth session finds no capacity and fails placement.
@@ -350,7 +526,13 @@ async fn sessions_follow_the_documented_lifecycle_and_move_capacity() {
     }
     let unplaced = start().send().await.unwrap();
     emu.advance_seconds(80.0).await;
-    let got = client.get_stream_session().identifier("sg-EXIST0001").stream_session_identifier(unplaced.arn().unwrap()).send().await.unwrap();
+    let got = client
+        .get_stream_session()
+        .identifier("sg-EXIST0001")
+        .stream_session_identifier(unplaced.arn().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.status(), Some(&StreamSessionStatus::Error));
     assert_eq!(got.status_reason(), Some(&StreamSessionStatusReason::PlacementTimeout));
 }
@@ -363,7 +545,12 @@ async fn a_failed_location_turns_the_group_active_with_errors_until_removed() {
     let emu = TestEmulator::start(quick_config(), Some(&fleet)).await;
     let client = emu.client("us-west-2").await;
 
-    let (status, body) = emu.admin_post("/_emulator/locations/status", json!({ "stream_group": "sg-GLOBAL001", "location": "eu-central-1", "status": "ERROR" })).await;
+    let (status, body) = emu
+        .admin_post(
+            "/_emulator/locations/status",
+            json!({ "stream_group": "sg-GLOBAL001", "location": "eu-central-1", "status": "ERROR" }),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let group = client.get_stream_group().identifier("sg-GLOBAL001").send().await.unwrap();
     assert_eq!(group.status(), Some(&StreamGroupStatus::ActiveWithErrors));
@@ -373,11 +560,22 @@ async fn a_failed_location_turns_the_group_active_with_errors_until_removed() {
     assert!(waiter.is_err(), "the waiter treats ACTIVE_WITH_ERRORS as failure");
 
     // The documented remedy: remove the failed location.
-    client.remove_stream_group_locations().identifier("sg-GLOBAL001").locations("eu-central-1").send().await.expect("remove failed location");
+    client
+        .remove_stream_group_locations()
+        .identifier("sg-GLOBAL001")
+        .locations("eu-central-1")
+        .send()
+        .await
+        .expect("remove failed location");
     client.wait_until_stream_group_active().identifier("sg-GLOBAL001").wait(WAIT).await.expect("ACTIVE again");
 
     // Admin input errors name the field.
-    let (status, body) = emu.admin_post("/_emulator/locations/status", json!({ "stream_group": "sg-NOPE", "location": "x", "status": "ERROR" })).await;
+    let (status, body) = emu
+        .admin_post(
+            "/_emulator/locations/status",
+            json!({ "stream_group": "sg-NOPE", "location": "x", "status": "ERROR" }),
+        )
+        .await;
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().starts_with("stream_group"), "{body}");
 }
@@ -386,9 +584,12 @@ async fn a_failed_location_turns_the_group_active_with_errors_until_removed() {
 async fn a_replacement_told_to_fail_ends_in_error_and_the_waiter_fails() {
     let emu = TestEmulator::start(quick_config(), Some(FLEET)).await;
     let client = emu.client("us-west-2").await;
-    let (status, _) = emu.admin_post("/_emulator/activation-outcomes", json!({ "status": "ERROR", "reason": "noAvailableInstances" })).await;
+    let (status, _) = emu
+        .admin_post("/_emulator/activation-outcomes", json!({ "status": "ERROR", "reason": "noAvailableInstances" }))
+        .await;
     assert_eq!(status, 200);
-    let created = client.create_stream_group().description("doomed").stream_class(StreamClass::Gen5nHigh).send().await.unwrap();
+    let created =
+        client.create_stream_group().description("doomed").stream_class(StreamClass::Gen5nHigh).send().await.unwrap();
     assert!(client.wait_until_stream_group_active().identifier(created.id().unwrap()).wait(WAIT).await.is_err());
     let group = client.get_stream_group().identifier(created.id().unwrap()).send().await.unwrap();
     assert_eq!(group.status(), Some(&StreamGroupStatus::Error));

@@ -41,17 +41,42 @@ async fn day_180_refuses_new_associations() {
     let client = emu.client_without_retries("us-west-2").await;
 
     // Day 179: still allowed.
-    client.associate_applications().identifier("sg-AGED00179").application_identifiers("a-BETA00001").send().await.expect("day 179 associates");
+    client
+        .associate_applications()
+        .identifier("sg-AGED00179")
+        .application_identifiers("a-BETA00001")
+        .send()
+        .await
+        .expect("day 179 associates");
 
     // Day 180: refused, and the message says why.
     emu.advance_days(0.5).await;
-    let err = client.associate_applications().identifier("sg-AGED00179").application_identifiers("a-DLC000001").send().await.unwrap_err().into_service_error();
+    let err = client
+        .associate_applications()
+        .identifier("sg-AGED00179")
+        .application_identifiers("a-DLC000001")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_validation_exception(), "{err:?}");
     assert!(err.meta().message().unwrap().contains("older than 180 days"), "{err:?}");
 
     // Re-associating what is already associated is no new association; disassociating still works.
-    client.associate_applications().identifier("sg-AGED00179").application_identifiers("a-BETA00001").send().await.expect("already associated");
-    client.disassociate_applications().identifier("sg-AGED00179").application_identifiers("a-BETA00001").send().await.expect("disassociate");
+    client
+        .associate_applications()
+        .identifier("sg-AGED00179")
+        .application_identifiers("a-BETA00001")
+        .send()
+        .await
+        .expect("already associated");
+    client
+        .disassociate_applications()
+        .identifier("sg-AGED00179")
+        .application_identifiers("a-BETA00001")
+        .send()
+        .await
+        .expect("disassociate");
     let group = client.get_stream_group().identifier("sg-AGED00179").send().await.unwrap();
     assert_eq!(group.associated_applications().len(), 1);
     assert_eq!(group.status(), Some(&StreamGroupStatus::Active));
@@ -81,11 +106,26 @@ async fn expires_at_expires_the_group_and_leaves_only_get_and_delete() {
     assert!(sessions.items().iter().all(|s| s.status().unwrap().as_str() == "TERMINATED"));
 
     // Only Get and Delete work on an expired group.
-    let err = client.update_stream_group().identifier("sg-AGED00179").description("x").send().await.unwrap_err().into_service_error();
+    let err = client
+        .update_stream_group()
+        .identifier("sg-AGED00179")
+        .description("x")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_conflict_exception(), "{err:?}");
     assert!(err.meta().message().unwrap().contains("expired"));
-    let err = client.start_stream_session().identifier("sg-AGED00179").application_identifier("a-RACER0001")
-        .protocol(aws_sdk_gameliftstreams::types::Protocol::Webrtc).signal_request("offer").send().await.unwrap_err().into_service_error();
+    let err = client
+        .start_stream_session()
+        .identifier("sg-AGED00179")
+        .application_identifier("a-RACER0001")
+        .protocol(aws_sdk_gameliftstreams::types::Protocol::Webrtc)
+        .signal_request("offer")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert!(err.is_conflict_exception(), "{err:?}");
     client.delete_stream_group().identifier("sg-AGED00179").send().await.expect("delete works on expired");
 
@@ -110,7 +150,13 @@ async fn a_client_token_creates_one_group_however_often_it_is_sent() {
     assert_eq!(groups.items().iter().filter(|g| g.description() == Some("replacement")).count(), 1);
 
     // A different token makes a different group.
-    let third = client.create_stream_group().description("replacement").stream_class(StreamClass::Gen5nHigh).send().await.unwrap();
+    let third = client
+        .create_stream_group()
+        .description("replacement")
+        .stream_class(StreamClass::Gen5nHigh)
+        .send()
+        .await
+        .unwrap();
     assert_ne!(third.id(), first.id());
 }
 
@@ -119,10 +165,24 @@ async fn regions_are_separate_accounts_worth_of_resources() {
     let emu = TestEmulator::start(quick_config(), Some(FLEET)).await;
     let west = emu.client("us-west-2").await;
     let frankfurt = emu.client("eu-central-1").await;
-    let created = frankfurt.create_stream_group().description("frankfurt").stream_class(StreamClass::Gen4nUltra).send().await.unwrap();
+    let created = frankfurt
+        .create_stream_group()
+        .description("frankfurt")
+        .stream_class(StreamClass::Gen4nUltra)
+        .send()
+        .await
+        .unwrap();
     assert!(created.arn().starts_with("arn:aws:gameliftstreams:eu-central-1:"));
     assert_eq!(created.location_states()[0].location_name(), Some("eu-central-1"), "primary location is the region");
     assert_eq!(frankfurt.list_stream_groups().send().await.unwrap().items().len(), 1);
     assert_eq!(west.list_stream_groups().send().await.unwrap().items().len(), 1);
-    assert!(west.get_stream_group().identifier(created.id().unwrap()).send().await.unwrap_err().into_service_error().is_resource_not_found_exception());
+    assert!(
+        west.get_stream_group()
+            .identifier(created.id().unwrap())
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error()
+            .is_resource_not_found_exception()
+    );
 }
