@@ -1,27 +1,10 @@
 //! The service's per-account, per-Region API rate limits (developer guide), fault injection
 //! for resilience tests, and per-operation call counters.
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::DefaultDirectRateLimiter;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::num::NonZeroU32;
-use std::time::Duration;
-
-/// Documented requests per second by operation. Operations not listed here are unlimited.
-pub fn documented_limit(operation: &str) -> Option<f64> {
-    Some(match operation {
-        "CreateStreamGroup" => 1.0,
-        "UpdateStreamGroup"
-        | "DeleteStreamGroup"
-        | "AddStreamGroupLocations"
-        | "RemoveStreamGroupLocations"
-        | "AssociateApplications"
-        | "DisassociateApplications" => 5.0,
-        "GetStreamGroup" | "ListStreamGroups" | "ListApplications" | "ListTagsForResource" => 10.0,
-        "ListStreamSessions" | "ListStreamSessionsByAccount" | "GetStreamSession" | "TerminateStreamSession" => 20.0,
-        _ => return None,
-    })
-}
+use watchdog_shared::api_limits::{documented_limit, token_bucket};
 
 /// Token buckets per (region, operation): a bucket holds one second's worth of requests.
 pub struct RateLimits {
@@ -55,11 +38,7 @@ impl RateLimits {
         let per_second = limit * self.scale;
         self.buckets
             .entry((region.to_owned(), operation.to_owned()))
-            .or_insert_with(|| {
-                let burst = NonZeroU32::new(per_second.round().max(1.0) as u32).expect("at least one");
-                let period = Duration::from_secs_f64(1.0 / per_second);
-                RateLimiter::direct(Quota::with_period(period).expect("positive period").allow_burst(burst))
-            })
+            .or_insert_with(|| token_bucket(per_second))
             .check()
             .is_ok()
     }

@@ -3,9 +3,13 @@
 //! the SDK's types is [`adapter`], which converts them into this model.
 
 pub mod adapter;
+pub mod api_limits;
+pub mod call_stats;
 pub mod clock;
+pub mod findings;
 pub mod lifecycle;
 pub mod model;
+pub mod rules;
 pub mod stream_class;
 
 pub use clock::{Clock, FixedClock, SystemClock};

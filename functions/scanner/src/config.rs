@@ -1,0 +1,301 @@
+//! The scanner's configuration, read once from the environment at start-up. A bad value
+//! stops the function before any scan with a message naming the variable and the expected form.
+
+use chrono::Duration;
+use std::collections::BTreeMap;
+use watchdog_shared::rules::Policy;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{variable}={value:?} is invalid: expected {expected}")]
+    Invalid { variable: &'static str, value: String, expected: &'static str },
+    #[error("{variable} is not set: expected {expected}")]
+    Missing { variable: &'static str, expected: &'static str },
+}
+
+/// How much detail the metrics carry; every name + dimension set is a billed custom metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MetricDetail {
+    /// Account (per region) totals and the watchdog's health only.
+    Account,
+    /// Plus per stream group figures.
+    Group,
+    /// Plus per stream group and location figures.
+    Location,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Regions to scan (REGIONS, default: the function's own AWS_REGION).
+    pub regions: Vec<String>,
+    pub namespace: String,
+    pub metric_detail: MetricDetail,
+    /// Where findings go; without it findings are only returned and logged.
+    pub findings_topic_arn: Option<String>,
+    /// Share of each documented API rate limit the watchdog may use.
+    pub api_share: f64,
+    pub max_concurrency: usize,
+    /// SDK attempts per call (first try included).
+    pub max_attempts: u32,
+    pub policy: Policy,
+    /// A finding already sent is sent again after this long (or sooner if its severity rises).
+    pub alert_resend: Duration,
+    /// The schedule's period: idle capacity-hours are accrued over it.
+    pub schedule_interval: Duration,
+    /// Price per capacity-hour by stream class, supplied by the studio; no prices are bundled.
+    pub price_table: BTreeMap<String, f64>,
+    /// Prefix of the tags that hold the watchdog's alert memory on each stream group.
+    pub alert_tag_prefix: String,
+    /// Read "now" from a GameLift Streams emulator's clock (local runs only).
+    pub clock_url: Option<String>,
+    /// Compute but publish nothing, unless an invocation says otherwise.
+    pub dry_run: bool,
+}
+
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn get(lookup: Lookup<'_>, variable: &str) -> Option<String> {
+    lookup(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn parse<T: std::str::FromStr>(
+    lookup: Lookup<'_>,
+    variable: &'static str,
+    expected: &'static str,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+) -> Result<T, ConfigError> {
+    match get(lookup, variable) {
+        None => Ok(default),
+        Some(value) => match value.parse::<T>() {
+            Ok(parsed) if valid(&parsed) => Ok(parsed),
+            _ => Err(ConfigError::Invalid { variable, value, expected }),
+        },
+    }
+}
+
+/// AWS region names: `us-west-2`, `ap-northeast-1`, `eu-central-1`...
+pub fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        const REGIONS: &str = "comma-separated region names such as us-west-2,eu-central-1";
+        let regions: Vec<String> = match get(lookup, "REGIONS") {
+            Some(list) => {
+                let regions: Vec<String> =
+                    list.split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
+                if regions.is_empty() || !regions.iter().all(|r| is_region_name(r)) {
+                    return Err(ConfigError::Invalid { variable: "REGIONS", value: list, expected: REGIONS });
+                }
+                regions
+            }
+            None => match get(lookup, "AWS_REGION") {
+                Some(region) if is_region_name(&region) => vec![region],
+                Some(region) => {
+                    return Err(ConfigError::Invalid { variable: "AWS_REGION", value: region, expected: REGIONS });
+                }
+                None => return Err(ConfigError::Missing { variable: "REGIONS", expected: REGIONS }),
+            },
+        };
+        let metric_detail = match get(lookup, "METRIC_DETAIL").as_deref() {
+            None | Some("group") => MetricDetail::Group,
+            Some("account") => MetricDetail::Account,
+            Some("location") => MetricDetail::Location,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: "METRIC_DETAIL",
+                    value: other.to_owned(),
+                    expected: "account, group or location",
+                });
+            }
+        };
+        let namespace = get(lookup, "METRIC_NAMESPACE").unwrap_or_else(|| "GameLiftStreams/Watchdog".into());
+        if namespace.starts_with("AWS/") || namespace.len() > 255 {
+            return Err(ConfigError::Invalid {
+                variable: "METRIC_NAMESPACE",
+                value: namespace,
+                expected: "a custom namespace of at most 255 characters, not starting with AWS/",
+            });
+        }
+        let findings_topic_arn = get(lookup, "FINDINGS_TOPIC_ARN");
+        if let Some(arn) = findings_topic_arn.as_ref().filter(|a| !a.starts_with("arn:") || a.split(':').count() != 6) {
+            return Err(ConfigError::Invalid {
+                variable: "FINDINGS_TOPIC_ARN",
+                value: arn.clone(),
+                expected: "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+            });
+        }
+        let expiry_thresholds_days = match get(lookup, "EXPIRY_THRESHOLDS_DAYS") {
+            None => Policy::default().expiry_thresholds_days,
+            Some(list) => {
+                let parsed: Result<Vec<i64>, _> = list.split(',').map(|d| d.trim().parse::<i64>()).collect();
+                match parsed {
+                    Ok(days) if !days.is_empty() && days.iter().all(|d| (1..=365).contains(d)) => days,
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            variable: "EXPIRY_THRESHOLDS_DAYS",
+                            value: list,
+                            expected: "comma-separated whole days between 1 and 365, e.g. 30,14,7,1",
+                        });
+                    }
+                }
+            }
+        };
+        let price_table = match get(lookup, "PRICE_TABLE") {
+            None => BTreeMap::new(),
+            Some(json) => match serde_json::from_str::<BTreeMap<String, f64>>(&json) {
+                Ok(table) if table.values().all(|p| p.is_finite() && *p >= 0.0) => table,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        variable: "PRICE_TABLE",
+                        value: json,
+                        expected: r#"a JSON object of stream class to price per capacity-hour, e.g. {"gen5n_high": 1.25}"#,
+                    });
+                }
+            },
+        };
+        let dry_run = match get(lookup, "DRY_RUN").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: "DRY_RUN",
+                    value: other.to_owned(),
+                    expected: "true or false",
+                });
+            }
+        };
+        let defaults = Policy::default();
+        Ok(Self {
+            regions,
+            namespace,
+            metric_detail,
+            findings_topic_arn,
+            api_share: parse(lookup, "API_SHARE", "a number in (0, 1], e.g. 0.5", 0.5, |s: &f64| {
+                *s > 0.0 && *s <= 1.0
+            })?,
+            max_concurrency: parse(lookup, "MAX_CONCURRENCY", "a whole number from 1 to 64", 8, |n: &usize| {
+                (1..=64).contains(n)
+            })?,
+            max_attempts: parse(lookup, "MAX_ATTEMPTS", "a whole number from 1 to 10", 5, |n: &u32| {
+                (1..=10).contains(n)
+            })?,
+            policy: Policy {
+                rotation_days: parse(
+                    lookup,
+                    "ROTATION_DAYS",
+                    "whole days from 1 to 364",
+                    defaults.rotation_days,
+                    |d| (1..=364).contains(d),
+                )?,
+                cutoff_warning_days: parse(
+                    lookup,
+                    "CUTOFF_WARNING_DAYS",
+                    "whole days from 0 to 179",
+                    defaults.cutoff_warning_days,
+                    |d| (0..=179).contains(d),
+                )?,
+                expiry_thresholds_days,
+                idle_share: parse(
+                    lookup,
+                    "IDLE_SHARE",
+                    "a number in [0, 1), e.g. 0.5",
+                    defaults.idle_share,
+                    |s: &f64| (0.0..1.0).contains(s),
+                )?,
+                stale_margin: Duration::minutes(parse(
+                    lookup,
+                    "STALE_MARGIN_MINUTES",
+                    "whole minutes from 0 to 1440",
+                    15,
+                    |m: &i64| (0..=1440).contains(m),
+                )?),
+            },
+            alert_resend: Duration::hours(parse(
+                lookup,
+                "ALERT_RESEND_HOURS",
+                "whole hours from 1 to 720",
+                24,
+                |h: &i64| (1..=720).contains(h),
+            )?),
+            schedule_interval: Duration::minutes(parse(
+                lookup,
+                "SCHEDULE_MINUTES",
+                "the schedule's period in whole minutes from 1 to 1440",
+                5,
+                |m: &i64| (1..=1440).contains(m),
+            )?),
+            price_table,
+            alert_tag_prefix: get(lookup, "ALERT_TAG_PREFIX").unwrap_or_else(|| "watchdog:alert:".into()),
+            clock_url: get(lookup, "WATCHDOG_CLOCK_URL"),
+            dry_run,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(&move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_come_from_the_function_region() {
+        let c = config(&[("AWS_REGION", "us-west-2")]).unwrap();
+        assert_eq!(c.regions, ["us-west-2"]);
+        assert_eq!(c.metric_detail, MetricDetail::Group);
+        assert_eq!(c.api_share, 0.5);
+        assert_eq!(c.policy, Policy::default());
+        assert!(!c.dry_run);
+        assert_eq!(c.namespace, "GameLiftStreams/Watchdog");
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_the_expected_form() {
+        let err = config(&[("AWS_REGION", "us-west-2"), ("API_SHARE", "1.5")]).unwrap_err();
+        assert_eq!(err.to_string(), "API_SHARE=\"1.5\" is invalid: expected a number in (0, 1], e.g. 0.5");
+        let err = config(&[("REGIONS", "us-west-2,Frankfurt")]).unwrap_err();
+        assert!(err.to_string().starts_with("REGIONS=\"us-west-2,Frankfurt\" is invalid"), "{err}");
+        let err = config(&[]).unwrap_err();
+        assert!(matches!(err, ConfigError::Missing { variable: "REGIONS", .. }));
+        let err = config(&[("AWS_REGION", "us-west-2"), ("PRICE_TABLE", "{\"gen5n_high\": -1}")]).unwrap_err();
+        assert!(err.to_string().starts_with("PRICE_TABLE="));
+        let err = config(&[("AWS_REGION", "us-west-2"), ("EXPIRY_THRESHOLDS_DAYS", "30,x")]).unwrap_err();
+        assert!(err.to_string().starts_with("EXPIRY_THRESHOLDS_DAYS="));
+        let err = config(&[("AWS_REGION", "us-west-2"), ("METRIC_NAMESPACE", "AWS/GameLiftStreams")]).unwrap_err();
+        assert!(err.to_string().contains("not starting with AWS/"));
+    }
+
+    #[test]
+    fn every_setting_parses() {
+        let c = config(&[
+            ("REGIONS", "us-west-2, eu-central-1"),
+            ("METRIC_DETAIL", "location"),
+            ("FINDINGS_TOPIC_ARN", "arn:aws:sns:us-west-2:111122223333:findings"),
+            ("ROTATION_DAYS", "21"),
+            ("EXPIRY_THRESHOLDS_DAYS", "7,1"),
+            ("PRICE_TABLE", "{\"gen5n_high\": 1.25}"),
+            ("DRY_RUN", "true"),
+        ])
+        .unwrap();
+        assert_eq!(c.regions, ["us-west-2", "eu-central-1"]);
+        assert_eq!(c.metric_detail, MetricDetail::Location);
+        assert_eq!(c.policy.rotation_days, 21);
+        assert_eq!(c.policy.expiry_thresholds_days, [7, 1]);
+        assert_eq!(c.price_table["gen5n_high"], 1.25);
+        assert!(c.dry_run);
+    }
+}

@@ -1,0 +1,151 @@
+//! What can invoke the scanner: an EventBridge scheduled event, EventBridge Scheduler with the
+//! explicit input the template sets, or a person or program with overrides. Errors name the
+//! field and the expected form.
+
+use crate::config::is_region_name;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("invalid scan event: {field}: {problem}")]
+pub struct EventError {
+    pub field: String,
+    pub problem: String,
+}
+
+/// Overrides a direct invocation (or a schedule's input) may carry. Unknown fields are refused.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanRequest {
+    /// `schedule` for scheduled runs; anything else is a manual run. Only reported.
+    #[serde(default)]
+    pub trigger: Option<String>,
+    /// Compute everything, publish nothing (no metrics, no alerts, no alert-memory tags).
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+    /// Scan only these configured regions.
+    #[serde(default)]
+    pub regions: Option<Vec<String>>,
+    /// Scan only these stream groups (ids or ARNs).
+    #[serde(default)]
+    pub stream_groups: Option<Vec<String>>,
+}
+
+fn deserialize<T: for<'de> Deserialize<'de>>(value: Value, prefix: &str) -> Result<T, EventError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = match (prefix.is_empty(), path.as_str()) {
+            (true, ".") => "(event)".to_owned(),
+            (true, _) => path,
+            (false, ".") => prefix.to_owned(),
+            (false, _) => format!("{prefix}.{path}"),
+        };
+        EventError { field, problem: e.into_inner().to_string() }
+    })
+}
+
+/// Parses any accepted event into a scan request.
+pub fn parse(event: Value) -> Result<ScanRequest, EventError> {
+    let Value::Object(object) = &event else {
+        return Err(EventError {
+            field: "(event)".into(),
+            problem: format!("expected a JSON object (a scheduled event or scan overrides), got {event}"),
+        });
+    };
+    let request = if object.contains_key("detail-type") {
+        // An EventBridge event; a scheduled rule's detail is empty, a custom one may carry overrides.
+        let envelope: EventBridgeEvent<Value> = deserialize(event, "")?;
+        let mut request = match envelope.detail {
+            Value::Object(map) if !map.is_empty() => deserialize(Value::Object(map), "detail")?,
+            _ => ScanRequest::default(),
+        };
+        if envelope.detail_type == "Scheduled Event" && request.trigger.is_none() {
+            request.trigger = Some("schedule".into());
+        }
+        request
+    } else {
+        deserialize::<ScanRequest>(event, "")?
+    };
+    validate(&request)?;
+    Ok(request)
+}
+
+fn validate(request: &ScanRequest) -> Result<(), EventError> {
+    if let Some(regions) = &request.regions {
+        if regions.is_empty() {
+            return Err(EventError {
+                field: "regions".into(),
+                problem: "must name at least one region, or be left out".into(),
+            });
+        }
+        if let Some((i, bad)) = regions.iter().enumerate().find(|(_, r)| !is_region_name(r)) {
+            return Err(EventError {
+                field: format!("regions[{i}]"),
+                problem: format!("{bad:?} is not a region name such as us-west-2"),
+            });
+        }
+    }
+    if let Some(groups) = &request.stream_groups {
+        if groups.is_empty() {
+            return Err(EventError {
+                field: "stream_groups".into(),
+                problem: "must name at least one stream group, or be left out".into(),
+            });
+        }
+        let valid = |g: &str| {
+            (g.starts_with("sg-") && g.len() <= 32 && g.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                || (g.starts_with("arn:aws:gameliftstreams:") && g.contains(":streamgroup/sg-"))
+        };
+        if let Some((i, bad)) = groups.iter().enumerate().find(|(_, g)| !valid(g)) {
+            return Err(EventError {
+                field: format!("stream_groups[{i}]"),
+                problem: format!("{bad:?} is not a stream group id (sg-...) or ARN"),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+    }
+
+    #[test]
+    fn every_fixture_in_events_parses() {
+        let scheduled = parse(fixture("scanner-scheduled-event.json")).unwrap();
+        assert_eq!(scheduled.trigger.as_deref(), Some("schedule"));
+        assert_eq!(scheduled.dry_run, None);
+        let scheduler = parse(fixture("scanner-scheduler-input.json")).unwrap();
+        assert_eq!(scheduler.trigger.as_deref(), Some("schedule"));
+        let dry = parse(fixture("scanner-dry-run.json")).unwrap();
+        assert_eq!(dry.dry_run, Some(true));
+        assert_eq!(dry.regions.as_deref(), Some(&["us-west-2".to_owned()][..]));
+        let one = parse(fixture("scanner-one-group.json")).unwrap();
+        assert_eq!(one.stream_groups.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = parse(json!({ "dry_run": "yes" })).unwrap_err();
+        assert_eq!(err.field, "dry_run");
+        assert!(err.problem.contains("expected a boolean"), "{err}");
+        let err = parse(json!({ "region": ["us-west-2"] })).unwrap_err();
+        assert!(err.problem.contains("unknown field `region`"), "{err}");
+        let err = parse(json!({ "regions": ["us-west-2", "mars"] })).unwrap_err();
+        assert_eq!(err.to_string(), "invalid scan event: regions[1]: \"mars\" is not a region name such as us-west-2");
+        let err = parse(json!({ "stream_groups": ["group-1"] })).unwrap_err();
+        assert_eq!(err.field, "stream_groups[0]");
+        let err = parse(json!([1, 2])).unwrap_err();
+        assert_eq!(err.field, "(event)");
+        let mut scheduled = fixture("scanner-scheduled-event.json");
+        scheduled["detail"] = json!({ "dry_run": 1 });
+        assert_eq!(parse(scheduled).unwrap_err().field, "detail.dry_run");
+    }
+}

@@ -1,0 +1,470 @@
+//! Reading GameLift Streams: every stream group (all pages, every status), capacity per
+//! location, the sessions that hold or wait for capacity, and tags where a decision needs
+//! them. Calls go through the client-side rate limiter; a failure on one group is recorded as
+//! unread and the scan goes on.
+
+use aws_sdk_gameliftstreams::Client;
+use aws_sdk_gameliftstreams::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_gameliftstreams::types::StreamSessionStatus as SdkSessionStatus;
+use chrono::{DateTime, Duration, Utc};
+use futures::{StreamExt, stream};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use watchdog_shared::api_limits::ClientRateLimiter;
+use watchdog_shared::rules::{self, Policy, SessionTimeouts};
+use watchdog_shared::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, adapter};
+
+/// The largest page every list operation allows.
+const PAGE_SIZE: i32 = 100;
+
+/// Session statuses that hold or wait for capacity: the ones a scan lists.
+pub const HOLDING_STATUSES: [StreamSessionStatus; 6] = [
+    StreamSessionStatus::Activating,
+    StreamSessionStatus::Active,
+    StreamSessionStatus::Connected,
+    StreamSessionStatus::PendingClientReconnection,
+    StreamSessionStatus::Reconnecting,
+    StreamSessionStatus::Terminating,
+];
+
+/// Something the scan could not read, said exactly.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unread {
+    pub region: String,
+    pub operation: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_group: Option<String>,
+    pub error: String,
+    /// What the scan did without it.
+    pub consequence: &'static str,
+}
+
+/// How the scan listed sessions (see `choose_session_listing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionListing {
+    /// ListStreamSessions once per serving group (all statuses, all pages).
+    PerGroup,
+    /// ListStreamSessionsByAccount once per holding status (all pages).
+    ByAccount,
+}
+
+/// Per-group listing costs at least one call per serving group; by-account listing costs at
+/// least one call per holding status (six), however many groups there are. Pick the cheaper;
+/// a scan limited to named groups always lists per group.
+pub fn choose_session_listing(serving_groups: usize, limited_to_named_groups: bool) -> SessionListing {
+    if limited_to_named_groups || serving_groups <= HOLDING_STATUSES.len() {
+        SessionListing::PerGroup
+    } else {
+        SessionListing::ByAccount
+    }
+}
+
+fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(err: &SdkError<E>) -> String {
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            format!("{}: {}", e.code().unwrap_or("UnknownError"), e.message().unwrap_or("no message"))
+        }
+        other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
+    }
+}
+
+/// One region's GameLift Streams API, within the watchdog's share of its rate limits.
+#[derive(Clone)]
+pub struct GameLift {
+    pub region: String,
+    pub client: Client,
+    pub limiter: ClientRateLimiter,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct RegionInventory {
+    pub region: String,
+    /// Every group read; a group whose GetStreamGroup failed keeps its summary (no locations).
+    pub groups: Vec<StreamGroup>,
+    /// Ids of groups read in full (with locations and capacity).
+    #[serde(skip)]
+    pub described: Vec<String>,
+    /// Sessions that hold or wait for capacity, in the scanned groups.
+    pub sessions: Vec<StreamSession>,
+    pub session_listing: Option<SessionListing>,
+    /// Sessions past the service's own timeouts plus the margin, confirmed with their own timeouts.
+    #[serde(skip)]
+    pub stale: Vec<StreamSession>,
+    pub unread: Vec<Unread>,
+}
+
+impl GameLift {
+    fn unread(&self, operation: &'static str, group: Option<&str>, error: String, consequence: &'static str) -> Unread {
+        Unread { region: self.region.clone(), operation, stream_group: group.map(str::to_owned), error, consequence }
+    }
+
+    /// Reads one region. `only` limits the scan to named groups (ids or ARNs).
+    pub async fn read(
+        &self,
+        only: Option<&[String]>,
+        concurrency: usize,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> RegionInventory {
+        let mut inventory = RegionInventory { region: self.region.clone(), ..Default::default() };
+        let summaries = match self.list_groups().await {
+            Ok(summaries) => summaries,
+            Err(error) => {
+                inventory.unread.push(self.unread("ListStreamGroups", None, error, "this region was not scanned"));
+                return inventory;
+            }
+        };
+        let summaries: Vec<StreamGroup> = match only {
+            None => summaries,
+            Some(wanted) => {
+                let wanted_ids: Vec<&str> = wanted.iter().map(|w| w.rsplit('/').next().unwrap_or(w)).collect();
+                for id in wanted_ids.iter().filter(|id| !summaries.iter().any(|g| g.id == **id)) {
+                    inventory.unread.push(self.unread(
+                        "ListStreamGroups",
+                        Some(id),
+                        "ResourceNotFoundException: no such stream group in this region".into(),
+                        "nothing to scan for it",
+                    ));
+                }
+                summaries.into_iter().filter(|g| wanted_ids.contains(&g.id.as_str())).collect()
+            }
+        };
+
+        // Capacity per location: GetStreamGroup for every group that can hold capacity.
+        let results: Vec<(StreamGroup, Result<Option<StreamGroup>, Unread>)> = stream::iter(summaries)
+            .map(|summary| async move {
+                if matches!(summary.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired) {
+                    return (summary, Ok(None));
+                }
+                let result = self.get_group(&summary.id).await;
+                (summary, result)
+            })
+            .buffered(concurrency)
+            .collect()
+            .await;
+        for (summary, result) in results {
+            match result {
+                Ok(Some(group)) => {
+                    inventory.described.push(group.id.clone());
+                    inventory.groups.push(group);
+                }
+                Ok(None) => inventory.groups.push(summary),
+                Err(unread) if unread.error.starts_with("ResourceNotFoundException") => inventory.unread.push(unread),
+                Err(unread) => {
+                    inventory.unread.push(unread);
+                    inventory.groups.push(summary);
+                }
+            }
+        }
+
+        let serving: Vec<&StreamGroup> = inventory.groups.iter().filter(|g| is_serving(g)).collect();
+        let listing = choose_session_listing(serving.len(), only.is_some());
+        inventory.session_listing = Some(listing);
+        let serving_ids: Vec<String> = serving.iter().map(|g| g.id.clone()).collect();
+        let (sessions, unread) = match listing {
+            SessionListing::PerGroup => self.sessions_per_group(&serving_ids, concurrency).await,
+            SessionListing::ByAccount => self.sessions_by_account(&serving_ids).await,
+        };
+        inventory.sessions = sessions;
+        inventory.unread.extend(unread);
+
+        let (stale, unread) =
+            self.confirm_stale(&inventory.groups, &inventory.sessions, concurrency, policy, now).await;
+        inventory.stale = stale;
+        inventory.unread.extend(unread);
+        inventory
+    }
+
+    async fn list_groups(&self) -> Result<Vec<StreamGroup>, String> {
+        let mut groups = Vec::new();
+        let mut token = None;
+        loop {
+            self.limiter.acquire(&self.region, "ListStreamGroups").await;
+            let page = self
+                .client
+                .list_stream_groups()
+                .max_results(PAGE_SIZE)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| describe(&e))?;
+            groups.extend(page.items().iter().map(adapter::stream_group_summary));
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(groups);
+            }
+        }
+    }
+
+    async fn get_group(&self, id: &str) -> Result<Option<StreamGroup>, Unread> {
+        self.limiter.acquire(&self.region, "GetStreamGroup").await;
+        match self.client.get_stream_group().identifier(id).send().await {
+            Ok(out) => Ok(Some(adapter::stream_group(&out))),
+            Err(e) => {
+                let not_found = e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception());
+                let consequence = if not_found {
+                    "the group was deleted during the scan; it is left out"
+                } else {
+                    "scanned from its summary: lifecycle findings only, no capacity or location findings"
+                };
+                Err(self.unread("GetStreamGroup", Some(id), describe(&e), consequence))
+            }
+        }
+    }
+
+    async fn sessions_per_group(&self, group_ids: &[String], concurrency: usize) -> (Vec<StreamSession>, Vec<Unread>) {
+        let results: Vec<Result<Vec<StreamSession>, Unread>> = stream::iter(group_ids)
+            .map(|id| async move {
+                let mut sessions = Vec::new();
+                let mut token = None;
+                loop {
+                    self.limiter.acquire(&self.region, "ListStreamSessions").await;
+                    let page = self
+                        .client
+                        .list_stream_sessions()
+                        .identifier(id)
+                        .max_results(PAGE_SIZE)
+                        .set_next_token(token)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            self.unread(
+                                "ListStreamSessions",
+                                Some(id),
+                                describe(&e),
+                                "its sessions are missing: no session metrics or stale-session findings for it",
+                            )
+                        })?;
+                    sessions.extend(
+                        page.items()
+                            .iter()
+                            .map(adapter::stream_session_summary)
+                            .filter(|s| HOLDING_STATUSES.contains(&s.status)),
+                    );
+                    token = page.next_token().map(str::to_owned);
+                    if token.is_none() {
+                        return Ok(sessions);
+                    }
+                }
+            })
+            .buffered(concurrency)
+            .collect()
+            .await;
+        let mut sessions = Vec::new();
+        let mut unread = Vec::new();
+        for result in results {
+            match result {
+                Ok(found) => sessions.extend(found),
+                Err(u) => unread.push(u),
+            }
+        }
+        (sessions, unread)
+    }
+
+    async fn sessions_by_account(&self, group_ids: &[String]) -> (Vec<StreamSession>, Vec<Unread>) {
+        let wanted: std::collections::HashSet<&str> = group_ids.iter().map(String::as_str).collect();
+        let results: Vec<Result<Vec<StreamSession>, Unread>> = stream::iter(HOLDING_STATUSES)
+            .map(|status| {
+                let wanted = &wanted;
+                async move {
+                    let mut sessions = Vec::new();
+                    let mut token = None;
+                    loop {
+                        self.limiter.acquire(&self.region, "ListStreamSessionsByAccount").await;
+                        let page = self
+                            .client
+                            .list_stream_sessions_by_account()
+                            .status(SdkSessionStatus::from(status.as_str()))
+                            .max_results(PAGE_SIZE)
+                            .set_next_token(token)
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                self.unread(
+                                    "ListStreamSessionsByAccount",
+                                    None,
+                                    format!("status {status}: {}", describe(&e)),
+                                    "sessions in this status are missing from every group",
+                                )
+                            })?;
+                        sessions.extend(
+                            page.items()
+                                .iter()
+                                .map(adapter::stream_session_summary)
+                                .filter(|s| s.stream_group_id.as_deref().is_some_and(|g| wanted.contains(g))),
+                        );
+                        token = page.next_token().map(str::to_owned);
+                        if token.is_none() {
+                            return Ok(sessions);
+                        }
+                    }
+                }
+            })
+            .buffered(HOLDING_STATUSES.len())
+            .collect()
+            .await;
+        let mut sessions = Vec::new();
+        let mut unread = Vec::new();
+        for result in results {
+            match result {
+                Ok(found) => sessions.extend(found),
+                Err(u) => unread.push(u),
+            }
+        }
+        (sessions, unread)
+    }
+
+    /// Sessions past the default timeouts are candidates; their own timeouts
+    /// (GetStreamSession) decide. Sessions set shorter than the defaults are judged by the
+    /// defaults: found later, never wrongly.
+    async fn confirm_stale(
+        &self,
+        groups: &[StreamGroup],
+        sessions: &[StreamSession],
+        concurrency: usize,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> (Vec<StreamSession>, Vec<Unread>) {
+        let platforms: HashMap<&str, _> =
+            groups.iter().map(|g| (g.id.as_str(), g.stream_class.as_ref().and_then(|c| c.platform()))).collect();
+        let candidates: Vec<&StreamSession> = sessions
+            .iter()
+            .filter(|s| {
+                let platform = s.stream_group_id.as_deref().and_then(|g| platforms.get(g).copied().flatten());
+                rules::is_stale(s, platform, SessionTimeouts::default(), now, policy)
+            })
+            .collect();
+        let results: Vec<(StreamSession, Result<SessionTimeouts, Unread>)> = stream::iter(candidates)
+            .map(|session| async move {
+                let group = session.stream_group_id.clone().unwrap_or_default();
+                self.limiter.acquire(&self.region, "GetStreamSession").await;
+                let result = self
+                    .client
+                    .get_stream_session()
+                    .identifier(&group)
+                    .stream_session_identifier(&session.arn)
+                    .send()
+                    .await
+                    .map(|out| SessionTimeouts {
+                        connection_timeout: out
+                            .connection_timeout_seconds()
+                            .map_or(rules::DEFAULT_CONNECTION_TIMEOUT, |s| Duration::seconds(s.into())),
+                        session_length: out
+                            .session_length_seconds()
+                            .map_or(rules::DEFAULT_SESSION_LENGTH, |s| Duration::seconds(s.into())),
+                    })
+                    .map_err(|e| {
+                        self.unread(
+                            "GetStreamSession",
+                            Some(&group),
+                            format!("session {}: {}", session.arn, describe(&e)),
+                            "judged by the default timeouts",
+                        )
+                    });
+                (session.clone(), result)
+            })
+            .buffered(concurrency)
+            .collect()
+            .await;
+        let mut stale = Vec::new();
+        let mut unread = Vec::new();
+        for (session, result) in results {
+            let timeouts = result.unwrap_or_else(|u| {
+                unread.push(u);
+                SessionTimeouts::default()
+            });
+            let platform = session.stream_group_id.as_deref().and_then(|g| platforms.get(g).copied().flatten());
+            if rules::is_stale(&session, platform, timeouts, now, policy) {
+                stale.push(session);
+            }
+        }
+        (stale, unread)
+    }
+
+    /// Tags of the groups in `arns`, for the alert memory. A failure leaves the group out.
+    pub async fn read_tags(
+        &self,
+        arns: Vec<String>,
+        concurrency: usize,
+    ) -> (BTreeMap<String, BTreeMap<String, String>>, Vec<Unread>) {
+        let results: Vec<Result<(String, BTreeMap<String, String>), Unread>> = stream::iter(arns)
+            .map(|arn| async move {
+                self.limiter.acquire(&self.region, "ListTagsForResource").await;
+                match self.client.list_tags_for_resource().resource_arn(&arn).send().await {
+                    Ok(out) => {
+                        let tags = out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+                        Ok((arn, tags.unwrap_or_default()))
+                    }
+                    Err(e) => Err(self.unread(
+                        "ListTagsForResource",
+                        Some(arn.rsplit('/').next().unwrap_or(&arn)),
+                        describe(&e),
+                        "its findings are reported but not alerted this run (no alert memory)",
+                    )),
+                }
+            })
+            .buffered(concurrency)
+            .collect()
+            .await;
+        let mut tags = BTreeMap::new();
+        let mut unread = Vec::new();
+        for result in results {
+            match result {
+                Ok((arn, t)) => {
+                    tags.insert(arn, t);
+                }
+                Err(u) => unread.push(u),
+            }
+        }
+        (tags, unread)
+    }
+
+    /// Writes and removes alert-memory tags on one group.
+    pub async fn write_tags(
+        &self,
+        arn: &str,
+        set: BTreeMap<String, String>,
+        remove: Vec<String>,
+    ) -> Result<(), Unread> {
+        let group = arn.rsplit('/').next();
+        if !set.is_empty() {
+            self.client
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(set.into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| {
+                    self.unread("TagResource", group, describe(&e), "these alerts may be sent again next run")
+                })?;
+        }
+        if !remove.is_empty() {
+            self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(remove)).send().await.map_err(|e| {
+                self.unread("UntagResource", group, describe(&e), "a cleared finding's memory stays until it expires")
+            })?;
+        }
+        Ok(())
+    }
+}
+
+pub fn is_serving(group: &StreamGroup) -> bool {
+    matches!(
+        group.status,
+        StreamGroupStatus::Active | StreamGroupStatus::ActiveWithErrors | StreamGroupStatus::UpdatingLocations
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_listing_is_chosen_by_call_count() {
+        assert_eq!(choose_session_listing(0, false), SessionListing::PerGroup);
+        assert_eq!(choose_session_listing(6, false), SessionListing::PerGroup, "6 calls either way");
+        assert_eq!(choose_session_listing(7, false), SessionListing::ByAccount);
+        assert_eq!(choose_session_listing(1000, true), SessionListing::PerGroup, "named groups only");
+    }
+}

@@ -1,0 +1,16 @@
+use gls_watchdog_scanner::{Config, Scanner, handle};
+use lambda_runtime::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // Honours AWS_LAMBDA_LOG_LEVEL and AWS_LAMBDA_LOG_FORMAT=json.
+    lambda_runtime::tracing::init_default_subscriber();
+    // Configuration errors stop the function here, before any scan.
+    let config = Config::from_env().map_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+        e
+    })?;
+    let scanner = Scanner::from_env(config).await;
+    let scanner = &scanner;
+    run(service_fn(move |event| handle(scanner, event))).await
+}

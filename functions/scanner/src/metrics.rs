@@ -1,0 +1,354 @@
+//! CloudWatch metrics: built as plain data from the inventory (so the count per run is exact
+//! and testable), then published in PutMetricData calls of up to 1,000 datums each.
+//!
+//! Every name + dimension set is a billed custom metric. Per run, with R regions, G groups,
+//! L locations (summed over groups) and O API operations called:
+//! account detail: 25 R (26 R with a price table) + 5 + O; group detail adds 17 G;
+//! location detail adds 14 L. (Utilization is left out while nothing is allocated.)
+
+use crate::config::MetricDetail;
+use crate::inventory::{HOLDING_STATUSES, RegionInventory, is_serving};
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use watchdog_shared::call_stats::OperationStats;
+use watchdog_shared::findings::{Finding, FindingKind};
+use watchdog_shared::lifecycle::{Lifecycle, fractional_days};
+use watchdog_shared::{Capacity, StreamGroup, StreamGroupStatus, StreamSession};
+
+/// PutMetricData accepts at most 1,000 datums per request.
+pub const MAX_DATUMS_PER_CALL: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Unit {
+    Count,
+    Percent,
+    Seconds,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Datum {
+    pub name: &'static str,
+    pub dimensions: Vec<(&'static str, String)>,
+    pub value: f64,
+    pub unit: Unit,
+}
+
+fn datum(name: &'static str, dimensions: Vec<(&'static str, String)>, value: f64, unit: Unit) -> Datum {
+    Datum { name, dimensions, value, unit }
+}
+
+/// What the capacity metrics of one location (or a sum of them) report.
+fn capacity_datums(dimensions: &[(&'static str, String)], c: &Capacity, out: &mut Vec<Datum>) {
+    let dims = || dimensions.to_vec();
+    let figures = [
+        ("AlwaysOnCapacity", c.always_on.unwrap_or(0)),
+        ("TargetIdleCapacity", c.target_idle.unwrap_or(0)),
+        ("MaximumCapacity", c.maximum.unwrap_or(0)),
+        ("RequestedCapacity", c.requested),
+        ("AllocatedCapacity", c.allocated),
+        ("IdleCapacity", c.idle),
+        ("InUseCapacity", c.in_use()),
+    ];
+    for (name, value) in figures {
+        out.push(datum(name, dims(), f64::from(value), Unit::Count));
+    }
+    if let Some(utilization) = c.utilization() {
+        out.push(datum("Utilization", dims(), utilization * 100.0, Unit::Percent));
+    }
+}
+
+fn sum(capacities: impl Iterator<Item = Capacity>) -> Capacity {
+    capacities.fold(Capacity::default(), |a, c| Capacity {
+        always_on: Some(a.always_on.unwrap_or(0) + c.always_on.unwrap_or(0)),
+        target_idle: Some(a.target_idle.unwrap_or(0) + c.target_idle.unwrap_or(0)),
+        maximum: Some(a.maximum.unwrap_or(0) + c.maximum.unwrap_or(0)),
+        on_demand: Some(a.on_demand.unwrap_or(0) + c.on_demand.unwrap_or(0)),
+        requested: a.requested + c.requested,
+        allocated: a.allocated + c.allocated,
+        idle: a.idle + c.idle,
+    })
+}
+
+fn session_counts<'a>(
+    sessions: impl Iterator<Item = &'a StreamSession>,
+    dimensions: &[(&'static str, String)],
+    out: &mut Vec<Datum>,
+) {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in sessions {
+        *counts.entry(s.status.as_str()).or_default() += 1;
+    }
+    for status in HOLDING_STATUSES {
+        let mut dims = dimensions.to_vec();
+        dims.push(("Status", status.as_str().to_owned()));
+        out.push(datum("Sessions", dims, counts.get(status.as_str()).copied().unwrap_or(0) as f64, Unit::Count));
+    }
+}
+
+/// Idle capacity-hours over one schedule period, and their cost where the studio priced the class.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct IdleCost {
+    pub idle_capacity_hours: f64,
+    /// `None` without a price table; classes missing from the table are listed, not guessed.
+    pub cost: Option<f64>,
+    pub unpriced_classes: Vec<String>,
+}
+
+pub fn idle_cost(groups: &[StreamGroup], interval: Duration, prices: &BTreeMap<String, f64>) -> IdleCost {
+    let hours = interval.num_seconds() as f64 / 3600.0;
+    let mut result = IdleCost { cost: (!prices.is_empty()).then_some(0.0), ..IdleCost::default() };
+    for group in groups.iter().filter(|g| is_serving(g)) {
+        let idle: u32 = group.locations.iter().map(|l| l.capacity.idle).sum();
+        let capacity_hours = f64::from(idle) * hours;
+        result.idle_capacity_hours += capacity_hours;
+        let class = group.stream_class.as_ref().map(|c| c.name().to_owned()).unwrap_or_default();
+        match (prices.get(&class), result.cost.as_mut()) {
+            (Some(price), Some(cost)) => *cost += capacity_hours * price,
+            (None, Some(_)) if idle > 0 && !result.unpriced_classes.contains(&class) => {
+                result.unpriced_classes.push(class)
+            }
+            _ => {}
+        }
+    }
+    result
+}
+
+/// Inventory metrics at the configured detail.
+pub fn inventory_datums(
+    inventory: &RegionInventory,
+    findings: &[Finding],
+    detail: MetricDetail,
+    now: DateTime<Utc>,
+    interval: Duration,
+    prices: &BTreeMap<String, f64>,
+) -> Vec<Datum> {
+    let mut out = Vec::new();
+    let region = || vec![("Region", inventory.region.clone())];
+
+    // Account totals, per region.
+    for status in StreamGroupStatus::KNOWN {
+        let count = inventory.groups.iter().filter(|g| &g.status == status).count();
+        let mut dims = region();
+        dims.push(("Status", status.as_str().to_owned()));
+        out.push(datum("StreamGroups", dims, count as f64, Unit::Count));
+    }
+    let serving: Vec<&StreamGroup> = inventory.groups.iter().filter(|g| is_serving(g)).collect();
+    let total = sum(serving.iter().flat_map(|g| g.locations.iter().map(|l| l.capacity.clone())));
+    out.push(datum("IdleCapacity", region(), f64::from(total.idle), Unit::Count));
+    out.push(datum("AllocatedCapacity", region(), f64::from(total.allocated), Unit::Count));
+    let cost = idle_cost(&inventory.groups, interval, prices);
+    out.push(datum("IdleCapacityHours", region(), cost.idle_capacity_hours, Unit::None));
+    if let Some(value) = cost.cost {
+        out.push(datum("IdleCapacityCost", region(), value, Unit::None));
+    }
+    session_counts(inventory.sessions.iter(), &region(), &mut out);
+    for kind in FindingKind::ALL {
+        let count = findings.iter().filter(|f| f.kind == kind).count();
+        let mut dims = region();
+        dims.push(("Kind", kind.as_str().to_owned()));
+        out.push(datum("Findings", dims, count as f64, Unit::Count));
+    }
+    if detail == MetricDetail::Account {
+        return out;
+    }
+
+    for group in inventory.groups.iter().filter(|g| g.status != StreamGroupStatus::Deleting) {
+        let dims = vec![("StreamGroupId", group.id.clone())];
+        if let Some(created) = group.created_at {
+            let life = Lifecycle::new(created, group.expires_at, now);
+            out.push(datum("AgeDays", dims.clone(), fractional_days(life.age()), Unit::None));
+            out.push(datum(
+                "DaysToAssociationCutoff",
+                dims.clone(),
+                fractional_days(life.until_association_cutoff()),
+                Unit::None,
+            ));
+            out.push(datum("DaysToExpiry", dims.clone(), fractional_days(life.until_expiry()), Unit::None));
+        }
+        if !inventory.described.contains(&group.id) {
+            continue;
+        }
+        let group_sessions = || inventory.sessions.iter().filter(|s| s.stream_group_id.as_deref() == Some(&group.id));
+        capacity_datums(&dims, &sum(group.locations.iter().map(|l| l.capacity.clone())), &mut out);
+        session_counts(group_sessions(), &dims, &mut out);
+        if detail == MetricDetail::Location {
+            for location in &group.locations {
+                let dims = vec![("StreamGroupId", group.id.clone()), ("Location", location.name.clone())];
+                capacity_datums(&dims, &location.capacity, &mut out);
+                session_counts(
+                    group_sessions().filter(|s| s.location.as_deref() == Some(&location.name)),
+                    &dims,
+                    &mut out,
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The watchdog's own health for this run.
+pub fn health_datums(run: Duration, calls: &BTreeMap<String, OperationStats>, unread: usize) -> Vec<Datum> {
+    let mut out = vec![datum("RunDuration", vec![], run.num_milliseconds() as f64 / 1000.0, Unit::Seconds)];
+    for (operation, stats) in calls {
+        out.push(datum("ApiCalls", vec![("Operation", operation.clone())], stats.attempts as f64, Unit::Count));
+    }
+    out.push(datum("Throttles", vec![], calls.values().map(|s| s.throttled).sum::<u64>() as f64, Unit::Count));
+    out.push(datum("ApiErrors", vec![], calls.values().map(|s| s.server_errors).sum::<u64>() as f64, Unit::Count));
+    out.push(datum("UnreadItems", vec![], unread as f64, Unit::Count));
+    out
+}
+
+fn to_sdk(d: &Datum, now: DateTime<Utc>) -> MetricDatum {
+    let unit = match d.unit {
+        Unit::Count => StandardUnit::Count,
+        Unit::Percent => StandardUnit::Percent,
+        Unit::Seconds => StandardUnit::Seconds,
+        Unit::None => StandardUnit::None,
+    };
+    MetricDatum::builder()
+        .metric_name(d.name)
+        .set_dimensions(Some(
+            d.dimensions.iter().map(|(name, value)| Dimension::builder().name(*name).value(value).build()).collect(),
+        ))
+        .value(d.value)
+        .unit(unit)
+        .timestamp(aws_smithy_types::DateTime::from_secs(now.timestamp()))
+        .build()
+}
+
+/// Publishes `datums` in as few calls as the API allows; returns the number of calls.
+pub async fn publish(
+    client: &aws_sdk_cloudwatch::Client,
+    namespace: &str,
+    datums: &[Datum],
+    now: DateTime<Utc>,
+) -> Result<usize, String> {
+    let mut calls = 0;
+    for chunk in datums.chunks(MAX_DATUMS_PER_CALL) {
+        client
+            .put_metric_data()
+            .namespace(namespace)
+            .set_metric_data(Some(chunk.iter().map(|d| to_sdk(d, now)).collect()))
+            .send()
+            .await
+            .map_err(|e| format!("PutMetricData: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)))?;
+        calls += 1;
+    }
+    Ok(calls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use watchdog_shared::{Location, LocationStatus, StreamClass, StreamSessionStatus};
+
+    fn group(id: &str, status: StreamGroupStatus, locations: Vec<(u32, u32, u32)>) -> StreamGroup {
+        StreamGroup {
+            id: id.into(),
+            arn: format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{id}"),
+            description: None,
+            stream_class: Some(StreamClass::parse("gen5n_high")),
+            status,
+            status_reason: None,
+            created_at: Some(Utc::now() - Duration::days(10)),
+            last_updated_at: None,
+            expires_at: None,
+            default_application: None,
+            associated_applications: vec![],
+            tags: Default::default(),
+            locations: locations
+                .into_iter()
+                .enumerate()
+                .map(|(i, (always_on, allocated, idle))| Location {
+                    name: format!("loc-{i}"),
+                    status: LocationStatus::Active,
+                    capacity: Capacity {
+                        always_on: Some(always_on),
+                        allocated,
+                        idle,
+                        requested: always_on,
+                        ..Capacity::default()
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    fn inventory(groups: Vec<StreamGroup>) -> RegionInventory {
+        RegionInventory {
+            region: "us-west-2".into(),
+            described: groups.iter().map(|g| g.id.clone()).collect(),
+            groups,
+            ..RegionInventory::default()
+        }
+    }
+
+    #[test]
+    fn counts_match_the_documented_formula() {
+        let inv = inventory(vec![
+            group("sg-A", StreamGroupStatus::Active, vec![(2, 2, 1), (2, 2, 2)]),
+            group("sg-B", StreamGroupStatus::Active, vec![(0, 0, 0)]),
+        ]);
+        let now = Utc::now();
+        let none = BTreeMap::new();
+        let account = inventory_datums(&inv, &[], MetricDetail::Account, now, Duration::minutes(5), &none);
+        assert_eq!(account.len(), 25);
+        let group_level = inventory_datums(&inv, &[], MetricDetail::Group, now, Duration::minutes(5), &none);
+        // sg-B allocates nothing, so it has no Utilization datum.
+        assert_eq!(group_level.len(), 25 + 17 + 16);
+        let location_level = inventory_datums(&inv, &[], MetricDetail::Location, now, Duration::minutes(5), &none);
+        assert_eq!(location_level.len(), 25 + 17 + 16 + 14 + 14 + 13);
+        let priced = BTreeMap::from([("gen5n_high".to_owned(), 2.0)]);
+        assert_eq!(inventory_datums(&inv, &[], MetricDetail::Account, now, Duration::minutes(5), &priced).len(), 26);
+    }
+
+    #[test]
+    fn idle_capacity_hours_are_exact_and_priced_only_when_told() {
+        let groups = vec![
+            group("sg-A", StreamGroupStatus::Active, vec![(4, 4, 3)]),
+            group("sg-X", StreamGroupStatus::Expired, vec![(4, 0, 0)]),
+        ];
+        let unpriced = idle_cost(&groups, Duration::minutes(5), &BTreeMap::new());
+        assert_eq!(unpriced.idle_capacity_hours, 0.25, "3 idle for 5 minutes");
+        assert_eq!(unpriced.cost, None);
+        let priced = idle_cost(&groups, Duration::hours(1), &BTreeMap::from([("gen5n_high".to_owned(), 1.5)]));
+        assert_eq!(priced.cost, Some(4.5));
+        let other = idle_cost(&groups, Duration::hours(1), &BTreeMap::from([("gen6n_pro".to_owned(), 1.5)]));
+        assert_eq!(other.cost, Some(0.0));
+        assert_eq!(other.unpriced_classes, ["gen5n_high"]);
+    }
+
+    #[test]
+    fn sessions_are_counted_by_status_with_zeros() {
+        let mut inv = inventory(vec![group("sg-A", StreamGroupStatus::Active, vec![(2, 2, 0)])]);
+        let session = |status| StreamSession {
+            arn: "arn".into(),
+            stream_group_id: Some("sg-A".into()),
+            status,
+            status_reason: None,
+            location: Some("loc-0".into()),
+            application_arn: None,
+            user_id: None,
+            created_at: None,
+            last_updated_at: None,
+        };
+        inv.sessions = vec![session(StreamSessionStatus::Connected), session(StreamSessionStatus::Connected)];
+        let datums =
+            inventory_datums(&inv, &[], MetricDetail::Group, Utc::now(), Duration::minutes(5), &BTreeMap::new());
+        let connected = datums
+            .iter()
+            .find(|d| {
+                d.name == "Sessions"
+                    && d.dimensions.contains(&("StreamGroupId", "sg-A".into()))
+                    && d.dimensions.contains(&("Status", "CONNECTED".into()))
+            })
+            .unwrap();
+        assert_eq!(connected.value, 2.0);
+        let sessions_for_a =
+            datums.iter().filter(|d| d.name == "Sessions" && d.dimensions.len() == 2 && d.dimensions[0].1 == "sg-A");
+        assert_eq!(sessions_for_a.count(), 6);
+    }
+}
