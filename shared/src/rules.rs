@@ -92,10 +92,10 @@ pub fn group_findings(group: &StreamGroup, now: DateTime<Utc>, policy: &Policy) 
                 group,
                 FindingKind::Expired,
                 Severity::Critical,
-                format!("{} expired at {} and can no longer stream.", name(group), life.expires_at.to_rfc3339()),
+                format!("{} expired at {} and can no longer stream.", name(group), life.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                 "Create a new stream group (the recycler can do it), move traffic to it and delete this one.",
             );
-            f.details = json!({ "expires_at": life.expires_at.to_rfc3339(), "age_days": life.age_days() });
+            f.details = json!({ "expires_at": life.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "age_days": life.age_days() });
             findings.push(f);
         } else {
             let until_expiry = life.until_expiry();
@@ -113,14 +113,14 @@ pub fn group_findings(group: &StreamGroup, now: DateTime<Utc>, policy: &Policy) 
                         "{} expires in {} (at {}); it then stops streaming.",
                         name(group),
                         days_text(until_expiry),
-                        life.expires_at.to_rfc3339()
+                        life.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                     ),
                     "Recreate the stream group before it expires and move sessions to the new one.",
                 );
                 f.details = json!({
                     "days_to_expiry": fractional_days(until_expiry),
                     "threshold_days": threshold,
-                    "expires_at": life.expires_at.to_rfc3339(),
+                    "expires_at": life.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     "expires_at_reported": life.expires_at_reported,
                 });
                 findings.push(f);
@@ -136,7 +136,7 @@ pub fn group_findings(group: &StreamGroup, now: DateTime<Utc>, policy: &Policy) 
                     "Associate new builds with a newer stream group; recreate this one.",
                 );
                 f.details =
-                    json!({ "age_days": life.age_days(), "cutoff_at": life.association_cutoff_at().to_rfc3339() });
+                    json!({ "age_days": life.age_days(), "cutoff_at": life.association_cutoff_at().to_rfc3339_opts(chrono::SecondsFormat::Secs, true) });
                 findings.push(f);
             } else if until_cutoff <= Duration::days(policy.cutoff_warning_days) {
                 let mut f = finding(
@@ -152,7 +152,7 @@ pub fn group_findings(group: &StreamGroup, now: DateTime<Utc>, policy: &Policy) 
                 );
                 f.details = json!({
                     "days_to_cutoff": fractional_days(until_cutoff),
-                    "cutoff_at": life.association_cutoff_at().to_rfc3339(),
+                    "cutoff_at": life.association_cutoff_at().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 });
                 findings.push(f);
             }

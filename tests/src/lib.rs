@@ -1,6 +1,8 @@
 //! Test harness: an emulator serving real HTTP on a free loopback port, and unmodified AWS
 //! SDK clients pointed at it. Nothing here replaces the wire: every call goes over TCP.
 
+pub mod lambda;
+
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_gameliftstreams::config::Credentials;
 use aws_smithy_async::rt::sleep::{AsyncSleep, SharedAsyncSleep, Sleep};

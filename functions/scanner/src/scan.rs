@@ -42,6 +42,8 @@ impl From<ScanError> for Diagnostic {
 #[derive(Debug, Default, Serialize)]
 pub struct Counts {
     pub stream_groups: usize,
+    /// Groups read in full with GetStreamGroup (the rest: expired, deleting, or unread).
+    pub described_groups: usize,
     pub groups_by_status: BTreeMap<String, usize>,
     pub sessions_by_status: BTreeMap<String, usize>,
     pub findings_by_kind: BTreeMap<String, usize>,
@@ -275,6 +277,7 @@ impl Scanner {
 
         for (inventory, findings) in inventories.into_iter().zip(findings_by_region) {
             report.counts.stream_groups += inventory.groups.len();
+            report.counts.described_groups += inventory.described.len();
             for g in &inventory.groups {
                 *report.counts.groups_by_status.entry(g.status.to_string()).or_default() += 1;
             }

@@ -1,0 +1,73 @@
+# Shared by scripts/test, scripts/demo and scripts/bench: the project-local Python tools
+# (LocalStack for CloudWatch/SNS/SQS, cargo-lambda) and the processes they start, each
+# recorded under .run/ and stopped by PID.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+VENV="$ROOT/.venv"
+RUN_DIR="$ROOT/.run"
+LOCALSTACK_PORT="${LOCALSTACK_PORT:-4566}"
+export LOCALSTACK_URL="http://127.0.0.1:${LOCALSTACK_PORT}"
+
+# LocalStack 4.13.1 is the last release that runs on Python 3.11 and serves CloudWatch's
+# RPCv2-CBOR protocol to the current SDK; the pins are the ones it needs (shared/reference/NOTES.md).
+PYTHON_PACKAGES=(
+  'localstack-core[runtime]==4.13.1' 'cbor2<6' 'pyopenssl==24.2.1' 'cryptography==43.0.3'
+  'service_identity<24.2' 'cargo-lambda==1.9.2'
+)
+
+python_311() {
+  for candidate in python3.11 python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+      echo "$candidate"; return
+    fi
+  done
+  echo "Python 3.11 is needed for LocalStack 4.13.1" >&2; return 1
+}
+
+ensure_venv() {
+  local stamp="$VENV/.installed"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "${PYTHON_PACKAGES[*]}" ]]; then return; fi
+  echo "== installing LocalStack and cargo-lambda into $VENV"
+  "$(python_311)" -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
+  echo "${PYTHON_PACKAGES[*]}" >"$stamp"
+}
+
+# Puts the venv's cargo-lambda (and its zig) on PATH.
+use_venv() { export PATH="$VENV/bin:$PATH"; }
+
+stop_pidfile() {
+  local file="$RUN_DIR/$1.pid"
+  [[ -f "$file" ]] || return 0
+  local pid; pid="$(cat "$file")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
+}
+
+start_localstack() {
+  mkdir -p "$RUN_DIR"
+  stop_pidfile localstack
+  echo "== starting LocalStack (CloudWatch, SNS, SQS) on $LOCALSTACK_URL"
+  # DISABLE_EVENTS: no analytics calls to the outside (they hang shutdown on a closed network).
+  GATEWAY_LISTEN="127.0.0.1:${LOCALSTACK_PORT}" SERVICES=cloudwatch,sns,sqs DISABLE_EVENTS=1 \
+    SKIP_SSL_CERT_DOWNLOAD=1 LOCALSTACK_VOLUME_DIR="$RUN_DIR/localstack" \
+    "$VENV/bin/python" -m localstack.runtime.main >"$RUN_DIR/localstack.log" 2>&1 &
+  echo $! >"$RUN_DIR/localstack.pid"
+  for _ in $(seq 1 120); do
+    if curl -fsS "$LOCALSTACK_URL/_localstack/health" 2>/dev/null | grep -q '"cloudwatch": "\(available\|running\)"'; then
+      return 0
+    fi
+    kill -0 "$(cat "$RUN_DIR/localstack.pid")" 2>/dev/null || break
+    sleep 0.5
+  done
+  echo "LocalStack did not become healthy; its log:" >&2
+  tail -40 "$RUN_DIR/localstack.log" >&2
+  return 1
+}
+
+stop_localstack() { stop_pidfile localstack; }

@@ -1,0 +1,201 @@
+//! The real Lambda path for tests: `cargo lambda watch` serving a function binary with an
+//! environment of our choosing, `cargo lambda invoke` calling it with the fixtures in
+//! `events/`, and LocalStack (started by scripts/test) standing in for CloudWatch, SNS and SQS.
+
+use aws_config::{BehaviorVersion, Region};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the workspace").to_owned()
+}
+
+pub fn event_file(name: &str) -> PathBuf {
+    workspace_root().join("events").join(name)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// LocalStack's endpoint, from `LOCALSTACK_URL` (scripts/test starts it and sets it).
+pub fn localstack_url() -> String {
+    std::env::var("LOCALSTACK_URL").unwrap_or_else(|_| {
+        panic!("LOCALSTACK_URL is not set: run ./scripts/test, which installs and starts LocalStack")
+    })
+}
+
+/// AWS clients for LocalStack in us-west-2.
+pub struct LocalAws {
+    pub url: String,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+/// A message that reached an SQS queue subscribed to a topic.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub subject: Option<String>,
+    /// The message's `sqs` variant, parsed.
+    pub payload: Value,
+    pub attributes: serde_json::Map<String, Value>,
+}
+
+impl Delivered {
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name)?.get("Value")?.as_str()
+    }
+}
+
+impl LocalAws {
+    pub async fn connect() -> Self {
+        let url = localstack_url();
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-west-2"))
+            .credentials_provider(aws_sdk_sns::config::Credentials::new("test", "test", None, None, "tests"))
+            .endpoint_url(&url)
+            .load()
+            .await;
+        Self {
+            url,
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+            sns: aws_sdk_sns::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+        }
+    }
+
+    /// A topic with an SQS queue subscribed to it, both named `name`.
+    pub async fn topic_with_queue(&self, name: &str) -> (String, String) {
+        let topic = self.sns.create_topic().name(name).send().await.expect("CreateTopic");
+        let topic_arn = topic.topic_arn().expect("topic ARN").to_owned();
+        let queue = self.sqs.create_queue().queue_name(name).send().await.expect("CreateQueue");
+        let queue_url = queue.queue_url().expect("queue URL").to_owned();
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("GetQueueAttributes");
+        let queue_arn = attributes.attributes().and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)).expect("queue ARN");
+        self.sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await.expect("Subscribe");
+        (topic_arn, queue_url)
+    }
+
+    /// Every message that arrives within `quiet` of the last one (SNS to SQS is asynchronous).
+    pub async fn drain(&self, queue_url: &str, quiet: Duration) -> Vec<Delivered> {
+        let mut delivered = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(quiet.as_secs().max(1) as i32)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            if out.messages().is_empty() {
+                return delivered;
+            }
+            for message in out.messages() {
+                let envelope: Value = serde_json::from_str(message.body().unwrap_or("{}")).expect("SNS envelope");
+                let payload = serde_json::from_str(envelope["Message"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+                delivered.push(Delivered {
+                    subject: envelope["Subject"].as_str().map(str::to_owned),
+                    payload,
+                    attributes: envelope["MessageAttributes"].as_object().cloned().unwrap_or_default(),
+                });
+                self.sqs
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(message.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("DeleteMessage");
+            }
+        }
+    }
+}
+
+/// `cargo lambda watch` on a free port with the given environment; stopped (its whole
+/// process group) when dropped.
+pub struct LambdaWatch {
+    pub port: u16,
+    child: Child,
+    env_file: PathBuf,
+}
+
+impl LambdaWatch {
+    pub fn start(name: &str, env: &[(&str, String)]) -> Self {
+        let port = free_port();
+        // Outside the workspace, so watch never sees it change.
+        let env_file = std::env::temp_dir().join(format!("watchdog-{name}-{port}.env"));
+        let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        std::fs::write(&env_file, text).expect("write env file");
+        let log = std::fs::File::create(std::env::temp_dir().join(format!("watchdog-{name}-{port}.log"))).expect("log");
+        let mut command = Command::new("cargo");
+        command
+            .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .arg("--env-file")
+            .arg(&env_file)
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command.spawn().expect("cargo lambda watch (is cargo-lambda on PATH? run ./scripts/test)");
+        let watch = Self { port, child, env_file };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "cargo lambda watch did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        watch
+    }
+
+    /// Invokes `function` with a JSON payload; Ok(report) or Err(the function's error text).
+    pub async fn invoke(&self, function: &str, payload: &Value) -> Result<Value, String> {
+        let data = payload.to_string();
+        self.run_invoke(function, &["--data-ascii", &data]).await
+    }
+
+    /// Invokes `function` with a fixture from `events/`.
+    pub async fn invoke_file(&self, function: &str, event: &str) -> Result<Value, String> {
+        let path = event_file(event);
+        self.run_invoke(function, &["--data-file", path.to_str().expect("utf-8 path")]).await
+    }
+
+    /// Asynchronous, so an emulator served by this test's runtime keeps answering meanwhile.
+    async fn run_invoke(&self, function: &str, data: &[&str]) -> Result<Value, String> {
+        let output = tokio::process::Command::new("cargo")
+            .args(["lambda", "invoke", function, "-A", "127.0.0.1", "-P", &self.port.to_string(), "--output-format", "json"])
+            .args(data)
+            .current_dir(workspace_root())
+            .output()
+            .await
+            .expect("cargo lambda invoke");
+        if output.status.success() {
+            serde_json::from_slice(&output.stdout).map_err(|e| format!("report is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+        } else {
+            Err(format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+        }
+    }
+}
+
+impl Drop for LambdaWatch {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            let _ = Command::new("kill").arg("--").arg(format!("-{}", self.child.id())).status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.env_file);
+    }
+}
