@@ -31,12 +31,15 @@ pub fn token_bucket(per_second: f64) -> DefaultDirectRateLimiter {
     RateLimiter::direct(Quota::with_period(period).expect("positive period").allow_burst(burst))
 }
 
+/// One bucket per (region, operation).
+type Buckets = HashMap<(String, &'static str), Arc<DefaultDirectRateLimiter>>;
+
 /// Waits before each call so the watchdog uses at most `share` of each documented limit,
 /// per region and operation. Cloning shares the buckets.
 #[derive(Clone)]
 pub struct ClientRateLimiter {
     share: f64,
-    buckets: Arc<Mutex<HashMap<(String, &'static str), Arc<DefaultDirectRateLimiter>>>>,
+    buckets: Arc<Mutex<Buckets>>,
 }
 
 impl ClientRateLimiter {

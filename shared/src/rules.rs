@@ -92,7 +92,11 @@ pub fn group_findings(group: &StreamGroup, now: DateTime<Utc>, policy: &Policy) 
                 group,
                 FindingKind::Expired,
                 Severity::Critical,
-                format!("{} expired at {} and can no longer stream.", name(group), life.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                format!(
+                    "{} expired at {} and can no longer stream.",
+                    name(group),
+                    life.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
                 "Create a new stream group (the recycler can do it), move traffic to it and delete this one.",
             );
             f.details = json!({ "expires_at": life.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "age_days": life.age_days() });
@@ -135,8 +139,7 @@ pub fn group_findings(group: &StreamGroup, now: DateTime<Utc>, policy: &Policy) 
                     format!("{} is older than 180 days and accepts no new applications.", name(group)),
                     "Associate new builds with a newer stream group; recreate this one.",
                 );
-                f.details =
-                    json!({ "age_days": life.age_days(), "cutoff_at": life.association_cutoff_at().to_rfc3339_opts(chrono::SecondsFormat::Secs, true) });
+                f.details = json!({ "age_days": life.age_days(), "cutoff_at": life.association_cutoff_at().to_rfc3339_opts(chrono::SecondsFormat::Secs, true) });
                 findings.push(f);
             } else if until_cutoff <= Duration::days(policy.cutoff_warning_days) {
                 let mut f = finding(

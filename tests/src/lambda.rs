@@ -81,7 +81,10 @@ impl LocalAws {
             .send()
             .await
             .expect("GetQueueAttributes");
-        let queue_arn = attributes.attributes().and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)).expect("queue ARN");
+        let queue_arn = attributes
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .expect("queue ARN");
         self.sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await.expect("Subscribe");
         (topic_arn, queue_url)
     }
@@ -104,7 +107,8 @@ impl LocalAws {
             }
             for message in out.messages() {
                 let envelope: Value = serde_json::from_str(message.body().unwrap_or("{}")).expect("SNS envelope");
-                let payload = serde_json::from_str(envelope["Message"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+                let payload =
+                    serde_json::from_str(envelope["Message"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
                 delivered.push(Delivered {
                     subject: envelope["Subject"].as_str().map(str::to_owned),
                     payload,
@@ -174,14 +178,25 @@ impl LambdaWatch {
     /// Asynchronous, so an emulator served by this test's runtime keeps answering meanwhile.
     async fn run_invoke(&self, function: &str, data: &[&str]) -> Result<Value, String> {
         let output = tokio::process::Command::new("cargo")
-            .args(["lambda", "invoke", function, "-A", "127.0.0.1", "-P", &self.port.to_string(), "--output-format", "json"])
+            .args([
+                "lambda",
+                "invoke",
+                function,
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+                "--output-format",
+                "json",
+            ])
             .args(data)
             .current_dir(workspace_root())
             .output()
             .await
             .expect("cargo lambda invoke");
         if output.status.success() {
-            serde_json::from_slice(&output.stdout).map_err(|e| format!("report is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+            serde_json::from_slice(&output.stdout)
+                .map_err(|e| format!("report is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
         } else {
             Err(format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
         }

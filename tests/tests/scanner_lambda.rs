@@ -95,7 +95,12 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros())
 }
 
-fn scanner_env(emu: &TestEmulator, aws: &LocalAws, namespace: &str, topic: Option<&str>) -> Vec<(&'static str, String)> {
+fn scanner_env(
+    emu: &TestEmulator,
+    aws: &LocalAws,
+    namespace: &str,
+    topic: Option<&str>,
+) -> Vec<(&'static str, String)> {
     let mut env = vec![
         ("AWS_REGION", "us-west-2".to_owned()),
         ("AWS_ACCESS_KEY_ID", "test".to_owned()),
@@ -140,7 +145,15 @@ async fn metric_value(aws: &LocalAws, namespace: &str, name: &str, dims: &[(&str
         .build();
     let now = aws_smithy_types::DateTime::from_secs(chrono::Utc::now().timestamp());
     let start = aws_smithy_types::DateTime::from_secs(chrono::Utc::now().timestamp() - 3600);
-    let out = aws.cloudwatch.get_metric_data().metric_data_queries(query).start_time(start).end_time(now).send().await.unwrap();
+    let out = aws
+        .cloudwatch
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time(start)
+        .end_time(now)
+        .send()
+        .await
+        .unwrap();
     out.metric_data_results().first().and_then(|r| r.values().first().copied())
 }
 
@@ -186,7 +199,9 @@ async fn scheduled_scan_publishes_metrics_and_alerts_once_and_raises_new_finding
     assert!(stale.subject.as_deref().unwrap().contains("stale_session"));
 
     // The metrics landed: capacity per location and lifecycle per group.
-    let idle = metric_value(&aws, &namespace, "IdleCapacity", &[("StreamGroupId", "sg-IDLE00001"), ("Location", "us-west-2")]).await;
+    let idle =
+        metric_value(&aws, &namespace, "IdleCapacity", &[("StreamGroupId", "sg-IDLE00001"), ("Location", "us-west-2")])
+            .await;
     assert_eq!(idle, Some(10.0), "12 always-on, 2 sessions hold capacity");
     let age = metric_value(&aws, &namespace, "AgeDays", &[("StreamGroupId", "sg-OLD000200")]).await.unwrap();
     assert!((age - 200.0).abs() < 0.01, "{age}");
@@ -195,7 +210,12 @@ async fn scheduled_scan_publishes_metrics_and_alerts_once_and_raises_new_finding
 
     // The alert memory lives on the groups as tags.
     let gamelift = emu.client("us-west-2").await;
-    let tags = gamelift.list_tags_for_resource().resource_arn("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-EXPIRED01").send().await.unwrap();
+    let tags = gamelift
+        .list_tags_for_resource()
+        .resource_arn("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-EXPIRED01")
+        .send()
+        .await
+        .unwrap();
     assert!(tags.tags().unwrap().get("watchdog:alert:expired").is_some_and(|v| v.starts_with("critical|")));
 
     // WHEN it runs again THEN nothing is sent twice
@@ -237,8 +257,12 @@ async fn a_scan_under_throttling_and_server_errors_says_exactly_what_it_could_no
     let mut config = quick_config();
     config.frozen_clock = true;
     let emu = TestEmulator::start(config, Some(&fleet)).await;
-    for (operation, error) in [("GetStreamGroup", "InternalServerException"), ("ListTagsForResource", "ThrottlingException")] {
-        let (status, body) = emu.admin_post("/_emulator/faults", json!({ "operation": operation, "error_rate": 0.5, "error": error })).await;
+    for (operation, error) in
+        [("GetStreamGroup", "InternalServerException"), ("ListTagsForResource", "ThrottlingException")]
+    {
+        let (status, body) = emu
+            .admin_post("/_emulator/faults", json!({ "operation": operation, "error_rate": 0.5, "error": error }))
+            .await;
         assert_eq!(status, 200, "{body}");
     }
     let aws = LocalAws::connect().await;

@@ -17,6 +17,9 @@ use watchdog_shared::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessi
 /// The largest page every list operation allows.
 const PAGE_SIZE: i32 = 100;
 
+/// A resource's tags.
+pub type Tags = BTreeMap<String, String>;
+
 /// Session statuses that hold or wait for capacity: the ones a scan lists.
 pub const HOLDING_STATUSES: [StreamSessionStatus; 6] = [
     StreamSessionStatus::Activating,
@@ -384,12 +387,8 @@ impl GameLift {
     }
 
     /// Tags of the groups in `arns`, for the alert memory. A failure leaves the group out.
-    pub async fn read_tags(
-        &self,
-        arns: Vec<String>,
-        concurrency: usize,
-    ) -> (BTreeMap<String, BTreeMap<String, String>>, Vec<Unread>) {
-        let results: Vec<Result<(String, BTreeMap<String, String>), Unread>> = stream::iter(arns)
+    pub async fn read_tags(&self, arns: Vec<String>, concurrency: usize) -> (BTreeMap<String, Tags>, Vec<Unread>) {
+        let results: Vec<Result<(String, Tags), Unread>> = stream::iter(arns)
             .map(|arn| async move {
                 self.limiter.acquire(&self.region, "ListTagsForResource").await;
                 match self.client.list_tags_for_resource().resource_arn(&arn).send().await {
@@ -422,12 +421,7 @@ impl GameLift {
     }
 
     /// Writes and removes alert-memory tags on one group.
-    pub async fn write_tags(
-        &self,
-        arn: &str,
-        set: BTreeMap<String, String>,
-        remove: Vec<String>,
-    ) -> Result<(), Unread> {
+    pub async fn write_tags(&self, arn: &str, set: Tags, remove: Vec<String>) -> Result<(), Unread> {
         let group = arn.rsplit('/').next();
         if !set.is_empty() {
             self.client

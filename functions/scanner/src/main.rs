@@ -25,4 +25,3 @@ async fn main() -> Result<(), Error> {
         }
     }
 }
-
