@@ -11,6 +11,7 @@ use futures::{StreamExt, stream};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use watchdog_shared::api_limits::ClientRateLimiter;
+use watchdog_shared::findings::Finding;
 use watchdog_shared::rules::{self, Policy, SessionTimeouts};
 use watchdog_shared::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, adapter};
 
@@ -95,7 +96,22 @@ pub struct RegionInventory {
     /// Sessions past the service's own timeouts plus the margin, confirmed with their own timeouts.
     #[serde(skip)]
     pub stale: Vec<StreamSession>,
+    /// What the rules found, for every group read.
+    pub findings: Vec<Finding>,
+    /// Tags (the alert memory) of the groups with findings, by ARN.
+    #[serde(skip)]
+    pub tags: BTreeMap<String, Tags>,
     pub unread: Vec<Unread>,
+}
+
+/// One group as its pipeline read it; `group` is `None` when it vanished during the scan.
+#[derive(Default)]
+struct GroupRead {
+    group: Option<StreamGroup>,
+    described: bool,
+    findings: Vec<Finding>,
+    tags: Option<Tags>,
+    unread: Vec<Unread>,
 }
 
 impl GameLift {
@@ -135,49 +151,92 @@ impl GameLift {
             }
         };
 
-        // Capacity per location: GetStreamGroup for every group that can hold capacity.
-        let results: Vec<(StreamGroup, Result<Option<StreamGroup>, Unread>)> = stream::iter(summaries)
-            .map(|summary| async move {
-                if matches!(summary.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired) {
-                    return (summary, Ok(None));
-                }
-                let result = self.get_group(&summary.id).await;
-                (summary, result)
-            })
+        // Three pipelines share the rate limiter and run at once, each bounded by its own
+        // operation's limit: group details (then that group's tags if it has findings),
+        // session listing (then stale-session confirmation), so a scan takes about as long
+        // as its busiest operation needs.
+        let serving_ids: Vec<String> = summaries.iter().filter(|g| is_serving(g)).map(|g| g.id.clone()).collect();
+        let listing = choose_session_listing(serving_ids.len(), only.is_some());
+        inventory.session_listing = Some(listing);
+        let groups_pipeline = stream::iter(summaries.clone())
+            .map(|summary| async move { self.read_group(summary, policy, now).await })
             .buffered(concurrency)
-            .collect()
-            .await;
-        for (summary, result) in results {
-            match result {
-                Ok(Some(group)) => {
-                    inventory.described.push(group.id.clone());
-                    inventory.groups.push(group);
+            .collect::<Vec<GroupRead>>();
+        let sessions_pipeline = async {
+            let (sessions, mut unread) = match listing {
+                SessionListing::PerGroup => self.sessions_per_group(&serving_ids, concurrency).await,
+                SessionListing::ByAccount => self.sessions_by_account(&serving_ids).await,
+            };
+            let (stale, stale_unread) = self.confirm_stale(&summaries, &sessions, concurrency, policy, now).await;
+            unread.extend(stale_unread);
+            (sessions, stale, unread)
+        };
+        let (reads, (sessions, stale, session_unread)) = tokio::join!(groups_pipeline, sessions_pipeline);
+
+        for read in reads {
+            inventory.unread.extend(read.unread);
+            let Some(group) = read.group else { continue };
+            if read.described {
+                inventory.described.push(group.id.clone());
+            }
+            if let Some(tags) = read.tags {
+                inventory.tags.insert(group.arn.clone(), tags);
+            }
+            inventory.findings.extend(read.findings);
+            inventory.groups.push(group);
+        }
+        inventory.sessions = sessions;
+        inventory.unread.extend(session_unread);
+
+        // Stale sessions: findings per group and location; tags for groups not read yet.
+        let mut need_tags = Vec::new();
+        for group in &inventory.groups {
+            let group_stale: Vec<&StreamSession> =
+                stale.iter().filter(|s| s.stream_group_id.as_deref() == Some(&group.id)).collect();
+            let found = rules::stale_session_findings(group, &group_stale, now);
+            if !found.is_empty() && !inventory.tags.contains_key(&group.arn) {
+                need_tags.push(group.arn.clone());
+            }
+            inventory.findings.extend(found);
+        }
+        let (tags, unread) = self.read_tags(need_tags, concurrency).await;
+        inventory.tags.extend(tags);
+        inventory.unread.extend(unread);
+        inventory.stale = stale;
+        inventory
+    }
+
+    /// One group: its details (unless expired or deleting), its findings, and its tags when
+    /// a finding needs the alert memory.
+    async fn read_group(&self, summary: StreamGroup, policy: &Policy, now: DateTime<Utc>) -> GroupRead {
+        let mut read = GroupRead::default();
+        let group = if matches!(summary.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired) {
+            summary
+        } else {
+            match self.get_group(&summary.id).await {
+                Ok(group) => {
+                    read.described = true;
+                    group
                 }
-                Ok(None) => inventory.groups.push(summary),
-                Err(unread) if unread.error.starts_with("ResourceNotFoundException") => inventory.unread.push(unread),
+                Err(unread) if unread.error.starts_with("ResourceNotFoundException") => {
+                    read.unread.push(unread);
+                    return read;
+                }
                 Err(unread) => {
-                    inventory.unread.push(unread);
-                    inventory.groups.push(summary);
+                    read.unread.push(unread);
+                    summary
                 }
             }
-        }
-
-        let serving: Vec<&StreamGroup> = inventory.groups.iter().filter(|g| is_serving(g)).collect();
-        let listing = choose_session_listing(serving.len(), only.is_some());
-        inventory.session_listing = Some(listing);
-        let serving_ids: Vec<String> = serving.iter().map(|g| g.id.clone()).collect();
-        let (sessions, unread) = match listing {
-            SessionListing::PerGroup => self.sessions_per_group(&serving_ids, concurrency).await,
-            SessionListing::ByAccount => self.sessions_by_account(&serving_ids).await,
         };
-        inventory.sessions = sessions;
-        inventory.unread.extend(unread);
-
-        let (stale, unread) =
-            self.confirm_stale(&inventory.groups, &inventory.sessions, concurrency, policy, now).await;
-        inventory.stale = stale;
-        inventory.unread.extend(unread);
-        inventory
+        read.findings = rules::group_findings(&group, now, policy);
+        if !read.findings.is_empty() {
+            match self.read_tag(&group.arn).await {
+                Ok(tags) => read.tags = Some(tags),
+                Err(unread) => read.unread.push(unread),
+            }
+        }
+        read.group = Some(group);
+        read
     }
 
     async fn list_groups(&self) -> Result<Vec<StreamGroup>, String> {
@@ -201,10 +260,10 @@ impl GameLift {
         }
     }
 
-    async fn get_group(&self, id: &str) -> Result<Option<StreamGroup>, Unread> {
+    async fn get_group(&self, id: &str) -> Result<StreamGroup, Unread> {
         self.limiter.acquire(&self.region, "GetStreamGroup").await;
         match self.client.get_stream_group().identifier(id).send().await {
-            Ok(out) => Ok(Some(adapter::stream_group(&out))),
+            Ok(out) => Ok(adapter::stream_group(&out)),
             Err(e) => {
                 let not_found = e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception());
                 let consequence = if not_found {
@@ -386,32 +445,35 @@ impl GameLift {
         (stale, unread)
     }
 
-    /// Tags of the groups in `arns`, for the alert memory. A failure leaves the group out.
-    pub async fn read_tags(&self, arns: Vec<String>, concurrency: usize) -> (BTreeMap<String, Tags>, Vec<Unread>) {
-        let results: Vec<Result<(String, Tags), Unread>> = stream::iter(arns)
+    /// Tags of one group, for the alert memory.
+    async fn read_tag(&self, arn: &str) -> Result<Tags, Unread> {
+        self.limiter.acquire(&self.region, "ListTagsForResource").await;
+        match self.client.list_tags_for_resource().resource_arn(arn).send().await {
+            Ok(out) => Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()),
+            Err(e) => Err(self.unread(
+                "ListTagsForResource",
+                Some(arn.rsplit('/').next().unwrap_or(arn)),
+                describe(&e),
+                "its findings are reported but not alerted this run (no alert memory)",
+            )),
+        }
+    }
+
+    /// Tags of the groups in `arns`; a failure leaves the group out.
+    async fn read_tags(&self, arns: Vec<String>, concurrency: usize) -> (BTreeMap<String, Tags>, Vec<Unread>) {
+        let results: Vec<(String, Result<Tags, Unread>)> = stream::iter(arns)
             .map(|arn| async move {
-                self.limiter.acquire(&self.region, "ListTagsForResource").await;
-                match self.client.list_tags_for_resource().resource_arn(&arn).send().await {
-                    Ok(out) => {
-                        let tags = out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-                        Ok((arn, tags.unwrap_or_default()))
-                    }
-                    Err(e) => Err(self.unread(
-                        "ListTagsForResource",
-                        Some(arn.rsplit('/').next().unwrap_or(&arn)),
-                        describe(&e),
-                        "its findings are reported but not alerted this run (no alert memory)",
-                    )),
-                }
+                let result = self.read_tag(&arn).await;
+                (arn, result)
             })
             .buffered(concurrency)
             .collect()
             .await;
         let mut tags = BTreeMap::new();
         let mut unread = Vec::new();
-        for result in results {
+        for (arn, result) in results {
             match result {
-                Ok((arn, t)) => {
+                Ok(t) => {
                     tags.insert(arn, t);
                 }
                 Err(u) => unread.push(u),

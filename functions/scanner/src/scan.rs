@@ -8,6 +8,7 @@ use crate::inventory::{GameLift, RegionInventory, SessionListing, Unread};
 use crate::metrics::{self, Datum, IdleCost};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
 use futures::future::join_all;
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -16,7 +17,6 @@ use std::time::Instant;
 use watchdog_shared::api_limits::ClientRateLimiter;
 use watchdog_shared::call_stats::{CallStats, OperationStats};
 use watchdog_shared::findings::Finding;
-use watchdog_shared::rules;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -190,67 +190,62 @@ impl Scanner {
             metrics: MetricSummary { namespace: config.namespace.clone(), ..MetricSummary::default() },
             ..Report::default()
         };
-        let mut findings_by_region: Vec<Vec<Finding>> = Vec::new();
+        // Alerts: plan per group from its memory, send everything due in as few batches as
+        // SNS allows, then remember what SNS accepted (and forget what cleared).
+        let topic = config.findings_topic_arn.as_deref().filter(|_| !dry_run);
+        let mut plans: Vec<(&GameLift, String, alerts::GroupAlerts)> = Vec::new();
         for inventory in &inventories {
-            let mut findings = Vec::new();
-            for group in &inventory.groups {
-                findings.extend(rules::group_findings(group, now, &config.policy));
-                let stale: Vec<_> =
-                    inventory.stale.iter().filter(|s| s.stream_group_id.as_deref() == Some(&group.id)).collect();
-                findings.extend(rules::stale_session_findings(group, &stale, now));
-            }
-            findings_by_region.push(findings);
-        }
-
-        // Alerts: read the memory of the groups with findings, send what is due, remember it.
-        for (inventory, findings) in inventories.iter().zip(&findings_by_region) {
             let api = &self.regions[&inventory.region];
             let mut by_group: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-            for f in findings {
+            for f in &inventory.findings {
                 by_group.entry(f.stream_group_arn.as_str()).or_default().push(f);
             }
-            let (tags, unread) =
-                api.read_tags(by_group.keys().map(|a| a.to_string()).collect(), config.max_concurrency).await;
-            report.unread.extend(unread);
-            for (arn, group_findings) in &by_group {
-                let Some(group_tags) = tags.get(*arn) else { continue };
-                let plan = alerts::plan(group_findings, group_tags, &config.alert_tag_prefix, now, config.alert_resend);
+            for (arn, group_findings) in by_group {
+                let Some(tags) = inventory.tags.get(arn) else { continue };
+                let plan = alerts::plan(&group_findings, tags, &config.alert_tag_prefix, now, config.alert_resend);
                 report.alerts.suppressed += plan.suppressed.len();
-                let topic = config.findings_topic_arn.as_deref().filter(|_| !dry_run);
-                let Some(topic) = topic else {
-                    report.alerts.not_sent += plan.send.len();
-                    continue;
-                };
-                let (accepted, errors) = if plan.send.is_empty() {
-                    (Vec::new(), Vec::new())
-                } else {
-                    alerts::publish(&self.sns, topic, &plan.send).await
-                };
+                plans.push((api, arn.to_owned(), plan));
+            }
+        }
+        let to_send: Vec<(Finding, alerts::Why)> = plans.iter().flat_map(|(_, _, p)| p.send.iter().cloned()).collect();
+        match topic {
+            None => report.alerts.not_sent = to_send.len(),
+            Some(topic) => {
+                let (accepted, errors) = alerts::publish(&self.sns, topic, &to_send).await;
                 report.publish_errors.extend(errors);
-                let mut remember = BTreeMap::new();
-                for ((finding, _why), ok) in plan.send.iter().zip(&accepted) {
-                    if *ok {
-                        report.alerts.sent += 1;
-                        let key = format!("{}{}", config.alert_tag_prefix, finding.dedup_key());
-                        if let Some(value) = plan.remember.get(&key) {
-                            remember.insert(key, value.clone());
+                let mut accepted = accepted.into_iter();
+                let mut writes = Vec::new();
+                for (api, arn, plan) in plans {
+                    let mut remember = BTreeMap::new();
+                    for (finding, _) in &plan.send {
+                        if accepted.next().unwrap_or(false) {
+                            report.alerts.sent += 1;
+                            let key = format!("{}{}", config.alert_tag_prefix, finding.dedup_key());
+                            if let Some(value) = plan.remember.get(&key) {
+                                remember.insert(key, value.clone());
+                            }
+                        } else {
+                            report.alerts.failed += 1;
                         }
-                    } else {
-                        report.alerts.failed += 1;
+                    }
+                    if !remember.is_empty() || !plan.forget.is_empty() {
+                        writes.push(async move { api.write_tags(&arn, remember, plan.forget).await });
                     }
                 }
-                if let Err(unread) = api.write_tags(arn, remember, plan.forget).await {
-                    report.unread.push(unread);
+                for result in futures::stream::iter(writes).buffered(config.max_concurrency).collect::<Vec<_>>().await {
+                    if let Err(unread) = result {
+                        report.unread.push(unread);
+                    }
                 }
             }
         }
 
         // Metrics, then the watchdog's own health as of now.
         let mut datums: Vec<Datum> = Vec::new();
-        for (inventory, findings) in inventories.iter().zip(&findings_by_region) {
+        for inventory in &inventories {
             datums.extend(metrics::inventory_datums(
                 inventory,
-                findings,
+                &inventory.findings,
                 config.metric_detail,
                 now,
                 config.schedule_interval,
@@ -275,7 +270,7 @@ impl Scanner {
             }
         }
 
-        for (inventory, findings) in inventories.into_iter().zip(findings_by_region) {
+        for inventory in inventories {
             report.counts.stream_groups += inventory.groups.len();
             report.counts.described_groups += inventory.described.len();
             for g in &inventory.groups {
@@ -295,7 +290,7 @@ impl Scanner {
                 report.session_listing.insert(inventory.region.clone(), listing);
             }
             report.unread.extend(inventory.unread);
-            report.findings.extend(findings);
+            report.findings.extend(inventory.findings);
         }
         for f in &report.findings {
             *report.counts.findings_by_kind.entry(f.kind.to_string()).or_default() += 1;
