@@ -136,6 +136,11 @@ pub struct LambdaWatch {
 
 impl LambdaWatch {
     pub fn start(name: &str, env: &[(&str, String)]) -> Self {
+        Self::start_with(name, env, false)
+    }
+
+    /// As `start`, building the functions with the release profile when `release` is set.
+    pub fn start_with(name: &str, env: &[(&str, String)], release: bool) -> Self {
         let port = free_port();
         // Outside the workspace, so watch never sees it change.
         let env_file = std::env::temp_dir().join(format!("watchdog-{name}-{port}.env"));
@@ -145,6 +150,7 @@ impl LambdaWatch {
         let mut command = Command::new("cargo");
         command
             .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .args(if release { &["--release"][..] } else { &[][..] })
             .arg("--env-file")
             .arg(&env_file)
             .current_dir(workspace_root())

@@ -449,7 +449,9 @@ impl GameLift {
     async fn read_tag(&self, arn: &str) -> Result<Tags, Unread> {
         self.limiter.acquire(&self.region, "ListTagsForResource").await;
         match self.client.list_tags_for_resource().resource_arn(arn).send().await {
-            Ok(out) => Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()),
+            Ok(out) => {
+                Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+            }
             Err(e) => Err(self.unread(
                 "ListTagsForResource",
                 Some(arn.rsplit('/').next().unwrap_or(arn)),

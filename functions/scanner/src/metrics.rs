@@ -3,7 +3,7 @@
 //!
 //! Every name + dimension set is a billed custom metric. Per run, with R regions, G groups,
 //! L locations (summed over groups) and O API operations called:
-//! account detail: 25 R (26 R with a price table) + 5 + O; group detail adds 17 G;
+//! account detail: 25 R (26 R with a price table) + 4 + O; group detail adds 17 G;
 //! location detail adds 14 L. (Utilization is left out while nothing is allocated.)
 
 use crate::config::MetricDetail;
