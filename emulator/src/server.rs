@@ -29,6 +29,16 @@ pub struct Emulator {
     faults: Mutex<HashMap<String, FaultRule>>,
     counters: Mutex<Counters>,
     fault_rng: Mutex<StdRng>,
+    crash: Mutex<Crash>,
+}
+
+/// Emulates a caller that dies right after its k-th mutating call: that call takes effect,
+/// its response is lost, and every request after it fails until the crash is cleared.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct Crash {
+    after_mutations: Option<u64>,
+    mutations_seen: u64,
+    crashed: bool,
 }
 
 /// A poisoned lock only means another request panicked; the data is still usable.
@@ -45,6 +55,7 @@ impl Emulator {
             faults: Mutex::new(HashMap::new()),
             counters: Mutex::new(Counters::default()),
             fault_rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5EED)),
+            crash: Mutex::new(Crash::default()),
         }
     }
 
@@ -66,6 +77,7 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
         .route("/_emulator/faults", get(get_faults).post(set_fault).delete(clear_faults))
         .route("/_emulator/counters", get(get_counters).delete(reset_counters))
         .route("/_emulator/rate-limits", get(get_rate_limits).post(set_rate_limits))
+        .route("/_emulator/crash", get(get_crash).post(set_crash).delete(clear_crash))
         .fallback(api)
         .with_state(emulator)
 }
@@ -120,7 +132,12 @@ async fn api(State(emu): State<Arc<Emulator>>, method: Method, uri: Uri, headers
             .unwrap_or_else(|| ApiError::internal(format!("Injected fault for {}", op.name)))
     });
 
-    let outcome = if let Some(error) = injected {
+    let crashed = || {
+        ApiError::internal("Emulated crash: the caller died after an earlier call (clear with DELETE /_emulator/crash)")
+    };
+    let outcome = if lock(&emu.crash).crashed {
+        Err(crashed())
+    } else if let Some(error) = injected {
         lock(&emu.counters).operation(&op.name).injected_faults += 1;
         Err(error)
     } else if !lock(&emu.limits).try_acquire(&region, &op.name) {
@@ -131,6 +148,20 @@ async fn api(State(emu): State<Arc<Emulator>>, method: Method, uri: Uri, headers
         emu.model
             .input(&routed, &query, &body)
             .and_then(|input| operations::dispatch(&mut lock(&emu.world), &region, op, input))
+    };
+    // The k-th mutation takes effect; the caller never hears of it.
+    let outcome = match outcome {
+        Ok(_) if operations::MUTATING.contains(&op.name.as_str()) => {
+            let mut crash = lock(&emu.crash);
+            crash.mutations_seen += 1;
+            if crash.after_mutations == Some(crash.mutations_seen) {
+                crash.crashed = true;
+                Err(crashed())
+            } else {
+                outcome
+            }
+        }
+        other => other,
     };
 
     let mut counters = lock(&emu.counters);
@@ -508,4 +539,31 @@ async fn set_rate_limits(State(emu): State<Arc<Emulator>>, body: Bytes) -> Respo
     }
     lock(&emu.limits).set_scale(change.scale);
     get_rate_limits(State(emu)).await
+}
+
+async fn get_crash(State(emu): State<Arc<Emulator>>) -> Response {
+    axum::Json(json!(*lock(&emu.crash))).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CrashRequest {
+    after_mutations: u64,
+}
+
+async fn set_crash(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let request: CrashRequest = match parse_body(&body, r#"{"after_mutations": K} (K >= 1)"#) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    if request.after_mutations == 0 {
+        return bad_request("after_mutations: must be 1 or more");
+    }
+    *lock(&emu.crash) = Crash { after_mutations: Some(request.after_mutations), mutations_seen: 0, crashed: false };
+    get_crash(State(emu)).await
+}
+
+async fn clear_crash(State(emu): State<Arc<Emulator>>) -> Response {
+    *lock(&emu.crash) = Crash::default();
+    get_crash(State(emu)).await
 }

@@ -5,6 +5,7 @@
 
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -144,34 +145,51 @@ fn attribute(value: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder().data_type("String").string_value(value).build().expect("data type is set")
 }
 
-/// Publishes findings in batches; returns, per finding, whether SNS accepted it.
+/// Publishes findings in batches of ten, a few batches at a time; returns, per finding,
+/// whether SNS accepted it, and the errors.
 pub async fn publish(
     client: &aws_sdk_sns::Client,
     topic_arn: &str,
     findings: &[(Finding, Why)],
 ) -> (Vec<bool>, Vec<String>) {
+    let results: Vec<(usize, Result<aws_sdk_sns::operation::publish_batch::PublishBatchOutput, String>)> =
+        futures::stream::iter(findings.chunks(BATCH).enumerate())
+            .map(|(batch_index, batch)| async move {
+                let entries: Vec<PublishBatchRequestEntry> = batch
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (finding, why))| {
+                        PublishBatchRequestEntry::builder()
+                            .id(format!("f{i}"))
+                            .subject(subject(finding))
+                            .message(message(finding, *why))
+                            .message_structure("json")
+                            .message_attributes("kind", attribute(finding.kind.as_str()))
+                            .message_attributes("severity", attribute(finding.severity.as_str()))
+                            .message_attributes("stream_group", attribute(&finding.stream_group_id))
+                            .message_attributes("region", attribute(&finding.region))
+                            .build()
+                            .expect("id and message are set")
+                    })
+                    .collect();
+                let sent = client
+                    .publish_batch()
+                    .topic_arn(topic_arn)
+                    .set_publish_batch_request_entries(Some(entries))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        format!("PublishBatch: {}", aws_smithy_types::error::display::DisplayErrorContext(&e))
+                    });
+                (batch_index, sent)
+            })
+            .buffer_unordered(crate::metrics::PUBLISH_CONCURRENCY)
+            .collect()
+            .await;
     let mut accepted = vec![false; findings.len()];
     let mut errors = Vec::new();
-    for (batch_index, batch) in findings.chunks(BATCH).enumerate() {
-        let entries: Vec<PublishBatchRequestEntry> = batch
-            .iter()
-            .enumerate()
-            .map(|(i, (finding, why))| {
-                PublishBatchRequestEntry::builder()
-                    .id(format!("f{i}"))
-                    .subject(subject(finding))
-                    .message(message(finding, *why))
-                    .message_structure("json")
-                    .message_attributes("kind", attribute(finding.kind.as_str()))
-                    .message_attributes("severity", attribute(finding.severity.as_str()))
-                    .message_attributes("stream_group", attribute(&finding.stream_group_id))
-                    .message_attributes("region", attribute(&finding.region))
-                    .build()
-                    .expect("id and message are set")
-            })
-            .collect();
-        match client.publish_batch().topic_arn(topic_arn).set_publish_batch_request_entries(Some(entries)).send().await
-        {
+    for (batch_index, result) in results {
+        match result {
             Ok(out) => {
                 for ok in out.successful() {
                     if let Some(i) = ok.id().and_then(|id| id.strip_prefix('f')).and_then(|i| i.parse::<usize>().ok()) {
@@ -182,9 +200,7 @@ pub async fn publish(
                     errors.push(format!("SNS refused {}: {}", failed.id(), failed.message().unwrap_or(failed.code())));
                 }
             }
-            Err(e) => {
-                errors.push(format!("PublishBatch: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)))
-            }
+            Err(error) => errors.push(error),
         }
     }
     (accepted, errors)

@@ -3,15 +3,9 @@
 
 use chrono::Duration;
 use std::collections::BTreeMap;
+use watchdog_shared::env_config::{self, Lookup, flag, get, parse};
+pub use watchdog_shared::env_config::{ConfigError, is_region_name};
 use watchdog_shared::rules::Policy;
-
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum ConfigError {
-    #[error("{variable}={value:?} is invalid: expected {expected}")]
-    Invalid { variable: &'static str, value: String, expected: &'static str },
-    #[error("{variable} is not set: expected {expected}")]
-    Missing { variable: &'static str, expected: &'static str },
-}
 
 /// How much detail the metrics carry; every name + dimension set is a billed custom metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -52,60 +46,13 @@ pub struct Config {
     pub dry_run: bool,
 }
 
-type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-fn get(lookup: Lookup<'_>, variable: &str) -> Option<String> {
-    lookup(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
-fn parse<T: std::str::FromStr>(
-    lookup: Lookup<'_>,
-    variable: &'static str,
-    expected: &'static str,
-    default: T,
-    valid: impl Fn(&T) -> bool,
-) -> Result<T, ConfigError> {
-    match get(lookup, variable) {
-        None => Ok(default),
-        Some(value) => match value.parse::<T>() {
-            Ok(parsed) if valid(&parsed) => Ok(parsed),
-            _ => Err(ConfigError::Invalid { variable, value, expected }),
-        },
-    }
-}
-
-/// AWS region names: `us-west-2`, `ap-northeast-1`, `eu-central-1`...
-pub fn is_region_name(name: &str) -> bool {
-    let parts: Vec<&str> = name.split('-').collect();
-    parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
-}
-
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(&|name| std::env::var(name).ok())
     }
 
     pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
-        const REGIONS: &str = "comma-separated region names such as us-west-2,eu-central-1";
-        let regions: Vec<String> = match get(lookup, "REGIONS") {
-            Some(list) => {
-                let regions: Vec<String> =
-                    list.split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
-                if regions.is_empty() || !regions.iter().all(|r| is_region_name(r)) {
-                    return Err(ConfigError::Invalid { variable: "REGIONS", value: list, expected: REGIONS });
-                }
-                regions
-            }
-            None => match get(lookup, "AWS_REGION") {
-                Some(region) if is_region_name(&region) => vec![region],
-                Some(region) => {
-                    return Err(ConfigError::Invalid { variable: "AWS_REGION", value: region, expected: REGIONS });
-                }
-                None => return Err(ConfigError::Missing { variable: "REGIONS", expected: REGIONS }),
-            },
-        };
+        let regions = env_config::regions(lookup)?;
         let metric_detail = match get(lookup, "METRIC_DETAIL").as_deref() {
             None | Some("group") => MetricDetail::Group,
             Some("account") => MetricDetail::Account,
@@ -134,22 +81,6 @@ impl Config {
                 expected: "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
             });
         }
-        let expiry_thresholds_days = match get(lookup, "EXPIRY_THRESHOLDS_DAYS") {
-            None => Policy::default().expiry_thresholds_days,
-            Some(list) => {
-                let parsed: Result<Vec<i64>, _> = list.split(',').map(|d| d.trim().parse::<i64>()).collect();
-                match parsed {
-                    Ok(days) if !days.is_empty() && days.iter().all(|d| (1..=365).contains(d)) => days,
-                    _ => {
-                        return Err(ConfigError::Invalid {
-                            variable: "EXPIRY_THRESHOLDS_DAYS",
-                            value: list,
-                            expected: "comma-separated whole days between 1 and 365, e.g. 30,14,7,1",
-                        });
-                    }
-                }
-            }
-        };
         let price_table = match get(lookup, "PRICE_TABLE") {
             None => BTreeMap::new(),
             Some(json) => match serde_json::from_str::<BTreeMap<String, f64>>(&json) {
@@ -163,18 +94,7 @@ impl Config {
                 }
             },
         };
-        let dry_run = match get(lookup, "DRY_RUN").as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    variable: "DRY_RUN",
-                    value: other.to_owned(),
-                    expected: "true or false",
-                });
-            }
-        };
-        let defaults = Policy::default();
+        let dry_run = flag(lookup, "DRY_RUN", false)?;
         Ok(Self {
             regions,
             namespace,
@@ -189,37 +109,7 @@ impl Config {
             max_attempts: parse(lookup, "MAX_ATTEMPTS", "a whole number from 1 to 10", 5, |n: &u32| {
                 (1..=10).contains(n)
             })?,
-            policy: Policy {
-                rotation_days: parse(
-                    lookup,
-                    "ROTATION_DAYS",
-                    "whole days from 1 to 364",
-                    defaults.rotation_days,
-                    |d| (1..=364).contains(d),
-                )?,
-                cutoff_warning_days: parse(
-                    lookup,
-                    "CUTOFF_WARNING_DAYS",
-                    "whole days from 0 to 179",
-                    defaults.cutoff_warning_days,
-                    |d| (0..=179).contains(d),
-                )?,
-                expiry_thresholds_days,
-                idle_share: parse(
-                    lookup,
-                    "IDLE_SHARE",
-                    "a number in [0, 1), e.g. 0.5",
-                    defaults.idle_share,
-                    |s: &f64| (0.0..1.0).contains(s),
-                )?,
-                stale_margin: Duration::minutes(parse(
-                    lookup,
-                    "STALE_MARGIN_MINUTES",
-                    "whole minutes from 0 to 1440",
-                    15,
-                    |m: &i64| (0..=1440).contains(m),
-                )?),
-            },
+            policy: env_config::policy(lookup)?,
             alert_resend: Duration::hours(parse(
                 lookup,
                 "ALERT_RESEND_HOURS",

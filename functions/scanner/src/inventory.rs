@@ -3,23 +3,15 @@
 //! them. Calls go through the client-side rate limiter; a failure on one group is recorded as
 //! unread and the scan goes on.
 
-use aws_sdk_gameliftstreams::Client;
-use aws_sdk_gameliftstreams::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_gameliftstreams::types::StreamSessionStatus as SdkSessionStatus;
 use chrono::{DateTime, Duration, Utc};
 use futures::{StreamExt, stream};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use watchdog_shared::api_limits::ClientRateLimiter;
 use watchdog_shared::findings::Finding;
+use watchdog_shared::gamelift::{Api, PAGE_SIZE, Tags, describe_error, id_of};
 use watchdog_shared::rules::{self, Policy, SessionTimeouts};
 use watchdog_shared::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, adapter};
-
-/// The largest page every list operation allows.
-const PAGE_SIZE: i32 = 100;
-
-/// A resource's tags.
-pub type Tags = BTreeMap<String, String>;
 
 /// Session statuses that hold or wait for capacity: the ones a scan lists.
 pub const HOLDING_STATUSES: [StreamSessionStatus; 6] = [
@@ -64,22 +56,15 @@ pub fn choose_session_listing(serving_groups: usize, limited_to_named_groups: bo
     }
 }
 
-fn describe<E: ProvideErrorMetadata + std::error::Error + 'static>(err: &SdkError<E>) -> String {
-    match err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            format!("{}: {}", e.code().unwrap_or("UnknownError"), e.message().unwrap_or("no message"))
-        }
-        other => aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
-    }
-}
-
-/// One region's GameLift Streams API, within the watchdog's share of its rate limits.
+/// The scanner's reads of one region, on the shared rate-limited API.
 #[derive(Clone)]
-pub struct GameLift {
-    pub region: String,
-    pub client: Client,
-    pub limiter: ClientRateLimiter,
+pub struct GameLift(pub Api);
+
+impl std::ops::Deref for GameLift {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.0
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -213,7 +198,7 @@ impl GameLift {
         let group = if matches!(summary.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired) {
             summary
         } else {
-            match self.get_group(&summary.id).await {
+            match self.get_group_or_unread(&summary.id).await {
                 Ok(group) => {
                     read.described = true;
                     group
@@ -239,31 +224,9 @@ impl GameLift {
         read
     }
 
-    async fn list_groups(&self) -> Result<Vec<StreamGroup>, String> {
-        let mut groups = Vec::new();
-        let mut token = None;
-        loop {
-            self.limiter.acquire(&self.region, "ListStreamGroups").await;
-            let page = self
-                .client
-                .list_stream_groups()
-                .max_results(PAGE_SIZE)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| describe(&e))?;
-            groups.extend(page.items().iter().map(adapter::stream_group_summary));
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(groups);
-            }
-        }
-    }
-
-    async fn get_group(&self, id: &str) -> Result<StreamGroup, Unread> {
-        self.limiter.acquire(&self.region, "GetStreamGroup").await;
-        match self.client.get_stream_group().identifier(id).send().await {
-            Ok(out) => Ok(adapter::stream_group(&out)),
+    async fn get_group_or_unread(&self, id: &str) -> Result<StreamGroup, Unread> {
+        match self.get_group(id).await {
+            Ok(group) => Ok(group),
             Err(e) => {
                 let not_found = e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception());
                 let consequence = if not_found {
@@ -271,55 +234,28 @@ impl GameLift {
                 } else {
                     "scanned from its summary: lifecycle findings only, no capacity or location findings"
                 };
-                Err(self.unread("GetStreamGroup", Some(id), describe(&e), consequence))
+                Err(self.unread("GetStreamGroup", Some(id), describe_error(&e), consequence))
             }
         }
     }
 
     async fn sessions_per_group(&self, group_ids: &[String], concurrency: usize) -> (Vec<StreamSession>, Vec<Unread>) {
-        let results: Vec<Result<Vec<StreamSession>, Unread>> = stream::iter(group_ids)
-            .map(|id| async move {
-                let mut sessions = Vec::new();
-                let mut token = None;
-                loop {
-                    self.limiter.acquire(&self.region, "ListStreamSessions").await;
-                    let page = self
-                        .client
-                        .list_stream_sessions()
-                        .identifier(id)
-                        .max_results(PAGE_SIZE)
-                        .set_next_token(token)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            self.unread(
-                                "ListStreamSessions",
-                                Some(id),
-                                describe(&e),
-                                "its sessions are missing: no session metrics or stale-session findings for it",
-                            )
-                        })?;
-                    sessions.extend(
-                        page.items()
-                            .iter()
-                            .map(adapter::stream_session_summary)
-                            .filter(|s| HOLDING_STATUSES.contains(&s.status)),
-                    );
-                    token = page.next_token().map(str::to_owned);
-                    if token.is_none() {
-                        return Ok(sessions);
-                    }
-                }
-            })
+        let results: Vec<(&String, Result<Vec<StreamSession>, String>)> = stream::iter(group_ids)
+            .map(|id| async move { (id, self.group_sessions(id).await) })
             .buffered(concurrency)
             .collect()
             .await;
         let mut sessions = Vec::new();
         let mut unread = Vec::new();
-        for result in results {
+        for (id, result) in results {
             match result {
-                Ok(found) => sessions.extend(found),
-                Err(u) => unread.push(u),
+                Ok(found) => sessions.extend(found.into_iter().filter(|s| HOLDING_STATUSES.contains(&s.status))),
+                Err(error) => unread.push(self.unread(
+                    "ListStreamSessions",
+                    Some(id),
+                    error,
+                    "its sessions are missing: no session metrics or stale-session findings for it",
+                )),
             }
         }
         (sessions, unread)
@@ -347,7 +283,7 @@ impl GameLift {
                                 self.unread(
                                     "ListStreamSessionsByAccount",
                                     None,
-                                    format!("status {status}: {}", describe(&e)),
+                                    format!("status {status}: {}", describe_error(&e)),
                                     "sessions in this status are missing from every group",
                                 )
                             })?;
@@ -421,7 +357,7 @@ impl GameLift {
                         self.unread(
                             "GetStreamSession",
                             Some(&group),
-                            format!("session {}: {}", session.arn, describe(&e)),
+                            format!("session {}: {}", session.arn, describe_error(&e)),
                             "judged by the default timeouts",
                         )
                     });
@@ -447,15 +383,12 @@ impl GameLift {
 
     /// Tags of one group, for the alert memory.
     async fn read_tag(&self, arn: &str) -> Result<Tags, Unread> {
-        self.limiter.acquire(&self.region, "ListTagsForResource").await;
-        match self.client.list_tags_for_resource().resource_arn(arn).send().await {
-            Ok(out) => {
-                Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
-            }
-            Err(e) => Err(self.unread(
+        match self.tags(arn).await {
+            Ok(tags) => Ok(tags),
+            Err(error) => Err(self.unread(
                 "ListTagsForResource",
-                Some(arn.rsplit('/').next().unwrap_or(arn)),
-                describe(&e),
+                Some(id_of(arn)),
+                error,
                 "its findings are reported but not alerted this run (no alert memory)",
             )),
         }
@@ -486,24 +419,13 @@ impl GameLift {
 
     /// Writes and removes alert-memory tags on one group.
     pub async fn write_tags(&self, arn: &str, set: Tags, remove: Vec<String>) -> Result<(), Unread> {
-        let group = arn.rsplit('/').next();
-        if !set.is_empty() {
-            self.client
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(set.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| {
-                    self.unread("TagResource", group, describe(&e), "these alerts may be sent again next run")
-                })?;
-        }
-        if !remove.is_empty() {
-            self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(remove)).send().await.map_err(|e| {
-                self.unread("UntagResource", group, describe(&e), "a cleared finding's memory stays until it expires")
-            })?;
-        }
-        Ok(())
+        let group = Some(id_of(arn));
+        self.tag(arn, set)
+            .await
+            .map_err(|e| self.unread("TagResource", group, e, "these alerts may be sent again next run"))?;
+        self.untag(arn, remove)
+            .await
+            .map_err(|e| self.unread("UntagResource", group, e, "a cleared finding's memory stays until it expires"))
     }
 }
 

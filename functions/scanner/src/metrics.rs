@@ -10,6 +10,7 @@ use crate::config::MetricDetail;
 use crate::inventory::{HOLDING_STATUSES, RegionInventory, is_serving};
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use watchdog_shared::call_stats::OperationStats;
@@ -219,26 +220,32 @@ fn to_sdk(d: &Datum, now: DateTime<Utc>) -> MetricDatum {
         .build()
 }
 
-/// Publishes `datums` in as few calls as the API allows; returns the number of calls.
+/// Publishes `datums` in as few calls as the API allows, a few at a time; returns the
+/// number of calls.
 pub async fn publish(
     client: &aws_sdk_cloudwatch::Client,
     namespace: &str,
     datums: &[Datum],
     now: DateTime<Utc>,
 ) -> Result<usize, String> {
-    let mut calls = 0;
-    for chunk in datums.chunks(MAX_DATUMS_PER_CALL) {
-        client
-            .put_metric_data()
-            .namespace(namespace)
-            .set_metric_data(Some(chunk.iter().map(|d| to_sdk(d, now)).collect()))
-            .send()
-            .await
-            .map_err(|e| format!("PutMetricData: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)))?;
-        calls += 1;
-    }
-    Ok(calls)
+    let calls = futures::stream::iter(datums.chunks(MAX_DATUMS_PER_CALL))
+        .map(|chunk| async move {
+            client
+                .put_metric_data()
+                .namespace(namespace)
+                .set_metric_data(Some(chunk.iter().map(|d| to_sdk(d, now)).collect()))
+                .send()
+                .await
+                .map_err(|e| format!("PutMetricData: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)))
+        })
+        .buffer_unordered(PUBLISH_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    calls.into_iter().collect::<Result<Vec<_>, _>>().map(|done| done.len())
 }
+
+/// PutMetricData and PublishBatch calls in flight at once.
+pub const PUBLISH_CONCURRENCY: usize = 4;
 
 #[cfg(test)]
 mod tests {

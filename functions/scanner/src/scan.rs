@@ -6,8 +6,8 @@ use crate::config::Config;
 use crate::event::{EventError, ScanRequest};
 use crate::inventory::{GameLift, RegionInventory, SessionListing, Unread};
 use crate::metrics::{self, Datum, IdleCost};
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use chrono::{DateTime, Duration, Utc};
+use aws_config::{BehaviorVersion, SdkConfig};
+use chrono::Duration;
 use futures::StreamExt;
 use futures::future::join_all;
 use lambda_runtime::Diagnostic;
@@ -17,12 +17,13 @@ use std::time::Instant;
 use watchdog_shared::api_limits::ClientRateLimiter;
 use watchdog_shared::call_stats::{CallStats, OperationStats};
 use watchdog_shared::findings::Finding;
+use watchdog_shared::gamelift::Api;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error(transparent)]
     InvalidEvent(#[from] EventError),
-    #[error("cannot read the clock at {url}: {reason}")]
+    #[error("{reason}")]
     Clock { url: String, reason: String },
     #[error("the scan finished but publishing failed: {0}")]
     Publish(String),
@@ -97,7 +98,6 @@ pub struct Scanner {
     cloudwatch: aws_sdk_cloudwatch::Client,
     sns: aws_sdk_sns::Client,
     stats: CallStats,
-    http: reqwest::Client,
 }
 
 impl Scanner {
@@ -105,19 +105,12 @@ impl Scanner {
     pub fn new(config: Config, sdk: &SdkConfig) -> Self {
         let stats = CallStats::default();
         let limiter = ClientRateLimiter::new(config.api_share);
-        let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(config.max_attempts);
         let regions = config
             .regions
             .iter()
             .map(|region| {
-                let client = aws_sdk_gameliftstreams::Client::from_conf(
-                    aws_sdk_gameliftstreams::config::Builder::from(sdk)
-                        .region(Region::new(region.clone()))
-                        .retry_config(retry.clone())
-                        .interceptor(stats.clone())
-                        .build(),
-                );
-                (region.clone(), GameLift { region: region.clone(), client, limiter: limiter.clone() })
+                let api = Api::new(sdk, region, limiter.clone(), &stats, config.max_attempts);
+                (region.clone(), GameLift(api))
             })
             .collect();
         let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
@@ -125,7 +118,7 @@ impl Scanner {
         );
         let sns =
             aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(sdk).interceptor(stats.clone()).build());
-        Self { config, regions, cloudwatch, sns, stats, http: reqwest::Client::new() }
+        Self { config, regions, cloudwatch, sns, stats }
     }
 
     pub async fn from_env(config: Config) -> Self {
@@ -133,28 +126,12 @@ impl Scanner {
         Self::new(config, &sdk)
     }
 
-    async fn now(&self) -> Result<DateTime<Utc>, ScanError> {
-        let Some(url) = &self.config.clock_url else {
-            return Ok(Utc::now());
-        };
-        let error = |reason: String| ScanError::Clock { url: url.clone(), reason };
-        let body: serde_json::Value = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| error(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| error(e.to_string()))?;
-        let seconds = body["now"].as_f64().ok_or_else(|| error(format!("no \"now\" in {body}")))?;
-        DateTime::from_timestamp_millis((seconds * 1000.0) as i64).ok_or_else(|| error(format!("bad time {seconds}")))
-    }
-
     pub async fn scan(&self, request: ScanRequest) -> Result<Report, ScanError> {
         let started = Instant::now();
         let stats_before = self.stats.snapshot();
-        let now = self.now().await?;
+        let now = watchdog_shared::clock::now_from(self.config.clock_url.as_deref())
+            .await
+            .map_err(|reason| ScanError::Clock { url: self.config.clock_url.clone().unwrap_or_default(), reason })?;
         let dry_run = request.dry_run.unwrap_or(self.config.dry_run);
         let regions: Vec<&GameLift> = match &request.regions {
             None => self.regions.values().collect(),

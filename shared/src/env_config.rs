@@ -1,0 +1,120 @@
+//! Reading a function's configuration from its environment, once, at start-up. Every error
+//! names the variable, the value and the form expected.
+
+use crate::rules::Policy;
+use chrono::Duration;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("{variable}={value:?} is invalid: expected {expected}")]
+    Invalid { variable: &'static str, value: String, expected: &'static str },
+    #[error("{variable} is not set: expected {expected}")]
+    Missing { variable: &'static str, expected: &'static str },
+}
+
+/// Where settings come from: the process environment, or a map in tests.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// A set, non-blank value.
+pub fn get(lookup: Lookup<'_>, variable: &str) -> Option<String> {
+    lookup(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// `variable` parsed and checked, or `default` when unset.
+pub fn parse<T: std::str::FromStr>(
+    lookup: Lookup<'_>,
+    variable: &'static str,
+    expected: &'static str,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+) -> Result<T, ConfigError> {
+    match get(lookup, variable) {
+        None => Ok(default),
+        Some(value) => match value.parse::<T>() {
+            Ok(parsed) if valid(&parsed) => Ok(parsed),
+            _ => Err(ConfigError::Invalid { variable, value, expected }),
+        },
+    }
+}
+
+/// `true`/`false`, or `default` when unset.
+pub fn flag(lookup: Lookup<'_>, variable: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match get(lookup, variable).as_deref() {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ConfigError::Invalid { variable, value: other.to_owned(), expected: "true or false" }),
+    }
+}
+
+/// AWS region names: `us-west-2`, `ap-northeast-1`, `eu-central-1`...
+pub fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// REGIONS, or the function's own AWS_REGION.
+pub fn regions(lookup: Lookup<'_>) -> Result<Vec<String>, ConfigError> {
+    const REGIONS: &str = "comma-separated region names such as us-west-2,eu-central-1";
+    match get(lookup, "REGIONS") {
+        Some(list) => {
+            let regions: Vec<String> = list.split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
+            if regions.is_empty() || !regions.iter().all(|r| is_region_name(r)) {
+                return Err(ConfigError::Invalid { variable: "REGIONS", value: list, expected: REGIONS });
+            }
+            Ok(regions)
+        }
+        None => match get(lookup, "AWS_REGION") {
+            Some(region) if is_region_name(&region) => Ok(vec![region]),
+            Some(region) => Err(ConfigError::Invalid { variable: "AWS_REGION", value: region, expected: REGIONS }),
+            None => Err(ConfigError::Missing { variable: "REGIONS", expected: REGIONS }),
+        },
+    }
+}
+
+/// The finding rules' thresholds (ROTATION_DAYS, CUTOFF_WARNING_DAYS, EXPIRY_THRESHOLDS_DAYS,
+/// IDLE_SHARE, STALE_MARGIN_MINUTES); every function reads the same ones.
+pub fn policy(lookup: Lookup<'_>) -> Result<Policy, ConfigError> {
+    let expiry_thresholds_days = match get(lookup, "EXPIRY_THRESHOLDS_DAYS") {
+        None => Policy::default().expiry_thresholds_days,
+        Some(list) => {
+            let parsed: Result<Vec<i64>, _> = list.split(',').map(|d| d.trim().parse::<i64>()).collect();
+            match parsed {
+                Ok(days) if !days.is_empty() && days.iter().all(|d| (1..=365).contains(d)) => days,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        variable: "EXPIRY_THRESHOLDS_DAYS",
+                        value: list,
+                        expected: "comma-separated whole days between 1 and 365, e.g. 30,14,7,1",
+                    });
+                }
+            }
+        }
+    };
+    let defaults = Policy::default();
+    Ok(Policy {
+        rotation_days: parse(lookup, "ROTATION_DAYS", "whole days from 1 to 364", defaults.rotation_days, |d| {
+            (1..=364).contains(d)
+        })?,
+        cutoff_warning_days: parse(
+            lookup,
+            "CUTOFF_WARNING_DAYS",
+            "whole days from 0 to 179",
+            defaults.cutoff_warning_days,
+            |d| (0..=179).contains(d),
+        )?,
+        expiry_thresholds_days,
+        idle_share: parse(lookup, "IDLE_SHARE", "a number in [0, 1), e.g. 0.5", defaults.idle_share, |s: &f64| {
+            (0.0..1.0).contains(s)
+        })?,
+        stale_margin: Duration::minutes(parse(
+            lookup,
+            "STALE_MARGIN_MINUTES",
+            "whole minutes from 0 to 1440",
+            15,
+            |m: &i64| (0..=1440).contains(m),
+        )?),
+    })
+}
