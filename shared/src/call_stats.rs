@@ -35,6 +35,23 @@ impl CallStats {
         f(self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(name).or_default());
     }
 
+    /// Calls made since `before` (a snapshot): one run's share of a warm function's totals.
+    pub fn since(&self, before: &BTreeMap<String, OperationStats>) -> BTreeMap<String, OperationStats> {
+        self.snapshot()
+            .into_iter()
+            .map(|(op, after)| {
+                let b = before.get(&op).cloned().unwrap_or_default();
+                let stats = OperationStats {
+                    attempts: after.attempts - b.attempts,
+                    throttled: after.throttled - b.throttled,
+                    server_errors: after.server_errors - b.server_errors,
+                };
+                (op, stats)
+            })
+            .filter(|(_, s)| s.attempts > 0)
+            .collect()
+    }
+
     pub fn total_attempts(&self) -> u64 {
         self.snapshot().values().map(|s| s.attempts).sum()
     }

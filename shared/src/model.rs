@@ -204,6 +204,10 @@ impl StreamGroup {
         self.region() == Some(location)
     }
 
+    pub fn location(&self, name: &str) -> Option<&Location> {
+        self.locations.iter().find(|l| l.name == name)
+    }
+
     pub fn failed_locations(&self) -> impl Iterator<Item = &Location> {
         self.locations.iter().filter(|l| l.status == LocationStatus::Error)
     }

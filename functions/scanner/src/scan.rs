@@ -230,7 +230,7 @@ impl Scanner {
             ));
         }
         let unread_count = report.unread.len() + inventories.iter().map(|i| i.unread.len()).sum::<usize>();
-        let calls = diff(&stats_before, &self.stats.snapshot());
+        let calls = self.stats.since(&stats_before);
         datums.extend(metrics::health_datums(
             Duration::from_std(started.elapsed()).unwrap_or_default(),
             &calls,
@@ -274,7 +274,7 @@ impl Scanner {
             *report.counts.findings_by_severity.entry(f.severity.to_string()).or_default() += 1;
         }
         report.complete = report.unread.is_empty();
-        report.api_calls = diff(&stats_before, &self.stats.snapshot());
+        report.api_calls = self.stats.since(&stats_before);
         report.duration_ms = started.elapsed().as_millis() as u64;
 
         tracing::info!(
@@ -299,26 +299,4 @@ impl Scanner {
         }
         Ok(report)
     }
-}
-
-/// Calls made between two snapshots.
-fn diff(
-    before: &BTreeMap<String, OperationStats>,
-    after: &BTreeMap<String, OperationStats>,
-) -> BTreeMap<String, OperationStats> {
-    after
-        .iter()
-        .map(|(op, a)| {
-            let b = before.get(op).cloned().unwrap_or_default();
-            (
-                op.clone(),
-                OperationStats {
-                    attempts: a.attempts - b.attempts,
-                    throttled: a.throttled - b.throttled,
-                    server_errors: a.server_errors - b.server_errors,
-                },
-            )
-        })
-        .filter(|(_, s)| s.attempts > 0)
-        .collect()
 }
