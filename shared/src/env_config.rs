@@ -47,6 +47,23 @@ pub fn flag(lookup: Lookup<'_>, variable: &'static str, default: bool) -> Result
     }
 }
 
+/// An optional SNS topic ARN.
+pub fn topic_arn(lookup: Lookup<'_>, variable: &'static str) -> Result<Option<String>, ConfigError> {
+    match get(lookup, variable) {
+        Some(arn) if !arn.starts_with("arn:") || arn.split(':').count() != 6 => Err(ConfigError::Invalid {
+            variable,
+            value: arn,
+            expected: "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+        }),
+        other => Ok(other),
+    }
+}
+
+/// API_SHARE: the share of each documented rate limit a function may use.
+pub fn api_share(lookup: Lookup<'_>) -> Result<f64, ConfigError> {
+    parse(lookup, "API_SHARE", "a number in (0, 1], e.g. 0.5", 0.5, |s: &f64| *s > 0.0 && *s <= 1.0)
+}
+
 /// AWS region names: `us-west-2`, `ap-northeast-1`, `eu-central-1`...
 pub fn is_region_name(name: &str) -> bool {
     let parts: Vec<&str> = name.split('-').collect();

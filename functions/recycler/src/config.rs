@@ -26,14 +26,7 @@ impl Config {
     }
 
     pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
-        let actions_topic_arn = get(lookup, "ACTIONS_TOPIC_ARN");
-        if let Some(arn) = actions_topic_arn.as_ref().filter(|a| !a.starts_with("arn:") || a.split(':').count() != 6) {
-            return Err(ConfigError::Invalid {
-                variable: "ACTIONS_TOPIC_ARN",
-                value: arn.clone(),
-                expected: "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
-            });
-        }
+        let actions_topic_arn = env_config::topic_arn(lookup, "ACTIONS_TOPIC_ARN")?;
         let opt_in_tag = get(lookup, "OPT_IN_TAG").unwrap_or_else(|| "watchdog:recycle".into());
         if opt_in_tag.starts_with("aws:") || opt_in_tag.len() > 128 {
             return Err(ConfigError::Invalid {
@@ -54,9 +47,7 @@ impl Config {
                 10,
                 |n: &usize| (1..=100).contains(n),
             )?,
-            api_share: parse(lookup, "API_SHARE", "a number in (0, 1], e.g. 0.5", 0.5, |s: &f64| {
-                *s > 0.0 && *s <= 1.0
-            })?,
+            api_share: env_config::api_share(lookup)?,
             max_attempts: parse(lookup, "MAX_ATTEMPTS", "a whole number from 1 to 10", 3, |n: &u32| {
                 (1..=10).contains(n)
             })?,

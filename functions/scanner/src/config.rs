@@ -73,14 +73,7 @@ impl Config {
                 expected: "a custom namespace of at most 255 characters, not starting with AWS/",
             });
         }
-        let findings_topic_arn = get(lookup, "FINDINGS_TOPIC_ARN");
-        if let Some(arn) = findings_topic_arn.as_ref().filter(|a| !a.starts_with("arn:") || a.split(':').count() != 6) {
-            return Err(ConfigError::Invalid {
-                variable: "FINDINGS_TOPIC_ARN",
-                value: arn.clone(),
-                expected: "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
-            });
-        }
+        let findings_topic_arn = env_config::topic_arn(lookup, "FINDINGS_TOPIC_ARN")?;
         let price_table = match get(lookup, "PRICE_TABLE") {
             None => BTreeMap::new(),
             Some(json) => match serde_json::from_str::<BTreeMap<String, f64>>(&json) {
@@ -100,9 +93,7 @@ impl Config {
             namespace,
             metric_detail,
             findings_topic_arn,
-            api_share: parse(lookup, "API_SHARE", "a number in (0, 1], e.g. 0.5", 0.5, |s: &f64| {
-                *s > 0.0 && *s <= 1.0
-            })?,
+            api_share: env_config::api_share(lookup)?,
             max_concurrency: parse(lookup, "MAX_CONCURRENCY", "a whole number from 1 to 64", 8, |n: &usize| {
                 (1..=64).contains(n)
             })?,
