@@ -51,14 +51,6 @@ impl CallStats {
             .filter(|(_, s)| s.attempts > 0)
             .collect()
     }
-
-    pub fn total_attempts(&self) -> u64 {
-        self.snapshot().values().map(|s| s.attempts).sum()
-    }
-
-    pub fn total_throttled(&self) -> u64 {
-        self.snapshot().values().map(|s| s.throttled).sum()
-    }
 }
 
 impl Intercept for CallStats {

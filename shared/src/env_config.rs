@@ -15,6 +15,13 @@ pub enum ConfigError {
 /// Where settings come from: the process environment, or a map in tests.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// A lookup over fixed pairs, for tests and tools.
+pub fn lookup_from(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: std::collections::HashMap<String, String> =
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |name| map.get(name).cloned()
+}
+
 /// A set, non-blank value.
 pub fn get(lookup: Lookup<'_>, variable: &str) -> Option<String> {
     lookup(variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())

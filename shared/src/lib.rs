@@ -7,6 +7,7 @@ pub mod api_limits;
 pub mod call_stats;
 pub mod clock;
 pub mod env_config;
+pub mod event_fields;
 pub mod findings;
 pub mod gamelift;
 pub mod lifecycle;

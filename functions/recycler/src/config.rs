@@ -93,11 +93,9 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(&move |name| map.get(name).cloned())
+        Config::from_lookup(&env_config::lookup_from(vars))
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use aws_lambda_events::sns::SnsEvent;
 use serde::Deserialize;
 use serde_json::Value;
+use watchdog_shared::event_fields;
 use watchdog_shared::findings::FindingKind;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -36,13 +37,7 @@ pub struct RecycleRequest {
 }
 
 fn deserialize<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, EventError> {
-    serde_path_to_error::deserialize(value).map_err(|e| EventError {
-        field: match e.path().to_string().as_str() {
-            "." => "(event)".into(),
-            path => path.into(),
-        },
-        problem: e.into_inner().to_string(),
-    })
+    event_fields::deserialize(value, "").map_err(|e| EventError { field: e.field, problem: e.problem })
 }
 
 pub fn parse(event: Value) -> Result<RecycleRequest, EventError> {

@@ -6,6 +6,7 @@ use crate::config::is_region_name;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use watchdog_shared::event_fields;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("invalid scan event: {field}: {problem}")]
@@ -33,16 +34,7 @@ pub struct ScanRequest {
 }
 
 fn deserialize<T: for<'de> Deserialize<'de>>(value: Value, prefix: &str) -> Result<T, EventError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let field = match (prefix.is_empty(), path.as_str()) {
-            (true, ".") => "(event)".to_owned(),
-            (true, _) => path,
-            (false, ".") => prefix.to_owned(),
-            (false, _) => format!("{prefix}.{path}"),
-        };
-        EventError { field, problem: e.into_inner().to_string() }
-    })
+    event_fields::deserialize(value, prefix).map_err(|e| EventError { field: e.field, problem: e.problem })
 }
 
 /// Parses any accepted event into a scan request.

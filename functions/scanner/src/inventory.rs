@@ -78,9 +78,6 @@ pub struct RegionInventory {
     /// Sessions that hold or wait for capacity, in the scanned groups.
     pub sessions: Vec<StreamSession>,
     pub session_listing: Option<SessionListing>,
-    /// Sessions past the service's own timeouts plus the margin, confirmed with their own timeouts.
-    #[serde(skip)]
-    pub stale: Vec<StreamSession>,
     /// What the rules found, for every group read.
     pub findings: Vec<Finding>,
     /// Tags (the alert memory) of the groups with findings, by ARN.
@@ -187,7 +184,6 @@ impl GameLift {
         let (tags, unread) = self.read_tags(need_tags, concurrency).await;
         inventory.tags.extend(tags);
         inventory.unread.extend(unread);
-        inventory.stale = stale;
         inventory
     }
 
