@@ -54,6 +54,19 @@ pub fn flag(lookup: Lookup<'_>, variable: &'static str, default: bool) -> Result
     }
 }
 
+/// A tag key the function reads or writes: at most 128 characters, not in the reserved `aws:` space.
+pub fn tag_key(lookup: Lookup<'_>, variable: &'static str, default: &str) -> Result<String, ConfigError> {
+    let key = get(lookup, variable).unwrap_or_else(|| default.to_owned());
+    if key.starts_with("aws:") || key.len() > 128 {
+        return Err(ConfigError::Invalid {
+            variable,
+            value: key,
+            expected: "a tag key of at most 128 characters, not starting with aws:",
+        });
+    }
+    Ok(key)
+}
+
 /// An optional SNS topic ARN.
 pub fn topic_arn(lookup: Lookup<'_>, variable: &'static str) -> Result<Option<String>, ConfigError> {
     match get(lookup, variable) {

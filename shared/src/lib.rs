@@ -12,6 +12,7 @@ pub mod findings;
 pub mod gamelift;
 pub mod lifecycle;
 pub mod model;
+pub mod opt_in;
 pub mod rules;
 pub mod stream_class;
 

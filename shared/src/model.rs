@@ -194,6 +194,25 @@ pub struct StreamGroup {
 }
 
 impl StreamGroup {
+    /// An ACTIVE group with nothing else known yet: the start of a summary or a test fixture.
+    pub fn new(id: &str, arn: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            arn: arn.to_owned(),
+            description: None,
+            stream_class: None,
+            status: StreamGroupStatus::Active,
+            status_reason: None,
+            created_at: None,
+            last_updated_at: None,
+            expires_at: None,
+            default_application: None,
+            associated_applications: Vec::new(),
+            tags: BTreeMap::new(),
+            locations: Vec::new(),
+        }
+    }
+
     /// The region the group lives in, read from its ARN (`arn:aws:gameliftstreams:REGION:...`).
     pub fn region(&self) -> Option<&str> {
         arn_region(&self.arn)

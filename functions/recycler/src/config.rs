@@ -27,14 +27,7 @@ impl Config {
 
     pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
         let actions_topic_arn = env_config::topic_arn(lookup, "ACTIONS_TOPIC_ARN")?;
-        let opt_in_tag = get(lookup, "OPT_IN_TAG").unwrap_or_else(|| "watchdog:recycle".into());
-        if opt_in_tag.starts_with("aws:") || opt_in_tag.len() > 128 {
-            return Err(ConfigError::Invalid {
-                variable: "OPT_IN_TAG",
-                value: opt_in_tag,
-                expected: "a tag key of at most 128 characters, not starting with aws:",
-            });
-        }
+        let opt_in_tag = env_config::tag_key(lookup, "OPT_IN_TAG", "watchdog:recycle")?;
         Ok(Self {
             regions: env_config::regions(lookup)?,
             actions_topic_arn,

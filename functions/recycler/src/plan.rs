@@ -27,7 +27,7 @@ pub const TAG_REPLACES: &str = "watchdog:replaces";
 pub const TAG_RETIRED: &str = "watchdog:retired";
 pub const TAG_MANAGED_BY: &str = "watchdog:managed-by";
 /// CloudFormation's own tag: such groups change only through their stack.
-pub const CFN_STACK_TAG: &str = "aws:cloudformation:stack-name";
+pub use watchdog_shared::opt_in::{CFN_STACK_TAG, Eligibility};
 
 /// Tags the recycler owns; they are not copied to a replacement.
 fn is_watchdog_state(key: &str) -> bool {
@@ -232,24 +232,8 @@ pub enum Replacement {
     Found(Box<StreamGroup>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Eligibility {
-    OptedIn,
-    NotOptedIn,
-    OptedOut,
-    CloudFormation(String),
-}
-
 pub fn eligibility(group: &StreamGroup, settings: &Settings) -> Eligibility {
-    if let Some(stack) = group.tags.get(CFN_STACK_TAG) {
-        return Eligibility::CloudFormation(stack.clone());
-    }
-    match group.tags.get(&settings.opt_in_tag).map(|v| v.to_ascii_lowercase()) {
-        Some(v) if v == "false" => Eligibility::OptedOut,
-        Some(v) if v == "true" => Eligibility::OptedIn,
-        _ if settings.manage_all_groups => Eligibility::OptedIn,
-        _ => Eligibility::NotOptedIn,
-    }
+    watchdog_shared::opt_in::eligibility(group, &settings.opt_in_tag, settings.manage_all_groups)
 }
 
 /// Why a group should be recreated now (empty: it should not).

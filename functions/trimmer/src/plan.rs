@@ -1,0 +1,711 @@
+//! The trimmer's decisions, free of I/O: for every opted-in location, the capacity it should
+//! pay for given its demand, its off-hours window and what the trimmer changed before; for
+//! every session, whether the studio's policy ends it.
+//!
+//! The level a user set is recorded in a tag (`watchdog:trim:<location>`) before the
+//! trimmer's first change, and the tag also names the level the trimmer set. Capacity that
+//! differs from the level the trimmer set was changed by someone else: that becomes the new
+//! original, so a crash between writing the tag and changing capacity loses nothing.
+
+use crate::schedule::{OffHours, ScheduleSetting};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use watchdog_shared::opt_in::{self, Eligibility};
+use watchdog_shared::rules::time_in_status;
+use watchdog_shared::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, StreamSessionStatusReason};
+use watchdog_shared::{LocationStatus, StreamClass};
+
+/// Prefix of the per-location record tag; the location name follows.
+pub const TAG_RECORD_PREFIX: &str = "watchdog:trim:";
+/// A group's own off-hours window, overriding the deployment's (`none` switches it off).
+pub const TAG_OFF_HOURS: &str = "watchdog:off-hours";
+/// A group's own capacity floor, overriding the deployment's.
+pub const TAG_FLOOR: &str = "watchdog:trim-floor";
+
+/// The paid capacity settings of one location.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Levels {
+    pub always_on: u32,
+    pub target_idle: u32,
+}
+
+impl Levels {
+    fn total(self) -> u32 {
+        self.always_on + self.target_idle
+    }
+}
+
+impl fmt::Display for Levels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "always-on {} / target-idle {}", self.always_on, self.target_idle)
+    }
+}
+
+/// Why capacity changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Why {
+    /// Lowered to the window's peak demand plus headroom.
+    Demand,
+    /// Raised: in-use near capacity, placement failures or a higher peak.
+    DemandReturned,
+    /// Lowered to the floor for the off-hours window.
+    OffHours,
+    /// Restored to the recorded level when the off-hours window ends.
+    OnHours,
+}
+
+impl Why {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Demand => "demand",
+            Self::DemandReturned => "demand_returned",
+            Self::OffHours => "off_hours",
+            Self::OnHours => "on_hours",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [Self::Demand, Self::DemandReturned, Self::OffHours, Self::OnHours].into_iter().find(|w| w.as_str() == text)
+    }
+}
+
+/// What the trimmer remembers about one location: the user's level, the level it set, when
+/// and why. Tag value: `original=10/0;set=4/0;at=1790000000;why=demand`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    pub original: Levels,
+    pub set: Levels,
+    pub changed_at: DateTime<Utc>,
+    pub why: Why,
+}
+
+impl Record {
+    pub fn encode(&self) -> String {
+        format!(
+            "original={}/{};set={}/{};at={};why={}",
+            self.original.always_on,
+            self.original.target_idle,
+            self.set.always_on,
+            self.set.target_idle,
+            self.changed_at.timestamp(),
+            self.why.as_str()
+        )
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let fields: BTreeMap<&str, &str> = text.split(';').filter_map(|f| f.split_once('=')).collect();
+        let levels = |name: &str| -> Option<Levels> {
+            let (always_on, target_idle) = fields.get(name)?.split_once('/')?;
+            Some(Levels { always_on: always_on.parse().ok()?, target_idle: target_idle.parse().ok()? })
+        };
+        Some(Self {
+            original: levels("original")?,
+            set: levels("set")?,
+            changed_at: DateTime::from_timestamp(fields.get("at")?.parse().ok()?, 0)?,
+            why: Why::parse(fields.get("why")?)?,
+        })
+    }
+}
+
+/// Which sessions the studio wants ended: a status and how long a session may stay in it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionPolicy(pub Vec<(StreamSessionStatus, Duration)>);
+
+impl SessionPolicy {
+    pub const FORMAT: &'static str = "comma-separated STATUS>LIMIT, LIMIT in minutes (30m) or hours (12h), STATUS one of \
+         ACTIVE, CONNECTED, PENDING_CLIENT_RECONNECTION, RECONNECTING";
+
+    /// `PENDING_CLIENT_RECONNECTION>30m,CONNECTED>12h`; empty ends nothing.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut rules = Vec::new();
+        for rule in text.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            let (status, limit) = rule.split_once('>').ok_or_else(|| format!("{rule:?}: expected STATUS>LIMIT"))?;
+            let status = StreamSessionStatus::from(status.trim());
+            if status == StreamSessionStatus::Activating {
+                return Err("ACTIVATING sessions cannot be terminated (the API refuses them)".into());
+            }
+            if !status.holds_capacity() {
+                return Err(format!("{status}: only sessions that hold capacity can be named"));
+            }
+            let limit = limit.trim();
+            let (number, unit) = limit.split_at(limit.len().saturating_sub(1));
+            let number: i64 = number.parse().map_err(|_| format!("{rule:?}: {limit:?} is not like 30m or 12h"))?;
+            let limit = match unit {
+                "m" => Duration::minutes(number),
+                "h" => Duration::hours(number),
+                _ => return Err(format!("{rule:?}: {limit:?} is not like 30m or 12h")),
+            };
+            if rules.iter().any(|(s, _)| *s == status) {
+                return Err(format!("{status} is named twice"));
+            }
+            rules.push((status, limit));
+        }
+        Ok(Self(rules))
+    }
+
+    pub fn limit_for(&self, status: &StreamSessionStatus) -> Option<Duration> {
+        self.0.iter().find(|(s, _)| s == status).map(|(_, limit)| *limit)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub opt_in_tag: String,
+    pub manage_all_groups: bool,
+    /// Capacity never set below this (rounded up to the class tenancy), per setting.
+    pub floor: u32,
+    /// Headroom over the peak: this share of it, at least `headroom_min` sessions.
+    pub headroom_percent: u32,
+    pub headroom_min: u32,
+    /// No second lowering of a location within this time.
+    pub cooldown: Duration,
+    /// The demand window read from CloudWatch.
+    pub window: Duration,
+    /// History must reach back this share of the window before anything is lowered.
+    pub min_history_share: f64,
+    /// In-use at this share of always-on capacity raises it back to the recorded level.
+    pub raise_share: f64,
+    pub off_hours: Option<OffHours>,
+    pub sessions: SessionPolicy,
+}
+
+/// The CloudWatch history of one location's in-use capacity over the window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Demand {
+    pub peak: Option<u32>,
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// With its details and tags.
+    pub group: StreamGroup,
+    /// By location name.
+    pub demand: BTreeMap<String, Demand>,
+    pub sessions: Vec<StreamSession>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    SetCapacity {
+        location: String,
+        from: Levels,
+        to: Levels,
+        /// Sent unchanged: the service's own scaling ceiling is not the trimmer's to move.
+        maximum: Option<u32>,
+        original: Levels,
+        why: Why,
+        /// Capacity-hours per day this change saves (negative: what a raise spends).
+        capacity_hours_per_day: f64,
+    },
+    EndSession {
+        session_arn: String,
+        location: Option<String>,
+        status: String,
+        minutes_in_status: i64,
+        limit_minutes: i64,
+    },
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::SetCapacity { .. } => "set_capacity",
+            Self::EndSession { .. } => "end_session",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanItem {
+    pub stream_group: String,
+    pub stream_group_arn: String,
+    pub region: String,
+    #[serde(flatten)]
+    pub action: Action,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub changes: Vec<PlanItem>,
+    /// What the trimmer would change in CloudFormation-managed groups: reported, never done.
+    pub reported_only: Vec<PlanItem>,
+    pub notes: Vec<String>,
+}
+
+/// Everything the trimmer would do for the observed groups at `now`.
+pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> Plan {
+    let mut plan = Plan::default();
+    for o in observed {
+        let g = &o.group;
+        let items = match opt_in::eligibility(g, &settings.opt_in_tag, settings.manage_all_groups) {
+            Eligibility::NotOptedIn => continue,
+            Eligibility::OptedOut => {
+                plan.notes.push(format!("{}: opted out ({}=false)", g.id, settings.opt_in_tag));
+                continue;
+            }
+            Eligibility::CloudFormation(stack) => {
+                let items = group_items(o, now, settings, &mut plan.notes);
+                if !items.is_empty() {
+                    plan.notes.push(format!("{}: managed by CloudFormation stack {stack}; reported only", g.id));
+                }
+                plan.reported_only.extend(items);
+                continue;
+            }
+            Eligibility::OptedIn => group_items(o, now, settings, &mut plan.notes),
+        };
+        plan.changes.extend(items);
+    }
+    plan
+}
+
+fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<String>) -> Vec<PlanItem> {
+    let g = &o.group;
+    let item = |action: Action, reason: String| PlanItem {
+        stream_group: g.id.clone(),
+        stream_group_arn: g.arn.clone(),
+        region: g.region().unwrap_or_default().to_owned(),
+        action,
+        reason,
+    };
+    let mut items = Vec::new();
+    if g.status == StreamGroupStatus::Active {
+        let schedule = match g.tags.get(TAG_OFF_HOURS).map(|t| ScheduleSetting::parse(t)) {
+            None => s.off_hours.clone(),
+            Some(Ok(ScheduleSetting::Window(w))) => Some(w),
+            Some(Ok(ScheduleSetting::Disabled)) => None,
+            Some(Err(e)) => {
+                notes.push(format!("{}: tag {TAG_OFF_HOURS} ignored: {e}", g.id));
+                None
+            }
+        };
+        let floor = match g.tags.get(TAG_FLOOR).map(|t| t.trim().parse::<u32>()) {
+            None => s.floor,
+            Some(Ok(floor)) => floor,
+            Some(Err(_)) => {
+                notes.push(format!("{}: tag {TAG_FLOOR} is not a whole number; using the floor {}", g.id, s.floor));
+                s.floor
+            }
+        };
+        let class = g.stream_class.clone().unwrap_or(StreamClass::Unknown(String::new()));
+        for location in g.locations.iter().filter(|l| l.status == LocationStatus::Active) {
+            let context = LocationContext {
+                class: &class,
+                current: Levels {
+                    always_on: location.capacity.always_on.unwrap_or(0),
+                    target_idle: location.capacity.target_idle.unwrap_or(0),
+                },
+                in_use: location.capacity.in_use(),
+                record: g.tags.get(&format!("{TAG_RECORD_PREFIX}{}", location.name)).and_then(|t| Record::decode(t)),
+                demand: o.demand.get(&location.name).copied().unwrap_or_default(),
+                placement_failures: placement_failures(&o.sessions, &location.name, now - s.window),
+                schedule: schedule.as_ref(),
+                floor,
+            };
+            match decide(&context, now, s) {
+                Decision::Keep(None) => {}
+                Decision::Keep(Some(note)) => notes.push(format!("{} {}: {note}", g.id, location.name)),
+                Decision::Change { to, original, why, reason } => {
+                    let hours = match (why, &context.schedule) {
+                        (Why::OffHours | Why::OnHours, Some(w)) => w.hours_per_day(),
+                        _ => 24.0,
+                    };
+                    let saved = (f64::from(context.current.total()) - f64::from(to.total())) * hours;
+                    items.push(item(
+                        Action::SetCapacity {
+                            location: location.name.clone(),
+                            from: context.current,
+                            to,
+                            maximum: location.capacity.maximum,
+                            original,
+                            why,
+                            capacity_hours_per_day: (saved * 100.0).round() / 100.0,
+                        },
+                        reason,
+                    ));
+                }
+            }
+        }
+    } else if !matches!(g.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired) {
+        notes.push(format!("{}: {}; capacity is changed only in ACTIVE groups", g.id, g.status));
+    }
+    for session in &o.sessions {
+        let Some(limit) = s.sessions.limit_for(&session.status) else { continue };
+        let Some(elapsed) = time_in_status(session, now) else { continue };
+        if elapsed > limit {
+            items.push(item(
+                Action::EndSession {
+                    session_arn: session.arn.clone(),
+                    location: session.location.clone(),
+                    status: session.status.to_string(),
+                    minutes_in_status: elapsed.num_minutes(),
+                    limit_minutes: limit.num_minutes(),
+                },
+                format!(
+                    "{} for {} min, over the policy's {} min; frees its capacity",
+                    session.status,
+                    elapsed.num_minutes(),
+                    limit.num_minutes()
+                ),
+            ));
+        }
+    }
+    items
+}
+
+/// Sessions at `location` that ended in a placement timeout since `since`: demand the
+/// capacity could not serve.
+fn placement_failures(sessions: &[StreamSession], location: &str, since: DateTime<Utc>) -> usize {
+    sessions
+        .iter()
+        .filter(|s| {
+            s.status == StreamSessionStatus::Error
+                && s.status_reason == Some(StreamSessionStatusReason::PlacementTimeout)
+                && s.location.as_deref() == Some(location)
+                && s.last_updated_at.is_some_and(|at| at >= since)
+        })
+        .count()
+}
+
+struct LocationContext<'a> {
+    class: &'a StreamClass,
+    current: Levels,
+    in_use: u32,
+    record: Option<Record>,
+    demand: Demand,
+    placement_failures: usize,
+    schedule: Option<&'a OffHours>,
+    floor: u32,
+}
+
+#[derive(Debug, PartialEq)]
+enum Decision {
+    Keep(Option<String>),
+    Change { to: Levels, original: Levels, why: Why, reason: String },
+}
+
+fn decide(c: &LocationContext<'_>, now: DateTime<Utc>, s: &Settings) -> Decision {
+    // The trimmer's record holds only while capacity is still what the trimmer set.
+    let record = c.record.filter(|r| r.set == c.current);
+    let original = record.map_or(c.current, |r| r.original);
+    let change = |to: Levels, why: Why, reason: String| {
+        if to == c.current { Decision::Keep(None) } else { Decision::Change { to, original, why, reason } }
+    };
+    let floor = c.class.round_up_capacity(c.floor);
+    let floor = Levels { always_on: floor.min(original.always_on), target_idle: floor.min(original.target_idle) };
+
+    if let Some(window) = c.schedule.filter(|w| w.is_off_hours(now)) {
+        let to = Levels {
+            always_on: floor.always_on.min(c.current.always_on),
+            target_idle: floor.target_idle.min(c.current.target_idle),
+        };
+        return change(to, Why::OffHours, format!("off-hours ({}): paid capacity down to the floor", window.text));
+    }
+    if record.is_some_and(|r| r.why == Why::OffHours) {
+        return change(original, Why::OnHours, format!("off-hours over: back to the recorded {original}"));
+    }
+    if c.placement_failures > 0 {
+        return change(
+            original,
+            Why::DemandReturned,
+            format!("{} sessions failed placement in the window: back to the recorded {original}", c.placement_failures),
+        );
+    }
+    if c.current.always_on > 0 && f64::from(c.in_use) >= s.raise_share * f64::from(c.current.always_on) {
+        return change(
+            original,
+            Why::DemandReturned,
+            format!(
+                "{} in use of {} always-on: back to the recorded {original}",
+                c.in_use, c.current.always_on
+            ),
+        );
+    }
+
+    let covered = c.demand.oldest.is_some_and(|oldest| {
+        now - oldest >= Duration::seconds((s.window.num_seconds() as f64 * s.min_history_share) as i64)
+    });
+    let peak = c.demand.peak.unwrap_or(0).max(c.in_use);
+    let headroom = (peak * s.headroom_percent).div_ceil(100).max(s.headroom_min);
+    let desired = Levels {
+        always_on: c.class.round_up_capacity(peak + headroom).clamp(floor.always_on, original.always_on),
+        target_idle: c.class.round_up_capacity(headroom).clamp(floor.target_idle, original.target_idle),
+    };
+    let step = c.class.tenancy().unwrap_or(1);
+    let cooled = record.is_none_or(|r| now - r.changed_at >= s.cooldown);
+    let next = |current: u32, wanted: u32| {
+        if wanted > current {
+            wanted
+        } else if current - wanted >= step && covered && cooled {
+            wanted
+        } else {
+            current
+        }
+    };
+    let to = Levels {
+        always_on: next(c.current.always_on, desired.always_on),
+        target_idle: next(c.current.target_idle, desired.target_idle),
+    };
+    let needs = format!("peak {peak} in use + headroom {headroom} needs {desired}");
+    if to.always_on > c.current.always_on || to.target_idle > c.current.target_idle {
+        return change(to, Why::DemandReturned, format!("{needs}: raised toward the recorded {original}"));
+    }
+    if to != c.current {
+        return change(to, Why::Demand, format!("{needs} (window {} h)", s.window.num_hours()));
+    }
+    let lower = desired.always_on < c.current.always_on || desired.target_idle < c.current.target_idle;
+    Decision::Keep(match () {
+        _ if !lower => None,
+        _ if !covered => Some(format!(
+            "{needs}, but CloudWatch holds too little demand history (oldest {}); nothing lowered",
+            c.demand.oldest.map_or("none".into(), |t| t.to_rfc3339())
+        )),
+        _ if !cooled => Some(format!("{needs}; in cool-down since the last change")),
+        _ => Some(format!("{needs}; less than one tenancy step ({step}) to save")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use watchdog_shared::{Capacity, Location};
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            opt_in_tag: "watchdog:trim".into(),
+            manage_all_groups: false,
+            floor: 2,
+            headroom_percent: 25,
+            headroom_min: 1,
+            cooldown: Duration::minutes(60),
+            window: Duration::hours(24),
+            min_history_share: 0.5,
+            raise_share: 0.8,
+            off_hours: None,
+            sessions: SessionPolicy::default(),
+        }
+    }
+
+    fn context(class: &StreamClass, always_on: u32, in_use: u32, peak: u32) -> LocationContext<'_> {
+        LocationContext {
+            class,
+            current: Levels { always_on, target_idle: 0 },
+            in_use,
+            record: None,
+            demand: Demand { peak: Some(peak), oldest: Some(now() - Duration::hours(20)) },
+            placement_failures: 0,
+            schedule: None,
+            floor: 2,
+        }
+    }
+
+    fn levels(always_on: u32, target_idle: u32) -> Levels {
+        Levels { always_on, target_idle }
+    }
+
+    #[test]
+    fn lowers_to_peak_plus_headroom_rounded_to_tenancy() {
+        let class = StreamClass::parse("gen4n_high"); // tenancy 2
+        let Decision::Change { to, original, why, .. } = decide(&context(&class, 10, 1, 2), now(), &settings()) else {
+            panic!("expected a change")
+        };
+        // peak 2 + max(25% of 2 -> 1, 1) = 3, rounded up to 4.
+        assert_eq!((to, original, why), (levels(4, 0), levels(10, 0), Why::Demand));
+    }
+
+    #[test]
+    fn floor_and_current_bound_the_target() {
+        let class = StreamClass::parse("gen6n_small"); // tenancy 12
+        let floor = |mut c: LocationContext<'_>| {
+            c.floor = 13; // rounds up to 24
+            decide(&c, now(), &settings())
+        };
+        let Decision::Change { to, .. } = floor(context(&class, 36, 0, 0)) else { panic!() };
+        assert_eq!(to, levels(24, 0));
+        // Never above what is there now, whatever the floor says.
+        assert_eq!(floor(context(&class, 12, 0, 0)), Decision::Keep(None));
+    }
+
+    #[test]
+    fn hysteresis_cool_down_and_missing_history_keep_capacity() {
+        let class = StreamClass::parse("gen6n_medium"); // tenancy 4
+        // peak 5 + 2 = 7 -> 8 of 12: one step, so it changes; 8 -> 8 would not.
+        assert!(matches!(decide(&context(&class, 12, 0, 5), now(), &settings()), Decision::Change { .. }));
+        assert_eq!(decide(&context(&class, 8, 0, 5), now(), &settings()), Decision::Keep(None));
+
+        let mut c = context(&class, 12, 0, 1);
+        c.record = Some(Record {
+            original: levels(20, 0),
+            set: levels(12, 0),
+            changed_at: now() - Duration::minutes(30),
+            why: Why::Demand,
+        });
+        assert!(matches!(decide(&c, now(), &settings()), Decision::Keep(Some(n)) if n.contains("cool-down")));
+
+        let mut c = context(&class, 12, 0, 1);
+        c.demand.oldest = Some(now() - Duration::hours(2));
+        assert!(matches!(decide(&c, now(), &settings()), Decision::Keep(Some(n)) if n.contains("history")));
+        c.demand = Demand::default();
+        assert!(matches!(decide(&c, now(), &settings()), Decision::Keep(Some(n)) if n.contains("history")));
+    }
+
+    #[test]
+    fn demand_returning_restores_the_recorded_level() {
+        let class = StreamClass::parse("gen4n_high");
+        let record = Record {
+            original: levels(10, 0),
+            set: levels(4, 0),
+            changed_at: now() - Duration::minutes(5),
+            why: Why::Demand,
+        };
+        let mut c = context(&class, 4, 4, 2);
+        c.record = Some(record);
+        let Decision::Change { to, why, .. } = decide(&c, now(), &settings()) else { panic!() };
+        assert_eq!((to, why), (levels(10, 0), Why::DemandReturned), "in use 4 of 4, inside the cool-down");
+
+        let mut c = context(&class, 4, 0, 2);
+        c.record = Some(record);
+        c.placement_failures = 2;
+        assert!(matches!(decide(&c, now(), &settings()), Decision::Change { to, .. } if to == levels(10, 0)));
+    }
+
+    #[test]
+    fn capacity_someone_else_changed_becomes_the_original() {
+        let class = StreamClass::parse("gen4n_high");
+        // The tag says the trimmer set 4, but capacity is 10: the change never happened (or
+        // the user raised it). 10 is the level to keep.
+        let mut c = context(&class, 10, 0, 2);
+        c.record = Some(Record {
+            original: levels(10, 0),
+            set: levels(4, 0),
+            changed_at: now() - Duration::minutes(1),
+            why: Why::Demand,
+        });
+        let Decision::Change { to, original, .. } = decide(&c, now(), &settings()) else { panic!() };
+        assert_eq!((to, original), (levels(4, 0), levels(10, 0)), "no cool-down from a change that never landed");
+    }
+
+    #[test]
+    fn target_idle_is_trimmed_to_the_headroom() {
+        let class = StreamClass::parse("gen4n_high");
+        let mut c = context(&class, 0, 2, 2);
+        c.current = levels(0, 10);
+        let Decision::Change { to, .. } = decide(&c, now(), &settings()) else { panic!() };
+        // headroom 1 -> 2 (tenancy), floor 2.
+        assert_eq!(to, levels(0, 2));
+    }
+
+    #[test]
+    fn off_hours_go_to_the_floor_and_come_back() {
+        let class = StreamClass::parse("gen4n_high");
+        let ScheduleSetting::Window(w) = ScheduleSetting::parse("UTC * 0-7,20-23 * * *").unwrap() else { panic!() };
+        let night = now() + Duration::hours(10); // 22:00
+        let mut c = context(&class, 10, 6, 8);
+        c.schedule = Some(&w);
+        let Decision::Change { to, why, .. } = decide(&c, night, &settings()) else { panic!() };
+        assert_eq!((to, why), (levels(2, 0), Why::OffHours), "even with players: the window is the studio's call");
+
+        let mut c = context(&class, 2, 0, 0);
+        c.schedule = Some(&w);
+        c.record =
+            Some(Record { original: levels(10, 0), set: levels(2, 0), changed_at: night, why: Why::OffHours });
+        assert_eq!(decide(&c, night + Duration::hours(1), &settings()), Decision::Keep(None));
+        let morning = night + Duration::hours(10); // 08:00
+        let Decision::Change { to, why, .. } = decide(&c, morning, &settings()) else { panic!() };
+        assert_eq!((to, why), (levels(10, 0), Why::OnHours));
+    }
+
+    #[test]
+    fn record_round_trips() {
+        let r = Record { original: levels(10, 2), set: levels(4, 0), changed_at: now(), why: Why::OffHours };
+        assert_eq!(r.encode(), format!("original=10/2;set=4/0;at={};why=off_hours", now().timestamp()));
+        assert_eq!(Record::decode(&r.encode()), Some(r));
+        assert_eq!(Record::decode("original=10;set=4/0"), None);
+    }
+
+    #[test]
+    fn session_policy_refuses_activating_and_names_errors() {
+        let p = SessionPolicy::parse("PENDING_CLIENT_RECONNECTION>30m, CONNECTED>12h").unwrap();
+        assert_eq!(p.limit_for(&StreamSessionStatus::Connected), Some(Duration::hours(12)));
+        assert_eq!(p.limit_for(&StreamSessionStatus::Active), None);
+        assert!(SessionPolicy::parse("ACTIVATING>5m").unwrap_err().contains("ACTIVATING"));
+        assert!(SessionPolicy::parse("TERMINATED>5m").unwrap_err().contains("TERMINATED"));
+        assert!(SessionPolicy::parse("ACTIVE>5d").unwrap_err().contains("5d"));
+        assert!(SessionPolicy::parse("ACTIVE>5m,ACTIVE>6m").unwrap_err().contains("twice"));
+        assert_eq!(SessionPolicy::parse("").unwrap(), SessionPolicy::default());
+    }
+
+    fn observed(tags: &[(&str, &str)], sessions: Vec<StreamSession>) -> Observed {
+        let mut group = StreamGroup::new("sg-1", "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-1");
+        group.stream_class = Some(StreamClass::parse("gen4n_high"));
+        group.tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        group.locations = vec![Location {
+            name: "us-west-2".into(),
+            status: LocationStatus::Active,
+            capacity: Capacity { always_on: Some(10), maximum: Some(10), allocated: 10, idle: 9, ..Capacity::default() },
+        }];
+        let demand = BTreeMap::from([(
+            "us-west-2".to_owned(),
+            Demand { peak: Some(1), oldest: Some(now() - Duration::hours(23)) },
+        )]);
+        Observed { group, demand, sessions }
+    }
+
+    fn session(status: StreamSessionStatus, minutes: i64) -> StreamSession {
+        StreamSession {
+            arn: format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/sg-1/{status}"),
+            stream_group_id: Some("sg-1".into()),
+            status,
+            status_reason: None,
+            location: Some("us-west-2".into()),
+            application_arn: None,
+            user_id: None,
+            created_at: Some(now() - Duration::minutes(minutes)),
+            last_updated_at: Some(now() - Duration::minutes(minutes)),
+        }
+    }
+
+    #[test]
+    fn sessions_end_only_where_the_policy_names_them() {
+        let mut s = settings();
+        s.sessions = SessionPolicy::parse("PENDING_CLIENT_RECONNECTION>30m").unwrap();
+        let sessions = vec![
+            session(StreamSessionStatus::PendingClientReconnection, 45),
+            session(StreamSessionStatus::PendingClientReconnection, 10),
+            session(StreamSessionStatus::Activating, 600),
+            session(StreamSessionStatus::Connected, 600),
+        ];
+        let plan = plan(&[observed(&[("watchdog:trim", "true")], sessions)], now(), &s);
+        let ended: Vec<_> = plan.changes.iter().filter(|i| i.action.name() == "end_session").collect();
+        assert_eq!(ended.len(), 1);
+        assert!(matches!(&ended[0].action, Action::EndSession { minutes_in_status: 45, .. }));
+    }
+
+    #[test]
+    fn opt_in_opt_out_and_cloudformation() {
+        let s = settings();
+        assert!(plan(&[observed(&[], vec![])], now(), &s).changes.is_empty());
+        let opted_out = plan(&[observed(&[("watchdog:trim", "false")], vec![])], now(), &s);
+        assert!(opted_out.changes.is_empty() && opted_out.notes[0].contains("opted out"));
+        let stack = plan(
+            &[observed(&[("watchdog:trim", "true"), (opt_in::CFN_STACK_TAG, "games")], vec![])],
+            now(),
+            &s,
+        );
+        assert!(stack.changes.is_empty());
+        assert_eq!(stack.reported_only.len(), 1);
+        let opted_in = plan(&[observed(&[("watchdog:trim", "true")], vec![])], now(), &s);
+        let Action::SetCapacity { to, capacity_hours_per_day, .. } = &opted_in.changes[0].action else { panic!() };
+        assert_eq!(*to, levels(2, 0));
+        assert_eq!(*capacity_hours_per_day, 8.0 * 24.0);
+    }
+}
