@@ -84,9 +84,13 @@ impl Config {
                     *n <= 10_000
                 })?,
                 headroom_percent: percent(lookup, "HEADROOM_PERCENT", 25)?,
-                headroom_min: parse(lookup, "HEADROOM_MIN", "a whole number of streams from 0 to 1000", 1, |n: &u32| {
-                    *n <= 1000
-                })?,
+                headroom_min: parse(
+                    lookup,
+                    "HEADROOM_MIN",
+                    "a whole number of streams from 0 to 1000",
+                    1,
+                    |n: &u32| *n <= 1000,
+                )?,
                 cooldown: Duration::minutes(parse(
                     lookup,
                     "COOLDOWN_MINUTES",

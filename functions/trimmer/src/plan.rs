@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use watchdog_shared::opt_in::{self, Eligibility};
 use watchdog_shared::rules::time_in_status;
-use watchdog_shared::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, StreamSessionStatusReason};
 use watchdog_shared::{LocationStatus, StreamClass};
+use watchdog_shared::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, StreamSessionStatusReason};
 
 /// Prefix of the per-location record tag; the location name follows.
 pub const TAG_RECORD_PREFIX: &str = "watchdog:trim:";
@@ -413,17 +413,17 @@ fn decide(c: &LocationContext<'_>, now: DateTime<Utc>, s: &Settings) -> Decision
         return change(
             original,
             Why::DemandReturned,
-            format!("{} sessions failed placement in the window: back to the recorded {original}", c.placement_failures),
+            format!(
+                "{} sessions failed placement in the window: back to the recorded {original}",
+                c.placement_failures
+            ),
         );
     }
     if c.current.always_on > 0 && f64::from(c.in_use) >= s.raise_share * f64::from(c.current.always_on) {
         return change(
             original,
             Why::DemandReturned,
-            format!(
-                "{} in use of {} always-on: back to the recorded {original}",
-                c.in_use, c.current.always_on
-            ),
+            format!("{} in use of {} always-on: back to the recorded {original}", c.in_use, c.current.always_on),
         );
     }
 
@@ -438,14 +438,11 @@ fn decide(c: &LocationContext<'_>, now: DateTime<Utc>, s: &Settings) -> Decision
     };
     let step = c.class.tenancy().unwrap_or(1);
     let cooled = record.is_none_or(|r| now - r.changed_at >= s.cooldown);
+    // Raises go straight through; a lowering needs history, a cooled-down location and a
+    // whole tenancy step to save.
     let next = |current: u32, wanted: u32| {
-        if wanted > current {
-            wanted
-        } else if current - wanted >= step && covered && cooled {
-            wanted
-        } else {
-            current
-        }
+        let lower_allowed = wanted < current && current - wanted >= step && covered && cooled;
+        if wanted > current || lower_allowed { wanted } else { current }
     };
     let to = Levels {
         always_on: next(c.current.always_on, desired.always_on),
@@ -616,8 +613,7 @@ mod tests {
 
         let mut c = context(&class, 2, 0, 0);
         c.schedule = Some(&w);
-        c.record =
-            Some(Record { original: levels(10, 0), set: levels(2, 0), changed_at: night, why: Why::OffHours });
+        c.record = Some(Record { original: levels(10, 0), set: levels(2, 0), changed_at: night, why: Why::OffHours });
         assert_eq!(decide(&c, night + Duration::hours(1), &settings()), Decision::Keep(None));
         let morning = night + Duration::hours(10); // 08:00
         let Decision::Change { to, why, .. } = decide(&c, morning, &settings()) else { panic!() };
@@ -651,7 +647,13 @@ mod tests {
         group.locations = vec![Location {
             name: "us-west-2".into(),
             status: LocationStatus::Active,
-            capacity: Capacity { always_on: Some(10), maximum: Some(10), allocated: 10, idle: 9, ..Capacity::default() },
+            capacity: Capacity {
+                always_on: Some(10),
+                maximum: Some(10),
+                allocated: 10,
+                idle: 9,
+                ..Capacity::default()
+            },
         }];
         let demand = BTreeMap::from([(
             "us-west-2".to_owned(),
@@ -696,11 +698,8 @@ mod tests {
         assert!(plan(&[observed(&[], vec![])], now(), &s).changes.is_empty());
         let opted_out = plan(&[observed(&[("watchdog:trim", "false")], vec![])], now(), &s);
         assert!(opted_out.changes.is_empty() && opted_out.notes[0].contains("opted out"));
-        let stack = plan(
-            &[observed(&[("watchdog:trim", "true"), (opt_in::CFN_STACK_TAG, "games")], vec![])],
-            now(),
-            &s,
-        );
+        let stack =
+            plan(&[observed(&[("watchdog:trim", "true"), (opt_in::CFN_STACK_TAG, "games")], vec![])], now(), &s);
         assert!(stack.changes.is_empty());
         assert_eq!(stack.reported_only.len(), 1);
         let opted_in = plan(&[observed(&[("watchdog:trim", "true")], vec![])], now(), &s);
