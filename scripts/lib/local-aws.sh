@@ -34,6 +34,30 @@ ensure_venv() {
   echo "${PYTHON_PACKAGES[*]}" >"$stamp"
 }
 
+# The SAM CLI and cfn-lint live in a venv of their own: their pins conflict with LocalStack's.
+SAM_VENV="$ROOT/.venv-sam"
+SAM_PACKAGES=('aws-sam-cli==1.170.0' 'cfn-lint==1.58.0')
+
+ensure_sam_venv() {
+  local stamp="$SAM_VENV/.installed"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "${SAM_PACKAGES[*]}" ]]; then return; fi
+  echo "== installing the SAM CLI and cfn-lint into $SAM_VENV"
+  "$(python_311)" -m venv "$SAM_VENV"
+  "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check "${SAM_PACKAGES[@]}"
+  echo "${SAM_PACKAGES[*]}" >"$stamp"
+}
+
+# The architecture sam build and the benchmarks use: arm64 (the template's default) when the
+# aarch64 Rust target is or can be installed, else x86_64.
+lambda_arch() {
+  if rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu \
+     || rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then
+    echo arm64
+  else
+    echo x86_64
+  fi
+}
+
 # Puts the venv's cargo-lambda (and its zig) on PATH.
 use_venv() { export PATH="$VENV/bin:$PATH"; }
 
