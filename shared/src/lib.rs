@@ -10,10 +10,12 @@ pub mod env_config;
 pub mod event_fields;
 pub mod findings;
 pub mod gamelift;
+pub mod lambda;
 pub mod lifecycle;
 pub mod model;
 pub mod opt_in;
 pub mod rules;
+pub mod sns;
 pub mod stream_class;
 
 pub use clock::{Clock, FixedClock, SystemClock};

@@ -1,6 +1,5 @@
 use gls_watchdog_recycler::{Config, Recycler, handle};
-use lambda_runtime::{Diagnostic, Error, LambdaEvent, run, service_fn};
-use serde_json::Value;
+use lambda_runtime::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,15 +11,6 @@ async fn main() -> Result<(), Error> {
             let recycler = &recycler;
             run(service_fn(move |event| handle(recycler, event))).await
         }
-        Err(error) => {
-            // Found at start-up: every invocation fails with it at once, before any call.
-            tracing::error!(error = %error, "invalid configuration; nothing will run");
-            let message = error.to_string();
-            let message = &message;
-            run(service_fn(move |_: LambdaEvent<Value>| async move {
-                Err::<(), _>(Diagnostic { error_type: "InvalidConfiguration".into(), error_message: message.clone() })
-            }))
-            .await
-        }
+        Err(error) => watchdog_shared::lambda::refuse_invocations(error).await,
     }
 }

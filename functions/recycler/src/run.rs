@@ -9,7 +9,6 @@ use crate::plan::{
 };
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_gameliftstreams::types::{LocationConfiguration, StreamClass};
-use aws_sdk_sns::types::MessageAttributeValue;
 use chrono::{DateTime, Utc};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
@@ -18,6 +17,7 @@ use std::collections::BTreeMap;
 use watchdog_shared::api_limits::ClientRateLimiter;
 use watchdog_shared::call_stats::{CallStats, OperationStats};
 use watchdog_shared::gamelift::{Api, Tags, describe_error, id_of};
+use watchdog_shared::sns::string_attribute;
 use watchdog_shared::{StreamGroup, StreamGroupStatus};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,10 +65,6 @@ pub struct Recycler {
     regions: BTreeMap<String, Api>,
     sns: aws_sdk_sns::Client,
     stats: CallStats,
-}
-
-fn attribute(value: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder().data_type("String").string_value(value).build().expect("data type is set")
 }
 
 impl Recycler {
@@ -221,7 +217,7 @@ impl Recycler {
                 .topic_arn(topic)
                 .subject("[GameLift Streams watchdog] recycler plan (dry run)")
                 .message(message)
-                .message_attributes("action", attribute("plan"))
+                .message_attributes("action", string_attribute("plan"))
                 .send()
                 .await
             {
@@ -271,9 +267,9 @@ impl Recycler {
             .topic_arn(topic)
             .subject(subject.chars().take(100).collect::<String>())
             .message(message)
-            .message_attributes("type", attribute(kind))
-            .message_attributes("action", attribute(item.step.name()))
-            .message_attributes("stream_group", attribute(&item.stream_group))
+            .message_attributes("type", string_attribute(kind))
+            .message_attributes("action", string_attribute(item.step.name()))
+            .message_attributes("stream_group", string_attribute(&item.stream_group))
             .send()
             .await
             .err()

@@ -3,13 +3,14 @@
 //! `<severity>|<epoch seconds>`): no database. A finding is sent when it is new, when its
 //! severity rose, or when the re-send interval has passed since it was last sent.
 
-use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+use aws_sdk_sns::types::PublishBatchRequestEntry;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use watchdog_shared::findings::{Finding, Severity};
+use watchdog_shared::sns::string_attribute;
 
 /// SNS PublishBatch takes at most ten messages.
 const BATCH: usize = 10;
@@ -141,10 +142,6 @@ pub fn message(finding: &Finding, why: Why) -> String {
     .to_string()
 }
 
-fn attribute(value: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder().data_type("String").string_value(value).build().expect("data type is set")
-}
-
 /// Publishes findings in batches of ten, a few batches at a time; returns, per finding,
 /// whether SNS accepted it, and the errors.
 pub async fn publish(
@@ -164,10 +161,10 @@ pub async fn publish(
                             .subject(subject(finding))
                             .message(message(finding, *why))
                             .message_structure("json")
-                            .message_attributes("kind", attribute(finding.kind.as_str()))
-                            .message_attributes("severity", attribute(finding.severity.as_str()))
-                            .message_attributes("stream_group", attribute(&finding.stream_group_id))
-                            .message_attributes("region", attribute(&finding.region))
+                            .message_attributes("kind", string_attribute(finding.kind.as_str()))
+                            .message_attributes("severity", string_attribute(finding.severity.as_str()))
+                            .message_attributes("stream_group", string_attribute(&finding.stream_group_id))
+                            .message_attributes("region", string_attribute(&finding.region))
                             .build()
                             .expect("id and message are set")
                     })

@@ -218,6 +218,15 @@ impl Action {
             Self::EndSession { .. } => "end_session",
         }
     }
+
+    /// Capacity-hours per day the action saves; ending a session frees a slot but changes no
+    /// paid setting.
+    pub fn capacity_hours_per_day(&self) -> f64 {
+        match self {
+            Self::SetCapacity { capacity_hours_per_day, .. } => *capacity_hours_per_day,
+            Self::EndSession { .. } => 0.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

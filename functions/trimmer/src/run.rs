@@ -8,7 +8,6 @@ use crate::event::{self, EventError, TrimRequest};
 use crate::plan::{self, Action, Observed, Plan, PlanItem, Record, TAG_RECORD_PREFIX};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_gameliftstreams::types::LocationConfiguration;
-use aws_sdk_sns::types::MessageAttributeValue;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
@@ -18,6 +17,7 @@ use watchdog_shared::api_limits::ClientRateLimiter;
 use watchdog_shared::call_stats::{CallStats, OperationStats};
 use watchdog_shared::gamelift::{Api, Tags, describe_error, id_of};
 use watchdog_shared::opt_in::{self, Eligibility};
+use watchdog_shared::sns::string_attribute;
 use watchdog_shared::{LocationStatus, StreamGroupStatus};
 
 #[derive(Debug, thiserror::Error)]
@@ -72,18 +72,8 @@ pub struct Trimmer {
     stats: CallStats,
 }
 
-fn attribute(value: &str) -> MessageAttributeValue {
-    MessageAttributeValue::builder().data_type("String").string_value(value).build().expect("data type is set")
-}
-
 fn saved(items: &[&PlanItem]) -> f64 {
-    let total: f64 = items
-        .iter()
-        .map(|i| match &i.action {
-            Action::SetCapacity { capacity_hours_per_day, .. } => *capacity_hours_per_day,
-            Action::EndSession { .. } => 0.0,
-        })
-        .sum();
+    let total: f64 = items.iter().map(|i| i.action.capacity_hours_per_day()).sum();
     (total * 100.0).round() / 100.0
 }
 
@@ -367,10 +357,7 @@ impl Trimmer {
     /// Logs a change, announces it (best effort: the report and the log hold it anyway) and
     /// adds it to the report.
     async fn record(&self, item: &PlanItem, outcome: String, report: &mut Report) {
-        let saved = match &item.action {
-            Action::SetCapacity { capacity_hours_per_day, .. } => *capacity_hours_per_day,
-            Action::EndSession { .. } => 0.0,
-        };
+        let saved = item.action.capacity_hours_per_day();
         tracing::info!(action = item.action.name(), stream_group = %item.stream_group, region = %item.region, reason = %item.reason, capacity_hours_per_day = saved, outcome = %outcome, "trimmer change");
         if let Some(topic) = &self.config.actions_topic_arn {
             let message = json!({
@@ -406,10 +393,10 @@ impl Trimmer {
             .topic_arn(topic)
             .subject(subject.chars().take(100).collect::<String>())
             .message(message.to_string())
-            .message_attributes("type", attribute(kind))
-            .message_attributes("action", attribute(action));
+            .message_attributes("type", string_attribute(kind))
+            .message_attributes("action", string_attribute(action));
         if !stream_group.is_empty() {
-            publish = publish.message_attributes("stream_group", attribute(stream_group));
+            publish = publish.message_attributes("stream_group", string_attribute(stream_group));
         }
         publish.send().await.err().map(|e| aws_smithy_types::error::display::DisplayErrorContext(&e).to_string())
     }
