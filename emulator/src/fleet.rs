@@ -10,7 +10,7 @@ use crate::state::{
 use chrono::Duration;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
-use watchdog_shared::{
+use watchdog_core::{
     LocationStatus, StreamClass, StreamGroupStatus, StreamGroupStatusReason, StreamSessionStatus,
     StreamSessionStatusReason,
 };

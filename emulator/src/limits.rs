@@ -4,7 +4,7 @@
 use governor::DefaultDirectRateLimiter;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use watchdog_shared::api_limits::{documented_limit, token_bucket};
+use watchdog_core::api_limits::{documented_limit, token_bucket};
 
 /// Token buckets per (region, operation): a bucket holds one second's worth of requests.
 pub struct RateLimits {

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use watchdog_shared::{LocationStatus, StreamClass, StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason};
+use watchdog_core::{LocationStatus, StreamClass, StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason};
 
 /// The page size when a list call names no MaxResults.
 const DEFAULT_PAGE_SIZE: usize = 25;

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-use watchdog_shared::{LocationStatus, StreamGroupStatus, StreamSessionStatus};
+use watchdog_core::{LocationStatus, StreamGroupStatus, StreamSessionStatus};
 
 pub struct Emulator {
     model: ServiceModel,

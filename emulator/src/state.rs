@@ -9,8 +9,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use watchdog_shared::lifecycle::{ASSOCIATION_CUTOFF, DEFAULT_LIFETIME};
-use watchdog_shared::{LocationStatus, StreamClass, StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason};
+use watchdog_core::lifecycle::{ASSOCIATION_CUTOFF, DEFAULT_LIFETIME};
+use watchdog_core::{LocationStatus, StreamClass, StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason};
 
 /// How long the emulated service takes for its asynchronous work.
 #[derive(Debug, Clone)]
@@ -438,7 +438,7 @@ fn advance_session(session: &mut StreamSession, group: &StreamGroup, now: DateTi
             S::Activating if session.placed => (since + timings.session_start, S::Active, None),
             S::Activating => {
                 let timeout = match group.class().platform() {
-                    Some(watchdog_shared::Platform::Windows) => PLACEMENT_TIMEOUT_WINDOWS,
+                    Some(watchdog_core::Platform::Windows) => PLACEMENT_TIMEOUT_WINDOWS,
                     _ => PLACEMENT_TIMEOUT_LINUX,
                 };
                 (since + timeout, S::Error, Some(R::PlacementTimeout))

@@ -1,84 +1,26 @@
 //! Least privilege, checked against the code: for every function in template.yaml, the
-//! gameliftstreams actions its IAM policy allows must be exactly the operations its code can
-//! call (plus the actions IAM requires alongside them). Adding a call without the permission,
-//! or leaving a permission the code no longer needs, fails here rather than in production.
+//! gameliftstreams actions its IAM policy allows must be exactly the actions its declared
+//! operations need, by the adapter's table (`watchdog_aws::gamelift::IAM_ACTIONS`, next to the
+//! calls). A function cannot call an operation it does not declare: the in-memory world its
+//! in-process tests run on refuses it. So a call without permission, or a permission the
+//! code no longer needs, fails here rather than in production.
 
 use serde_yaml::Value;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use watchdog_core::ports::Operation;
 use watchdog_tests::lambda::workspace_root;
-
-/// Operations IAM authorizes with more than one action (Service Authorization Reference:
-/// CreateStreamGroup also needs AssociateApplications and, with tags, TagResource).
-const DEPENDENT_ACTIONS: &[(&str, &[&str])] = &[("CreateStreamGroup", &["AssociateApplications", "TagResource"])];
 
 /// Account-wide list operations: IAM accepts only "*" as their resource.
 const ACCOUNT_LIST_OPERATIONS: &[&str] = &["ListStreamGroups", "ListStreamSessionsByAccount", "ListApplications"];
 
-fn snake(operation: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in operation.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_lowercase());
+/// The operations each function declares.
+fn declared(binary: &str) -> &'static [Operation] {
+    match binary {
+        "gls-watchdog-scanner" => gls_watchdog_scanner::OPERATIONS,
+        "gls-watchdog-recycler" => gls_watchdog_recycler::OPERATIONS,
+        "gls-watchdog-trimmer" => gls_watchdog_trimmer::OPERATIONS,
+        other => panic!("template.yaml has a function {other} this test does not know"),
     }
-    out
-}
-
-fn operations() -> Vec<String> {
-    let model: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(workspace_root().join("emulator/model/service-2.json")).unwrap())
-            .unwrap();
-    model["operations"].as_object().unwrap().keys().cloned().collect()
-}
-
-fn rust_sources(dir: &Path) -> String {
-    let mut text = String::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            text.push_str(&std::fs::read_to_string(&path).unwrap());
-        }
-    }
-    text
-}
-
-/// SDK operations called directly in `source` (`.list_stream_groups()` and the like).
-fn direct_calls(source: &str, operations: &[String]) -> BTreeSet<String> {
-    operations.iter().filter(|op| source.contains(&format!(".{}()", snake(op)))).cloned().collect()
-}
-
-/// The shared crate's `Api` helpers (shared/src/gamelift.rs) and the operations each calls.
-fn shared_helpers(operations: &[String]) -> BTreeMap<String, BTreeSet<String>> {
-    let source = std::fs::read_to_string(workspace_root().join("shared/src/gamelift.rs")).unwrap();
-    let mut helpers = BTreeMap::new();
-    for chunk in source.split("pub async fn ").skip(1) {
-        let name: String = chunk.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-        let body = chunk.split("\n    }\n").next().unwrap_or(chunk);
-        helpers.insert(name, direct_calls(body, operations));
-    }
-    assert!(helpers.len() >= 5, "found the Api helpers: {helpers:?}");
-    helpers
-}
-
-/// Every gameliftstreams operation a function's code can call.
-fn called_by(package_dir: &Path, operations: &[String]) -> BTreeSet<String> {
-    let source = rust_sources(package_dir);
-    let mut called = direct_calls(&source, operations);
-    for (helper, ops) in shared_helpers(operations) {
-        if source.contains(&format!(".{helper}(")) {
-            called.extend(ops);
-        }
-    }
-    for (operation, dependents) in DEPENDENT_ACTIONS {
-        if called.contains(*operation) {
-            called.extend(dependents.iter().map(|d| d.to_string()));
-        }
-    }
-    called
 }
 
 struct Function {
@@ -126,26 +68,24 @@ fn allowed_gamelift_actions(function: &Function) -> BTreeSet<String> {
         .collect()
 }
 
-fn package_dir(binary: &str) -> PathBuf {
-    workspace_root().join("functions").join(binary.trim_start_matches("gls-watchdog-"))
-}
-
 #[test]
-fn each_policy_allows_exactly_the_gameliftstreams_operations_its_code_calls() {
-    let operations = operations();
+fn each_policy_allows_exactly_the_gameliftstreams_actions_its_operations_need() {
     let template = template();
     let functions = functions(&template);
     let binaries: BTreeSet<&str> = functions.iter().map(|f| f.binary.as_str()).collect();
     assert_eq!(binaries, BTreeSet::from(["gls-watchdog-recycler", "gls-watchdog-scanner", "gls-watchdog-trimmer"]));
     for function in &functions {
-        let called = called_by(&package_dir(&function.binary), &operations);
+        let called: BTreeSet<String> = watchdog_aws::gamelift::iam_actions(declared(&function.binary))
+            .into_iter()
+            .filter_map(|a| a.strip_prefix("gameliftstreams:").map(str::to_owned))
+            .collect();
         let allowed = allowed_gamelift_actions(function);
-        assert!(!called.is_empty(), "{}: found no calls; is the scan broken?", function.binary);
+        assert!(!called.is_empty(), "{}: declares no operations", function.binary);
         let missing: Vec<_> = called.difference(&allowed).collect();
         let unused: Vec<_> = allowed.difference(&called).collect();
         assert!(
             missing.is_empty() && unused.is_empty(),
-            "{}: the code calls {missing:?} without permission; the policy allows {unused:?} the code never calls",
+            "{}: the code needs {missing:?} without permission; the policy allows {unused:?} the code never calls",
             function.binary
         );
     }
@@ -213,5 +153,21 @@ fn resources_are_this_accounts_and_publishing_is_scoped() {
             }
             assert!(!actions.iter().any(|a| a.ends_with(":*")), "{}: wildcard action", function.binary);
         }
+    }
+}
+
+#[test]
+fn every_operation_the_ports_offer_has_iam_actions() {
+    let table: BTreeSet<Operation> = watchdog_aws::gamelift::IAM_ACTIONS.iter().map(|(op, _)| *op).collect();
+    for binary in ["gls-watchdog-scanner", "gls-watchdog-recycler", "gls-watchdog-trimmer"] {
+        for op in declared(binary) {
+            assert!(table.contains(op), "{binary}: {op} has no IAM actions in the adapter's table");
+        }
+    }
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace_root().join("emulator/model/service-2.json")).unwrap())
+            .unwrap();
+    for op in &table {
+        assert!(model["operations"].get(op.name()).is_some(), "{op} is not an operation of the service model");
     }
 }

@@ -333,7 +333,7 @@ async fn dry_run_returns_and_publishes_the_plan_and_changes_nothing() {
 
     assert_eq!(report["dry_run"], true);
     let planned: Vec<&str> =
-        report["plan"]["changes"].as_array().unwrap().iter().map(|i| i["action"].as_str().unwrap()).collect();
+        report["plan"]["items"].as_array().unwrap().iter().map(|i| i["action"].as_str().unwrap()).collect();
     assert_eq!(planned, ["set_capacity", "end_session", "end_session"], "{report:#}");
     assert!(executed(&report).is_empty());
     assert_eq!(report["capacity_hours_per_day"], 144.0);
@@ -342,7 +342,7 @@ async fn dry_run_returns_and_publishes_the_plan_and_changes_nothing() {
     assert!(!tags(&s).await.contains_key(RECORD));
     let messages = s.aws.drain(&s.queue, Duration::from_secs(2)).await;
     let plan = messages.iter().find(|m| m.attribute("type") == Some("plan")).expect("plan published");
-    assert_eq!(plan.payload["plan"]["changes"].as_array().unwrap().len(), 3);
+    assert_eq!(plan.payload["plan"]["items"].as_array().unwrap().len(), 3);
 
     // A request can ask for a dry run, never for a real one.
     let report = s.watch.invoke(TRIMMER, &json!({ "dry_run": false })).await.expect("trimmer run");

@@ -3,21 +3,15 @@
 
 use crate::plan::Settings;
 use chrono::Duration;
-use watchdog_shared::env_config::{self, ConfigError, Lookup, flag, get, parse};
+use watchdog_core::env_config::{self, ConfigError, Connection, Lookup, flag, parse};
+use watchdog_core::reconcile::{Limit, RunSettings};
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub regions: Vec<String>,
-    /// Where actions, cut-overs and retirements are announced.
-    pub actions_topic_arn: Option<String>,
-    pub dry_run: bool,
-    /// Publish the plan of a dry run to the actions topic.
-    pub publish_plan: bool,
-    pub max_mutations_per_run: usize,
-    pub api_share: f64,
-    pub max_attempts: u32,
+    pub connection: Connection,
+    /// Dry run, the per-run limit of mutating calls, the actions topic.
+    pub run: RunSettings,
     pub settings: Settings,
-    pub clock_url: Option<String>,
 }
 
 impl Config {
@@ -26,27 +20,30 @@ impl Config {
     }
 
     pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
-        let actions_topic_arn = env_config::topic_arn(lookup, "ACTIONS_TOPIC_ARN")?;
-        let opt_in_tag = env_config::tag_key(lookup, "OPT_IN_TAG", "watchdog:recycle")?;
+        let max_mutations = parse(lookup, "MAX_MUTATIONS_PER_RUN", "a whole number from 1 to 100", 10, |n: &usize| {
+            (1..=100).contains(n)
+        })?;
+        let common = env_config::remediation(
+            lookup,
+            "recycler",
+            "watchdog:recycle",
+            false,
+            Limit::MutatingCalls(max_mutations),
+        )?;
+        if !common.run.dry_run && common.run.actions_topic_arn.is_none() {
+            // Without a topic the cut-over cannot be announced, so no recreation would ever end.
+            return Err(ConfigError::Conflict {
+                first: "DRY_RUN",
+                second: "ACTIONS_TOPIC_ARN",
+                problem: "with dry run off the recycler announces every cut-over on the actions topic; set ACTIONS_TOPIC_ARN or DRY_RUN=true",
+            });
+        }
         Ok(Self {
-            regions: env_config::regions(lookup)?,
-            actions_topic_arn,
-            dry_run: flag(lookup, "DRY_RUN", true)?,
-            publish_plan: flag(lookup, "PUBLISH_PLAN", false)?,
-            max_mutations_per_run: parse(
-                lookup,
-                "MAX_MUTATIONS_PER_RUN",
-                "a whole number from 1 to 100",
-                10,
-                |n: &usize| (1..=100).contains(n),
-            )?,
-            api_share: env_config::api_share(lookup)?,
-            max_attempts: parse(lookup, "MAX_ATTEMPTS", "a whole number from 1 to 10", 3, |n: &u32| {
-                (1..=10).contains(n)
-            })?,
+            connection: common.connection,
+            run: common.run,
             settings: Settings {
-                opt_in_tag,
-                manage_all_groups: flag(lookup, "MANAGE_ALL_GROUPS", false)?,
+                opt_in_tag: common.opt_in_tag,
+                manage_all_groups: common.manage_all_groups,
                 grace: Duration::minutes(parse(
                     lookup,
                     "GRACE_MINUTES",
@@ -76,9 +73,9 @@ impl Config {
                     |n: &usize| (1..=50).contains(n),
                 )?,
                 repair_locations: flag(lookup, "REPAIR_LOCATIONS", true)?,
+                alert_tag_prefix: env_config::alert_tag_prefix(lookup)?,
                 policy: env_config::policy(lookup)?,
             },
-            clock_url: get(lookup, "WATCHDOG_CLOCK_URL"),
         })
     }
 }
@@ -94,11 +91,12 @@ mod tests {
     #[test]
     fn safe_defaults() {
         let c = config(&[("AWS_REGION", "us-west-2")]).unwrap();
-        assert!(c.dry_run, "dry run unless told otherwise");
+        assert!(c.run.dry_run, "dry run unless told otherwise");
         assert!(!c.settings.manage_all_groups, "opt-in per group");
         assert_eq!(c.settings.opt_in_tag, "watchdog:recycle");
         assert_eq!(c.settings.max_groups_in_flight, 1);
-        assert_eq!(c.max_mutations_per_run, 10);
+        assert_eq!(c.run.limit, Limit::MutatingCalls(10));
+        assert_eq!(c.settings.alert_tag_prefix, "watchdog:alert:");
     }
 
     #[test]
@@ -107,5 +105,20 @@ mod tests {
         assert_eq!(err.to_string(), "DRY_RUN=\"no\" is invalid: expected true or false");
         let err = config(&[("AWS_REGION", "us-west-2"), ("OPT_IN_TAG", "aws:mine")]).unwrap_err();
         assert!(err.to_string().starts_with("OPT_IN_TAG="));
+        let err = config(&[("AWS_REGION", "us-west-2"), ("ALERT_TAG_PREFIX", "aws:alert:")]).unwrap_err();
+        assert!(err.to_string().starts_with("ALERT_TAG_PREFIX="));
+    }
+
+    #[test]
+    fn dry_run_off_needs_the_actions_topic() {
+        let err = config(&[("AWS_REGION", "us-west-2"), ("DRY_RUN", "false")]).unwrap_err();
+        assert!(err.to_string().starts_with("DRY_RUN and ACTIONS_TOPIC_ARN cannot work together"), "{err}");
+        let topic = "arn:aws:sns:us-west-2:111122223333:actions";
+        assert!(
+            !config(&[("AWS_REGION", "us-west-2"), ("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", topic)])
+                .unwrap()
+                .run
+                .dry_run
+        );
     }
 }

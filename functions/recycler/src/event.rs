@@ -4,14 +4,15 @@
 use aws_lambda_events::sns::SnsEvent;
 use serde::Deserialize;
 use serde_json::Value;
-use watchdog_shared::event_fields;
-use watchdog_shared::findings::FindingKind;
+use watchdog_core::event_fields;
+use watchdog_core::findings::FindingKind;
 
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("invalid recycler event: {field}: {problem}")]
-pub struct EventError {
-    pub field: String,
-    pub problem: String,
+pub use watchdog_core::event_fields::EventError;
+
+const EVENT: &str = "recycler";
+
+fn error(field: impl Into<String>, problem: impl Into<String>) -> EventError {
+    EventError { event: EVENT, field: field.into(), problem: problem.into() }
 }
 
 /// Finding kinds the recycler acts on (the template's SNS filter policy lists the same).
@@ -37,21 +38,20 @@ pub struct RecycleRequest {
 }
 
 fn deserialize<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, EventError> {
-    event_fields::deserialize(value, "").map_err(|e| EventError { field: e.field, problem: e.problem })
+    event_fields::deserialize(value, "").map_err(|e| e.in_event(EVENT))
 }
 
 pub fn parse(event: Value) -> Result<RecycleRequest, EventError> {
     let Value::Object(object) = &event else {
-        return Err(EventError { field: "(event)".into(), problem: format!("expected a JSON object, got {event}") });
+        return Err(error("(event)", "expected a JSON object"));
     };
     if object.contains_key("Records") {
         // Findings from the scanner: reconcile the groups they name.
         let sns: SnsEvent = deserialize(event)?;
         let mut groups = Vec::new();
         for (i, record) in sns.records.iter().enumerate() {
-            let payload: Value = serde_json::from_str(&record.sns.message).map_err(|e| EventError {
-                field: format!("Records[{i}].Sns.Message"),
-                problem: format!("not the scanner's JSON payload: {e}"),
+            let payload: Value = serde_json::from_str(&record.sns.message).map_err(|e| {
+                error(format!("Records[{i}].Sns.Message"), format!("not the scanner's JSON payload: {e}"))
             })?;
             let kind = payload["finding"]["kind"].as_str().and_then(FindingKind::parse);
             let group = payload["finding"]["stream_group_arn"].as_str();
@@ -59,10 +59,10 @@ pub fn parse(event: Value) -> Result<RecycleRequest, EventError> {
                 (Some(kind), Some(group)) if ACTS_ON.contains(&kind) => groups.push(group.to_owned()),
                 (Some(_), Some(_)) => {}
                 _ => {
-                    return Err(EventError {
-                        field: format!("Records[{i}].Sns.Message"),
-                        problem: "expected {\"finding\": {\"kind\": ..., \"stream_group_arn\": ...}}".into(),
-                    });
+                    return Err(error(
+                        format!("Records[{i}].Sns.Message"),
+                        "expected {\"finding\": {\"kind\": ..., \"stream_group_arn\": ...}}",
+                    ));
                 }
             }
         }
@@ -73,7 +73,11 @@ pub fn parse(event: Value) -> Result<RecycleRequest, EventError> {
     if object.contains_key("detail-type") {
         return Ok(RecycleRequest { trigger: Some("schedule".into()), ..RecycleRequest::default() });
     }
-    deserialize(event)
+    let request: RecycleRequest = deserialize(event)?;
+    if let Some(groups) = &request.stream_groups {
+        event_fields::check_group_names(EVENT, "stream_groups", groups)?;
+    }
+    Ok(request)
 }
 
 #[cfg(test)]

@@ -1,50 +1,20 @@
-//! The recycler's reconciler: a pure function from what a run observed (groups, their tags,
-//! sessions, the clock and the policy) to the next steps. Every step's precondition is
-//! observable, and all state lives in tags on the groups, so a run that dies anywhere is
-//! finished by the next one. The plan is what dry runs return and tests assert on.
+//! The recycler's reconciler, free of I/O: one observed group in, one decision out
+//! ([`decide`]), then [`plan`] admits new recreations up to the in-flight limit. Every step's
+//! precondition is observable and every step carries its whole effect (its call and the tags
+//! that record it), and all state lives in tags on the groups (`watchdog_core::tags::recycle`),
+//! so a run that dies anywhere is finished by the next one. The plan is what dry runs return
+//! and tests assert on.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use std::collections::BTreeMap;
-use watchdog_shared::findings::FindingKind;
-use watchdog_shared::gamelift::Tags;
-use watchdog_shared::rules::{self, Policy};
-use watchdog_shared::{Capacity, LocationStatus, StreamGroup, StreamGroupStatus, StreamSession};
-
-/// On the old group: the id of its replacement.
-pub const TAG_REPLACEMENT: &str = "watchdog:replacement";
-/// On the old group: when the cut-over was announced (epoch seconds).
-pub const TAG_CUTOVER_AT: &str = "watchdog:cutover-at";
-/// On the old group: replacement attempts that failed, and when to try again.
-pub const TAG_ATTEMPT: &str = "watchdog:recycle-attempt";
-pub const TAG_RETRY_AFTER: &str = "watchdog:retry-after";
-/// On the old group: the failed replacement already counted (so a rerun counts it once).
-pub const TAG_FAILED: &str = "watchdog:failed-replacement";
-/// On the old group: the capacity of a failed location being repaired (`...:<location>`).
-pub const TAG_REPAIR_PREFIX: &str = "watchdog:repair:";
-/// On the new group: the id of the group it replaces, and when its retirement was announced.
-pub const TAG_REPLACES: &str = "watchdog:replaces";
-pub const TAG_RETIRED: &str = "watchdog:retired";
-pub const TAG_MANAGED_BY: &str = "watchdog:managed-by";
-/// CloudFormation's own tag: such groups change only through their stack.
-pub use watchdog_shared::opt_in::{CFN_STACK_TAG, Eligibility};
-
-/// Tags the recycler owns; they are not copied to a replacement.
-fn is_watchdog_state(key: &str) -> bool {
-    [
-        TAG_REPLACEMENT,
-        TAG_CUTOVER_AT,
-        TAG_ATTEMPT,
-        TAG_RETRY_AFTER,
-        TAG_FAILED,
-        TAG_REPLACES,
-        TAG_RETIRED,
-        TAG_MANAGED_BY,
-    ]
-    .contains(&key)
-        || key.starts_with(TAG_REPAIR_PREFIX)
-        || key.starts_with("watchdog:alert:")
-}
+use serde_json::json;
+use watchdog_core::findings::FindingKind;
+use watchdog_core::opt_in::{self, Eligibility};
+use watchdog_core::ports::{CreateGroupRequest, LocationSpec, Message, Tags};
+use watchdog_core::reconcile::{CREATED_GROUP_ID, Call, Effect, Note, Plan, PlanItem, StepKind, TagWrite, attributes};
+use watchdog_core::rules::{self, Policy};
+use watchdog_core::tags::recycle::{self as state, decode_location, encode_location, repair_key};
+use watchdog_core::{Capacity, LocationStatus, StreamGroup, StreamGroupStatus, StreamSession};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -58,77 +28,32 @@ pub struct Settings {
     pub retry_backoff: Duration,
     pub max_groups_in_flight: usize,
     pub repair_locations: bool,
+    /// The scanner's alert-memory prefix: those tags are never copied to a replacement.
+    pub alert_tag_prefix: String,
     pub policy: Policy,
 }
 
-/// A location's capacity settings, as CreateStreamGroup / AddStreamGroupLocations take them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LocationSpec {
-    pub name: String,
-    pub always_on: u32,
-    pub target_idle: Option<u32>,
-    pub maximum: Option<u32>,
-    pub on_demand: Option<u32>,
-}
-
-impl LocationSpec {
-    /// The settings to restore from what GetStreamGroup reports: the deprecated on-demand
-    /// form when only on-demand capacity is set, the maximum/target-idle form otherwise
-    /// (the service refuses the two together).
-    pub fn from_capacity(name: &str, c: &Capacity) -> Self {
-        let on_demand_only = c.on_demand.unwrap_or(0) > 0 && c.target_idle.unwrap_or(0) == 0 && c.maximum.is_none();
-        Self {
-            name: name.to_owned(),
-            always_on: c.always_on.unwrap_or(0),
-            target_idle: if on_demand_only { None } else { c.target_idle.filter(|t| *t > 0) },
-            maximum: if on_demand_only { None } else { c.maximum },
-            on_demand: if on_demand_only { c.on_demand } else { None },
-        }
-    }
-
-    /// `ao=2;ti=1;max=4;od=` — small enough for a tag value.
-    pub fn tag_value(&self) -> String {
-        let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
-        format!(
-            "ao={};ti={};max={};od={}",
-            self.always_on,
-            opt(self.target_idle),
-            opt(self.maximum),
-            opt(self.on_demand)
-        )
-    }
-
-    pub fn from_tag(name: &str, value: &str) -> Option<Self> {
-        let fields: BTreeMap<&str, &str> = value.split(';').filter_map(|f| f.split_once('=')).collect();
-        let opt = |k: &str| fields.get(k).filter(|v| !v.is_empty()).and_then(|v| v.parse().ok());
-        Some(Self {
-            name: name.to_owned(),
-            always_on: fields.get("ao")?.parse().ok()?,
-            target_idle: opt("ti"),
-            maximum: opt("max"),
-            on_demand: opt("od"),
-        })
+/// The settings to restore from what GetStreamGroup reports: the deprecated on-demand
+/// form when only on-demand capacity is set, the maximum/target-idle form otherwise (the
+/// service refuses the two together).
+pub fn location_spec(name: &str, c: &Capacity) -> LocationSpec {
+    let on_demand_only = c.on_demand.unwrap_or(0) > 0 && c.target_idle.unwrap_or(0) == 0 && c.maximum.is_none();
+    LocationSpec {
+        name: name.to_owned(),
+        always_on: c.always_on.unwrap_or(0),
+        target_idle: if on_demand_only { None } else { c.target_idle.filter(|t| *t > 0) },
+        maximum: if on_demand_only { None } else { c.maximum },
+        on_demand: if on_demand_only { c.on_demand } else { None },
     }
 }
 
-/// Everything CreateStreamGroup needs to rebuild a group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CreateSpec {
-    pub description: String,
-    pub stream_class: String,
-    pub default_application: Option<String>,
-    pub locations: Vec<LocationSpec>,
-    pub tags: Tags,
-    /// Derived from the old group and the attempt: a retried create returns the same group.
-    pub client_token: String,
-}
-
+/// The recycler's steps, as reports, logs and the `action` attribute name them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Step {
     /// CreateStreamGroup, then tag the old group with the new id.
     CreateReplacement {
-        spec: CreateSpec,
+        spec: CreateGroupRequest,
     },
     AssociateApplications {
         replacement: String,
@@ -173,8 +98,8 @@ pub enum Step {
     },
 }
 
-impl Step {
-    pub fn name(&self) -> &'static str {
+impl StepKind for Step {
+    fn name(&self) -> &'static str {
         match self {
             Step::CreateReplacement { .. } => "create_replacement",
             Step::AssociateApplications { .. } => "associate_applications",
@@ -192,38 +117,17 @@ impl Step {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PlanItem {
-    pub stream_group: String,
-    pub stream_group_arn: String,
-    pub region: String,
-    #[serde(flatten)]
-    pub step: Step,
-    pub reason: String,
-}
-
-/// A group the plan leaves alone this run, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Note {
-    pub stream_group: String,
-    pub note: String,
-}
-
-#[derive(Debug, Default, Clone, PartialEq, Serialize)]
-pub struct Plan {
-    pub items: Vec<PlanItem>,
-    pub notes: Vec<Note>,
-}
-
 /// What one run saw of one group.
 #[derive(Debug, Clone)]
 pub struct Observed {
-    /// With details (locations) where read, and its tags.
+    /// With details (locations) and its tags.
     pub group: StreamGroup,
     /// The group its `watchdog:replacement` tag names, if that tag is set.
     pub replacement: Option<Replacement>,
     /// Its sessions, read once the cut-over is announced.
     pub sessions: Vec<StreamSession>,
+    /// Whether the group its `watchdog:replaces` tag names still exists (and is not deleting).
+    pub predecessor_alive: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -233,45 +137,87 @@ pub enum Replacement {
 }
 
 pub fn eligibility(group: &StreamGroup, settings: &Settings) -> Eligibility {
-    watchdog_shared::opt_in::eligibility(group, &settings.opt_in_tag, settings.manage_all_groups)
+    opt_in::eligibility(group, &settings.opt_in_tag, settings.manage_all_groups)
 }
 
 /// Why a group should be recreated now (empty: it should not).
 pub fn recreation_reasons(group: &StreamGroup, now: DateTime<Utc>, policy: &Policy) -> Vec<FindingKind> {
-    rules::group_findings(group, now, policy)
+    let mut reasons: Vec<FindingKind> = rules::lifecycle::lifecycle_findings(group, now, policy)
         .into_iter()
-        .filter(|f| match f.kind {
-            FindingKind::RotationDue
-            | FindingKind::AssociationCutoffSoon
-            | FindingKind::AssociationCutoffPassed
-            | FindingKind::ExpirySoon
-            | FindingKind::Expired => true,
-            // A failed primary location cannot be removed: only a new group mends it.
-            FindingKind::ActiveWithErrors => f.details["primary_failed"] == true,
-            _ => false,
-        })
         .map(|f| f.kind)
-        .collect()
+        .filter(|kind| {
+            matches!(
+                kind,
+                FindingKind::RotationDue
+                    | FindingKind::AssociationCutoffSoon
+                    | FindingKind::AssociationCutoffPassed
+                    | FindingKind::ExpirySoon
+                    | FindingKind::Expired
+            )
+        })
+        .collect();
+    // A failed primary location cannot be removed: only a new group mends it.
+    if group.status == StreamGroupStatus::ActiveWithErrors && group.primary_location_failed() {
+        reasons.push(FindingKind::ActiveWithErrors);
+    }
+    reasons
 }
 
-fn epoch(tags: &Tags, key: &str) -> Option<DateTime<Utc>> {
-    tags.get(key).and_then(|v| v.parse::<i64>().ok()).and_then(|s| DateTime::from_timestamp(s, 0))
+/// When the old group may be deleted: once the grace period after the cut-over is over and
+/// no session holds capacity on it, or, with players still on, once its expiry is so close
+/// (`expiry_guard`) that waiting longer would cost the streams anyway.
+pub fn retirement(
+    old: &StreamGroup,
+    cutover_at: DateTime<Utc>,
+    sessions: &[StreamSession],
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> Retirement {
+    let retire_at = cutover_at + settings.grace;
+    if now < retire_at {
+        return Retirement::Grace(retire_at);
+    }
+    let live = sessions.iter().filter(|s| s.status.holds_capacity()).count();
+    let expiry_near = old.expires_at.is_some_and(|e| now >= e - settings.expiry_guard);
+    match (live, expiry_near) {
+        (0, _) => Retirement::Now { live: 0, reason: "grace period over and no session is streaming".into() },
+        (live, true) => Retirement::Now {
+            live,
+            reason: format!("grace period over and expiry is near ({live} session(s) will end)"),
+        },
+        (live, false) => Retirement::Players(live),
+    }
 }
 
-pub fn create_spec(group: &StreamGroup, attempt: u32) -> CreateSpec {
+#[derive(Debug, Clone, PartialEq)]
+pub enum Retirement {
+    /// Still in the grace period, until this instant.
+    Grace(DateTime<Utc>),
+    /// Players are still on.
+    Players(usize),
+    Now {
+        live: usize,
+        reason: String,
+    },
+}
+
+/// The request that rebuilds `group`: its class, description, default application, every
+/// location with its capacity, its user tags (not the watchdog's state), and a client token
+/// derived from the group and the attempt, so a retried create returns the same group.
+pub fn create_request(group: &StreamGroup, attempt: u32, settings: &Settings) -> CreateGroupRequest {
     let mut tags: Tags = group
         .tags
         .iter()
-        .filter(|(k, _)| !k.starts_with("aws:") && !is_watchdog_state(k))
+        .filter(|(k, _)| !k.starts_with("aws:") && !state::is_watchdog_state(k, &settings.alert_tag_prefix))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    tags.insert(TAG_REPLACES.into(), group.id.clone());
-    tags.insert(TAG_MANAGED_BY.into(), "gls-watchdog-recycler".into());
+    tags.insert(state::REPLACES.into(), group.id.clone());
+    tags.insert(state::MANAGED_BY.into(), "gls-watchdog-recycler".into());
     let mut locations: Vec<LocationSpec> =
-        group.locations.iter().map(|l| LocationSpec::from_capacity(&l.name, &l.capacity)).collect();
+        group.locations.iter().map(|l| location_spec(&l.name, &l.capacity)).collect();
     // The primary location first, as the service lists it.
     locations.sort_by_key(|l| !group.is_primary_location(&l.name));
-    CreateSpec {
+    CreateGroupRequest {
         description: group.description.clone().unwrap_or_else(|| format!("replacement for {}", group.id)),
         stream_class: group.stream_class.as_ref().map(|c| c.name().to_owned()).unwrap_or_default(),
         default_application: group.default_application.as_ref().and_then(|a| a.arn.clone()),
@@ -281,422 +227,392 @@ pub fn create_spec(group: &StreamGroup, attempt: u32) -> CreateSpec {
     }
 }
 
-fn is_live(session: &StreamSession) -> bool {
-    use watchdog_shared::StreamSessionStatus as S;
-    matches!(session.status, S::Connected | S::Active | S::PendingClientReconnection | S::Reconnecting)
+fn epoch(tags: &Tags, key: &str) -> Option<DateTime<Utc>> {
+    tags.get(key).and_then(|v| v.parse::<i64>().ok()).and_then(|s| DateTime::from_timestamp(s, 0))
 }
 
-/// The next steps for every observed group. `all` is every group listed this run (to see
-/// whether an old group still exists); `in_flight` counts recreations already under way.
-pub fn plan(observed: &[Observed], all: &[StreamGroup], now: DateTime<Utc>, settings: &Settings) -> Plan {
-    let mut plan = Plan::default();
-    let mut in_flight = observed.iter().filter(|o| o.group.tags.contains_key(TAG_REPLACEMENT)).count();
-    for o in observed {
-        let g = &o.group;
-        let item = |step: Step, reason: String| PlanItem {
-            stream_group: g.id.clone(),
-            stream_group_arn: g.arn.clone(),
-            region: g.region().unwrap_or_default().to_owned(),
-            step,
+/// What the recycler decides for one group.
+#[derive(Debug, Default)]
+pub struct Decision {
+    pub items: Vec<PlanItem<Step>>,
+    pub notes: Vec<Note>,
+    /// A new recreation, admitted only while fewer than the limit are in flight.
+    pub start: Option<PlanItem<Step>>,
+    /// Whether a recreation of this group is already under way.
+    pub in_flight: bool,
+}
+
+/// Builds the plan items of one group, with the effect of each step.
+struct Steps<'a> {
+    group: &'a StreamGroup,
+    now: DateTime<Utc>,
+}
+
+impl Steps<'_> {
+    fn item(&self, step: Step, reason: String, effect: Effect, done: String) -> PlanItem<Step> {
+        PlanItem {
+            stream_group: self.group.id.clone(),
+            stream_group_arn: self.group.arn.clone(),
+            region: self.group.region().unwrap_or_default().to_owned(),
+            action: step,
             reason,
+            sequence: self.group.id.clone(),
+            batch: None,
+            effect,
+            done,
+        }
+    }
+
+    fn epoch(&self) -> String {
+        self.now.timestamp().to_string()
+    }
+
+    fn create(&self, request: CreateGroupRequest, reason: String) -> PlanItem<Step> {
+        let g = self.group;
+        let effect = Effect {
+            before: None,
+            call: Call::CreateStreamGroup(request.clone()),
+            after: Some(TagWrite::set(&g.arn, Tags::from([(state::REPLACEMENT.into(), CREATED_GROUP_ID.into())]))),
         };
-        let note = |text: String| Note { stream_group: g.id.clone(), note: text };
+        let done = format!("created {CREATED_GROUP_ID} to replace {}", g.id);
+        self.item(Step::CreateReplacement { spec: request }, reason, effect, done)
+    }
 
-        // A replacement whose predecessor is gone or going: announce the retirement once.
-        if let Some(old) = g.tags.get(TAG_REPLACES)
-            && !g.tags.contains_key(TAG_RETIRED)
-        {
-            let old_state = all.iter().find(|x| &x.id == old).map(|x| x.status.clone());
-            if matches!(old_state, None | Some(StreamGroupStatus::Deleting)) {
-                plan.items.push(item(
-                    Step::AnnounceRetired { old_group: old.clone() },
-                    format!("{old}, which this group replaced, is deleted"),
-                ));
-            }
-            // A replacement in flight is driven through its old group, never on its own.
-            continue;
-        }
+    fn associate(&self, replacement: &StreamGroup, applications: Vec<String>) -> PlanItem<Step> {
+        let effect = Effect::call(Call::AssociateApplications {
+            group_id: replacement.id.clone(),
+            applications: applications.clone(),
+        });
+        let done = format!("associated {} application(s) with {}", applications.len(), replacement.id);
+        let step = Step::AssociateApplications { replacement: replacement.id.clone(), applications };
+        self.item(step, format!("replacement {} is ACTIVE", replacement.id), effect, done)
+    }
 
-        match eligibility(g, settings) {
-            Eligibility::CloudFormation(stack) => {
-                if !recreation_reasons(g, now, &settings.policy).is_empty()
-                    || g.status == StreamGroupStatus::ActiveWithErrors
-                {
-                    plan.notes.push(note(format!(
-                        "managed by CloudFormation stack {stack}: left alone; replace the stream group through the stack (change a property that forces replacement, or add a new resource and remove the old one)"
-                    )));
-                }
-                continue;
-            }
-            Eligibility::OptedOut => {
-                plan.notes.push(note(format!("opted out ({}=false)", settings.opt_in_tag)));
-                continue;
-            }
-            Eligibility::NotOptedIn => continue,
-            Eligibility::OptedIn => {}
-        }
-        if g.status == StreamGroupStatus::Deleting {
-            continue;
-        }
+    fn announce_cutover(&self, replacement: &StreamGroup) -> PlanItem<Step> {
+        let g = self.group;
+        let body = json!({
+            "type": "cutover",
+            "old": { "id": g.id, "arn": g.arn },
+            "new": { "id": replacement.id, "arn": replacement.arn },
+            "message": format!(
+                "Start new sessions on {} ({}); {} is retired after the grace period.",
+                replacement.id, replacement.arn, g.id
+            ),
+        });
+        let message = Message {
+            subject: format!("[GameLift Streams watchdog] cut over {} -> {}", g.id, replacement.id),
+            body: body.to_string(),
+            per_protocol: false,
+            attributes: attributes(&[("type", "cutover"), ("action", "announce_cutover"), ("stream_group", &g.id)]),
+        };
+        let effect = Effect {
+            before: None,
+            call: Call::Announce(message),
+            after: Some(TagWrite::set(&g.arn, Tags::from([(state::CUTOVER_AT.into(), self.epoch())]))),
+        };
+        let step =
+            Step::AnnounceCutover { replacement: replacement.id.clone(), replacement_arn: replacement.arn.clone() };
+        let reason = format!("replacement {} is ACTIVE with every application", replacement.id);
+        self.item(step, reason, effect, format!("announced the cut-over {} -> {}", g.id, replacement.id))
+    }
 
-        let attempt: u32 = g.tags.get(TAG_ATTEMPT).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let Some(replacement) = &o.replacement else {
-            let reasons = recreation_reasons(g, now, &settings.policy);
-            if reasons.is_empty() {
-                let repairing = g.tags.keys().any(|k| k.starts_with(TAG_REPAIR_PREFIX));
-                if settings.repair_locations && (g.status == StreamGroupStatus::ActiveWithErrors || repairing) {
-                    plan_repair(o, &mut plan, &item, &note);
-                }
-                continue;
-            }
-            let reasons: Vec<&str> = reasons.iter().map(|k| k.as_str()).collect();
-            if let Some(retry_after) = epoch(&g.tags, TAG_RETRY_AFTER).filter(|t| *t > now) {
-                plan.notes.push(note(format!(
-                    "due ({}) but {attempt} replacement(s) failed; next try after {}",
-                    reasons.join(", "),
-                    retry_after.to_rfc3339()
+    fn delete_old(&self, replacement: &StreamGroup, live: usize, reason: String) -> PlanItem<Step> {
+        let g = self.group;
+        let effect = Effect::call(Call::DeleteStreamGroup { group_id: g.id.clone() });
+        let done = format!("deleted {}, replaced by {} ({live} live session(s) ended)", g.id, replacement.id);
+        self.item(
+            Step::DeleteOldGroup { replacement: replacement.id.clone(), live_sessions: live },
+            reason,
+            effect,
+            done,
+        )
+    }
+
+    fn record_failed(
+        &self,
+        replacement: &StreamGroup,
+        attempt: u32,
+        retry_after: DateTime<Utc>,
+        why: String,
+    ) -> PlanItem<Step> {
+        let tags = Tags::from([
+            (state::ATTEMPT.into(), attempt.to_string()),
+            (state::RETRY_AFTER.into(), retry_after.timestamp().to_string()),
+            (state::FAILED.into(), replacement.id.clone()),
+        ]);
+        let step = Step::RecordFailedReplacement {
+            replacement: replacement.id.clone(),
+            status: replacement.status.to_string(),
+            attempt,
+            retry_after: retry_after.to_rfc3339(),
+        };
+        let done = format!(
+            "replacement {} failed ({}); attempt {attempt}, next try after {}",
+            replacement.id,
+            replacement.status,
+            retry_after.to_rfc3339()
+        );
+        self.item(step, why, Effect::tags(TagWrite::set(&self.group.arn, tags)), done)
+    }
+
+    fn delete_failed(&self, replacement: &StreamGroup, why: String) -> PlanItem<Step> {
+        let effect = Effect::call(Call::DeleteStreamGroup { group_id: replacement.id.clone() });
+        let done = format!("deleted the failed replacement {}", replacement.id);
+        self.item(Step::DeleteFailedReplacement { replacement: replacement.id.clone() }, why, effect, done)
+    }
+
+    fn unlink(&self, why: String) -> PlanItem<Step> {
+        let g = self.group;
+        let write = TagWrite::remove(&g.arn, vec![state::REPLACEMENT.into(), state::CUTOVER_AT.into()]);
+        self.item(Step::Unlink, why, Effect::tags(write), format!("{} has no replacement in flight", g.id))
+    }
+}
+
+/// The retirement announcement, made on the replacement but part of the old group's sequence:
+/// if the old group's delete fails, the retirement waits with it.
+fn announce_retired(replacement: &StreamGroup, old_group: &str, now: DateTime<Utc>, reason: String) -> PlanItem<Step> {
+    let body = json!({ "type": "retired", "old": { "id": old_group }, "new": { "id": replacement.id, "arn": replacement.arn } });
+    let message = Message {
+        subject: format!("[GameLift Streams watchdog] retired {old_group}, replaced by {}", replacement.id),
+        body: body.to_string(),
+        per_protocol: false,
+        attributes: attributes(&[
+            ("type", "retired"),
+            ("action", "announce_retired"),
+            ("stream_group", &replacement.id),
+        ]),
+    };
+    PlanItem {
+        stream_group: replacement.id.clone(),
+        stream_group_arn: replacement.arn.clone(),
+        region: replacement.region().unwrap_or_default().to_owned(),
+        action: Step::AnnounceRetired { old_group: old_group.to_owned() },
+        reason,
+        sequence: old_group.to_owned(),
+        batch: None,
+        effect: Effect {
+            before: None,
+            call: Call::AnnounceIfConfigured(message),
+            after: Some(TagWrite::set(
+                &replacement.arn,
+                Tags::from([(state::RETIRED.into(), now.timestamp().to_string())]),
+            )),
+        },
+        done: format!("announced that {old_group} is retired"),
+    }
+}
+
+/// The next steps for one observed group.
+pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision {
+    let g = &o.group;
+    let mut decision = Decision { in_flight: g.tags.contains_key(state::REPLACEMENT), ..Decision::default() };
+    let note = |text: String| Note { stream_group: g.id.clone(), note: text };
+    let steps = Steps { group: g, now };
+
+    // A replacement whose predecessor is gone or going: announce the retirement once. A
+    // replacement in flight is driven through its old group, never on its own.
+    if let Some(old) = g.tags.get(state::REPLACES) {
+        if !g.tags.contains_key(state::RETIRED) && !o.predecessor_alive {
+            decision.items.push(announce_retired(g, old, now, format!("{old}, which this group replaced, is deleted")));
+        }
+        return decision;
+    }
+
+    match eligibility(g, settings) {
+        Eligibility::CloudFormation(stack) => {
+            if !recreation_reasons(g, now, &settings.policy).is_empty()
+                || g.status == StreamGroupStatus::ActiveWithErrors
+            {
+                decision.notes.push(note(format!(
+                    "managed by CloudFormation stack {stack}: left alone; replace the stream group through the stack (change a property that forces replacement, or add a new resource and remove the old one)"
                 )));
-                continue;
             }
-            if in_flight >= settings.max_groups_in_flight {
-                plan.notes.push(note(format!(
-                    "due ({}) but {in_flight} recreation(s) already in flight (limit {})",
-                    reasons.join(", "),
-                    settings.max_groups_in_flight
-                )));
-                continue;
-            }
-            in_flight += 1;
-            plan.items.push(item(Step::CreateReplacement { spec: create_spec(g, attempt + 1) }, reasons.join(", ")));
-            continue;
-        };
+            return decision;
+        }
+        Eligibility::OptedOut => {
+            decision.notes.push(note(format!("opted out ({}=false)", settings.opt_in_tag)));
+            return decision;
+        }
+        Eligibility::NotOptedIn => return decision,
+        Eligibility::OptedIn => {}
+    }
+    if g.status == StreamGroupStatus::Deleting {
+        return decision;
+    }
 
-        let replacement = match replacement {
-            Replacement::Missing(id) => {
-                plan.items.push(item(Step::Unlink, format!("replacement {id} no longer exists")));
-                continue;
+    let attempt: u32 = g.tags.get(state::ATTEMPT).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let Some(replacement) = &o.replacement else {
+        let reasons = recreation_reasons(g, now, &settings.policy);
+        if reasons.is_empty() {
+            let repairing = g.tags.keys().any(|k| k.starts_with(state::REPAIR_PREFIX));
+            if settings.repair_locations && (g.status == StreamGroupStatus::ActiveWithErrors || repairing) {
+                repair(g, &steps, &mut decision);
             }
-            Replacement::Found(r) => r,
-        };
-        match replacement.status {
-            StreamGroupStatus::Activating | StreamGroupStatus::UpdatingLocations => {
-                plan.notes.push(note(format!("replacement {} is {}; waiting", replacement.id, replacement.status)));
+            return decision;
+        }
+        let reasons: Vec<&str> = reasons.iter().map(|k| k.as_str()).collect();
+        if let Some(retry_after) = epoch(&g.tags, state::RETRY_AFTER).filter(|t| *t > now) {
+            decision.notes.push(note(format!(
+                "due ({}) but {attempt} replacement(s) failed; next try after {}",
+                reasons.join(", "),
+                retry_after.to_rfc3339()
+            )));
+            return decision;
+        }
+        decision.start = Some(steps.create(create_request(g, attempt + 1, settings), reasons.join(", ")));
+        return decision;
+    };
+
+    let replacement = match replacement {
+        Replacement::Missing(id) => {
+            decision.items.push(steps.unlink(format!("replacement {id} no longer exists")));
+            return decision;
+        }
+        Replacement::Found(r) => r,
+    };
+    match replacement.status {
+        StreamGroupStatus::Error | StreamGroupStatus::ActiveWithErrors | StreamGroupStatus::Expired => {
+            let why = format!(
+                "replacement {} is {}{}; the old group keeps serving",
+                replacement.id,
+                replacement.status,
+                replacement.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+            );
+            if g.tags.get(state::FAILED) != Some(&replacement.id) {
+                let backoff = settings.retry_backoff * 2i32.saturating_pow(attempt.min(10));
+                decision.items.push(steps.record_failed(replacement, attempt + 1, now + backoff, why.clone()));
             }
-            StreamGroupStatus::Error | StreamGroupStatus::ActiveWithErrors | StreamGroupStatus::Expired => {
-                let why = format!(
-                    "replacement {} is {}{}; the old group keeps serving",
-                    replacement.id,
-                    replacement.status,
-                    replacement.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+            decision.items.push(steps.delete_failed(replacement, why.clone()));
+            decision.items.push(steps.unlink(why));
+        }
+        StreamGroupStatus::Deleting => {
+            decision.items.push(steps.unlink(format!("replacement {} is being deleted", replacement.id)));
+        }
+        StreamGroupStatus::Active => {
+            let missing: Vec<String> = g
+                .associated_applications
+                .iter()
+                .filter(|a| !replacement.associated_applications.contains(a))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                decision.items.push(steps.associate(replacement, missing));
+                return decision;
+            }
+            let Some(cutover_at) = epoch(&g.tags, state::CUTOVER_AT) else {
+                decision.items.push(steps.announce_cutover(replacement));
+                return decision;
+            };
+            match retirement(g, cutover_at, &o.sessions, now, settings) {
+                Retirement::Grace(until) => decision
+                    .notes
+                    .push(note(format!("cut over; retiring after the grace period, at {}", until.to_rfc3339()))),
+                Retirement::Players(live) => decision.notes.push(note(format!(
+                    "{live} session(s) still connected, active or reconnecting; retiring when they end"
+                ))),
+                Retirement::Now { live, reason } => {
+                    decision.items.push(steps.delete_old(replacement, live, reason));
+                    decision.items.push(announce_retired(replacement, &g.id, now, format!("{} is deleted", g.id)));
+                }
+            }
+        }
+        _ => decision.notes.push(note(format!("replacement {} is {}; waiting", replacement.id, replacement.status))),
+    }
+    decision
+}
+
+/// The next steps for every observed group: each group's decision, with new recreations
+/// admitted in order while fewer than `max_groups_in_flight` are under way.
+pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> Plan<Step> {
+    let decisions: Vec<Decision> = observed.iter().map(|o| decide(o, now, settings)).collect();
+    let mut in_flight = decisions.iter().filter(|d| d.in_flight).count();
+    let mut plan = Plan::default();
+    for decision in decisions {
+        plan.items.extend(decision.items);
+        plan.notes.extend(decision.notes);
+        if let Some(start) = decision.start {
+            if in_flight < settings.max_groups_in_flight {
+                in_flight += 1;
+                plan.items.push(start);
+            } else {
+                plan.note(
+                    &start.stream_group,
+                    format!(
+                        "due ({}) but {in_flight} recreation(s) already in flight (limit {})",
+                        start.reason, settings.max_groups_in_flight
+                    ),
                 );
-                if g.tags.get(TAG_FAILED) != Some(&replacement.id) {
-                    let backoff = settings.retry_backoff * 2i32.saturating_pow(attempt.min(10));
-                    plan.items.push(item(
-                        Step::RecordFailedReplacement {
-                            replacement: replacement.id.clone(),
-                            status: replacement.status.to_string(),
-                            attempt: attempt + 1,
-                            retry_after: (now + backoff).to_rfc3339(),
-                        },
-                        why.clone(),
-                    ));
-                }
-                plan.items
-                    .push(item(Step::DeleteFailedReplacement { replacement: replacement.id.clone() }, why.clone()));
-                plan.items.push(item(Step::Unlink, why));
             }
-            StreamGroupStatus::Deleting => {
-                plan.items.push(item(Step::Unlink, format!("replacement {} is being deleted", replacement.id)));
-            }
-            StreamGroupStatus::Active => {
-                let missing: Vec<String> = g
-                    .associated_applications
-                    .iter()
-                    .filter(|a| !replacement.associated_applications.contains(a))
-                    .cloned()
-                    .collect();
-                if !missing.is_empty() {
-                    plan.items.push(item(
-                        Step::AssociateApplications { replacement: replacement.id.clone(), applications: missing },
-                        format!("replacement {} is ACTIVE", replacement.id),
-                    ));
-                    continue;
-                }
-                let Some(cutover_at) = epoch(&g.tags, TAG_CUTOVER_AT) else {
-                    plan.items.push(item(
-                        Step::AnnounceCutover {
-                            replacement: replacement.id.clone(),
-                            replacement_arn: replacement.arn.clone(),
-                        },
-                        format!("replacement {} is ACTIVE with every application", replacement.id),
-                    ));
-                    continue;
-                };
-                let retire_at = cutover_at + settings.grace;
-                if now < retire_at {
-                    plan.notes.push(note(format!(
-                        "cut over; retiring after the grace period, at {}",
-                        retire_at.to_rfc3339()
-                    )));
-                    continue;
-                }
-                let live = o.sessions.iter().filter(|s| is_live(s)).count();
-                let expiry_near = g.expires_at.is_some_and(|e| now >= e - settings.expiry_guard);
-                if live > 0 && !expiry_near {
-                    plan.notes.push(note(format!(
-                        "{live} session(s) still connected, active or reconnecting; retiring when they end"
-                    )));
-                    continue;
-                }
-                let reason = if live > 0 {
-                    format!("grace period over and expiry is near ({live} session(s) will end)")
-                } else {
-                    "grace period over and no session is streaming".to_owned()
-                };
-                plan.items.push(item(
-                    Step::DeleteOldGroup { replacement: replacement.id.clone(), live_sessions: live },
-                    reason,
-                ));
-                plan.items.push(PlanItem {
-                    stream_group: replacement.id.clone(),
-                    stream_group_arn: replacement.arn.clone(),
-                    region: replacement.region().unwrap_or_default().to_owned(),
-                    step: Step::AnnounceRetired { old_group: g.id.clone() },
-                    reason: format!("{} is deleted", g.id),
-                });
-            }
-            _ => plan.notes.push(note(format!("replacement {} is {}; waiting", replacement.id, replacement.status))),
         }
     }
     plan
 }
 
 /// Failed remote locations: remember their capacity, remove them, add them back, forget.
-fn plan_repair(o: &Observed, plan: &mut Plan, item: &dyn Fn(Step, String) -> PlanItem, note: &dyn Fn(String) -> Note) {
-    let g = &o.group;
+fn repair(g: &StreamGroup, steps: &Steps<'_>, decision: &mut Decision) {
+    let note = |text: String| Note { stream_group: g.id.clone(), note: text };
+    let changeable = matches!(g.status, StreamGroupStatus::Active | StreamGroupStatus::ActiveWithErrors);
     for location in &g.locations {
-        let recorded = g.tags.get(&format!("{TAG_REPAIR_PREFIX}{}", location.name));
+        let recorded = g.tags.get(&repair_key(&location.name));
         match location.status {
             LocationStatus::Error if g.is_primary_location(&location.name) => {}
             LocationStatus::Error => {
                 if recorded.is_none() {
-                    plan.items.push(item(
-                        Step::RecordLocation {
-                            location: LocationSpec::from_capacity(&location.name, &location.capacity),
-                        },
+                    let spec = location_spec(&location.name, &location.capacity);
+                    let write = TagWrite::set(&g.arn, Tags::from([(repair_key(&spec.name), encode_location(&spec))]));
+                    let done = format!("recorded the capacity of {} ({})", spec.name, encode_location(&spec));
+                    decision.items.push(steps.item(
+                        Step::RecordLocation { location: spec },
                         format!("location {} is in ERROR", location.name),
+                        Effect::tags(write),
+                        done,
                     ));
                 }
-                if matches!(g.status, StreamGroupStatus::Active | StreamGroupStatus::ActiveWithErrors) {
-                    plan.items.push(item(
+                if changeable {
+                    let call = Call::RemoveLocation { group_id: g.id.clone(), location: location.name.clone() };
+                    decision.items.push(steps.item(
                         Step::RemoveLocation { location: location.name.clone() },
                         format!("location {} is in ERROR; it is added back once removed", location.name),
+                        Effect::call(call),
+                        format!("removed the failed location {}", location.name),
                     ));
                 }
             }
             LocationStatus::Activating | LocationStatus::Active if recorded.is_some() => {
-                plan.items.push(item(
+                let write = TagWrite::remove(&g.arn, vec![repair_key(&location.name)]);
+                decision.items.push(steps.item(
                     Step::ForgetLocation { location: location.name.clone() },
                     format!("location {} is back", location.name),
+                    Effect::tags(write),
+                    format!("location {} is repaired", location.name),
                 ));
             }
             _ => {}
         }
     }
     for (key, value) in &g.tags {
-        let Some(name) = key.strip_prefix(TAG_REPAIR_PREFIX) else { continue };
+        let Some(name) = key.strip_prefix(state::REPAIR_PREFIX) else { continue };
         if g.location(name).is_some() {
             continue;
         }
-        match LocationSpec::from_tag(name, value) {
-            Some(spec) if matches!(g.status, StreamGroupStatus::Active | StreamGroupStatus::ActiveWithErrors) => {
-                plan.items.push(item(
+        match decode_location(name, value) {
+            Some(spec) if changeable => {
+                let done = format!("added {} back ({})", spec.name, encode_location(&spec));
+                let call = Call::AddLocation { group_id: g.id.clone(), location: spec.clone() };
+                decision.items.push(steps.item(
                     Step::AddLocation { location: spec },
                     format!("location {name} was removed to repair it; adding it back with its recorded capacity"),
+                    Effect::call(call),
+                    done,
                 ));
             }
             Some(_) => {
-                plan.notes.push(note(format!("location {name} removed; adding it back once the group is ACTIVE")))
+                decision.notes.push(note(format!("location {name} removed; adding it back once the group is ACTIVE")))
             }
-            None => plan.notes.push(note(format!("tag {key}={value:?} is not a capacity record; left alone"))),
+            None => decision.notes.push(note(format!("tag {key}={value:?} is not a capacity record; left alone"))),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn capacity_records_round_trip_through_a_tag() {
-        let spec = LocationSpec {
-            name: "eu-west-1".into(),
-            always_on: 2,
-            target_idle: Some(1),
-            maximum: Some(4),
-            on_demand: None,
-        };
-        assert_eq!(spec.tag_value(), "ao=2;ti=1;max=4;od=");
-        assert_eq!(LocationSpec::from_tag("eu-west-1", &spec.tag_value()), Some(spec));
-        assert_eq!(LocationSpec::from_tag("x", "garbage"), None);
-    }
-
-    #[test]
-    fn on_demand_only_capacity_keeps_its_deprecated_form() {
-        let old = Capacity {
-            always_on: Some(2),
-            on_demand: Some(2),
-            target_idle: Some(0),
-            maximum: None,
-            ..Capacity::default()
-        };
-        let spec = LocationSpec::from_capacity("us-west-2", &old);
-        assert_eq!((spec.on_demand, spec.maximum, spec.target_idle), (Some(2), None, None));
-        let new = Capacity {
-            always_on: Some(2),
-            on_demand: Some(0),
-            target_idle: Some(1),
-            maximum: Some(6),
-            ..Capacity::default()
-        };
-        let spec = LocationSpec::from_capacity("us-west-2", &new);
-        assert_eq!((spec.on_demand, spec.maximum, spec.target_idle), (None, Some(6), Some(1)));
-    }
-}
-
-#[cfg(test)]
-mod reconciler_tests {
-    use super::*;
-    use watchdog_shared::{Location, StreamClass, StreamSessionStatus};
-
-    fn now() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
-    }
-
-    fn settings() -> Settings {
-        Settings {
-            opt_in_tag: "watchdog:recycle".into(),
-            manage_all_groups: false,
-            grace: Duration::minutes(60),
-            expiry_guard: Duration::hours(24),
-            retry_backoff: Duration::minutes(30),
-            max_groups_in_flight: 1,
-            repair_locations: true,
-            policy: Policy::default(),
-        }
-    }
-
-    fn group(id: &str, age_days: i64, tags: &[(&str, &str)]) -> StreamGroup {
-        StreamGroup {
-            id: id.into(),
-            arn: format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{id}"),
-            description: Some("racer".into()),
-            stream_class: Some(StreamClass::parse("gen5n_high")),
-            status: StreamGroupStatus::Active,
-            status_reason: None,
-            created_at: Some(now() - Duration::days(age_days)),
-            last_updated_at: None,
-            expires_at: None,
-            default_application: None,
-            associated_applications: vec!["arn:app/a-1".into(), "arn:app/a-2".into()],
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            locations: vec![Location {
-                name: "us-west-2".into(),
-                status: LocationStatus::Active,
-                capacity: Capacity { always_on: Some(2), ..Capacity::default() },
-            }],
-        }
-    }
-
-    fn actions(plan: &Plan) -> Vec<&'static str> {
-        plan.items.iter().map(|i| i.step.name()).collect()
-    }
-
-    #[test]
-    fn only_opted_in_due_groups_are_recreated_and_stacks_are_never_touched() {
-        let opted = group("sg-A", 29, &[("watchdog:recycle", "true")]);
-        let silent = group("sg-B", 29, &[]);
-        let out = group("sg-C", 29, &[("watchdog:recycle", "false")]);
-        let stack = group("sg-D", 29, &[("watchdog:recycle", "true"), (CFN_STACK_TAG, "s")]);
-        let young = group("sg-E", 3, &[("watchdog:recycle", "true")]);
-        let observed: Vec<Observed> = [opted, silent, out, stack, young]
-            .into_iter()
-            .map(|group| Observed { group, replacement: None, sessions: vec![] })
-            .collect();
-        let plan = plan(&observed, &[], now(), &settings());
-        assert_eq!(actions(&plan), ["create_replacement"]);
-        assert_eq!(plan.items[0].stream_group, "sg-A");
-        assert!(plan.notes.iter().any(|n| n.stream_group == "sg-D" && n.note.contains("CloudFormation")));
-        assert!(plan.notes.iter().any(|n| n.stream_group == "sg-C" && n.note.contains("opted out")));
-    }
-
-    #[test]
-    fn the_replacement_copies_user_tags_but_not_watchdog_state() {
-        let old = group(
-            "sg-A",
-            29,
-            &[("team", "racing"), ("watchdog:recycle", "true"), ("watchdog:alert:rotation_due", "x"), ("aws:x", "y")],
-        );
-        let spec = create_spec(&old, 2);
-        assert_eq!(spec.client_token, "gls-watchdog-recycle-sg-A-attempt-0002");
-        assert!(spec.client_token.len() >= 32);
-        let keys: Vec<&str> = spec.tags.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["team", "watchdog:managed-by", "watchdog:recycle", "watchdog:replaces"]);
-    }
-
-    #[test]
-    fn each_step_follows_what_is_observed() {
-        let s = settings();
-        let mut old = group("sg-A", 29, &[("watchdog:recycle", "true"), (TAG_REPLACEMENT, "sg-N")]);
-        let mut new = group("sg-N", 0, &[(TAG_REPLACES, "sg-A")]);
-        new.associated_applications = vec!["arn:app/a-1".into()];
-        let observe = |old: &StreamGroup, new: &StreamGroup, sessions: Vec<StreamSession>| {
-            vec![Observed {
-                group: old.clone(),
-                replacement: Some(Replacement::Found(Box::new(new.clone()))),
-                sessions,
-            }]
-        };
-        new.status = StreamGroupStatus::Activating;
-        assert!(actions(&plan(&observe(&old, &new, vec![]), &[], now(), &s)).is_empty());
-        new.status = StreamGroupStatus::Active;
-        assert_eq!(actions(&plan(&observe(&old, &new, vec![]), &[], now(), &s)), ["associate_applications"]);
-        new.associated_applications = old.associated_applications.clone();
-        assert_eq!(actions(&plan(&observe(&old, &new, vec![]), &[], now(), &s)), ["announce_cutover"]);
-        old.tags.insert(TAG_CUTOVER_AT.into(), (now() - Duration::minutes(59)).timestamp().to_string());
-        assert!(actions(&plan(&observe(&old, &new, vec![]), &[], now(), &s)).is_empty(), "grace period");
-        old.tags.insert(TAG_CUTOVER_AT.into(), (now() - Duration::minutes(61)).timestamp().to_string());
-        let playing = StreamSession {
-            arn: "arn".into(),
-            stream_group_id: Some("sg-A".into()),
-            status: StreamSessionStatus::Connected,
-            status_reason: None,
-            location: None,
-            application_arn: None,
-            user_id: None,
-            created_at: None,
-            last_updated_at: None,
-        };
-        assert!(
-            actions(&plan(&observe(&old, &new, vec![playing.clone()]), &[], now(), &s)).is_empty(),
-            "a player is on"
-        );
-        old.expires_at = Some(now() + Duration::hours(2));
-        assert_eq!(
-            actions(&plan(&observe(&old, &new, vec![playing]), &[], now(), &s)),
-            ["delete_old_group", "announce_retired"],
-            "expiry near: waiting longer costs the streams anyway"
-        );
-        new.status = StreamGroupStatus::Error;
-        assert_eq!(
-            actions(&plan(&observe(&old, &new, vec![]), &[], now(), &s)),
-            ["record_failed_replacement", "delete_failed_replacement", "unlink"]
-        );
-        old.tags.insert(TAG_FAILED.into(), "sg-N".into());
-        assert_eq!(
-            actions(&plan(&observe(&old, &new, vec![]), &[], now(), &s)),
-            ["delete_failed_replacement", "unlink"],
-            "counted once"
-        );
-    }
-}
+mod tests;

@@ -1,44 +1,19 @@
-//! Alerts on SNS without an alert storm. The memory of what was sent lives on each stream
-//! group itself, in tags the watchdog owns (`watchdog:alert:<kind>[:<location>]` =
-//! `<severity>|<epoch seconds>`): no database. A finding is sent when it is new, when its
-//! severity rose, or when the re-send interval has passed since it was last sent.
+//! Alerts on SNS without an alert storm: planning (pure) and delivery. The memory of what was
+//! sent lives on each stream group itself, in tags the watchdog owns (see
+//! `watchdog_core::tags::alert`): no database. A finding is sent when it is new, when its
+//! severity rose, or when the re-send interval has passed since it was last sent; its memory
+//! is written only once SNS accepted it.
 
-use aws_sdk_sns::types::PublishBatchRequestEntry;
+use crate::observe::Unread;
 use chrono::{DateTime, Duration, Utc};
-use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
-use watchdog_shared::findings::{Finding, Severity};
-use watchdog_shared::sns::string_attribute;
-
-/// SNS PublishBatch takes at most ten messages.
-const BATCH: usize = 10;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AlertRecord {
-    pub severity: Severity,
-    pub sent_at: DateTime<Utc>,
-}
-
-impl AlertRecord {
-    pub fn tag_value(&self) -> String {
-        format!("{}|{}", self.severity, self.sent_at.timestamp())
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        let (severity, epoch) = value.split_once('|')?;
-        Some(Self { severity: Severity::parse(severity)?, sent_at: DateTime::from_timestamp(epoch.parse().ok()?, 0)? })
-    }
-}
-
-/// The alert memory held in a group's tags, by dedup key. Unreadable values are ignored
-/// (the alert is then sent again, which is better than never).
-pub fn memory(tags: &BTreeMap<String, String>, prefix: &str) -> BTreeMap<String, AlertRecord> {
-    tags.iter()
-        .filter_map(|(key, value)| Some((key.strip_prefix(prefix)?.to_owned(), AlertRecord::parse(value)?)))
-        .collect()
-}
+use tokio::sync::mpsc::UnboundedReceiver;
+use watchdog_core::findings::Finding;
+use watchdog_core::ports::{MAX_MESSAGES_PER_BATCH, Message, Notifier, StreamGroupWriter, Tags};
+use watchdog_core::reconcile::attributes;
+use watchdog_core::tags::alert::{self, AlertRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -61,30 +36,34 @@ pub fn should_send(finding: &Finding, sent: Option<&AlertRecord>, now: DateTime<
 /// One group's alerts this run: what to send, what not, and how its memory tags change.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct GroupAlerts {
+    pub group_arn: String,
+    /// The alert tag prefix the memory keys start with.
+    pub prefix: String,
     pub send: Vec<(Finding, Why)>,
     pub suppressed: Vec<Finding>,
-    /// Tags to set once the sends succeed.
+    /// Tags to set once the sends succeed, by tag key.
     pub remember: BTreeMap<String, String>,
     /// Memory of findings that no longer hold, so a recurrence alerts again.
     pub forget: Vec<String>,
 }
 
 pub fn plan(
+    group_arn: &str,
     findings: &[&Finding],
     tags: &BTreeMap<String, String>,
     prefix: &str,
     now: DateTime<Utc>,
     resend: Duration,
 ) -> GroupAlerts {
-    let memory = memory(tags, prefix);
-    let mut plan = GroupAlerts::default();
+    let memory = alert::memory(tags, prefix);
+    let mut plan = GroupAlerts { group_arn: group_arn.to_owned(), prefix: prefix.to_owned(), ..GroupAlerts::default() };
     for finding in findings {
         let key = finding.dedup_key();
         match should_send(finding, memory.get(&key), now, resend) {
             Some(why) => {
                 plan.remember.insert(
-                    format!("{prefix}{key}"),
-                    AlertRecord { severity: finding.severity, sent_at: now }.tag_value(),
+                    alert::key(prefix, &key),
+                    AlertRecord { severity: finding.severity, sent_at: now }.encode(),
                 );
                 plan.send.push(((*finding).clone(), why));
             }
@@ -92,19 +71,25 @@ pub fn plan(
         }
     }
     let current: Vec<String> = findings.iter().map(|f| f.dedup_key()).collect();
-    plan.forget = memory.keys().filter(|k| !current.contains(k)).map(|k| format!("{prefix}{k}")).collect();
+    plan.forget = memory.keys().filter(|k| !current.contains(k)).map(|k| alert::key(prefix, k)).collect();
     plan
 }
 
-/// SNS subjects: at most 100 printable ASCII characters.
+impl GroupAlerts {
+    /// The tag that remembers `finding` once it is sent.
+    pub fn memory_key(&self, finding: &Finding) -> String {
+        alert::key(&self.prefix, &finding.dedup_key())
+    }
+}
+
+/// The subject line (SNS keeps at most 100 printable ASCII characters of it).
 pub fn subject(finding: &Finding) -> String {
-    let text = format!(
+    format!(
         "[GameLift Streams watchdog] {} {}: {}",
         finding.severity.as_str().to_uppercase(),
         finding.kind,
         finding.stream_group_id
-    );
-    text.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).take(100).collect()
+    )
 }
 
 /// The text people read (e-mail, chat).
@@ -126,8 +111,23 @@ pub fn human_text(finding: &Finding) -> String {
 }
 
 /// One SNS message per finding, with a text for people and JSON for programs
-/// (`MessageStructure: json`: e-mail gets the text; SQS, Lambda and HTTP get the JSON).
-pub fn message(finding: &Finding, why: Why) -> String {
+/// (`MessageStructure: json`: e-mail gets the text; SQS, Lambda and HTTP get the JSON), and
+/// the attributes subscriptions filter on.
+pub fn message(finding: &Finding, why: Why) -> Message {
+    Message {
+        subject: subject(finding),
+        body: message_body(finding, why),
+        per_protocol: true,
+        attributes: attributes(&[
+            ("kind", finding.kind.as_str()),
+            ("severity", finding.severity.as_str()),
+            ("stream_group", &finding.stream_group_id),
+            ("region", &finding.region),
+        ]),
+    }
+}
+
+fn message_body(finding: &Finding, why: Why) -> String {
     let payload = json!({ "type": "finding", "why": why, "finding": finding }).to_string();
     let text = human_text(finding);
     json!({
@@ -142,71 +142,127 @@ pub fn message(finding: &Finding, why: Why) -> String {
     .to_string()
 }
 
-/// Publishes findings in batches of ten, a few batches at a time; returns, per finding,
-/// whether SNS accepted it, and the errors.
-pub async fn publish(
-    client: &aws_sdk_sns::Client,
-    topic_arn: &str,
-    findings: &[(Finding, Why)],
-) -> (Vec<bool>, Vec<String>) {
-    let results: Vec<(usize, Result<aws_sdk_sns::operation::publish_batch::PublishBatchOutput, String>)> =
-        futures::stream::iter(findings.chunks(BATCH).enumerate())
-            .map(|(batch_index, batch)| async move {
-                let entries: Vec<PublishBatchRequestEntry> = batch
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (finding, why))| {
-                        PublishBatchRequestEntry::builder()
-                            .id(format!("f{i}"))
-                            .subject(subject(finding))
-                            .message(message(finding, *why))
-                            .message_structure("json")
-                            .message_attributes("kind", string_attribute(finding.kind.as_str()))
-                            .message_attributes("severity", string_attribute(finding.severity.as_str()))
-                            .message_attributes("stream_group", string_attribute(&finding.stream_group_id))
-                            .message_attributes("region", string_attribute(&finding.region))
-                            .build()
-                            .expect("id and message are set")
-                    })
-                    .collect();
-                let sent = client
-                    .publish_batch()
-                    .topic_arn(topic_arn)
-                    .set_publish_batch_request_entries(Some(entries))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        format!("PublishBatch: {}", aws_smithy_types::error::display::DisplayErrorContext(&e))
-                    });
-                (batch_index, sent)
-            })
-            .buffer_unordered(crate::metrics::PUBLISH_CONCURRENCY)
-            .collect()
-            .await;
-    let mut accepted = vec![false; findings.len()];
-    let mut errors = Vec::new();
-    for (batch_index, result) in results {
-        match result {
-            Ok(out) => {
-                for ok in out.successful() {
-                    if let Some(i) = ok.id().and_then(|id| id.strip_prefix('f')).and_then(|i| i.parse::<usize>().ok()) {
-                        accepted[batch_index * BATCH + i] = true;
+/// What delivery did.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    pub sent: usize,
+    pub failed: usize,
+    /// Would have been sent, had a topic been configured.
+    pub not_sent: usize,
+    pub errors: Vec<String>,
+    /// Memory that could not be written.
+    pub unread: Vec<Unread>,
+}
+
+/// A group whose messages are in flight, and the memory to write once they are all answered.
+struct Pending {
+    group_arn: String,
+    group_id: String,
+    outstanding: usize,
+    remember: Tags,
+    forget: Vec<String>,
+}
+
+/// The delivery phase of one region: receives each group's plan as soon as it is made,
+/// publishes in batches of ten as they fill, and writes a group's memory once SNS has
+/// answered for all its messages (only what SNS accepted is remembered). Without a topic
+/// nothing is sent or written.
+pub async fn deliver(
+    mut plans: UnboundedReceiver<(String, GroupAlerts)>,
+    topic: Option<(&dyn Notifier, &str)>,
+    writer: &dyn StreamGroupWriter,
+    region: &str,
+) -> Delivered {
+    let mut out = Delivered::default();
+    let mut pending: Vec<Pending> = Vec::new();
+    // Messages waiting for a batch, each with the index of its group in `pending` and the
+    // memory (tag key and value) to write once SNS accepts it.
+    let mut queue: Vec<(usize, (String, String), Message)> = Vec::new();
+    loop {
+        let next = plans.recv().await;
+        let closed = next.is_none();
+        if let Some((group_id, plan)) = next {
+            let Some(_) = topic else {
+                out.not_sent += plan.send.len();
+                continue;
+            };
+            let index = pending.len();
+            pending.push(Pending {
+                group_arn: plan.group_arn.clone(),
+                group_id,
+                outstanding: plan.send.len(),
+                remember: Tags::new(),
+                forget: plan.forget.clone(),
+            });
+            for (finding, why) in &plan.send {
+                let key = plan.memory_key(finding);
+                let value = plan.remember.get(&key).cloned().unwrap_or_default();
+                queue.push((index, (key, value), message(finding, *why)));
+            }
+        }
+        while let Some((notifier, topic_arn)) = topic
+            && (queue.len() >= MAX_MESSAGES_PER_BATCH || (closed && !queue.is_empty()))
+        {
+            let batch: Vec<(usize, (String, String), Message)> =
+                queue.drain(..queue.len().min(MAX_MESSAGES_PER_BATCH)).collect();
+            let messages: Vec<Message> = batch.iter().map(|(_, _, m)| m.clone()).collect();
+            let results = match notifier.publish_batch(topic_arn, &messages).await {
+                Ok(results) => results,
+                Err(e) => {
+                    out.errors.push(e.to_string());
+                    messages.iter().map(|_| Err(String::new())).collect()
+                }
+            };
+            for ((index, (key, value), _), result) in batch.into_iter().zip(results) {
+                let group = &mut pending[index];
+                group.outstanding -= 1;
+                match result {
+                    Ok(()) => {
+                        out.sent += 1;
+                        group.remember.insert(key, value);
+                    }
+                    Err(reason) => {
+                        out.failed += 1;
+                        if !reason.is_empty() {
+                            out.errors.push(format!("SNS refused an alert for {}: {reason}", group.group_id));
+                        }
                     }
                 }
-                for failed in out.failed() {
-                    errors.push(format!("SNS refused {}: {}", failed.id(), failed.message().unwrap_or(failed.code())));
-                }
             }
-            Err(error) => errors.push(error),
+        }
+        // Memory of every group SNS has answered for.
+        for group in
+            pending.iter_mut().filter(|g| g.outstanding == 0 && !(g.remember.is_empty() && g.forget.is_empty()))
+        {
+            if let Err(e) = writer.tag(&group.group_arn, &group.remember).await {
+                out.unread.push(Unread::new(
+                    region,
+                    Some(&group.group_id),
+                    &e,
+                    "these alerts may be sent again next run",
+                ));
+            }
+            if let Err(e) = writer.untag(&group.group_arn, &group.forget).await {
+                out.unread.push(Unread::new(
+                    region,
+                    Some(&group.group_id),
+                    &e,
+                    "a cleared finding's memory stays until it expires",
+                ));
+            }
+            group.remember.clear();
+            group.forget.clear();
+        }
+        if closed {
+            return out;
         }
     }
-    (accepted, errors)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use watchdog_shared::findings::FindingKind;
+    use watchdog_core::findings::{FindingKind, Severity};
 
     fn finding(kind: FindingKind, severity: Severity, location: Option<&str>) -> Finding {
         Finding {
@@ -250,7 +306,7 @@ mod tests {
         ]);
         let rotation = finding(FindingKind::RotationDue, Severity::Warning, None);
         let idle = finding(FindingKind::IdleCapacity, Severity::Warning, Some("us-west-2"));
-        let plan = plan(&[&rotation, &idle], &tags, prefix, at(2), Duration::hours(24));
+        let plan = plan(&rotation.stream_group_arn, &[&rotation, &idle], &tags, prefix, at(2), Duration::hours(24));
         assert_eq!(plan.send.len(), 1);
         assert_eq!(plan.send[0].0.dedup_key(), "idle_capacity:us-west-2");
         assert_eq!(plan.suppressed, [rotation]);
@@ -259,23 +315,14 @@ mod tests {
     }
 
     #[test]
-    fn memory_ignores_foreign_and_unreadable_tags() {
-        let tags = BTreeMap::from([
-            ("watchdog:alert:expired".to_owned(), "bogus".to_owned()),
-            ("watchdog:alert:rotation_due".to_owned(), "high|1800000000".to_owned()),
-            ("owner".to_owned(), "high|1".to_owned()),
-        ]);
-        let memory = memory(&tags, "watchdog:alert:");
-        assert_eq!(memory.len(), 1);
-        assert_eq!(memory["rotation_due"].severity, Severity::High);
-    }
-
-    #[test]
     fn messages_carry_text_for_people_and_json_for_programs() {
         let f = finding(FindingKind::IdleCapacity, Severity::Warning, Some("us-west-2"));
         let subject = subject(&f);
         assert_eq!(subject, "[GameLift Streams watchdog] WARNING idle_capacity: sg-A");
-        let structured: serde_json::Value = serde_json::from_str(&message(&f, Why::New)).unwrap();
+        let message = message(&f, Why::New);
+        assert!(message.per_protocol);
+        assert_eq!(message.attributes["kind"], "idle_capacity");
+        let structured: serde_json::Value = serde_json::from_str(&message.body).unwrap();
         assert!(structured["default"].as_str().unwrap().contains("Recommended action: Recreate it."));
         assert!(structured["email"].as_str().unwrap().contains("Location: us-west-2"));
         let payload: serde_json::Value = serde_json::from_str(structured["sqs"].as_str().unwrap()).unwrap();

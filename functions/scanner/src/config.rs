@@ -3,9 +3,9 @@
 
 use chrono::Duration;
 use std::collections::BTreeMap;
-use watchdog_shared::env_config::{self, Lookup, flag, get, parse};
-pub use watchdog_shared::env_config::{ConfigError, is_region_name};
-use watchdog_shared::rules::Policy;
+use watchdog_core::env_config::{self, Connection, Lookup, flag, get, parse};
+pub use watchdog_core::env_config::{ConfigError, is_region_name};
+use watchdog_core::rules::Policy;
 
 /// How much detail the metrics carry; every name + dimension set is a billed custom metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -20,17 +20,14 @@ pub enum MetricDetail {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Regions to scan (REGIONS, default: the function's own AWS_REGION).
-    pub regions: Vec<String>,
+    /// Regions to scan (REGIONS, default: the function's own AWS_REGION), the API share and
+    /// retries.
+    pub connection: Connection,
     pub namespace: String,
     pub metric_detail: MetricDetail,
     /// Where findings go; without it findings are only returned and logged.
     pub findings_topic_arn: Option<String>,
-    /// Share of each documented API rate limit the watchdog may use.
-    pub api_share: f64,
     pub max_concurrency: usize,
-    /// SDK attempts per call (first try included).
-    pub max_attempts: u32,
     pub policy: Policy,
     /// A finding already sent is sent again after this long (or sooner if its severity rises).
     pub alert_resend: Duration,
@@ -40,8 +37,6 @@ pub struct Config {
     pub price_table: BTreeMap<String, f64>,
     /// Prefix of the tags that hold the watchdog's alert memory on each stream group.
     pub alert_tag_prefix: String,
-    /// Read "now" from a GameLift Streams emulator's clock (local runs only).
-    pub clock_url: Option<String>,
     /// Compute but publish nothing, unless an invocation says otherwise.
     pub dry_run: bool,
 }
@@ -52,7 +47,7 @@ impl Config {
     }
 
     pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
-        let regions = env_config::regions(lookup)?;
+        let connection = env_config::connection(lookup, 5)?;
         let metric_detail = match get(lookup, "METRIC_DETAIL").as_deref() {
             None | Some("group") => MetricDetail::Group,
             Some("account") => MetricDetail::Account,
@@ -89,16 +84,12 @@ impl Config {
         };
         let dry_run = flag(lookup, "DRY_RUN", false)?;
         Ok(Self {
-            regions,
+            connection,
             namespace,
             metric_detail,
             findings_topic_arn,
-            api_share: env_config::api_share(lookup)?,
             max_concurrency: parse(lookup, "MAX_CONCURRENCY", "a whole number from 1 to 64", 8, |n: &usize| {
                 (1..=64).contains(n)
-            })?,
-            max_attempts: parse(lookup, "MAX_ATTEMPTS", "a whole number from 1 to 10", 5, |n: &u32| {
-                (1..=10).contains(n)
             })?,
             policy: env_config::policy(lookup)?,
             alert_resend: Duration::hours(parse(
@@ -116,8 +107,7 @@ impl Config {
                 |m: &i64| (1..=1440).contains(m),
             )?),
             price_table,
-            alert_tag_prefix: get(lookup, "ALERT_TAG_PREFIX").unwrap_or_else(|| "watchdog:alert:".into()),
-            clock_url: get(lookup, "WATCHDOG_CLOCK_URL"),
+            alert_tag_prefix: env_config::alert_tag_prefix(lookup)?,
             dry_run,
         })
     }
@@ -134,9 +124,9 @@ mod tests {
     #[test]
     fn defaults_come_from_the_function_region() {
         let c = config(&[("AWS_REGION", "us-west-2")]).unwrap();
-        assert_eq!(c.regions, ["us-west-2"]);
+        assert_eq!(c.connection.regions, ["us-west-2"]);
         assert_eq!(c.metric_detail, MetricDetail::Group);
-        assert_eq!(c.api_share, 0.5);
+        assert_eq!(c.connection.api_share, 0.5);
         assert_eq!(c.policy, Policy::default());
         assert!(!c.dry_run);
         assert_eq!(c.namespace, "GameLiftStreams/Watchdog");
@@ -170,7 +160,7 @@ mod tests {
             ("DRY_RUN", "true"),
         ])
         .unwrap();
-        assert_eq!(c.regions, ["us-west-2", "eu-central-1"]);
+        assert_eq!(c.connection.regions, ["us-west-2", "eu-central-1"]);
         assert_eq!(c.metric_detail, MetricDetail::Location);
         assert_eq!(c.policy.rotation_days, 21);
         assert_eq!(c.policy.expiry_thresholds_days, [7, 1]);

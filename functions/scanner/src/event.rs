@@ -6,13 +6,14 @@ use crate::config::is_region_name;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use watchdog_shared::event_fields;
+use watchdog_core::event_fields;
 
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("invalid scan event: {field}: {problem}")]
-pub struct EventError {
-    pub field: String,
-    pub problem: String,
+pub use watchdog_core::event_fields::EventError;
+
+const EVENT: &str = "scan";
+
+fn error(field: impl Into<String>, problem: impl Into<String>) -> EventError {
+    EventError { event: EVENT, field: field.into(), problem: problem.into() }
 }
 
 /// Overrides a direct invocation (or a schedule's input) may carry. Unknown fields are refused.
@@ -34,16 +35,13 @@ pub struct ScanRequest {
 }
 
 fn deserialize<T: for<'de> Deserialize<'de>>(value: Value, prefix: &str) -> Result<T, EventError> {
-    event_fields::deserialize(value, prefix).map_err(|e| EventError { field: e.field, problem: e.problem })
+    event_fields::deserialize(value, prefix).map_err(|e| e.in_event(EVENT))
 }
 
 /// Parses any accepted event into a scan request.
 pub fn parse(event: Value) -> Result<ScanRequest, EventError> {
     let Value::Object(object) = &event else {
-        return Err(EventError {
-            field: "(event)".into(),
-            problem: format!("expected a JSON object (a scheduled event or scan overrides), got {event}"),
-        });
+        return Err(error("(event)", "expected a JSON object (a scheduled event or scan overrides)"));
     };
     let request = if object.contains_key("detail-type") {
         // An EventBridge event; a scheduled rule's detail is empty, a custom one may carry overrides.
@@ -66,35 +64,14 @@ pub fn parse(event: Value) -> Result<ScanRequest, EventError> {
 fn validate(request: &ScanRequest) -> Result<(), EventError> {
     if let Some(regions) = &request.regions {
         if regions.is_empty() {
-            return Err(EventError {
-                field: "regions".into(),
-                problem: "must name at least one region, or be left out".into(),
-            });
+            return Err(error("regions", "must name at least one region, or be left out"));
         }
         if let Some((i, bad)) = regions.iter().enumerate().find(|(_, r)| !is_region_name(r)) {
-            return Err(EventError {
-                field: format!("regions[{i}]"),
-                problem: format!("{bad:?} is not a region name such as us-west-2"),
-            });
+            return Err(error(format!("regions[{i}]"), format!("{bad:?} is not a region name such as us-west-2")));
         }
     }
     if let Some(groups) = &request.stream_groups {
-        if groups.is_empty() {
-            return Err(EventError {
-                field: "stream_groups".into(),
-                problem: "must name at least one stream group, or be left out".into(),
-            });
-        }
-        let valid = |g: &str| {
-            (g.starts_with("sg-") && g.len() <= 32 && g.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-                || (g.starts_with("arn:aws:gameliftstreams:") && g.contains(":streamgroup/sg-"))
-        };
-        if let Some((i, bad)) = groups.iter().enumerate().find(|(_, g)| !valid(g)) {
-            return Err(EventError {
-                field: format!("stream_groups[{i}]"),
-                problem: format!("{bad:?} is not a stream group id (sg-...) or ARN"),
-            });
-        }
+        event_fields::check_group_names(EVENT, "stream_groups", groups)?;
     }
     Ok(())
 }

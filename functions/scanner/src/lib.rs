@@ -4,18 +4,41 @@
 pub mod alerts;
 pub mod config;
 pub mod event;
-pub mod inventory;
 pub mod metrics;
+pub mod observe;
 pub mod scan;
 
 pub use config::Config;
-pub use scan::{Report, ScanError, Scanner};
+pub use scan::{Report, Scanner};
 
-use lambda_runtime::LambdaEvent;
+use lambda_runtime::Diagnostic;
 use serde_json::Value;
+use std::sync::Arc;
+use watchdog_core::ports::Operation;
+
+/// Every GameLift Streams operation the scanner calls; its IAM policy is checked against
+/// these, and the in-memory world refuses any other.
+pub const OPERATIONS: &[Operation] = &[
+    Operation::ListStreamGroups,
+    Operation::GetStreamGroup,
+    Operation::ListTagsForResource,
+    Operation::ListStreamSessions,
+    Operation::ListStreamSessionsByAccount,
+    Operation::GetStreamSession,
+    Operation::TagResource,
+    Operation::UntagResource,
+];
+
+impl Scanner {
+    /// The scanner on AWS (or whatever the standard endpoint variables point at).
+    pub async fn connect(config: Config) -> Self {
+        let ports = watchdog_aws::connect(&config.connection).await;
+        Self::new(config, ports)
+    }
+}
 
 /// The Lambda handler: parse the event (errors name the field), scan, return the report.
-pub async fn handle(scanner: &Scanner, event: LambdaEvent<Value>) -> Result<Report, ScanError> {
-    let request = event::parse(event.payload)?;
-    scanner.scan(request).await
+pub async fn handle(scanner: Arc<Scanner>, event: Value) -> Result<Report, Diagnostic> {
+    let request = event::parse(event).map_err(|e| watchdog_aws::lambda::diagnostic(e.into()))?;
+    scanner.scan(request).await.map_err(watchdog_aws::lambda::diagnostic)
 }

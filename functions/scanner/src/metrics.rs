@@ -7,35 +7,15 @@
 //! location detail adds 14 L. (Utilization is left out while nothing is allocated.)
 
 use crate::config::MetricDetail;
-use crate::inventory::{HOLDING_STATUSES, RegionInventory, is_serving};
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use crate::scan::RegionInventory;
 use chrono::{DateTime, Duration, Utc};
-use futures::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use watchdog_shared::call_stats::OperationStats;
-use watchdog_shared::findings::{Finding, FindingKind};
-use watchdog_shared::lifecycle::{Lifecycle, fractional_days};
-use watchdog_shared::{Capacity, StreamGroup, StreamGroupStatus, StreamSession};
-
-/// PutMetricData accepts at most 1,000 datums per request.
-pub const MAX_DATUMS_PER_CALL: usize = 1000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Unit {
-    Count,
-    Percent,
-    Seconds,
-    None,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Datum {
-    pub name: &'static str,
-    pub dimensions: Vec<(&'static str, String)>,
-    pub value: f64,
-    pub unit: Unit,
-}
+use tokio::sync::mpsc::UnboundedReceiver;
+use watchdog_core::findings::{Finding, FindingKind};
+use watchdog_core::lifecycle::{Lifecycle, fractional_days};
+use watchdog_core::ports::{CallCounts, Datum, MAX_DATUMS_PER_CALL, MetricSink, Unit};
+use watchdog_core::{Capacity, StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus};
 
 fn datum(name: &'static str, dimensions: Vec<(&'static str, String)>, value: f64, unit: Unit) -> Datum {
     Datum { name, dimensions, value, unit }
@@ -82,7 +62,7 @@ fn session_counts<'a>(
     for s in sessions {
         *counts.entry(s.status.as_str()).or_default() += 1;
     }
-    for status in HOLDING_STATUSES {
+    for status in StreamSessionStatus::OPEN {
         let mut dims = dimensions.to_vec();
         dims.push(("Status", status.as_str().to_owned()));
         out.push(datum("Sessions", dims, counts.get(status.as_str()).copied().unwrap_or(0) as f64, Unit::Count));
@@ -101,7 +81,7 @@ pub struct IdleCost {
 pub fn idle_cost(groups: &[StreamGroup], interval: Duration, prices: &BTreeMap<String, f64>) -> IdleCost {
     let hours = interval.num_seconds() as f64 / 3600.0;
     let mut result = IdleCost { cost: (!prices.is_empty()).then_some(0.0), ..IdleCost::default() };
-    for group in groups.iter().filter(|g| is_serving(g)) {
+    for group in groups.iter().filter(|g| g.status.is_serving()) {
         let idle: u32 = group.locations.iter().map(|l| l.capacity.idle).sum();
         let capacity_hours = f64::from(idle) * hours;
         result.idle_capacity_hours += capacity_hours;
@@ -117,7 +97,7 @@ pub fn idle_cost(groups: &[StreamGroup], interval: Duration, prices: &BTreeMap<S
     result
 }
 
-/// Inventory metrics at the configured detail.
+/// Inventory metrics at the configured detail: the region's totals and every group's figures.
 pub fn inventory_datums(
     inventory: &RegionInventory,
     findings: &[Finding],
@@ -126,18 +106,33 @@ pub fn inventory_datums(
     interval: Duration,
     prices: &BTreeMap<String, f64>,
 ) -> Vec<Datum> {
+    let mut out = account_datums(inventory, findings, interval, prices);
+    for group in &inventory.groups {
+        let sessions: Vec<&StreamSession> =
+            inventory.sessions.iter().filter(|s| s.stream_group_id.as_deref() == Some(&group.id)).collect();
+        out.extend(group_datums(group, inventory.described.contains(&group.id), &sessions, detail, now));
+    }
+    out
+}
+
+/// One region's totals: groups by status, idle and allocated capacity, sessions by status,
+/// findings by kind.
+pub fn account_datums(
+    inventory: &RegionInventory,
+    findings: &[Finding],
+    interval: Duration,
+    prices: &BTreeMap<String, f64>,
+) -> Vec<Datum> {
     let mut out = Vec::new();
     let region = || vec![("Region", inventory.region.clone())];
-
-    // Account totals, per region.
     for status in StreamGroupStatus::KNOWN {
         let count = inventory.groups.iter().filter(|g| &g.status == status).count();
         let mut dims = region();
         dims.push(("Status", status.as_str().to_owned()));
         out.push(datum("StreamGroups", dims, count as f64, Unit::Count));
     }
-    let serving: Vec<&StreamGroup> = inventory.groups.iter().filter(|g| is_serving(g)).collect();
-    let total = sum(serving.iter().flat_map(|g| g.locations.iter().map(|l| l.capacity.clone())));
+    let serving = inventory.groups.iter().filter(|g| g.status.is_serving());
+    let total = sum(serving.flat_map(|g| g.locations.iter().map(|l| l.capacity.clone())));
     out.push(datum("IdleCapacity", region(), f64::from(total.idle), Unit::Count));
     out.push(datum("AllocatedCapacity", region(), f64::from(total.allocated), Unit::Count));
     let cost = idle_cost(&inventory.groups, interval, prices);
@@ -152,46 +147,55 @@ pub fn inventory_datums(
         dims.push(("Kind", kind.as_str().to_owned()));
         out.push(datum("Findings", dims, count as f64, Unit::Count));
     }
-    if detail == MetricDetail::Account {
+    out
+}
+
+/// One group's figures at group or location detail (none at account detail): its lifecycle,
+/// and, when its details were read, its capacity and sessions.
+pub fn group_datums(
+    group: &StreamGroup,
+    described: bool,
+    sessions: &[&StreamSession],
+    detail: MetricDetail,
+    now: DateTime<Utc>,
+) -> Vec<Datum> {
+    let mut out = Vec::new();
+    if detail == MetricDetail::Account || group.status == StreamGroupStatus::Deleting {
         return out;
     }
-
-    for group in inventory.groups.iter().filter(|g| g.status != StreamGroupStatus::Deleting) {
-        let dims = vec![("StreamGroupId", group.id.clone())];
-        if let Some(created) = group.created_at {
-            let life = Lifecycle::new(created, group.expires_at, now);
-            out.push(datum("AgeDays", dims.clone(), fractional_days(life.age()), Unit::None));
-            out.push(datum(
-                "DaysToAssociationCutoff",
-                dims.clone(),
-                fractional_days(life.until_association_cutoff()),
-                Unit::None,
-            ));
-            out.push(datum("DaysToExpiry", dims.clone(), fractional_days(life.until_expiry()), Unit::None));
-        }
-        if !inventory.described.contains(&group.id) {
-            continue;
-        }
-        let group_sessions = || inventory.sessions.iter().filter(|s| s.stream_group_id.as_deref() == Some(&group.id));
-        capacity_datums(&dims, &sum(group.locations.iter().map(|l| l.capacity.clone())), &mut out);
-        session_counts(group_sessions(), &dims, &mut out);
-        if detail == MetricDetail::Location {
-            for location in &group.locations {
-                let dims = vec![("StreamGroupId", group.id.clone()), ("Location", location.name.clone())];
-                capacity_datums(&dims, &location.capacity, &mut out);
-                session_counts(
-                    group_sessions().filter(|s| s.location.as_deref() == Some(&location.name)),
-                    &dims,
-                    &mut out,
-                );
-            }
+    let dims = vec![("StreamGroupId", group.id.clone())];
+    if let Some(created) = group.created_at {
+        let life = Lifecycle::new(created, group.expires_at, now);
+        out.push(datum("AgeDays", dims.clone(), fractional_days(life.age()), Unit::None));
+        out.push(datum(
+            "DaysToAssociationCutoff",
+            dims.clone(),
+            fractional_days(life.until_association_cutoff()),
+            Unit::None,
+        ));
+        out.push(datum("DaysToExpiry", dims.clone(), fractional_days(life.until_expiry()), Unit::None));
+    }
+    if !described {
+        return out;
+    }
+    capacity_datums(&dims, &sum(group.locations.iter().map(|l| l.capacity.clone())), &mut out);
+    session_counts(sessions.iter().copied(), &dims, &mut out);
+    if detail == MetricDetail::Location {
+        for location in &group.locations {
+            let dims = vec![("StreamGroupId", group.id.clone()), ("Location", location.name.clone())];
+            capacity_datums(&dims, &location.capacity, &mut out);
+            session_counts(
+                sessions.iter().copied().filter(|s| s.location.as_deref() == Some(&location.name)),
+                &dims,
+                &mut out,
+            );
         }
     }
     out
 }
 
 /// The watchdog's own health for this run.
-pub fn health_datums(run: Duration, calls: &BTreeMap<String, OperationStats>, unread: usize) -> Vec<Datum> {
+pub fn health_datums(run: Duration, calls: &CallCounts, unread: usize) -> Vec<Datum> {
     let mut out = vec![datum("RunDuration", vec![], run.num_milliseconds() as f64 / 1000.0, Unit::Seconds)];
     for (operation, stats) in calls {
         out.push(datum("ApiCalls", vec![("Operation", operation.clone())], stats.attempts as f64, Unit::Count));
@@ -202,55 +206,58 @@ pub fn health_datums(run: Duration, calls: &BTreeMap<String, OperationStats>, un
     out
 }
 
-fn to_sdk(d: &Datum, now: DateTime<Utc>) -> MetricDatum {
-    let unit = match d.unit {
-        Unit::Count => StandardUnit::Count,
-        Unit::Percent => StandardUnit::Percent,
-        Unit::Seconds => StandardUnit::Seconds,
-        Unit::None => StandardUnit::None,
-    };
-    MetricDatum::builder()
-        .metric_name(d.name)
-        .set_dimensions(Some(
-            d.dimensions.iter().map(|(name, value)| Dimension::builder().name(*name).value(value).build()).collect(),
-        ))
-        .value(d.value)
-        .unit(unit)
-        .timestamp(aws_smithy_types::DateTime::from_secs(now.timestamp()))
-        .build()
+/// What the metric phase did.
+#[derive(Debug, Default, Serialize)]
+pub struct MetricSummary {
+    pub namespace: String,
+    pub datums: usize,
+    pub put_metric_data_calls: usize,
+    pub published: bool,
+    #[serde(skip)]
+    pub errors: Vec<String>,
 }
 
-/// Publishes `datums` in as few calls as the API allows, a few at a time; returns the
-/// number of calls.
+/// The metric phase: datums arrive while the scan still reads, and go out in PutMetricData
+/// calls of 1,000 as soon as that many are ready, so publishing overlaps the reads. Without a
+/// sink (dry run) they are only counted.
 pub async fn publish(
-    client: &aws_sdk_cloudwatch::Client,
+    mut datums: UnboundedReceiver<Vec<Datum>>,
+    sink: Option<&dyn MetricSink>,
     namespace: &str,
-    datums: &[Datum],
-    now: DateTime<Utc>,
-) -> Result<usize, String> {
-    let calls = futures::stream::iter(datums.chunks(MAX_DATUMS_PER_CALL))
-        .map(|chunk| async move {
-            client
-                .put_metric_data()
-                .namespace(namespace)
-                .set_metric_data(Some(chunk.iter().map(|d| to_sdk(d, now)).collect()))
-                .send()
-                .await
-                .map_err(|e| format!("PutMetricData: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)))
-        })
-        .buffer_unordered(PUBLISH_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
-    calls.into_iter().collect::<Result<Vec<_>, _>>().map(|done| done.len())
+    at: DateTime<Utc>,
+) -> MetricSummary {
+    let mut summary = MetricSummary { namespace: namespace.to_owned(), ..MetricSummary::default() };
+    let mut ready: Vec<Datum> = Vec::new();
+    loop {
+        let next = datums.recv().await;
+        let closed = next.is_none();
+        if let Some(more) = next {
+            summary.datums += more.len();
+            ready.extend(more);
+        }
+        while let Some(sink) = sink
+            && (ready.len() >= MAX_DATUMS_PER_CALL || (closed && !ready.is_empty()))
+        {
+            let batch: Vec<Datum> = ready.drain(..ready.len().min(MAX_DATUMS_PER_CALL)).collect();
+            summary.put_metric_data_calls += 1;
+            if let Err(e) = sink.put(namespace, &batch, at).await {
+                summary.errors.push(e.to_string());
+            }
+        }
+        if sink.is_none() {
+            ready.clear();
+        }
+        if closed {
+            summary.published = sink.is_some() && summary.errors.is_empty();
+            return summary;
+        }
+    }
 }
-
-/// PutMetricData and PublishBatch calls in flight at once.
-pub const PUBLISH_CONCURRENCY: usize = 4;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use watchdog_shared::{Location, LocationStatus, StreamClass, StreamSessionStatus};
+    use watchdog_core::{Location, LocationStatus, StreamClass, StreamSessionStatus};
 
     fn group(id: &str, status: StreamGroupStatus, locations: Vec<(u32, u32, u32)>) -> StreamGroup {
         StreamGroup {

@@ -1,44 +1,27 @@
-//! One scan: observe every region, apply the finding rules, alert without repeating
-//! yourself, publish metrics, and return a report of all of it, including what could not be read.
+//! One scan, in phases: observe (reads only, [`observe`]) -> evaluate the finding rules
+//! (`watchdog_core::rules`) -> plan alerts ([`alerts::plan`]) -> deliver ([`alerts::deliver`])
+//! -> publish metrics ([`metrics::publish`]). The phases are streamed: a group's findings are
+//! evaluated, its alerts delivered and its metrics batched as soon as its details arrive, so
+//! publishing overlaps the reads instead of following them.
 
-use crate::alerts;
-use crate::config::Config;
+use crate::alerts::{self, GroupAlerts};
+use crate::config::{Config, MetricDetail};
 use crate::event::{EventError, ScanRequest};
-use crate::inventory::{GameLift, RegionInventory, SessionListing, Unread};
-use crate::metrics::{self, Datum, IdleCost};
-use aws_config::{BehaviorVersion, SdkConfig};
-use chrono::Duration;
-use futures::StreamExt;
-use futures::future::join_all;
-use lambda_runtime::Diagnostic;
+use crate::metrics::{self, IdleCost, MetricSummary};
+use crate::observe::{self, Described, SessionListing, Unread};
+use chrono::{DateTime, Duration, Utc};
+use futures::future::{FutureExt, join_all};
+use futures::{StreamExt, stream};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
-use watchdog_shared::api_limits::ClientRateLimiter;
-use watchdog_shared::call_stats::{CallStats, OperationStats};
-use watchdog_shared::findings::Finding;
-use watchdog_shared::gamelift::Api;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ScanError {
-    #[error(transparent)]
-    InvalidEvent(#[from] EventError),
-    #[error("{reason}")]
-    Clock { url: String, reason: String },
-    #[error("the scan finished but publishing failed: {0}")]
-    Publish(String),
-}
-
-impl From<ScanError> for Diagnostic {
-    fn from(error: ScanError) -> Self {
-        let error_type = match &error {
-            ScanError::InvalidEvent(_) => "InvalidEvent",
-            ScanError::Clock { .. } => "ClockUnavailable",
-            ScanError::Publish(_) => "PublishFailed",
-        };
-        Diagnostic { error_type: error_type.into(), error_message: error.to_string() }
-    }
-}
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use watchdog_core::findings::Finding;
+use watchdog_core::ports::{CallCounts, Datum, GameLiftStreams, Ports, calls_since};
+use watchdog_core::reconcile::{RunError, effective_dry_run};
+use watchdog_core::rules::{self, SessionTimeouts};
+use watchdog_core::{StreamGroup, StreamSession};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Counts {
@@ -61,14 +44,6 @@ pub struct AlertSummary {
     pub failed: usize,
 }
 
-#[derive(Debug, Default, Serialize)]
-pub struct MetricSummary {
-    pub namespace: String,
-    pub datums: usize,
-    pub put_metric_data_calls: usize,
-    pub published: bool,
-}
-
 /// What the function returns.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
@@ -83,7 +58,7 @@ pub struct Report {
     pub metrics: MetricSummary,
     pub idle: IdleCost,
     /// HTTP attempts by operation during this run, retries included.
-    pub api_calls: BTreeMap<String, OperationStats>,
+    pub api_calls: CallCounts,
     pub session_listing: BTreeMap<String, SessionListing>,
     /// Everything the scan could not read, and what it did without it.
     pub unread: Vec<Unread>,
@@ -92,211 +67,333 @@ pub struct Report {
     pub complete: bool,
 }
 
+/// What one region's scan saw and found.
+#[derive(Debug, Default)]
+pub struct RegionInventory {
+    pub region: String,
+    /// Every group read; a group whose GetStreamGroup failed keeps its summary (no locations).
+    pub groups: Vec<StreamGroup>,
+    /// Ids of groups read in full (with locations and capacity).
+    pub described: Vec<String>,
+    /// Sessions that hold or wait for capacity, in the scanned groups.
+    pub sessions: Vec<StreamSession>,
+    pub session_listing: Option<SessionListing>,
+    pub findings: Vec<Finding>,
+    pub unread: Vec<Unread>,
+}
+
+/// The sessions phase's result, shared by every group's evaluation.
+#[derive(Default)]
+struct SessionsSeen {
+    sessions: Vec<StreamSession>,
+    /// Confirmed stale (past their own timeouts plus the margin), by group id.
+    stale: HashMap<String, Vec<StreamSession>>,
+    unread: Vec<Unread>,
+}
+
+/// One group after evaluation.
+struct Evaluated {
+    group: Option<StreamGroup>,
+    described: bool,
+    findings: Vec<Finding>,
+    suppressed: usize,
+    unread: Vec<Unread>,
+}
+
+/// Where a region's results go while it is still being read.
+struct Outlets {
+    /// Each group's alert plan, to delivery.
+    alerts: UnboundedSender<(String, GroupAlerts)>,
+    metrics: UnboundedSender<Vec<Datum>>,
+}
+
 pub struct Scanner {
     pub config: Config,
-    regions: BTreeMap<String, GameLift>,
-    cloudwatch: aws_sdk_cloudwatch::Client,
-    sns: aws_sdk_sns::Client,
-    stats: CallStats,
+    ports: Ports,
 }
 
 impl Scanner {
-    /// Builds every client once; `sdk` carries credentials, endpoints and the function's region.
-    pub fn new(config: Config, sdk: &SdkConfig) -> Self {
-        let stats = CallStats::default();
-        let limiter = ClientRateLimiter::new(config.api_share);
-        let regions = config
-            .regions
-            .iter()
-            .map(|region| {
-                let api = Api::new(sdk, region, limiter.clone(), &stats, config.max_attempts);
-                (region.clone(), GameLift(api))
-            })
-            .collect();
-        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
-            aws_sdk_cloudwatch::config::Builder::from(sdk).interceptor(stats.clone()).build(),
-        );
-        let sns =
-            aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(sdk).interceptor(stats.clone()).build());
-        Self { config, regions, cloudwatch, sns, stats }
+    pub fn new(config: Config, ports: Ports) -> Self {
+        Self { config, ports }
     }
 
-    pub async fn from_env(config: Config) -> Self {
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        Self::new(config, &sdk)
-    }
-
-    pub async fn scan(&self, request: ScanRequest) -> Result<Report, ScanError> {
+    pub async fn scan(&self, request: ScanRequest) -> Result<Report, RunError> {
         let started = Instant::now();
-        let stats_before = self.stats.snapshot();
-        let now = watchdog_shared::clock::now_from(self.config.clock_url.as_deref())
-            .await
-            .map_err(|reason| ScanError::Clock { url: self.config.clock_url.clone().unwrap_or_default(), reason })?;
-        let dry_run = request.dry_run.unwrap_or(self.config.dry_run);
-        let regions: Vec<&GameLift> = match &request.regions {
-            None => self.regions.values().collect(),
+        let calls_before = &(self.ports.calls)();
+        let now = self.ports.clock.now().await.map_err(RunError::Clock)?;
+        let dry_run = effective_dry_run(self.config.dry_run, request.dry_run);
+        let config = &self.config;
+        let regions: Vec<&dyn GameLiftStreams> = match &request.regions {
+            None => self.ports.regions.values().map(|r| r.as_ref()).collect(),
             Some(wanted) => {
                 let mut chosen = Vec::new();
                 for (i, region) in wanted.iter().enumerate() {
-                    let api = self.regions.get(region).ok_or_else(|| EventError {
+                    let port = self.ports.regions.get(region).ok_or_else(|| EventError {
+                        event: "scan",
                         field: format!("regions[{i}]"),
                         problem: format!(
                             "{region} is not a configured region (REGIONS={})",
-                            self.config.regions.join(",")
+                            config.connection.regions.join(",")
                         ),
                     })?;
-                    chosen.push(api);
+                    chosen.push(port.as_ref());
                 }
                 chosen
             }
         };
-        let config = &self.config;
 
-        let inventories: Vec<RegionInventory> = join_all(
-            regions
-                .iter()
-                .map(|api| api.read(request.stream_groups.as_deref(), config.max_concurrency, &config.policy, now)),
-        )
-        .await;
-
-        let mut report = Report {
-            trigger: request.trigger.clone().unwrap_or_else(|| "manual".into()),
-            dry_run,
-            now: now.to_rfc3339(),
-            regions: inventories.iter().map(|i| i.region.clone()).collect(),
-            metrics: MetricSummary { namespace: config.namespace.clone(), ..MetricSummary::default() },
-            ..Report::default()
+        let trigger = request.trigger.clone().unwrap_or_else(|| "manual".into());
+        let request = &request;
+        let (metric_tx, metric_rx) = unbounded_channel();
+        let sink = (!dry_run).then_some(self.ports.metrics.as_ref());
+        let metric_phase = metrics::publish(metric_rx, sink, &config.namespace, now);
+        let scan_phase = async move {
+            let scans =
+                regions.iter().map(|region| self.scan_region(*region, request, dry_run, now, metric_tx.clone()));
+            let results: Vec<(RegionInventory, alerts::Delivered, usize)> = join_all(scans).await;
+            // The regions' totals and the watchdog's own health, now that everything is read.
+            for (inventory, _, _) in &results {
+                let datums = metrics::account_datums(
+                    inventory,
+                    &inventory.findings,
+                    config.schedule_interval,
+                    &config.price_table,
+                );
+                let _ = metric_tx.send(datums);
+            }
+            let unread: usize = results.iter().map(|(i, d, _)| i.unread.len() + d.unread.len()).sum();
+            let calls = calls_since(&(self.ports.calls)(), calls_before);
+            let run = Duration::from_std(started.elapsed()).unwrap_or_default();
+            let _ = metric_tx.send(metrics::health_datums(run, &calls, unread));
+            drop(metric_tx);
+            results
         };
-        // Alerts: plan per group from its memory, send everything due in as few batches as
-        // SNS allows, then remember what SNS accepted (and forget what cleared).
-        let topic = config.findings_topic_arn.as_deref().filter(|_| !dry_run);
-        let mut plans: Vec<(&GameLift, String, alerts::GroupAlerts)> = Vec::new();
-        for inventory in &inventories {
-            let api = &self.regions[&inventory.region];
-            let mut by_group: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-            for f in &inventory.findings {
-                by_group.entry(f.stream_group_arn.as_str()).or_default().push(f);
-            }
-            for (arn, group_findings) in by_group {
-                let Some(tags) = inventory.tags.get(arn) else { continue };
-                let plan = alerts::plan(&group_findings, tags, &config.alert_tag_prefix, now, config.alert_resend);
-                report.alerts.suppressed += plan.suppressed.len();
-                plans.push((api, arn.to_owned(), plan));
-            }
-        }
-        let to_send: Vec<(Finding, alerts::Why)> = plans.iter().flat_map(|(_, _, p)| p.send.iter().cloned()).collect();
-        match topic {
-            None => report.alerts.not_sent = to_send.len(),
-            Some(topic) => {
-                let (accepted, errors) = alerts::publish(&self.sns, topic, &to_send).await;
-                report.publish_errors.extend(errors);
-                let mut accepted = accepted.into_iter();
-                let mut writes = Vec::new();
-                for (api, arn, plan) in plans {
-                    let mut remember = BTreeMap::new();
-                    for (finding, _) in &plan.send {
-                        if accepted.next().unwrap_or(false) {
-                            report.alerts.sent += 1;
-                            let key = format!("{}{}", config.alert_tag_prefix, finding.dedup_key());
-                            if let Some(value) = plan.remember.get(&key) {
-                                remember.insert(key, value.clone());
-                            }
-                        } else {
-                            report.alerts.failed += 1;
-                        }
-                    }
-                    if !remember.is_empty() || !plan.forget.is_empty() {
-                        writes.push(async move { api.write_tags(&arn, remember, plan.forget).await });
-                    }
-                }
-                for result in futures::stream::iter(writes).buffered(config.max_concurrency).collect::<Vec<_>>().await {
-                    if let Err(unread) = result {
-                        report.unread.push(unread);
-                    }
-                }
-            }
-        }
+        let (results, metric_summary) = tokio::join!(scan_phase, metric_phase);
 
-        // Metrics, then the watchdog's own health as of now.
-        let mut datums: Vec<Datum> = Vec::new();
-        for inventory in &inventories {
-            datums.extend(metrics::inventory_datums(
-                inventory,
-                &inventory.findings,
-                config.metric_detail,
-                now,
-                config.schedule_interval,
-                &config.price_table,
-            ));
-        }
-        let unread_count = report.unread.len() + inventories.iter().map(|i| i.unread.len()).sum::<usize>();
-        let calls = self.stats.since(&stats_before);
-        datums.extend(metrics::health_datums(
-            Duration::from_std(started.elapsed()).unwrap_or_default(),
-            &calls,
-            unread_count,
-        ));
-        report.metrics.datums = datums.len();
-        if !dry_run {
-            match metrics::publish(&self.cloudwatch, &config.namespace, &datums, now).await {
-                Ok(calls) => {
-                    report.metrics.put_metric_data_calls = calls;
-                    report.metrics.published = true;
-                }
-                Err(error) => report.publish_errors.push(error),
-            }
-        }
-
-        for inventory in inventories {
-            report.counts.stream_groups += inventory.groups.len();
-            report.counts.described_groups += inventory.described.len();
-            for g in &inventory.groups {
-                *report.counts.groups_by_status.entry(g.status.to_string()).or_default() += 1;
-            }
-            for s in &inventory.sessions {
-                *report.counts.sessions_by_status.entry(s.status.to_string()).or_default() += 1;
-            }
-            let idle = metrics::idle_cost(&inventory.groups, config.schedule_interval, &config.price_table);
-            report.idle.idle_capacity_hours += idle.idle_capacity_hours;
-            report.idle.cost = match (report.idle.cost, idle.cost) {
-                (None, None) => None,
-                (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
-            };
-            report.idle.unpriced_classes.extend(idle.unpriced_classes);
-            if let Some(listing) = inventory.session_listing {
-                report.session_listing.insert(inventory.region.clone(), listing);
-            }
-            report.unread.extend(inventory.unread);
-            report.findings.extend(inventory.findings);
+        let mut report =
+            Report { trigger, dry_run, now: now.to_rfc3339(), metrics: metric_summary, ..Report::default() };
+        report.publish_errors.append(&mut report.metrics.errors);
+        for (inventory, delivered, suppressed) in results {
+            report.regions.push(inventory.region.clone());
+            report.alerts.sent += delivered.sent;
+            report.alerts.failed += delivered.failed;
+            report.alerts.not_sent += delivered.not_sent;
+            report.alerts.suppressed += suppressed;
+            report.publish_errors.extend(delivered.errors);
+            report.unread.extend(delivered.unread);
+            self.count(&mut report, inventory);
         }
         for f in &report.findings {
             *report.counts.findings_by_kind.entry(f.kind.to_string()).or_default() += 1;
             *report.counts.findings_by_severity.entry(f.severity.to_string()).or_default() += 1;
         }
         report.complete = report.unread.is_empty();
-        report.api_calls = self.stats.since(&stats_before);
+        report.api_calls = calls_since(&(self.ports.calls)(), calls_before);
         report.duration_ms = started.elapsed().as_millis() as u64;
-
-        tracing::info!(
-            trigger = %report.trigger,
-            dry_run,
-            stream_groups = report.counts.stream_groups,
-            findings = report.findings.len(),
-            alerts_sent = report.alerts.sent,
-            alerts_suppressed = report.alerts.suppressed,
-            datums = report.metrics.datums,
-            unread = report.unread.len(),
-            duration_ms = report.duration_ms,
-            "scan finished"
-        );
-        for unread in &report.unread {
-            tracing::warn!(region = %unread.region, operation = unread.operation, stream_group = ?unread.stream_group, error = %unread.error, consequence = unread.consequence, "could not read");
-        }
+        log(&report);
         if !report.publish_errors.is_empty() {
-            let errors = report.publish_errors.join("; ");
+            // The report is the record of the scan: log it whole before failing.
             tracing::error!(report = %serde_json::to_string(&report).unwrap_or_default(), "publishing failed");
-            return Err(ScanError::Publish(errors));
+            return Err(RunError::Publish(report.publish_errors.join("; ")));
         }
         Ok(report)
+    }
+
+    fn count(&self, report: &mut Report, inventory: RegionInventory) {
+        report.counts.stream_groups += inventory.groups.len();
+        report.counts.described_groups += inventory.described.len();
+        for g in &inventory.groups {
+            *report.counts.groups_by_status.entry(g.status.to_string()).or_default() += 1;
+        }
+        for s in &inventory.sessions {
+            *report.counts.sessions_by_status.entry(s.status.to_string()).or_default() += 1;
+        }
+        let idle = metrics::idle_cost(&inventory.groups, self.config.schedule_interval, &self.config.price_table);
+        report.idle.idle_capacity_hours += idle.idle_capacity_hours;
+        report.idle.cost = match (report.idle.cost, idle.cost) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        };
+        report.idle.unpriced_classes.extend(idle.unpriced_classes);
+        if let Some(listing) = inventory.session_listing {
+            report.session_listing.insert(inventory.region.clone(), listing);
+        }
+        report.unread.extend(inventory.unread);
+        report.findings.extend(inventory.findings);
+    }
+
+    /// One region, every phase at once: group details stream into evaluation, evaluation
+    /// streams alerts into delivery and datums into the metric phase.
+    async fn scan_region(
+        &self,
+        region: &dyn GameLiftStreams,
+        request: &ScanRequest,
+        dry_run: bool,
+        now: DateTime<Utc>,
+        metrics: UnboundedSender<Vec<Datum>>,
+    ) -> (RegionInventory, alerts::Delivered, usize) {
+        let config = &self.config;
+        let mut inventory = RegionInventory { region: region.region().to_owned(), ..RegionInventory::default() };
+        let (summaries, missing) = match observe::list_groups(region, request.stream_groups.as_deref()).await {
+            Ok(listed) => listed,
+            Err(unread) => {
+                inventory.unread.push(unread);
+                return (inventory, alerts::Delivered::default(), 0);
+            }
+        };
+        inventory.unread.extend(missing);
+        let serving: Vec<String> = summaries.iter().filter(|g| g.status.is_serving()).map(|g| g.id.clone()).collect();
+        let listing = observe::choose_session_listing(serving.len(), request.stream_groups.is_some());
+        inventory.session_listing = Some(listing);
+
+        // Sessions: list, pick the candidates past the default timeouts, confirm each with
+        // its own timeouts. Evaluation of every group waits on this (it finishes early).
+        let platforms: HashMap<String, _> =
+            summaries.iter().map(|g| (g.id.clone(), g.stream_class.as_ref().and_then(|c| c.platform()))).collect();
+        let sessions_phase = async {
+            let (sessions, mut unread) = observe::sessions(region, listing, &serving, config.max_concurrency).await;
+            let platform =
+                |s: &StreamSession| s.stream_group_id.as_ref().and_then(|g| platforms.get(g).copied().flatten());
+            let candidates: Vec<&StreamSession> = sessions
+                .iter()
+                .filter(|s| rules::is_stale(s, platform(s), SessionTimeouts::default(), now, &config.policy))
+                .collect();
+            let (timeouts, timeout_unread) =
+                observe::session_timeouts(region, candidates, config.max_concurrency).await;
+            unread.extend(timeout_unread);
+            let mut stale: HashMap<String, Vec<StreamSession>> = HashMap::new();
+            for (session, own) in timeouts {
+                if rules::is_stale(session, platform(session), own, now, &config.policy) {
+                    stale.entry(session.stream_group_id.clone().unwrap_or_default()).or_default().push(session.clone());
+                }
+            }
+            Arc::new(SessionsSeen { sessions, stale, unread })
+        }
+        .shared();
+
+        let (alert_tx, alert_rx) = unbounded_channel();
+        let outlets = Outlets { alerts: alert_tx, metrics };
+        let (described_tx, described_rx) = unbounded_channel::<Described>();
+        // Details are read by themselves, so that evaluation waiting on sessions never holds
+        // back GetStreamGroup, the scan's busiest operation.
+        let describe_phase = async move {
+            let mut reads =
+                stream::iter(summaries).map(|s| observe::describe(region, s)).buffered(config.max_concurrency);
+            while let Some(described) = reads.next().await {
+                let _ = described_tx.send(described);
+            }
+        };
+        let evaluate_phase = {
+            let sessions = sessions_phase.clone();
+            async move {
+                let outlets = &outlets;
+                let evaluated = tokio_stream_of(described_rx)
+                    .map(|described| {
+                        let sessions = sessions.clone();
+                        async move { self.evaluate(region, described, sessions.await, now, outlets).await }
+                    })
+                    .buffer_unordered(config.max_concurrency)
+                    .collect::<Vec<Evaluated>>()
+                    .await;
+                // The outlets close as this block ends: delivery then knows no more alerts come.
+                evaluated
+            }
+        };
+        // In a dry run nothing is sent or written; delivery only counts what would have been.
+        let topic =
+            config.findings_topic_arn.as_deref().filter(|_| !dry_run).map(|t| (self.ports.notifier.as_ref(), t));
+        let deliver_phase = alerts::deliver(alert_rx, topic, region, region.region());
+        let (_, evaluated, sessions, delivered) =
+            tokio::join!(describe_phase, evaluate_phase, sessions_phase.clone(), deliver_phase);
+
+        let mut suppressed = 0;
+        for e in evaluated {
+            inventory.unread.extend(e.unread);
+            suppressed += e.suppressed;
+            let Some(group) = e.group else { continue };
+            if e.described {
+                inventory.described.push(group.id.clone());
+            }
+            inventory.findings.extend(e.findings);
+            inventory.groups.push(group);
+        }
+        inventory.sessions = sessions.sessions.clone();
+        inventory.unread.extend(sessions.unread.iter().cloned());
+        (inventory, delivered, suppressed)
+    }
+
+    /// Evaluates one group: its findings (rules), its datums (to the metric phase), and,
+    /// when it has findings, its alert plan from its memory (to delivery).
+    async fn evaluate(
+        &self,
+        region: &dyn GameLiftStreams,
+        described: Described,
+        sessions: Arc<SessionsSeen>,
+        now: DateTime<Utc>,
+        outlets: &Outlets,
+    ) -> Evaluated {
+        let config = &self.config;
+        let mut out =
+            Evaluated { group: None, described: false, findings: Vec::new(), suppressed: 0, unread: Vec::new() };
+        let group = match described {
+            Described::Full(group) => {
+                out.described = true;
+                group
+            }
+            Described::Summary(group, unread) => {
+                out.unread.extend(unread);
+                group
+            }
+            Described::Gone(unread) => {
+                out.unread.push(unread);
+                return out;
+            }
+        };
+        let stale: Vec<&StreamSession> = sessions.stale.get(&group.id).map(|s| s.iter().collect()).unwrap_or_default();
+        out.findings = rules::group_findings(&group, now, &config.policy);
+        out.findings.extend(rules::stale_session_findings(&group, &stale, now));
+
+        if config.metric_detail != MetricDetail::Account {
+            let own: Vec<&StreamSession> =
+                sessions.sessions.iter().filter(|s| s.stream_group_id.as_deref() == Some(&group.id)).collect();
+            let _ = outlets.metrics.send(metrics::group_datums(&group, out.described, &own, config.metric_detail, now));
+        }
+        if !out.findings.is_empty() {
+            match observe::alert_memory(region, &group).await {
+                Ok(tags) => {
+                    let findings: Vec<&Finding> = out.findings.iter().collect();
+                    let plan =
+                        alerts::plan(&group.arn, &findings, &tags, &config.alert_tag_prefix, now, config.alert_resend);
+                    out.suppressed = plan.suppressed.len();
+                    let _ = outlets.alerts.send((group.id.clone(), plan));
+                }
+                Err(unread) => out.unread.push(unread),
+            }
+        }
+        out.group = Some(group);
+        out
+    }
+}
+
+/// A stream of what arrives on `rx` until every sender is gone.
+fn tokio_stream_of<T>(mut rx: tokio::sync::mpsc::UnboundedReceiver<T>) -> impl futures::Stream<Item = T> {
+    stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+fn log(report: &Report) {
+    tracing::info!(
+        trigger = %report.trigger,
+        dry_run = report.dry_run,
+        stream_groups = report.counts.stream_groups,
+        findings = report.findings.len(),
+        alerts_sent = report.alerts.sent,
+        alerts_suppressed = report.alerts.suppressed,
+        datums = report.metrics.datums,
+        unread = report.unread.len(),
+        duration_ms = report.duration_ms,
+        "scan finished"
+    );
+    for unread in &report.unread {
+        tracing::warn!(region = %unread.region, operation = unread.operation, stream_group = ?unread.stream_group, error = %unread.error, consequence = unread.consequence, "could not read");
     }
 }

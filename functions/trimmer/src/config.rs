@@ -1,27 +1,21 @@
 //! The trimmer's configuration, read once at start-up. Dry run is the default and the
 //! session policy ends nothing until the studio names what to end.
 
-use crate::demand::DemandSource;
 use crate::plan::{SessionPolicy, Settings};
 use crate::schedule::{self, ScheduleSetting};
 use chrono::Duration;
-use watchdog_shared::env_config::{self, ConfigError, Lookup, flag, get, parse};
+use watchdog_core::env_config::{self, ConfigError, Connection, Lookup, get, parse};
+use watchdog_core::ports::DemandMetric;
+use watchdog_core::reconcile::{Limit, RunSettings};
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub regions: Vec<String>,
-    /// Where changes (and dry-run plans) are announced.
-    pub actions_topic_arn: Option<String>,
-    pub dry_run: bool,
-    /// Publish the plan of a dry run to the actions topic.
-    pub publish_plan: bool,
-    /// Capacity changes (per location) and session ends, together.
-    pub max_changes_per_run: usize,
-    pub api_share: f64,
-    pub max_attempts: u32,
-    pub demand_source: DemandSource,
+    pub connection: Connection,
+    /// Dry run, the per-run limit (capacity changes per location and session ends,
+    /// together), the actions topic.
+    pub run: RunSettings,
+    pub demand_source: DemandMetric,
     pub settings: Settings,
-    pub clock_url: Option<String>,
 }
 
 fn percent(lookup: Lookup<'_>, variable: &'static str, default: u32) -> Result<u32, ConfigError> {
@@ -48,10 +42,10 @@ impl Config {
             expected: SessionPolicy::FORMAT,
         })?;
         let demand_source = match get(lookup, "DEMAND_SOURCE").as_deref() {
-            None | Some("watchdog") => DemandSource::Watchdog {
+            None | Some("watchdog") => DemandMetric::Watchdog {
                 namespace: get(lookup, "METRIC_NAMESPACE").unwrap_or_else(|| "GameLiftStreams/Watchdog".into()),
             },
-            Some("service") => DemandSource::Service,
+            Some("service") => DemandMetric::Service,
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     variable: "DEMAND_SOURCE",
@@ -60,26 +54,17 @@ impl Config {
                 });
             }
         };
+        let max_changes = parse(lookup, "MAX_CHANGES_PER_RUN", "a whole number from 1 to 500", 10, |n: &usize| {
+            (1..=500).contains(n)
+        })?;
+        let common = env_config::remediation(lookup, "trimmer", "watchdog:trim", true, Limit::Steps(max_changes))?;
         Ok(Self {
-            regions: env_config::regions(lookup)?,
-            actions_topic_arn: env_config::topic_arn(lookup, "ACTIONS_TOPIC_ARN")?,
-            dry_run: flag(lookup, "DRY_RUN", true)?,
-            publish_plan: flag(lookup, "PUBLISH_PLAN", true)?,
-            max_changes_per_run: parse(
-                lookup,
-                "MAX_CHANGES_PER_RUN",
-                "a whole number from 1 to 500",
-                10,
-                |n: &usize| (1..=500).contains(n),
-            )?,
-            api_share: env_config::api_share(lookup)?,
-            max_attempts: parse(lookup, "MAX_ATTEMPTS", "a whole number from 1 to 10", 3, |n: &u32| {
-                (1..=10).contains(n)
-            })?,
+            connection: common.connection,
+            run: common.run,
             demand_source,
             settings: Settings {
-                opt_in_tag: env_config::tag_key(lookup, "OPT_IN_TAG", "watchdog:trim")?,
-                manage_all_groups: flag(lookup, "MANAGE_ALL_GROUPS", false)?,
+                opt_in_tag: common.opt_in_tag,
+                manage_all_groups: common.manage_all_groups,
                 floor: parse(lookup, "FLOOR_CAPACITY", "a whole number of streams from 0 to 10000", 1, |n: &u32| {
                     *n <= 10_000
                 })?,
@@ -110,7 +95,6 @@ impl Config {
                 off_hours,
                 sessions,
             },
-            clock_url: get(lookup, "WATCHDOG_CLOCK_URL"),
         })
     }
 }
@@ -128,12 +112,12 @@ mod tests {
     #[test]
     fn safe_defaults() {
         let c = config(&[]).unwrap();
-        assert!(c.dry_run && c.publish_plan);
+        assert!(c.run.dry_run && c.run.publish_plan);
         assert!(!c.settings.manage_all_groups);
         assert_eq!(c.settings.opt_in_tag, "watchdog:trim");
         assert_eq!(c.settings.sessions, SessionPolicy::default(), "ends no session unless told");
         assert!(c.settings.off_hours.is_none());
-        assert_eq!(c.max_changes_per_run, 10);
+        assert_eq!(c.run.limit, Limit::Steps(10));
     }
 
     #[test]

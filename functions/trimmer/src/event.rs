@@ -3,14 +3,11 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use watchdog_shared::event_fields;
+use watchdog_core::event_fields;
 
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("invalid trimmer event: {field}: {problem}")]
-pub struct EventError {
-    pub field: String,
-    pub problem: String,
-}
+pub use watchdog_core::event_fields::EventError;
+
+const EVENT: &str = "trimmer";
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,12 +24,16 @@ pub struct TrimRequest {
 
 pub fn parse(event: Value) -> Result<TrimRequest, EventError> {
     let Value::Object(object) = &event else {
-        return Err(EventError { field: "(event)".into(), problem: format!("expected a JSON object, got {event}") });
+        return Err(EventError { event: EVENT, field: "(event)".into(), problem: "expected a JSON object".into() });
     };
     if object.contains_key("detail-type") {
         return Ok(TrimRequest { trigger: Some("schedule".into()), ..TrimRequest::default() });
     }
-    event_fields::deserialize(event, "").map_err(|e| EventError { field: e.field, problem: e.problem })
+    let request: TrimRequest = event_fields::deserialize(event, "").map_err(|e| e.in_event(EVENT))?;
+    if let Some(groups) = &request.stream_groups {
+        event_fields::check_group_names(EVENT, "stream_groups", groups)?;
+    }
+    Ok(request)
 }
 
 #[cfg(test)]

@@ -1,16 +1,6 @@
 use gls_watchdog_trimmer::{Config, Trimmer, handle};
-use lambda_runtime::{Error, run, service_fn};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    // Honours AWS_LAMBDA_LOG_LEVEL and AWS_LAMBDA_LOG_FORMAT=json.
-    lambda_runtime::tracing::init_default_subscriber();
-    match Config::from_env() {
-        Ok(config) => {
-            let trimmer = Trimmer::from_env(config).await;
-            let trimmer = &trimmer;
-            run(service_fn(move |event| handle(trimmer, event))).await
-        }
-        Err(error) => watchdog_shared::lambda::refuse_invocations(error).await,
-    }
+async fn main() -> Result<(), lambda_runtime::Error> {
+    watchdog_aws::lambda::serve(Config::from_env(), Trimmer::connect, handle).await
 }

@@ -10,105 +10,17 @@
 use crate::schedule::{OffHours, ScheduleSetting};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::fmt;
-use watchdog_shared::opt_in::{self, Eligibility};
-use watchdog_shared::rules::time_in_status;
-use watchdog_shared::{LocationStatus, StreamClass};
-use watchdog_shared::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, StreamSessionStatusReason};
+use watchdog_core::opt_in::{self, Eligibility};
+use watchdog_core::ports::{Demand, LocationSpec, Tags};
+use watchdog_core::reconcile::{Call, Effect, Note, Plan, PlanItem, StepKind, TagWrite};
+use watchdog_core::rules::time_in_status;
+use watchdog_core::tags::trim::{FLOOR, OFF_HOURS, record_key};
+use watchdog_core::{LocationStatus, StreamClass};
+use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, StreamSessionStatusReason};
 
-/// Prefix of the per-location record tag; the location name follows.
-pub const TAG_RECORD_PREFIX: &str = "watchdog:trim:";
-/// A group's own off-hours window, overriding the deployment's (`none` switches it off).
-pub const TAG_OFF_HOURS: &str = "watchdog:off-hours";
-/// A group's own capacity floor, overriding the deployment's.
-pub const TAG_FLOOR: &str = "watchdog:trim-floor";
-
-/// The paid capacity settings of one location.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Levels {
-    pub always_on: u32,
-    pub target_idle: u32,
-}
-
-impl Levels {
-    fn total(self) -> u32 {
-        self.always_on + self.target_idle
-    }
-}
-
-impl fmt::Display for Levels {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "always-on {} / target-idle {}", self.always_on, self.target_idle)
-    }
-}
-
-/// Why capacity changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Why {
-    /// Lowered to the window's peak demand plus headroom.
-    Demand,
-    /// Raised: in-use near capacity, placement failures or a higher peak.
-    DemandReturned,
-    /// Lowered to the floor for the off-hours window.
-    OffHours,
-    /// Restored to the recorded level when the off-hours window ends.
-    OnHours,
-}
-
-impl Why {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Demand => "demand",
-            Self::DemandReturned => "demand_returned",
-            Self::OffHours => "off_hours",
-            Self::OnHours => "on_hours",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [Self::Demand, Self::DemandReturned, Self::OffHours, Self::OnHours].into_iter().find(|w| w.as_str() == text)
-    }
-}
-
-/// What the trimmer remembers about one location: the user's level, the level it set, when
-/// and why. Tag value: `original=10/0;set=4/0;at=1790000000;why=demand`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Record {
-    pub original: Levels,
-    pub set: Levels,
-    pub changed_at: DateTime<Utc>,
-    pub why: Why,
-}
-
-impl Record {
-    pub fn encode(&self) -> String {
-        format!(
-            "original={}/{};set={}/{};at={};why={}",
-            self.original.always_on,
-            self.original.target_idle,
-            self.set.always_on,
-            self.set.target_idle,
-            self.changed_at.timestamp(),
-            self.why.as_str()
-        )
-    }
-
-    pub fn decode(text: &str) -> Option<Self> {
-        let fields: BTreeMap<&str, &str> = text.split(';').filter_map(|f| f.split_once('=')).collect();
-        let levels = |name: &str| -> Option<Levels> {
-            let (always_on, target_idle) = fields.get(name)?.split_once('/')?;
-            Some(Levels { always_on: always_on.parse().ok()?, target_idle: target_idle.parse().ok()? })
-        };
-        Some(Self {
-            original: levels("original")?,
-            set: levels("set")?,
-            changed_at: DateTime::from_timestamp(fields.get("at")?.parse().ok()?, 0)?,
-            why: Why::parse(fields.get("why")?)?,
-        })
-    }
-}
+pub use watchdog_core::tags::trim::{Levels, Record, Why};
 
 /// Which sessions the studio wants ended: a status and how long a session may stay in it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -172,13 +84,6 @@ pub struct Settings {
     pub sessions: SessionPolicy,
 }
 
-/// The CloudWatch history of one location's in-use capacity over the window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Demand {
-    pub peak: Option<u32>,
-    pub oldest: Option<DateTime<Utc>>,
-}
-
 #[derive(Debug, Clone)]
 pub struct Observed {
     /// With its details and tags.
@@ -211,8 +116,8 @@ pub enum Action {
     },
 }
 
-impl Action {
-    pub fn name(&self) -> &'static str {
+impl StepKind for Action {
+    fn name(&self) -> &'static str {
         match self {
             Self::SetCapacity { .. } => "set_capacity",
             Self::EndSession { .. } => "end_session",
@@ -221,83 +126,82 @@ impl Action {
 
     /// Capacity-hours per day the action saves; ending a session frees a slot but changes no
     /// paid setting.
-    pub fn capacity_hours_per_day(&self) -> f64 {
-        match self {
+    fn figures(&self) -> Map<String, Value> {
+        let saved = match self {
             Self::SetCapacity { capacity_hours_per_day, .. } => *capacity_hours_per_day,
             Self::EndSession { .. } => 0.0,
-        }
+        };
+        Map::from_iter([("capacity_hours_per_day".to_owned(), json!(saved))])
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PlanItem {
-    pub stream_group: String,
-    pub stream_group_arn: String,
-    pub region: String,
-    #[serde(flatten)]
-    pub action: Action,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Plan {
-    pub changes: Vec<PlanItem>,
-    /// What the trimmer would change in CloudFormation-managed groups: reported, never done.
-    pub reported_only: Vec<PlanItem>,
-    pub notes: Vec<String>,
-}
-
 /// Everything the trimmer would do for the observed groups at `now`.
-pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> Plan {
+pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> Plan<Action> {
     let mut plan = Plan::default();
     for o in observed {
         let g = &o.group;
         let items = match opt_in::eligibility(g, &settings.opt_in_tag, settings.manage_all_groups) {
             Eligibility::NotOptedIn => continue,
             Eligibility::OptedOut => {
-                plan.notes.push(format!("{}: opted out ({}=false)", g.id, settings.opt_in_tag));
+                plan.note(&g.id, format!("opted out ({}=false)", settings.opt_in_tag));
                 continue;
             }
             Eligibility::CloudFormation(stack) => {
                 let items = group_items(o, now, settings, &mut plan.notes);
                 if !items.is_empty() {
-                    plan.notes.push(format!("{}: managed by CloudFormation stack {stack}; reported only", g.id));
+                    plan.note(&g.id, format!("managed by CloudFormation stack {stack}; reported only"));
                 }
                 plan.reported_only.extend(items);
                 continue;
             }
             Eligibility::OptedIn => group_items(o, now, settings, &mut plan.notes),
         };
-        plan.changes.extend(items);
+        plan.items.extend(items);
     }
     plan
 }
 
-fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<String>) -> Vec<PlanItem> {
-    let g = &o.group;
-    let item = |action: Action, reason: String| PlanItem {
+/// One step of one group, with its effect.
+fn item(
+    g: &StreamGroup,
+    action: Action,
+    reason: String,
+    effect: Effect,
+    batch: Option<String>,
+    done: &str,
+) -> PlanItem<Action> {
+    PlanItem {
         stream_group: g.id.clone(),
         stream_group_arn: g.arn.clone(),
         region: g.region().unwrap_or_default().to_owned(),
         action,
         reason,
-    };
+        sequence: g.id.clone(),
+        batch,
+        effect,
+        done: done.to_owned(),
+    }
+}
+
+fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<Note>) -> Vec<PlanItem<Action>> {
+    let g = &o.group;
+    let note = |text: String| Note { stream_group: g.id.clone(), note: text };
     let mut items = Vec::new();
     if g.status == StreamGroupStatus::Active {
-        let schedule = match g.tags.get(TAG_OFF_HOURS).map(|t| ScheduleSetting::parse(t)) {
+        let schedule = match g.tags.get(OFF_HOURS).map(|t| ScheduleSetting::parse(t)) {
             None => s.off_hours.clone(),
             Some(Ok(ScheduleSetting::Window(w))) => Some(w),
             Some(Ok(ScheduleSetting::Disabled)) => None,
             Some(Err(e)) => {
-                notes.push(format!("{}: tag {TAG_OFF_HOURS} ignored: {e}", g.id));
+                notes.push(note(format!("tag {OFF_HOURS} ignored: {e}")));
                 None
             }
         };
-        let floor = match g.tags.get(TAG_FLOOR).map(|t| t.trim().parse::<u32>()) {
+        let floor = match g.tags.get(FLOOR).map(|t| t.trim().parse::<u32>()) {
             None => s.floor,
             Some(Ok(floor)) => floor,
             Some(Err(_)) => {
-                notes.push(format!("{}: tag {TAG_FLOOR} is not a whole number; using the floor {}", g.id, s.floor));
+                notes.push(note(format!("tag {FLOOR} is not a whole number; using the floor {}", s.floor)));
                 s.floor
             }
         };
@@ -310,7 +214,7 @@ fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<S
                     target_idle: location.capacity.target_idle.unwrap_or(0),
                 },
                 in_use: location.capacity.in_use(),
-                record: g.tags.get(&format!("{TAG_RECORD_PREFIX}{}", location.name)).and_then(|t| Record::decode(t)),
+                record: g.tags.get(&record_key(&location.name)).and_then(|t| Record::decode(t)),
                 demand: o.demand.get(&location.name).copied().unwrap_or_default(),
                 placement_failures: placement_failures(&o.sessions, &location.name, now - s.window),
                 schedule: schedule.as_ref(),
@@ -318,50 +222,67 @@ fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<S
             };
             match decide(&context, now, s) {
                 Decision::Keep(None) => {}
-                Decision::Keep(Some(note)) => notes.push(format!("{} {}: {note}", g.id, location.name)),
+                Decision::Keep(Some(text)) => notes.push(note(format!("{}: {text}", location.name))),
                 Decision::Change { to, original, why, reason } => {
                     let hours = match (why, &context.schedule) {
                         (Why::OffHours | Why::OnHours, Some(w)) => w.hours_per_day(),
                         _ => 24.0,
                     };
                     let saved = (f64::from(context.current.total()) - f64::from(to.total())) * hours;
-                    items.push(item(
-                        Action::SetCapacity {
-                            location: location.name.clone(),
-                            from: context.current,
-                            to,
-                            maximum: location.capacity.maximum,
-                            original,
-                            why,
-                            capacity_hours_per_day: (saved * 100.0).round() / 100.0,
-                        },
-                        reason,
-                    ));
+                    // The record goes first: if the change is lost, the next run still knows the
+                    // original. One group's changes share one tag write and one UpdateStreamGroup.
+                    let record = Record { original, set: to, changed_at: now, why };
+                    let spec = LocationSpec {
+                        name: location.name.clone(),
+                        always_on: to.always_on,
+                        target_idle: Some(to.target_idle),
+                        maximum: location.capacity.maximum,
+                        on_demand: None,
+                    };
+                    let effect = Effect {
+                        before: Some(TagWrite::set(
+                            &g.arn,
+                            Tags::from([(record_key(&location.name), record.encode())]),
+                        )),
+                        call: Call::UpdateCapacity { group_id: g.id.clone(), locations: vec![spec] },
+                        after: None,
+                    };
+                    let action = Action::SetCapacity {
+                        location: location.name.clone(),
+                        from: context.current,
+                        to,
+                        maximum: location.capacity.maximum,
+                        original,
+                        why,
+                        capacity_hours_per_day: (saved * 100.0).round() / 100.0,
+                    };
+                    items.push(item(g, action, reason, effect, Some(format!("capacity:{}", g.id)), "applied"));
                 }
             }
         }
     } else if !matches!(g.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired) {
-        notes.push(format!("{}: {}; capacity is changed only in ACTIVE groups", g.id, g.status));
+        notes.push(note(format!("{}; capacity is changed only in ACTIVE groups", g.status)));
     }
     for session in &o.sessions {
         let Some(limit) = s.sessions.limit_for(&session.status) else { continue };
         let Some(elapsed) = time_in_status(session, now) else { continue };
         if elapsed > limit {
-            items.push(item(
-                Action::EndSession {
-                    session_arn: session.arn.clone(),
-                    location: session.location.clone(),
-                    status: session.status.to_string(),
-                    minutes_in_status: elapsed.num_minutes(),
-                    limit_minutes: limit.num_minutes(),
-                },
-                format!(
-                    "{} for {} min, over the policy's {} min; frees its capacity",
-                    session.status,
-                    elapsed.num_minutes(),
-                    limit.num_minutes()
-                ),
-            ));
+            let action = Action::EndSession {
+                session_arn: session.arn.clone(),
+                location: session.location.clone(),
+                status: session.status.to_string(),
+                minutes_in_status: elapsed.num_minutes(),
+                limit_minutes: limit.num_minutes(),
+            };
+            let reason = format!(
+                "{} for {} min, over the policy's {} min; frees its capacity",
+                session.status,
+                elapsed.num_minutes(),
+                limit.num_minutes()
+            );
+            let effect =
+                Effect::call(Call::TerminateSession { group_id: g.id.clone(), session_arn: session.arn.clone() });
+            items.push(item(g, action, reason, effect, None, "terminated"));
         }
     }
     items
@@ -479,7 +400,7 @@ fn decide(c: &LocationContext<'_>, now: DateTime<Utc>, s: &Settings) -> Decision
 #[cfg(test)]
 mod tests {
     use super::*;
-    use watchdog_shared::{Capacity, Location};
+    use watchdog_core::{Capacity, Location};
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z").unwrap().with_timezone(&Utc)
@@ -696,7 +617,7 @@ mod tests {
             session(StreamSessionStatus::Connected, 600),
         ];
         let plan = plan(&[observed(&[("watchdog:trim", "true")], sessions)], now(), &s);
-        let ended: Vec<_> = plan.changes.iter().filter(|i| i.action.name() == "end_session").collect();
+        let ended: Vec<_> = plan.items.iter().filter(|i| i.action.name() == "end_session").collect();
         assert_eq!(ended.len(), 1);
         assert!(matches!(&ended[0].action, Action::EndSession { minutes_in_status: 45, .. }));
     }
@@ -704,15 +625,15 @@ mod tests {
     #[test]
     fn opt_in_opt_out_and_cloudformation() {
         let s = settings();
-        assert!(plan(&[observed(&[], vec![])], now(), &s).changes.is_empty());
+        assert!(plan(&[observed(&[], vec![])], now(), &s).items.is_empty());
         let opted_out = plan(&[observed(&[("watchdog:trim", "false")], vec![])], now(), &s);
-        assert!(opted_out.changes.is_empty() && opted_out.notes[0].contains("opted out"));
+        assert!(opted_out.items.is_empty() && opted_out.notes[0].note.contains("opted out"));
         let stack =
             plan(&[observed(&[("watchdog:trim", "true"), (opt_in::CFN_STACK_TAG, "games")], vec![])], now(), &s);
-        assert!(stack.changes.is_empty());
+        assert!(stack.items.is_empty());
         assert_eq!(stack.reported_only.len(), 1);
         let opted_in = plan(&[observed(&[("watchdog:trim", "true")], vec![])], now(), &s);
-        let Action::SetCapacity { to, capacity_hours_per_day, .. } = &opted_in.changes[0].action else { panic!() };
+        let Action::SetCapacity { to, capacity_hours_per_day, .. } = &opted_in.items[0].action else { panic!() };
         assert_eq!(*to, levels(2, 0));
         assert_eq!(*capacity_hours_per_day, 8.0 * 24.0);
     }

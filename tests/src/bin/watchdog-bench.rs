@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use watchdog_shared::api_limits::documented_limit;
+use watchdog_core::api_limits::documented_limit;
 use watchdog_tests::lambda::{LambdaWatch, LocalAws, workspace_root};
 
 const HOLDING: [&str; 6] =

@@ -10,17 +10,9 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
-pub struct OperationStats {
-    /// HTTP attempts, retries included.
-    pub attempts: u64,
-    pub throttled: u64,
-    pub server_errors: u64,
-}
+use watchdog_core::ports::OperationStats;
 
 #[derive(Debug, Default, Clone)]
 pub struct CallStats(Arc<Mutex<BTreeMap<String, OperationStats>>>);
@@ -33,23 +25,6 @@ impl CallStats {
     fn update(&self, cfg: &ConfigBag, f: impl FnOnce(&mut OperationStats)) {
         let name = cfg.load::<Metadata>().map_or("unknown", |m| m.name()).to_owned();
         f(self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(name).or_default());
-    }
-
-    /// Calls made since `before` (a snapshot): one run's share of a warm function's totals.
-    pub fn since(&self, before: &BTreeMap<String, OperationStats>) -> BTreeMap<String, OperationStats> {
-        self.snapshot()
-            .into_iter()
-            .map(|(op, after)| {
-                let b = before.get(&op).cloned().unwrap_or_default();
-                let stats = OperationStats {
-                    attempts: after.attempts - b.attempts,
-                    throttled: after.throttled - b.throttled,
-                    server_errors: after.server_errors - b.server_errors,
-                };
-                (op, stats)
-            })
-            .filter(|(_, s)| s.attempts > 0)
-            .collect()
     }
 }
 

@@ -2,8 +2,6 @@
 //! limits. Days here are 24-hour days counted from `CreatedAt`, as the service counts them,
 //! not calendar years: a group created on 28 Feb 2024 expires on 27 Feb 2025.
 
-use crate::clock::Clock;
-use crate::model::StreamGroup;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -31,11 +29,6 @@ impl Lifecycle {
             expires_at_reported: expires_at.is_some(),
             now,
         }
-    }
-
-    /// The lifecycle of `group` by `clock`, or `None` for a group without `CreatedAt`.
-    pub fn of(group: &StreamGroup, clock: &dyn Clock) -> Option<Self> {
-        Some(Self::new(group.created_at?, group.expires_at, clock.now()))
     }
 
     pub fn age(&self) -> Duration {
@@ -78,7 +71,6 @@ pub fn fractional_days(duration: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::FixedClock;
     use chrono::TimeZone;
 
     fn utc(y: i32, m: u32, d: u32) -> DateTime<Utc> {
@@ -156,27 +148,7 @@ mod tests {
     }
 
     #[test]
-    fn lifecycle_reads_the_injected_clock() {
-        let created = utc(2026, 1, 1);
-        let group = crate::model::StreamGroup {
-            id: "sg-000000001".into(),
-            arn: "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-000000001".into(),
-            description: None,
-            stream_class: None,
-            status: crate::model::StreamGroupStatus::Active,
-            status_reason: None,
-            created_at: Some(created),
-            last_updated_at: None,
-            expires_at: None,
-            default_application: None,
-            associated_applications: vec![],
-            tags: Default::default(),
-            locations: vec![],
-        };
-        let clock = FixedClock::at(created + Duration::days(28));
-        assert_eq!(Lifecycle::of(&group, &clock).unwrap().age_days(), 28);
-        clock.advance(Duration::days(152));
-        assert!(!Lifecycle::of(&group, &clock).unwrap().associations_allowed());
+    fn fractional_days_for_metrics() {
         assert_eq!(fractional_days(Duration::hours(36)), 1.5);
     }
 }

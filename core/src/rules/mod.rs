@@ -1,19 +1,25 @@
 //! The finding rules: pure functions of a stream group, its sessions, the time and the
-//! policy. The scanner raises what they return; the recycler and trimmer reuse them to decide
-//! what is due, so every function agrees on what "due" means.
+//! policy, one module per concern. The scanner raises what they return; the recycler reuses
+//! them to decide what is due, so every function agrees on what "due" means.
+//!
+//! - [`lifecycle`]: rotation due, association cutoff, expiry;
+//! - [`status`]: failed locations, groups in ERROR;
+//! - [`capacity`]: idle capacity;
+//! - [`sessions`]: stale sessions and the service's own session timeouts.
+
+pub mod capacity;
+pub mod lifecycle;
+pub mod sessions;
+pub mod status;
+
+pub use capacity::idle_capacity_findings;
+pub use sessions::*;
 
 use crate::findings::{Finding, FindingKind, Severity};
-use crate::lifecycle::{Lifecycle, fractional_days};
-use crate::model::{LocationStatus, StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus};
-use crate::stream_class::Platform;
+use crate::lifecycle::fractional_days;
+use crate::model::{StreamGroup, StreamGroupStatus};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-
-/// The service's own session timeouts (StartStreamSession documentation).
-pub const PLACEMENT_TIMEOUT_LINUX: Duration = Duration::seconds(75);
-pub const PLACEMENT_TIMEOUT_WINDOWS: Duration = Duration::minutes(10);
-pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::seconds(120);
-pub const DEFAULT_SESSION_LENGTH: Duration = Duration::seconds(43_200);
 
 /// Thresholds the studio can tune; `Default` gives the documented defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +48,13 @@ impl Default for Policy {
     }
 }
 
-fn finding(group: &StreamGroup, kind: FindingKind, severity: Severity, message: String, action: &str) -> Finding {
+pub(crate) fn finding(
+    group: &StreamGroup,
+    kind: FindingKind,
+    severity: Severity,
+    message: String,
+    action: &str,
+) -> Finding {
     Finding {
         kind,
         severity,
@@ -56,12 +68,12 @@ fn finding(group: &StreamGroup, kind: FindingKind, severity: Severity, message: 
     }
 }
 
-fn days_text(duration: Duration) -> String {
+pub(crate) fn days_text(duration: Duration) -> String {
     let days = fractional_days(duration);
     if days.abs() < 1.0 { format!("{:.1} hours", days * 24.0) } else { format!("{days:.1} days") }
 }
 
-fn name(group: &StreamGroup) -> String {
+pub(crate) fn name(group: &StreamGroup) -> String {
     match &group.description {
         Some(description) => format!("Stream group {} ({description})", group.id),
         None => format!("Stream group {}", group.id),
@@ -70,312 +82,30 @@ fn name(group: &StreamGroup) -> String {
 
 /// Severity for the `crossed`-th of `count` expiry thresholds (1 = the farthest): the last
 /// four steps are info, warning, high, critical.
-fn expiry_severity(crossed: usize, count: usize) -> Severity {
+pub(crate) fn expiry_severity(crossed: usize, count: usize) -> Severity {
     const LEVELS: [Severity; 4] = [Severity::Info, Severity::Warning, Severity::High, Severity::Critical];
     let index = 4usize.saturating_sub(count) + crossed - 1;
     LEVELS[index.min(3)]
 }
 
-/// Lifecycle, status and capacity findings for one group at `now`.
+/// Every finding about one group at `now` (stale sessions come separately, from its sessions).
 pub fn group_findings(group: &StreamGroup, now: DateTime<Utc>, policy: &Policy) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let gone = matches!(group.status, StreamGroupStatus::Deleting);
-    if gone {
-        return findings;
-    }
-    let lifecycle = group.created_at.map(|created| Lifecycle::new(created, group.expires_at, now));
-
-    if let Some(life) = &lifecycle {
-        let expired = life.is_expired() || group.status == StreamGroupStatus::Expired;
-        if expired {
-            let mut f = finding(
-                group,
-                FindingKind::Expired,
-                Severity::Critical,
-                format!(
-                    "{} expired at {} and can no longer stream.",
-                    name(group),
-                    life.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                ),
-                "Create a new stream group (the recycler can do it), move traffic to it and delete this one.",
-            );
-            f.details = json!({ "expires_at": life.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "age_days": life.age_days() });
-            findings.push(f);
-        } else {
-            let until_expiry = life.until_expiry();
-            let mut thresholds = policy.expiry_thresholds_days.clone();
-            thresholds.sort_unstable_by(|a, b| b.cmp(a));
-            thresholds.dedup();
-            let crossed = thresholds.iter().filter(|&&t| until_expiry <= Duration::days(t)).count();
-            if crossed > 0 {
-                let threshold = thresholds[crossed - 1];
-                let mut f = finding(
-                    group,
-                    FindingKind::ExpirySoon,
-                    expiry_severity(crossed, thresholds.len()),
-                    format!(
-                        "{} expires in {} (at {}); it then stops streaming.",
-                        name(group),
-                        days_text(until_expiry),
-                        life.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                    ),
-                    "Recreate the stream group before it expires and move sessions to the new one.",
-                );
-                f.details = json!({
-                    "days_to_expiry": fractional_days(until_expiry),
-                    "threshold_days": threshold,
-                    "expires_at": life.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    "expires_at_reported": life.expires_at_reported,
-                });
-                findings.push(f);
-            }
-
-            let until_cutoff = life.until_association_cutoff();
-            if !life.associations_allowed() {
-                let mut f = finding(
-                    group,
-                    FindingKind::AssociationCutoffPassed,
-                    Severity::High,
-                    format!("{} is older than 180 days and accepts no new applications.", name(group)),
-                    "Associate new builds with a newer stream group; recreate this one.",
-                );
-                f.details = json!({ "age_days": life.age_days(), "cutoff_at": life.association_cutoff_at().to_rfc3339_opts(chrono::SecondsFormat::Secs, true) });
-                findings.push(f);
-            } else if until_cutoff <= Duration::days(policy.cutoff_warning_days) {
-                let mut f = finding(
-                    group,
-                    FindingKind::AssociationCutoffSoon,
-                    Severity::Warning,
-                    format!(
-                        "{} stops accepting new applications in {} (180 days after creation).",
-                        name(group),
-                        days_text(until_cutoff)
-                    ),
-                    "Associate any upcoming build now, or plan to recreate the stream group.",
-                );
-                f.details = json!({
-                    "days_to_cutoff": fractional_days(until_cutoff),
-                    "cutoff_at": life.association_cutoff_at().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                });
-                findings.push(f);
-            }
-
-            let serving = matches!(
-                group.status,
-                StreamGroupStatus::Active | StreamGroupStatus::ActiveWithErrors | StreamGroupStatus::UpdatingLocations
-            );
-            if serving && life.age_days() >= policy.rotation_days {
-                let mut f = finding(
-                    group,
-                    FindingKind::RotationDue,
-                    Severity::Warning,
-                    format!(
-                        "{} is {} days old; AWS recommends recreating stream groups every 3-4 weeks.",
-                        name(group),
-                        life.age_days()
-                    ),
-                    "Recreate the stream group blue/green (opt it in to the recycler) to pick up service updates.",
-                );
-                f.details = json!({ "age_days": life.age_days(), "rotation_days": policy.rotation_days });
-                findings.push(f);
-            }
-        }
-    }
-
-    match group.status {
-        StreamGroupStatus::ActiveWithErrors => {
-            let failed: Vec<&str> = group.failed_locations().map(|l| l.name.as_str()).collect();
-            let primary_failed = failed.iter().any(|l| group.is_primary_location(l));
-            let (severity, action) = if primary_failed {
-                (Severity::Critical, "The primary location cannot be removed: recreate the stream group.")
-            } else {
-                (Severity::High, "Remove the failed locations and add them back (the recycler can repair them).")
-            };
-            let mut f = finding(
-                group,
-                FindingKind::ActiveWithErrors,
-                severity,
-                format!(
-                    "{} has failed locations: {}{}.",
-                    name(group),
-                    failed.join(", "),
-                    if primary_failed { " (including the primary location)" } else { "" }
-                ),
-                action,
-            );
-            f.details = json!({ "failed_locations": failed, "primary_failed": primary_failed });
-            findings.push(f);
-        }
-        StreamGroupStatus::Error => {
-            let reason = group.status_reason.as_ref().map_or("not reported".to_owned(), ToString::to_string);
-            let mut f = finding(
-                group,
-                FindingKind::GroupError,
-                Severity::Critical,
-                format!("{} is in ERROR (reason: {reason}).", name(group)),
-                "Delete the stream group and create it again; for noAvailableInstances try another stream class or location.",
-            );
-            f.details = json!({ "status_reason": reason });
-            findings.push(f);
-        }
-        _ => {}
-    }
-
-    findings.extend(idle_capacity_findings(group, policy));
-    findings
-}
-
-/// Paid (always-on or target-idle) capacity that sits idle beyond the policy's share.
-pub fn idle_capacity_findings(group: &StreamGroup, policy: &Policy) -> Vec<Finding> {
-    if !matches!(
-        group.status,
-        StreamGroupStatus::Active | StreamGroupStatus::ActiveWithErrors | StreamGroupStatus::UpdatingLocations
-    ) {
+    if group.status == StreamGroupStatus::Deleting {
         return Vec::new();
     }
-    group
-        .locations
-        .iter()
-        .filter(|l| l.status == LocationStatus::Active)
-        .filter_map(|location| {
-            let c = &location.capacity;
-            let paid = c.always_on.unwrap_or(0) + c.target_idle.unwrap_or(0);
-            if paid == 0 || c.allocated == 0 || c.idle == 0 {
-                return None;
-            }
-            let idle_share = f64::from(c.idle) / f64::from(c.allocated);
-            if idle_share <= policy.idle_share {
-                return None;
-            }
-            let mut f = finding(
-                group,
-                FindingKind::IdleCapacity,
-                Severity::Warning,
-                format!(
-                    "{} in {}: {} of {} allocated capacity is idle ({:.0}%), {} of it paid as always-on or target-idle.",
-                    name(group),
-                    location.name,
-                    c.idle,
-                    c.allocated,
-                    idle_share * 100.0,
-                    paid
-                ),
-                "Lower always-on or target-idle capacity to what demand needs (opt the group in to the trimmer).",
-            );
-            f.location = Some(location.name.clone());
-            f.details = json!({
-                "idle": c.idle,
-                "allocated": c.allocated,
-                "always_on": c.always_on,
-                "target_idle": c.target_idle,
-                "idle_share": idle_share,
-                "idle_capacity_hours_per_day": f64::from(c.idle) * 24.0,
-            });
-            Some(f)
-        })
-        .collect()
-}
-
-/// A session's own timeouts, when read with GetStreamSession; defaults otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionTimeouts {
-    pub connection_timeout: Duration,
-    pub session_length: Duration,
-}
-
-impl Default for SessionTimeouts {
-    fn default() -> Self {
-        Self { connection_timeout: DEFAULT_CONNECTION_TIMEOUT, session_length: DEFAULT_SESSION_LENGTH }
-    }
-}
-
-/// How long the service lets a session stay in its status, or `None` for a final status.
-pub fn service_limit(
-    session: &StreamSession,
-    platform: Option<Platform>,
-    timeouts: SessionTimeouts,
-) -> Option<Duration> {
-    match session.status {
-        StreamSessionStatus::Activating => Some(match platform {
-            Some(Platform::Windows) => PLACEMENT_TIMEOUT_WINDOWS,
-            _ => PLACEMENT_TIMEOUT_LINUX,
-        }),
-        StreamSessionStatus::Active
-        | StreamSessionStatus::PendingClientReconnection
-        | StreamSessionStatus::Reconnecting => Some(timeouts.connection_timeout),
-        StreamSessionStatus::Connected => Some(timeouts.session_length),
-        StreamSessionStatus::Terminating => Some(Duration::zero()),
-        _ => None,
-    }
-}
-
-/// How long `session` has been in its status (CONNECTED counts from creation: its limit is
-/// the whole session length).
-pub fn time_in_status(session: &StreamSession, now: DateTime<Utc>) -> Option<Duration> {
-    let since = match session.status {
-        StreamSessionStatus::Connected => session.created_at,
-        _ => session.last_updated_at.or(session.created_at),
-    }?;
-    Some(now - since)
-}
-
-/// Whether `session` has outlived the service's own limit for its status plus the margin.
-pub fn is_stale(
-    session: &StreamSession,
-    platform: Option<Platform>,
-    timeouts: SessionTimeouts,
-    now: DateTime<Utc>,
-    policy: &Policy,
-) -> bool {
-    match (service_limit(session, platform, timeouts), time_in_status(session, now)) {
-        (Some(limit), Some(elapsed)) => elapsed > limit + policy.stale_margin,
-        _ => false,
-    }
-}
-
-/// One `stale_session` finding per location, naming its stale sessions.
-pub fn stale_session_findings(group: &StreamGroup, stale: &[&StreamSession], now: DateTime<Utc>) -> Vec<Finding> {
-    let mut by_location: std::collections::BTreeMap<String, Vec<&StreamSession>> = Default::default();
-    for session in stale {
-        by_location.entry(session.location.clone().unwrap_or_default()).or_default().push(session);
-    }
-    by_location
-        .into_iter()
-        .map(|(location, sessions)| {
-            let listed: Vec<serde_json::Value> = sessions
-                .iter()
-                .map(|s| {
-                    json!({
-                        "arn": s.arn,
-                        "status": s.status.as_str(),
-                        "minutes_in_status": time_in_status(s, now).map(|d| d.num_minutes()),
-                    })
-                })
-                .collect();
-            let statuses: std::collections::BTreeSet<&str> = sessions.iter().map(|s| s.status.as_str()).collect();
-            let mut f = finding(
-                group,
-                FindingKind::StaleSession,
-                Severity::Warning,
-                format!(
-                    "{} in {location}: {} session(s) ({}) have outlived the service's own timeouts and may hold capacity.",
-                    name(group),
-                    sessions.len(),
-                    statuses.into_iter().collect::<Vec<_>>().join(", ")
-                ),
-                "Terminate the sessions with TerminateStreamSession (the trimmer can, by policy).",
-            );
-            f.location = Some(location);
-            f.details = json!({ "sessions": listed });
-            f
-        })
-        .collect()
+    let mut findings = lifecycle::lifecycle_findings(group, now, policy);
+    findings.extend(status::status_findings(group));
+    findings.extend(capacity::idle_capacity_findings(group, policy));
+    findings
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Capacity, Location, StreamGroupStatusReason};
+    use crate::model::{
+        Capacity, Location, LocationStatus, StreamGroupStatusReason, StreamSession, StreamSessionStatus,
+    };
+    use crate::stream_class::Platform;
     use crate::stream_class::StreamClass;
     use chrono::TimeZone;
 

@@ -1,16 +1,16 @@
-//! The one place that knows aws-sdk-gameliftstreams types: it converts them into the
-//! domain model. The SDK's `Unknown` enum variants become the model's explicit
+//! aws-sdk-gameliftstreams types converted into the core's model. The SDK's `Unknown` enum variants become the model's explicit
 //! `Unknown(name)` values through their wire names, so nothing new is lost or misread.
 
-use crate::model::{
-    ApplicationRef, Capacity, Location, LocationStatus, StreamGroup, StreamGroupStatus, StreamGroupStatusReason,
-    StreamSession, StreamSessionStatus, StreamSessionStatusReason, session_arn_group_id,
-};
-use crate::stream_class::StreamClass;
 use aws_sdk_gameliftstreams::operation::get_stream_group::GetStreamGroupOutput;
 use aws_sdk_gameliftstreams::operation::get_stream_session::GetStreamSessionOutput;
 use aws_sdk_gameliftstreams::types as sdk;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
+use watchdog_core::rules::SessionTimeouts;
+use watchdog_core::{
+    ApplicationRef, Capacity, Location, LocationStatus, StreamClass, StreamGroup, StreamGroupStatus,
+    StreamGroupStatusReason, StreamSession, StreamSessionStatus, StreamSessionStatusReason, id_of,
+    session_arn_group_id,
+};
 
 /// Stands in for a status the service left out of a response.
 const NOT_REPORTED: &str = "NOT_REPORTED";
@@ -20,6 +20,7 @@ fn time(value: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(value.secs(), value.subsec_nanos())
 }
 
+/// A capacity as the service reports it; a negative value (never documented) reads as zero.
 fn capacity(value: Option<i32>) -> Option<u32> {
     value.map(|v| u32::try_from(v).unwrap_or(0))
 }
@@ -50,7 +51,7 @@ pub fn location(state: &sdk::LocationState) -> Location {
 
 /// A stream group as GetStreamGroup describes it (with locations, without tags).
 pub fn stream_group(out: &GetStreamGroupOutput) -> StreamGroup {
-    let id = out.id().map_or_else(|| id_from_arn(out.arn()), str::to_owned);
+    let id = out.id().map_or_else(|| id_of(out.arn()).to_owned(), str::to_owned);
     StreamGroup {
         id,
         arn: out.arn().to_owned(),
@@ -71,7 +72,7 @@ pub fn stream_group(out: &GetStreamGroupOutput) -> StreamGroup {
 /// A stream group as ListStreamGroups summarises it: no locations, reason or associations.
 pub fn stream_group_summary(summary: &sdk::StreamGroupSummary) -> StreamGroup {
     StreamGroup {
-        id: summary.id().map_or_else(|| id_from_arn(summary.arn()), str::to_owned),
+        id: summary.id().map_or_else(|| id_of(summary.arn()).to_owned(), str::to_owned),
         arn: summary.arn().to_owned(),
         description: summary.description().map(str::to_owned),
         stream_class: summary.stream_class().map(|c| StreamClass::parse(c.as_str())),
@@ -120,9 +121,14 @@ pub fn stream_session(out: &GetStreamSessionOutput) -> StreamSession {
     }
 }
 
-/// The last path segment of an ARN: the resource id.
-fn id_from_arn(arn: &str) -> String {
-    arn.rsplit('/').next().unwrap_or(arn).to_owned()
+/// A session's own timeouts; the service's defaults where it reports none.
+pub fn session_timeouts(out: &GetStreamSessionOutput) -> SessionTimeouts {
+    let defaults = SessionTimeouts::default();
+    let seconds = |v: Option<i32>, default: Duration| v.map_or(default, |s| Duration::seconds(i64::from(s)));
+    SessionTimeouts {
+        connection_timeout: seconds(out.connection_timeout_seconds(), defaults.connection_timeout),
+        session_length: seconds(out.session_length_seconds(), defaults.session_length),
+    }
 }
 
 #[cfg(test)]

@@ -120,17 +120,33 @@ service_enum!(
     }
 );
 
+impl StreamGroupStatus {
+    /// Whether a group in this status streams (and so holds capacity and takes sessions).
+    pub fn is_serving(&self) -> bool {
+        matches!(self, Self::Active | Self::ActiveWithErrors | Self::UpdatingLocations)
+    }
+}
+
 impl StreamSessionStatus {
-    /// Whether a session in this status occupies a slot of allocated capacity.
+    /// Statuses that hold or wait for capacity: every status but the final ones. A scan lists
+    /// these; by-account listing costs one call per status.
+    pub const OPEN: [StreamSessionStatus; 6] = [
+        Self::Activating,
+        Self::Active,
+        Self::Connected,
+        Self::PendingClientReconnection,
+        Self::Reconnecting,
+        Self::Terminating,
+    ];
+
+    /// Whether a session in this status occupies a slot of allocated capacity: a player is
+    /// streaming, connecting or on the way back. The recycler does not delete a group that
+    /// has one, and only these can be ended by the trimmer.
     pub fn holds_capacity(&self) -> bool {
         matches!(self, Self::Active | Self::Connected | Self::PendingClientReconnection | Self::Reconnecting)
     }
 
-    /// Whether a player is attached or on the way back: a group in this state is serving.
-    pub fn has_player(&self) -> bool {
-        matches!(self, Self::Connected | Self::PendingClientReconnection | Self::Reconnecting)
-    }
-
+    /// TERMINATED and ERROR: the session is over.
     pub fn is_final(&self) -> bool {
         matches!(self, Self::Terminated | Self::Error)
     }
@@ -230,6 +246,20 @@ impl StreamGroup {
     pub fn failed_locations(&self) -> impl Iterator<Item = &Location> {
         self.locations.iter().filter(|l| l.status == LocationStatus::Error)
     }
+
+    /// A failed primary location cannot be removed: only a new group mends it.
+    pub fn primary_location_failed(&self) -> bool {
+        self.failed_locations().any(|l| self.is_primary_location(&l.name))
+    }
+
+    pub fn group_ref(&self) -> crate::ports::GroupRef {
+        crate::ports::GroupRef { id: self.id.clone(), arn: self.arn.clone() }
+    }
+}
+
+/// The id at the end of a GameLift Streams ARN (or the identifier itself).
+pub fn id_of(identifier: &str) -> &str {
+    identifier.rsplit('/').next().unwrap_or(identifier)
 }
 
 /// The region field of a GameLift Streams ARN.

@@ -10,6 +10,71 @@ pub enum ConfigError {
     Invalid { variable: &'static str, value: String, expected: &'static str },
     #[error("{variable} is not set: expected {expected}")]
     Missing { variable: &'static str, expected: &'static str },
+    /// Two settings that cannot work together.
+    #[error("{first} and {second} cannot work together: {problem}")]
+    Conflict { first: &'static str, second: &'static str, problem: &'static str },
+}
+
+/// How a function reaches AWS: its regions, its share of the service's rate limits, its
+/// retries, and (local runs only) the emulator's clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    pub regions: Vec<String>,
+    /// Share of each documented GameLift Streams rate limit this function may use.
+    pub api_share: f64,
+    /// SDK attempts per call (first try included): throttles and 5xx are retried with backoff.
+    pub max_attempts: u32,
+    /// Local runs only: read "now" from the GameLift Streams emulator's clock.
+    pub clock_url: Option<String>,
+}
+
+/// REGIONS, API_SHARE, MAX_ATTEMPTS and WATCHDOG_CLOCK_URL.
+pub fn connection(lookup: Lookup<'_>, default_max_attempts: u32) -> Result<Connection, ConfigError> {
+    Ok(Connection {
+        regions: regions(lookup)?,
+        api_share: api_share(lookup)?,
+        max_attempts: parse(lookup, "MAX_ATTEMPTS", "a whole number from 1 to 10", default_max_attempts, |n: &u32| {
+            (1..=10).contains(n)
+        })?,
+        clock_url: get(lookup, "WATCHDOG_CLOCK_URL"),
+    })
+}
+
+/// What the remediation functions (recycler, trimmer) read alike.
+#[derive(Debug, Clone)]
+pub struct Remediation {
+    pub connection: Connection,
+    pub run: crate::reconcile::RunSettings,
+    pub opt_in_tag: String,
+    pub manage_all_groups: bool,
+}
+
+/// ACTIONS_TOPIC_ARN, DRY_RUN (default true), PUBLISH_PLAN, OPT_IN_TAG, MANAGE_ALL_GROUPS and
+/// the connection; `limit` is the function's own per-run limit.
+pub fn remediation(
+    lookup: Lookup<'_>,
+    function: &'static str,
+    opt_in_default: &str,
+    publish_plan_default: bool,
+    limit: crate::reconcile::Limit,
+) -> Result<Remediation, ConfigError> {
+    Ok(Remediation {
+        connection: connection(lookup, 3)?,
+        run: crate::reconcile::RunSettings {
+            function,
+            dry_run: flag(lookup, "DRY_RUN", true)?,
+            limit,
+            actions_topic_arn: topic_arn(lookup, "ACTIONS_TOPIC_ARN")?,
+            publish_plan: flag(lookup, "PUBLISH_PLAN", publish_plan_default)?,
+        },
+        opt_in_tag: tag_key(lookup, "OPT_IN_TAG", opt_in_default)?,
+        manage_all_groups: flag(lookup, "MANAGE_ALL_GROUPS", false)?,
+    })
+}
+
+/// ALERT_TAG_PREFIX: where the scanner keeps its alert memory (the recycler never copies it).
+pub fn alert_tag_prefix(lookup: Lookup<'_>) -> Result<String, ConfigError> {
+    tag_key(lookup, "ALERT_TAG_PREFIX", crate::tags::alert::DEFAULT_PREFIX)
 }
 
 /// Where settings come from: the process environment, or a map in tests.
@@ -69,8 +134,21 @@ pub fn tag_key(lookup: Lookup<'_>, variable: &'static str, default: &str) -> Res
 
 /// An optional SNS topic ARN.
 pub fn topic_arn(lookup: Lookup<'_>, variable: &'static str) -> Result<Option<String>, ConfigError> {
+    let is_topic = |arn: &str| {
+        let parts: Vec<&str> = arn.split(':').collect();
+        parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == "sns"
+            && is_region_name(parts[3])
+            && parts[4].len() == 12
+            && parts[4].chars().all(|c| c.is_ascii_digit())
+            && !parts[5].is_empty()
+            && parts[5].len() <= 256
+            && parts[5].chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    };
     match get(lookup, variable) {
-        Some(arn) if !arn.starts_with("arn:") || arn.split(':').count() != 6 => Err(ConfigError::Invalid {
+        Some(arn) if !is_topic(&arn) => Err(ConfigError::Invalid {
             variable,
             value: arn,
             expected: "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",

@@ -1,0 +1,273 @@
+//! GameLift Streams through aws-sdk-gameliftstreams: the reader and writer ports of one
+//! region. Every call waits on the client-side rate limiter first; lists go through the
+//! SDK's own paginators, one limiter token per page.
+
+use crate::call_stats::CallStats;
+use crate::convert;
+use crate::errors::classify;
+use async_trait::async_trait;
+use aws_sdk_gameliftstreams::Client;
+use aws_sdk_gameliftstreams::types::{LocationConfiguration, StreamClass, StreamSessionStatus as SdkSessionStatus};
+use watchdog_core::api_limits::ClientRateLimiter;
+use watchdog_core::ports::{
+    ApiError, CreateGroupRequest, ErrorKind, GroupRef, LocationSpec, Operation, StreamGroupReader, StreamGroupWriter,
+    Tags,
+};
+use watchdog_core::rules::SessionTimeouts;
+use watchdog_core::{StreamGroup, StreamSession, StreamSessionStatus};
+
+/// The largest page every list operation allows.
+const PAGE_SIZE: i32 = 100;
+/// AssociateApplications takes at most this many applications per call.
+const APPLICATIONS_PER_CALL: usize = 50;
+
+/// The IAM actions each operation needs, from the Service Authorization Reference
+/// (`shared/reference/iam/`): CreateStreamGroup also needs AssociateApplications and, as it
+/// tags the new group, TagResource. The IAM drift test checks every function's policy in
+/// template.yaml against this table and the function's declared operations.
+pub const IAM_ACTIONS: &[(Operation, &[&str])] = &[
+    (Operation::ListStreamGroups, &["gameliftstreams:ListStreamGroups"]),
+    (Operation::GetStreamGroup, &["gameliftstreams:GetStreamGroup"]),
+    (Operation::ListTagsForResource, &["gameliftstreams:ListTagsForResource"]),
+    (Operation::ListStreamSessions, &["gameliftstreams:ListStreamSessions"]),
+    (Operation::ListStreamSessionsByAccount, &["gameliftstreams:ListStreamSessionsByAccount"]),
+    (Operation::GetStreamSession, &["gameliftstreams:GetStreamSession"]),
+    (Operation::TagResource, &["gameliftstreams:TagResource"]),
+    (Operation::UntagResource, &["gameliftstreams:UntagResource"]),
+    (
+        Operation::CreateStreamGroup,
+        &["gameliftstreams:CreateStreamGroup", "gameliftstreams:AssociateApplications", "gameliftstreams:TagResource"],
+    ),
+    (Operation::AssociateApplications, &["gameliftstreams:AssociateApplications"]),
+    (Operation::DeleteStreamGroup, &["gameliftstreams:DeleteStreamGroup"]),
+    (Operation::RemoveStreamGroupLocations, &["gameliftstreams:RemoveStreamGroupLocations"]),
+    (Operation::AddStreamGroupLocations, &["gameliftstreams:AddStreamGroupLocations"]),
+    (Operation::UpdateStreamGroup, &["gameliftstreams:UpdateStreamGroup"]),
+    (Operation::TerminateStreamSession, &["gameliftstreams:TerminateStreamSession"]),
+];
+
+/// The IAM actions a function that calls `operations` needs.
+pub fn iam_actions(operations: &[Operation]) -> std::collections::BTreeSet<&'static str> {
+    operations
+        .iter()
+        .flat_map(|op| IAM_ACTIONS.iter().find(|(o, _)| o == op).map(|(_, actions)| actions.iter().copied()))
+        .flatten()
+        .collect()
+}
+
+/// One region's GameLift Streams, within the function's share of its rate limits.
+pub struct GameLiftStreamsApi {
+    region: String,
+    client: Client,
+    limiter: ClientRateLimiter,
+}
+
+impl GameLiftStreamsApi {
+    /// A client for `region` that counts its calls in `stats` and makes `max_attempts` tries.
+    pub fn new(
+        sdk: &aws_types::SdkConfig,
+        region: &str,
+        limiter: ClientRateLimiter,
+        stats: &CallStats,
+        max_attempts: u32,
+    ) -> Self {
+        let client = Client::from_conf(
+            aws_sdk_gameliftstreams::config::Builder::from(sdk)
+                .region(aws_types::region::Region::new(region.to_owned()))
+                .retry_config(aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(max_attempts))
+                .interceptor(stats.clone())
+                .build(),
+        );
+        Self { region: region.to_owned(), client, limiter }
+    }
+
+    async fn wait(&self, operation: Operation) {
+        self.limiter.acquire(&self.region, operation.name()).await;
+    }
+}
+
+fn to_i32(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+fn location_configuration(spec: &LocationSpec, operation: &'static str) -> Result<LocationConfiguration, ApiError> {
+    #[allow(deprecated)]
+    LocationConfiguration::builder()
+        .location_name(&spec.name)
+        .always_on_capacity(to_i32(spec.always_on))
+        .set_target_idle_capacity(spec.target_idle.map(to_i32))
+        .set_maximum_capacity(spec.maximum.map(to_i32))
+        .set_on_demand_capacity(spec.on_demand.map(to_i32))
+        .build()
+        .map_err(|e| ApiError::new(operation, ErrorKind::Validation, "InvalidLocation", format!("{}: {e}", spec.name)))
+}
+
+#[async_trait]
+impl StreamGroupReader for GameLiftStreamsApi {
+    fn region(&self) -> &str {
+        &self.region
+    }
+
+    async fn list_stream_groups(&self) -> Result<Vec<StreamGroup>, ApiError> {
+        let mut pages = self.client.list_stream_groups().into_paginator().page_size(PAGE_SIZE).send();
+        let mut groups = Vec::new();
+        loop {
+            self.wait(Operation::ListStreamGroups).await;
+            let Some(page) = pages.next().await else { return Ok(groups) };
+            let page = page.map_err(|e| classify("ListStreamGroups", &e))?;
+            groups.extend(page.items().iter().map(convert::stream_group_summary));
+            if page.next_token().is_none() {
+                return Ok(groups);
+            }
+        }
+    }
+
+    async fn get_stream_group(&self, id: &str) -> Result<StreamGroup, ApiError> {
+        self.wait(Operation::GetStreamGroup).await;
+        let out = self.client.get_stream_group().identifier(id).send().await;
+        out.map(|out| convert::stream_group(&out)).map_err(|e| classify("GetStreamGroup", &e))
+    }
+
+    async fn list_tags(&self, arn: &str) -> Result<Tags, ApiError> {
+        self.wait(Operation::ListTagsForResource).await;
+        let out = self.client.list_tags_for_resource().resource_arn(arn).send().await;
+        let out = out.map_err(|e| classify("ListTagsForResource", &e))?;
+        Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+    }
+
+    async fn list_group_sessions(&self, group_id: &str) -> Result<Vec<StreamSession>, ApiError> {
+        let mut pages =
+            self.client.list_stream_sessions().identifier(group_id).into_paginator().page_size(PAGE_SIZE).send();
+        let mut sessions = Vec::new();
+        loop {
+            self.wait(Operation::ListStreamSessions).await;
+            let Some(page) = pages.next().await else { return Ok(sessions) };
+            let page = page.map_err(|e| classify("ListStreamSessions", &e))?;
+            sessions.extend(page.items().iter().map(convert::stream_session_summary));
+            if page.next_token().is_none() {
+                return Ok(sessions);
+            }
+        }
+    }
+
+    async fn list_account_sessions(&self, status: &StreamSessionStatus) -> Result<Vec<StreamSession>, ApiError> {
+        let mut pages = self
+            .client
+            .list_stream_sessions_by_account()
+            .status(SdkSessionStatus::from(status.as_str()))
+            .into_paginator()
+            .page_size(PAGE_SIZE)
+            .send();
+        let mut sessions = Vec::new();
+        loop {
+            self.wait(Operation::ListStreamSessionsByAccount).await;
+            let Some(page) = pages.next().await else { return Ok(sessions) };
+            let page = page.map_err(|e| classify("ListStreamSessionsByAccount", &e))?;
+            sessions.extend(page.items().iter().map(convert::stream_session_summary));
+            if page.next_token().is_none() {
+                return Ok(sessions);
+            }
+        }
+    }
+
+    async fn get_session_timeouts(&self, group_id: &str, session_arn: &str) -> Result<SessionTimeouts, ApiError> {
+        self.wait(Operation::GetStreamSession).await;
+        let out =
+            self.client.get_stream_session().identifier(group_id).stream_session_identifier(session_arn).send().await;
+        out.map(|out| convert::session_timeouts(&out)).map_err(|e| classify("GetStreamSession", &e))
+    }
+}
+
+#[async_trait]
+impl StreamGroupWriter for GameLiftStreamsApi {
+    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), ApiError> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        self.wait(Operation::TagResource).await;
+        let request = self.client.tag_resource().resource_arn(arn).set_tags(Some(tags.clone().into_iter().collect()));
+        request.send().await.map(|_| ()).map_err(|e| classify("TagResource", &e))
+    }
+
+    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), ApiError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.wait(Operation::UntagResource).await;
+        let request = self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(keys.to_vec()));
+        request.send().await.map(|_| ()).map_err(|e| classify("UntagResource", &e))
+    }
+
+    async fn create_stream_group(&self, request: &CreateGroupRequest) -> Result<GroupRef, ApiError> {
+        let locations = request
+            .locations
+            .iter()
+            .map(|l| location_configuration(l, "CreateStreamGroup"))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.wait(Operation::CreateStreamGroup).await;
+        let created = self
+            .client
+            .create_stream_group()
+            .description(&request.description)
+            .stream_class(StreamClass::from(request.stream_class.as_str()))
+            .set_default_application_identifier(request.default_application.clone())
+            .set_location_configurations(Some(locations))
+            .set_tags(Some(request.tags.clone().into_iter().collect()))
+            .client_token(&request.client_token)
+            .send()
+            .await
+            .map_err(|e| classify("CreateStreamGroup", &e))?;
+        let arn = created.arn().to_owned();
+        let id = created.id().map_or_else(|| watchdog_core::id_of(&arn).to_owned(), str::to_owned);
+        Ok(GroupRef { id, arn })
+    }
+
+    async fn associate_applications(&self, group_id: &str, applications: &[String]) -> Result<(), ApiError> {
+        for chunk in applications.chunks(APPLICATIONS_PER_CALL) {
+            self.wait(Operation::AssociateApplications).await;
+            let request = self
+                .client
+                .associate_applications()
+                .identifier(group_id)
+                .set_application_identifiers(Some(chunk.to_vec()));
+            request.send().await.map_err(|e| classify("AssociateApplications", &e))?;
+        }
+        Ok(())
+    }
+
+    async fn delete_stream_group(&self, group_id: &str) -> Result<(), ApiError> {
+        self.wait(Operation::DeleteStreamGroup).await;
+        let result = self.client.delete_stream_group().identifier(group_id).send().await;
+        result.map(|_| ()).map_err(|e| classify("DeleteStreamGroup", &e))
+    }
+
+    async fn remove_location(&self, group_id: &str, location: &str) -> Result<(), ApiError> {
+        self.wait(Operation::RemoveStreamGroupLocations).await;
+        let result = self.client.remove_stream_group_locations().identifier(group_id).locations(location).send().await;
+        result.map(|_| ()).map_err(|e| classify("RemoveStreamGroupLocations", &e))
+    }
+
+    async fn add_location(&self, group_id: &str, location: &LocationSpec) -> Result<(), ApiError> {
+        let configuration = location_configuration(location, "AddStreamGroupLocations")?;
+        self.wait(Operation::AddStreamGroupLocations).await;
+        let request =
+            self.client.add_stream_group_locations().identifier(group_id).location_configurations(configuration);
+        request.send().await.map(|_| ()).map_err(|e| classify("AddStreamGroupLocations", &e))
+    }
+
+    async fn update_capacity(&self, group_id: &str, locations: &[LocationSpec]) -> Result<(), ApiError> {
+        let configurations =
+            locations.iter().map(|l| location_configuration(l, "UpdateStreamGroup")).collect::<Result<Vec<_>, _>>()?;
+        self.wait(Operation::UpdateStreamGroup).await;
+        let request =
+            self.client.update_stream_group().identifier(group_id).set_location_configurations(Some(configurations));
+        request.send().await.map(|_| ()).map_err(|e| classify("UpdateStreamGroup", &e))
+    }
+
+    async fn terminate_session(&self, group_id: &str, session_arn: &str) -> Result<(), ApiError> {
+        self.wait(Operation::TerminateStreamSession).await;
+        let request =
+            self.client.terminate_stream_session().identifier(group_id).stream_session_identifier(session_arn);
+        request.send().await.map(|_| ()).map_err(|e| classify("TerminateStreamSession", &e))
+    }
+}

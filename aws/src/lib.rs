@@ -1,0 +1,58 @@
+//! The AWS adapter: every port of `watchdog-core` implemented with the AWS SDK for Rust.
+//! This crate is the only place that knows SDK types; the functions build their [`Ports`]
+//! with [`connect`] and see nothing else of AWS.
+
+pub mod call_stats;
+pub mod clock;
+pub mod cloudwatch;
+pub mod convert;
+pub mod errors;
+pub mod gamelift;
+pub mod lambda;
+pub mod sns;
+
+use call_stats::CallStats;
+use std::sync::Arc;
+use watchdog_core::api_limits::ClientRateLimiter;
+use watchdog_core::ports::{GameLiftStreams, Ports};
+
+pub use watchdog_core::env_config::Connection;
+
+/// Builds every client once, from the standard configuration chain (credentials, profiles,
+/// `AWS_ENDPOINT_URL_*`), counting every call they make.
+pub async fn connect(connection: &Connection) -> Ports {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    ports(&sdk, connection)
+}
+
+/// As [`connect`], from a given SDK configuration.
+pub fn ports(sdk: &aws_types::SdkConfig, connection: &Connection) -> Ports {
+    let stats = CallStats::default();
+    let limiter = ClientRateLimiter::new(connection.api_share);
+    let regions = connection
+        .regions
+        .iter()
+        .map(|region| {
+            let port: Arc<dyn GameLiftStreams> = Arc::new(gamelift::GameLiftStreamsApi::new(
+                sdk,
+                region,
+                limiter.clone(),
+                &stats,
+                connection.max_attempts,
+            ));
+            (region.clone(), port)
+        })
+        .collect();
+    let counter = stats.clone();
+    Ports {
+        regions,
+        metrics: Arc::new(cloudwatch::CloudWatch::new(sdk, &stats)),
+        demand: Arc::new(cloudwatch::CloudWatch::new(sdk, &stats)),
+        notifier: Arc::new(sns::Sns::new(sdk, &stats)),
+        clock: match &connection.clock_url {
+            None => Arc::new(clock::SystemClock),
+            Some(url) => Arc::new(clock::EmulatorClock::new(url)),
+        },
+        calls: Arc::new(move || counter.snapshot()),
+    }
+}

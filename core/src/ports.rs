@@ -1,0 +1,306 @@
+//! The ports: one small trait per capability the functions need from the outside world, in
+//! the core's own types. `watchdog-aws` implements them with the AWS SDK; `testkit` (feature)
+//! implements them in memory. Nothing here knows an SDK type, so everything above the ports
+//! is tested in-process.
+
+use crate::model::{StreamGroup, StreamSession, StreamSessionStatus};
+use crate::rules::SessionTimeouts;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A resource's tags.
+pub type Tags = BTreeMap<String, String>;
+
+/// What went wrong with a call, classified once in the adapter so that no decision ever
+/// matches error text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation}: {code}: {message}")]
+pub struct ApiError {
+    pub operation: &'static str,
+    pub kind: ErrorKind,
+    /// The service's error code (`ResourceNotFoundException`...), or the transport's failure.
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    NotFound,
+    Throttled,
+    Conflict,
+    Validation,
+    Quota,
+    AccessDenied,
+    /// Server errors, timeouts, unreachable endpoints, anything else.
+    Other,
+}
+
+impl ApiError {
+    pub fn new(operation: &'static str, kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { operation, kind, code: code.into(), message: message.into() }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.kind == ErrorKind::NotFound
+    }
+}
+
+/// A stream group named by both its id and its ARN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupRef {
+    pub id: String,
+    pub arn: String,
+}
+
+/// A location's capacity settings, as CreateStreamGroup, AddStreamGroupLocations and
+/// UpdateStreamGroup take them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocationSpec {
+    pub name: String,
+    pub always_on: u32,
+    pub target_idle: Option<u32>,
+    pub maximum: Option<u32>,
+    /// The deprecated on-demand form; the service refuses it together with the two above.
+    pub on_demand: Option<u32>,
+}
+
+/// Everything CreateStreamGroup needs to build a group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreateGroupRequest {
+    pub description: String,
+    pub stream_class: String,
+    pub default_application: Option<String>,
+    pub locations: Vec<LocationSpec>,
+    pub tags: Tags,
+    /// A retried create with the same token returns the same group.
+    pub client_token: String,
+}
+
+/// One message for a topic: a subject, a body and attributes subscriptions filter on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    pub subject: String,
+    /// With `per_protocol`, a JSON object of one text per protocol (`MessageStructure: json`).
+    pub body: String,
+    pub per_protocol: bool,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// One CloudWatch datum, as plain data so counts are exact and testable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Datum {
+    pub name: &'static str,
+    pub dimensions: Vec<(&'static str, String)>,
+    pub value: f64,
+    pub unit: Unit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Unit {
+    Count,
+    Percent,
+    Seconds,
+    None,
+}
+
+/// PutMetricData accepts at most 1,000 datums per request.
+pub const MAX_DATUMS_PER_CALL: usize = 1000;
+
+/// Where demand history is read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DemandMetric {
+    /// The scanner's `InUseCapacity` at location detail, in the watchdog's namespace.
+    Watchdog { namespace: String },
+    /// The service's own `ActiveCapacity` in `AWS/GameLiftStreams`, in each group's region.
+    Service,
+}
+
+impl DemandMetric {
+    pub fn metric(&self) -> (&str, &'static str) {
+        match self {
+            Self::Watchdog { namespace } => (namespace, "InUseCapacity"),
+            Self::Service => ("AWS/GameLiftStreams", "ActiveCapacity"),
+        }
+    }
+}
+
+/// A (stream group id, location) pair.
+pub type LocationKey = (String, String);
+
+/// The history of one location's in-use capacity over a window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Demand {
+    pub peak: Option<u32>,
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// Every GameLift Streams operation the watchdog can call. The adapter names the IAM actions
+/// each one needs (`watchdog_aws::gamelift::IAM_ACTIONS`), each function names the ones it
+/// uses, and the in-memory world refuses any other, so the template's policies are checked
+/// against what the code really does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Operation {
+    ListStreamGroups,
+    GetStreamGroup,
+    ListTagsForResource,
+    ListStreamSessions,
+    ListStreamSessionsByAccount,
+    GetStreamSession,
+    TagResource,
+    UntagResource,
+    CreateStreamGroup,
+    AssociateApplications,
+    DeleteStreamGroup,
+    RemoveStreamGroupLocations,
+    AddStreamGroupLocations,
+    UpdateStreamGroup,
+    TerminateStreamSession,
+}
+
+impl Operation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ListStreamGroups => "ListStreamGroups",
+            Self::GetStreamGroup => "GetStreamGroup",
+            Self::ListTagsForResource => "ListTagsForResource",
+            Self::ListStreamSessions => "ListStreamSessions",
+            Self::ListStreamSessionsByAccount => "ListStreamSessionsByAccount",
+            Self::GetStreamSession => "GetStreamSession",
+            Self::TagResource => "TagResource",
+            Self::UntagResource => "UntagResource",
+            Self::CreateStreamGroup => "CreateStreamGroup",
+            Self::AssociateApplications => "AssociateApplications",
+            Self::DeleteStreamGroup => "DeleteStreamGroup",
+            Self::RemoveStreamGroupLocations => "RemoveStreamGroupLocations",
+            Self::AddStreamGroupLocations => "AddStreamGroupLocations",
+            Self::UpdateStreamGroup => "UpdateStreamGroup",
+            Self::TerminateStreamSession => "TerminateStreamSession",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Reads of one region's GameLift Streams, every list through all its pages.
+#[async_trait]
+pub trait StreamGroupReader: Send + Sync {
+    fn region(&self) -> &str;
+    /// Every stream group, every status (summaries: no locations, reason or associations).
+    async fn list_stream_groups(&self) -> Result<Vec<StreamGroup>, ApiError>;
+    /// One group with its locations and capacity (without tags).
+    async fn get_stream_group(&self, id: &str) -> Result<StreamGroup, ApiError>;
+    async fn list_tags(&self, arn: &str) -> Result<Tags, ApiError>;
+    /// Every session of one group, every status.
+    async fn list_group_sessions(&self, group_id: &str) -> Result<Vec<StreamSession>, ApiError>;
+    /// Every session of the account in the region in one status.
+    async fn list_account_sessions(&self, status: &StreamSessionStatus) -> Result<Vec<StreamSession>, ApiError>;
+    /// A session's own timeouts (GetStreamSession).
+    async fn get_session_timeouts(&self, group_id: &str, session_arn: &str) -> Result<SessionTimeouts, ApiError>;
+}
+
+/// Writes to one region's GameLift Streams.
+#[async_trait]
+pub trait StreamGroupWriter: Send + Sync {
+    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), ApiError>;
+    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), ApiError>;
+    async fn create_stream_group(&self, request: &CreateGroupRequest) -> Result<GroupRef, ApiError>;
+    async fn associate_applications(&self, group_id: &str, applications: &[String]) -> Result<(), ApiError>;
+    async fn delete_stream_group(&self, group_id: &str) -> Result<(), ApiError>;
+    async fn remove_location(&self, group_id: &str, location: &str) -> Result<(), ApiError>;
+    async fn add_location(&self, group_id: &str, location: &LocationSpec) -> Result<(), ApiError>;
+    /// UpdateStreamGroup with these locations' capacity (every setting sent for each).
+    async fn update_capacity(&self, group_id: &str, locations: &[LocationSpec]) -> Result<(), ApiError>;
+    async fn terminate_session(&self, group_id: &str, session_arn: &str) -> Result<(), ApiError>;
+}
+
+/// One region's GameLift Streams, reads and writes.
+pub trait GameLiftStreams: StreamGroupReader + StreamGroupWriter {}
+impl<T: StreamGroupReader + StreamGroupWriter> GameLiftStreams for T {}
+
+/// CloudWatch as a place to put metrics.
+#[async_trait]
+pub trait MetricSink: Send + Sync {
+    /// One PutMetricData call: at most [`MAX_DATUMS_PER_CALL`] datums.
+    async fn put(&self, namespace: &str, datums: &[Datum], at: DateTime<Utc>) -> Result<(), ApiError>;
+}
+
+/// CloudWatch as the source of demand history.
+#[async_trait]
+pub trait DemandSource: Send + Sync {
+    /// The peak and the oldest datapoint of each location's in-use capacity in `region`
+    /// between `start` and `end`; a location without datapoints is absent.
+    async fn demand(
+        &self,
+        region: &str,
+        metric: &DemandMetric,
+        locations: &[LocationKey],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<BTreeMap<LocationKey, Demand>, ApiError>;
+}
+
+/// SNS.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn publish(&self, topic_arn: &str, message: &Message) -> Result<(), ApiError>;
+    /// Up to ten messages in one call; per message, whether SNS accepted it (or why not).
+    async fn publish_batch(&self, topic_arn: &str, messages: &[Message]) -> Result<Vec<Result<(), String>>, ApiError>;
+}
+
+/// SNS PublishBatch takes at most ten messages.
+pub const MAX_MESSAGES_PER_BATCH: usize = 10;
+
+/// Where "now" comes from: the wall clock in production, the emulator's clock in local runs,
+/// a fixed instant in tests.
+#[async_trait]
+pub trait Clock: Send + Sync {
+    async fn now(&self) -> Result<DateTime<Utc>, String>;
+}
+
+/// Counts of the calls a run made, by operation (HTTP attempts, retries included).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct OperationStats {
+    pub attempts: u64,
+    pub throttled: u64,
+    pub server_errors: u64,
+}
+
+pub type CallCounts = BTreeMap<String, OperationStats>;
+
+/// Calls made since `before`: one run's share of a warm function's totals.
+pub fn calls_since(after: &CallCounts, before: &CallCounts) -> CallCounts {
+    after
+        .iter()
+        .map(|(op, a)| {
+            let b = before.get(op).cloned().unwrap_or_default();
+            let stats = OperationStats {
+                attempts: a.attempts.saturating_sub(b.attempts),
+                throttled: a.throttled.saturating_sub(b.throttled),
+                server_errors: a.server_errors.saturating_sub(b.server_errors),
+            };
+            (op.clone(), stats)
+        })
+        .filter(|(_, s)| s.attempts > 0)
+        .collect()
+}
+
+/// Everything a function reaches outside itself, built once per process.
+#[derive(Clone)]
+pub struct Ports {
+    /// One GameLift Streams per configured region, by region name.
+    pub regions: BTreeMap<String, std::sync::Arc<dyn GameLiftStreams>>,
+    pub metrics: std::sync::Arc<dyn MetricSink>,
+    pub demand: std::sync::Arc<dyn DemandSource>,
+    pub notifier: std::sync::Arc<dyn Notifier>,
+    pub clock: std::sync::Arc<dyn Clock>,
+    /// Calls made so far, for reports and health metrics.
+    pub calls: std::sync::Arc<dyn Fn() -> CallCounts + Send + Sync>,
+}

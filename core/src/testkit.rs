@@ -1,0 +1,550 @@
+//! A small fake world that implements every port in memory, for in-process tests of
+//! handlers and executors: stream groups, sessions and tags per region, a topic inbox,
+//! a metric store, demand history and a fixed clock. It refuses calls a function did not
+//! declare (so a function's operation list, which its IAM policy is checked against, cannot
+//! fall behind its code), injects faults per operation and group, and logs every call.
+//!
+//! It is deliberately simple: writes take effect at once. The GameLift Streams emulator is
+//! the faithful service; this is the quick one.
+
+use crate::model::{
+    Capacity, Location, LocationStatus, StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus,
+};
+use crate::ports::*;
+use crate::rules::SessionTimeouts;
+use crate::stream_class::StreamClass;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+pub const ACCOUNT: &str = "111122223333";
+
+pub fn group_arn(region: &str, id: &str) -> String {
+    format!("arn:aws:gameliftstreams:{region}:{ACCOUNT}:streamgroup/{id}")
+}
+
+/// An ACTIVE group of `class` with one location per (name, always-on) pair, the first the primary.
+pub fn group(region: &str, id: &str, class: &str, created_at: DateTime<Utc>, locations: &[(&str, u32)]) -> StreamGroup {
+    let mut group = StreamGroup::new(id, &group_arn(region, id));
+    group.description = Some(format!("{id} description"));
+    group.stream_class = Some(StreamClass::parse(class));
+    group.created_at = Some(created_at);
+    group.locations = locations
+        .iter()
+        .map(|(name, always_on)| Location {
+            name: name.to_string(),
+            status: LocationStatus::Active,
+            capacity: Capacity {
+                always_on: Some(*always_on),
+                target_idle: Some(0),
+                maximum: Some(*always_on),
+                requested: *always_on,
+                allocated: *always_on,
+                idle: *always_on,
+                ..Capacity::default()
+            },
+        })
+        .collect();
+    group
+}
+
+/// A session of `group_id` in `status`, created and last updated at the given instants.
+pub fn session(
+    region: &str,
+    group_id: &str,
+    n: usize,
+    status: StreamSessionStatus,
+    location: &str,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+) -> StreamSession {
+    StreamSession {
+        arn: format!("arn:aws:gameliftstreams:{region}:{ACCOUNT}:streamsession/{group_id}/S{n:012}"),
+        stream_group_id: Some(group_id.to_owned()),
+        status,
+        status_reason: None,
+        location: Some(location.to_owned()),
+        application_arn: None,
+        user_id: Some(format!("player-{n}")),
+        created_at: Some(created_at),
+        last_updated_at: Some(updated_at),
+    }
+}
+
+/// One recorded call: the operation and what it named (a group id, ARN or topic).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    pub region: String,
+    pub operation: String,
+    pub target: String,
+}
+
+#[derive(Debug, Clone)]
+struct Fault {
+    operation: String,
+    /// Only calls naming this group (id or ARN); every call when `None`.
+    target: Option<String>,
+    kind: ErrorKind,
+    /// How many calls fail; `None`: all.
+    remaining: Option<usize>,
+}
+
+#[derive(Default)]
+struct State {
+    groups: BTreeMap<String, Vec<StreamGroup>>,
+    sessions: BTreeMap<String, Vec<StreamSession>>,
+    timeouts: BTreeMap<String, SessionTimeouts>,
+    calls: Vec<CallRecord>,
+    faults: Vec<Fault>,
+    published: Vec<(String, Message)>,
+    metrics: Vec<(String, Datum)>,
+    put_calls: usize,
+    demand: BTreeMap<LocationKey, Demand>,
+    now: Option<DateTime<Utc>>,
+    created: usize,
+}
+
+/// The world. Clones share it.
+#[derive(Clone)]
+pub struct World {
+    state: Arc<Mutex<State>>,
+    /// Operations the function under test declared; others panic.
+    allowed: Option<Arc<BTreeSet<Operation>>>,
+}
+
+impl World {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        let world = Self { state: Arc::default(), allowed: None };
+        world.state().now = Some(now);
+        world
+    }
+
+    /// The same world, refusing every GameLift Streams operation not in `operations`.
+    pub fn allowing(&self, operations: &[Operation]) -> Self {
+        Self { state: self.state.clone(), allowed: Some(Arc::new(operations.iter().copied().collect())) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn add_group(&self, group: StreamGroup) {
+        let region = group.region().unwrap_or("us-west-2").to_owned();
+        self.state().groups.entry(region).or_default().push(group);
+    }
+
+    pub fn add_session(&self, session: StreamSession) {
+        let region = crate::model::arn_region(&session.arn).unwrap_or("us-west-2").to_owned();
+        self.state().sessions.entry(region).or_default().push(session);
+    }
+
+    pub fn set_demand(&self, group_id: &str, location: &str, demand: Demand) {
+        self.state().demand.insert((group_id.to_owned(), location.to_owned()), demand);
+    }
+
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        self.state().now = Some(now);
+    }
+
+    /// Calls of `operation` (on `target`, when given: a group id, ARN or session ARN) fail
+    /// with `kind`, `times` times or for ever.
+    pub fn fail(&self, operation: &str, target: Option<&str>, kind: ErrorKind, times: Option<usize>) {
+        self.state().faults.push(Fault {
+            operation: operation.to_owned(),
+            target: target.map(str::to_owned),
+            kind,
+            remaining: times,
+        });
+    }
+
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
+    /// A group as the world holds it now (tags included), by id.
+    pub fn group(&self, id: &str) -> Option<StreamGroup> {
+        self.state().groups.values().flatten().find(|g| g.id == id).cloned()
+    }
+
+    pub fn groups(&self) -> Vec<StreamGroup> {
+        self.state().groups.values().flatten().cloned().collect()
+    }
+
+    pub fn sessions(&self) -> Vec<StreamSession> {
+        self.state().sessions.values().flatten().cloned().collect()
+    }
+
+    pub fn set_group_status(&self, id: &str, status: StreamGroupStatus) {
+        if let Some(g) = self.state().groups.values_mut().flatten().find(|g| g.id == id) {
+            g.status = status;
+        }
+    }
+
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.state().calls.clone()
+    }
+
+    pub fn calls_of(&self, operation: &str) -> usize {
+        self.state().calls.iter().filter(|c| c.operation == operation).count()
+    }
+
+    /// Calls that would change the service (tag writes included).
+    pub fn mutating_calls(&self) -> usize {
+        const READS: [&str; 6] = [
+            "ListStreamGroups",
+            "GetStreamGroup",
+            "ListTagsForResource",
+            "ListStreamSessions",
+            "ListStreamSessionsByAccount",
+            "GetStreamSession",
+        ];
+        self.state()
+            .calls
+            .iter()
+            .filter(|c| {
+                !READS.contains(&c.operation.as_str())
+                    && !["Publish", "PublishBatch", "PutMetricData", "GetMetricData"].contains(&c.operation.as_str())
+            })
+            .count()
+    }
+
+    pub fn published(&self) -> Vec<(String, Message)> {
+        self.state().published.clone()
+    }
+
+    pub fn metrics(&self) -> Vec<(String, Datum)> {
+        self.state().metrics.clone()
+    }
+
+    pub fn put_metric_calls(&self) -> usize {
+        self.state().put_calls
+    }
+
+    /// Ports for `regions`, every one backed by this world.
+    pub fn ports(&self, regions: &[&str]) -> Ports {
+        let counter = self.clone();
+        Ports {
+            regions: regions
+                .iter()
+                .map(|r| {
+                    let port: Arc<dyn GameLiftStreams> =
+                        Arc::new(RegionPort { world: self.clone(), region: r.to_string() });
+                    (r.to_string(), port)
+                })
+                .collect(),
+            metrics: Arc::new(self.clone()),
+            demand: Arc::new(self.clone()),
+            notifier: Arc::new(self.clone()),
+            clock: Arc::new(self.clone()),
+            calls: Arc::new(move || {
+                let mut counts = CallCounts::new();
+                for call in counter.calls() {
+                    counts.entry(call.operation).or_default().attempts += 1;
+                }
+                counts
+            }),
+        }
+    }
+
+    /// Records a call and answers with an injected fault, if one matches.
+    fn call(&self, region: &str, operation: Operation, target: &str) -> Result<(), ApiError> {
+        if let Some(allowed) = &self.allowed {
+            assert!(
+                allowed.contains(&operation),
+                "{operation} called on {target}, but the function does not declare it (its OPERATIONS, which its IAM policy is checked against)"
+            );
+        }
+        self.record(region, operation.name(), target)
+    }
+
+    fn record(&self, region: &str, operation: &'static str, target: &str) -> Result<(), ApiError> {
+        let mut state = self.state();
+        state.calls.push(CallRecord {
+            region: region.to_owned(),
+            operation: operation.to_owned(),
+            target: target.to_owned(),
+        });
+        let hit = state.faults.iter_mut().find(|f| {
+            f.operation == operation
+                && f.remaining != Some(0)
+                && f.target.as_deref().is_none_or(|t| t == target || crate::model::id_of(target) == t)
+        });
+        if let Some(fault) = hit {
+            if let Some(n) = fault.remaining.as_mut() {
+                *n -= 1;
+            }
+            let code = match fault.kind {
+                ErrorKind::NotFound => "ResourceNotFoundException",
+                ErrorKind::Throttled => "ThrottlingException",
+                ErrorKind::Conflict => "ConflictException",
+                ErrorKind::Validation => "ValidationException",
+                ErrorKind::Quota => "ServiceQuotaExceededException",
+                ErrorKind::AccessDenied => "AccessDeniedException",
+                ErrorKind::Other => "InternalServerException",
+            };
+            return Err(ApiError::new(operation, fault.kind, code, "injected by the test world"));
+        }
+        Ok(())
+    }
+
+    fn with_group<T>(
+        &self,
+        region: &str,
+        operation: &'static str,
+        id_or_arn: &str,
+        f: impl FnOnce(&mut StreamGroup) -> T,
+    ) -> Result<T, ApiError> {
+        let id = crate::model::id_of(id_or_arn);
+        let mut state = self.state();
+        let group = state.groups.entry(region.to_owned()).or_default().iter_mut().find(|g| g.id == id);
+        match group {
+            Some(group) => Ok(f(group)),
+            None => Err(ApiError::new(
+                operation,
+                ErrorKind::NotFound,
+                "ResourceNotFoundException",
+                format!("{id} not found"),
+            )),
+        }
+    }
+}
+
+/// One region of the world.
+struct RegionPort {
+    world: World,
+    region: String,
+}
+
+#[async_trait]
+impl StreamGroupReader for RegionPort {
+    fn region(&self) -> &str {
+        &self.region
+    }
+
+    async fn list_stream_groups(&self) -> Result<Vec<StreamGroup>, ApiError> {
+        self.world.call(&self.region, Operation::ListStreamGroups, "")?;
+        let state = self.world.state();
+        Ok(state
+            .groups
+            .get(&self.region)
+            .map(|groups| {
+                groups
+                    .iter()
+                    .map(|g| StreamGroup {
+                        locations: Vec::new(),
+                        tags: Tags::new(),
+                        status_reason: None,
+                        associated_applications: Vec::new(),
+                        ..g.clone()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn get_stream_group(&self, id: &str) -> Result<StreamGroup, ApiError> {
+        self.world.call(&self.region, Operation::GetStreamGroup, id)?;
+        self.world.with_group(&self.region, "GetStreamGroup", id, |g| StreamGroup { tags: Tags::new(), ..g.clone() })
+    }
+
+    async fn list_tags(&self, arn: &str) -> Result<Tags, ApiError> {
+        self.world.call(&self.region, Operation::ListTagsForResource, arn)?;
+        self.world.with_group(&self.region, "ListTagsForResource", arn, |g| g.tags.clone())
+    }
+
+    async fn list_group_sessions(&self, group_id: &str) -> Result<Vec<StreamSession>, ApiError> {
+        self.world.call(&self.region, Operation::ListStreamSessions, group_id)?;
+        let state = self.world.state();
+        Ok(state
+            .sessions
+            .get(&self.region)
+            .map(|s| s.iter().filter(|s| s.stream_group_id.as_deref() == Some(group_id)).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn list_account_sessions(&self, status: &StreamSessionStatus) -> Result<Vec<StreamSession>, ApiError> {
+        self.world.call(&self.region, Operation::ListStreamSessionsByAccount, status.as_str())?;
+        let state = self.world.state();
+        Ok(state
+            .sessions
+            .get(&self.region)
+            .map(|s| s.iter().filter(|s| &s.status == status).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn get_session_timeouts(&self, _group_id: &str, session_arn: &str) -> Result<SessionTimeouts, ApiError> {
+        self.world.call(&self.region, Operation::GetStreamSession, session_arn)?;
+        Ok(self.world.state().timeouts.get(session_arn).copied().unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl StreamGroupWriter for RegionPort {
+    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), ApiError> {
+        self.world.call(&self.region, Operation::TagResource, arn)?;
+        self.world.with_group(&self.region, "TagResource", arn, |g| g.tags.extend(tags.clone()))
+    }
+
+    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), ApiError> {
+        self.world.call(&self.region, Operation::UntagResource, arn)?;
+        self.world.with_group(&self.region, "UntagResource", arn, |g| g.tags.retain(|k, _| !keys.contains(k)))
+    }
+
+    async fn create_stream_group(&self, request: &CreateGroupRequest) -> Result<GroupRef, ApiError> {
+        self.world.call(&self.region, Operation::CreateStreamGroup, &request.client_token)?;
+        let mut state = self.world.state();
+        // Idempotent on the client token, as the service is.
+        if let Some(existing) = state
+            .groups
+            .get(&self.region)
+            .and_then(|groups| groups.iter().find(|g| g.tags.get("test:client-token") == Some(&request.client_token)))
+        {
+            return Ok(existing.group_ref());
+        }
+        state.created += 1;
+        let id = format!("sg-NEW{:05}", state.created);
+        let now = state.now.unwrap_or_default();
+        let mut group = StreamGroup::new(&id, &group_arn(&self.region, &id));
+        group.description = Some(request.description.clone());
+        group.stream_class = Some(StreamClass::parse(&request.stream_class));
+        group.created_at = Some(now);
+        group.status = StreamGroupStatus::Activating;
+        group.tags = request.tags.clone();
+        group.tags.insert("test:client-token".into(), request.client_token.clone());
+        group.locations = request.locations.iter().map(location_from_spec).collect();
+        let reference = group.group_ref();
+        state.groups.entry(self.region.clone()).or_default().push(group);
+        Ok(reference)
+    }
+
+    async fn associate_applications(&self, group_id: &str, applications: &[String]) -> Result<(), ApiError> {
+        self.world.call(&self.region, Operation::AssociateApplications, group_id)?;
+        self.world.with_group(&self.region, "AssociateApplications", group_id, |g| {
+            for app in applications {
+                if !g.associated_applications.contains(app) {
+                    g.associated_applications.push(app.clone());
+                }
+            }
+        })
+    }
+
+    async fn delete_stream_group(&self, group_id: &str) -> Result<(), ApiError> {
+        self.world.call(&self.region, Operation::DeleteStreamGroup, group_id)?;
+        self.world.with_group(&self.region, "DeleteStreamGroup", group_id, |g| g.status = StreamGroupStatus::Deleting)
+    }
+
+    async fn remove_location(&self, group_id: &str, location: &str) -> Result<(), ApiError> {
+        self.world.call(&self.region, Operation::RemoveStreamGroupLocations, group_id)?;
+        self.world.with_group(&self.region, "RemoveStreamGroupLocations", group_id, |g| {
+            g.locations.retain(|l| l.name != location)
+        })
+    }
+
+    async fn add_location(&self, group_id: &str, location: &LocationSpec) -> Result<(), ApiError> {
+        self.world.call(&self.region, Operation::AddStreamGroupLocations, group_id)?;
+        self.world.with_group(&self.region, "AddStreamGroupLocations", group_id, |g| {
+            g.locations.push(location_from_spec(location))
+        })
+    }
+
+    async fn update_capacity(&self, group_id: &str, locations: &[LocationSpec]) -> Result<(), ApiError> {
+        self.world.call(&self.region, Operation::UpdateStreamGroup, group_id)?;
+        self.world.with_group(&self.region, "UpdateStreamGroup", group_id, |g| {
+            for spec in locations {
+                if let Some(l) = g.locations.iter_mut().find(|l| l.name == spec.name) {
+                    l.capacity.always_on = Some(spec.always_on);
+                    l.capacity.target_idle = spec.target_idle;
+                    l.capacity.maximum = spec.maximum;
+                    l.capacity.requested = spec.always_on;
+                }
+            }
+        })
+    }
+
+    async fn terminate_session(&self, group_id: &str, session_arn: &str) -> Result<(), ApiError> {
+        self.world.call(&self.region, Operation::TerminateStreamSession, session_arn)?;
+        let _ = group_id;
+        let mut state = self.world.state();
+        match state.sessions.get_mut(&self.region).and_then(|s| s.iter_mut().find(|s| s.arn == session_arn)) {
+            Some(session) => {
+                session.status = StreamSessionStatus::Terminated;
+                Ok(())
+            }
+            None => Err(ApiError::new(
+                "TerminateStreamSession",
+                ErrorKind::NotFound,
+                "ResourceNotFoundException",
+                "no such session",
+            )),
+        }
+    }
+}
+
+fn location_from_spec(spec: &LocationSpec) -> Location {
+    Location {
+        name: spec.name.clone(),
+        status: LocationStatus::Active,
+        capacity: Capacity {
+            always_on: Some(spec.always_on),
+            target_idle: spec.target_idle,
+            maximum: spec.maximum,
+            on_demand: spec.on_demand,
+            requested: spec.always_on,
+            allocated: spec.always_on,
+            idle: spec.always_on,
+        },
+    }
+}
+
+#[async_trait]
+impl MetricSink for World {
+    async fn put(&self, namespace: &str, datums: &[Datum], _at: DateTime<Utc>) -> Result<(), ApiError> {
+        assert!(datums.len() <= MAX_DATUMS_PER_CALL, "{} datums in one PutMetricData", datums.len());
+        self.record("", "PutMetricData", namespace)?;
+        let mut state = self.state();
+        state.put_calls += 1;
+        state.metrics.extend(datums.iter().map(|d| (namespace.to_owned(), d.clone())));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DemandSource for World {
+    async fn demand(
+        &self,
+        region: &str,
+        _metric: &DemandMetric,
+        locations: &[LocationKey],
+        _start: DateTime<Utc>,
+        _end: DateTime<Utc>,
+    ) -> Result<BTreeMap<LocationKey, Demand>, ApiError> {
+        self.record(region, "GetMetricData", "")?;
+        let state = self.state();
+        Ok(locations.iter().filter_map(|k| state.demand.get(k).map(|d| (k.clone(), *d))).collect())
+    }
+}
+
+#[async_trait]
+impl Notifier for World {
+    async fn publish(&self, topic_arn: &str, message: &Message) -> Result<(), ApiError> {
+        self.record("", "Publish", topic_arn)?;
+        self.state().published.push((topic_arn.to_owned(), message.clone()));
+        Ok(())
+    }
+
+    async fn publish_batch(&self, topic_arn: &str, messages: &[Message]) -> Result<Vec<Result<(), String>>, ApiError> {
+        assert!(messages.len() <= MAX_MESSAGES_PER_BATCH, "{} messages in one PublishBatch", messages.len());
+        self.record("", "PublishBatch", topic_arn)?;
+        let mut state = self.state();
+        state.published.extend(messages.iter().map(|m| (topic_arn.to_owned(), m.clone())));
+        Ok(messages.iter().map(|_| Ok(())).collect())
+    }
+}
+
+#[async_trait]
+impl Clock for World {
+    async fn now(&self) -> Result<DateTime<Utc>, String> {
+        self.state().now.ok_or_else(|| "the test world has no clock".to_owned())
+    }
+}

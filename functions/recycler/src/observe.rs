@@ -1,0 +1,104 @@
+//! What a recycler run reads of one region, through the reader port: every group with its
+//! tags, details where a step may follow, the replacement each old group names, and the
+//! sessions of groups past their cut-over. A group whose tags cannot be read is left out:
+//! its opt-in, opt-out and CloudFormation ownership are unknown, and unknown means
+//! "do not touch".
+
+use crate::plan::{self, Observed, Replacement, Settings};
+use futures::{StreamExt, stream};
+use watchdog_core::opt_in::Eligibility;
+use watchdog_core::ports::StreamGroupReader;
+use watchdog_core::tags::recycle as state;
+use watchdog_core::{StreamGroup, StreamGroupStatus, id_of};
+
+/// Tag reads in flight at once.
+const CONCURRENCY: usize = 8;
+
+pub async fn observe(
+    region: &dyn StreamGroupReader,
+    only: Option<&[String]>,
+    settings: &Settings,
+    errors: &mut Vec<String>,
+) -> Vec<Observed> {
+    let all = match region.list_stream_groups().await {
+        Ok(groups) => groups,
+        Err(e) => {
+            errors.push(format!("{}: {e}; region skipped", region.region()));
+            return Vec::new();
+        }
+    };
+    let tagged: Vec<(StreamGroup, Result<_, _>)> = stream::iter(all)
+        .map(|group| async move {
+            let tags = region.list_tags(&group.arn).await;
+            (group, tags)
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut all = Vec::new();
+    for (mut group, tags) in tagged {
+        match tags {
+            Ok(tags) => {
+                group.tags = tags;
+                all.push(group);
+            }
+            Err(e) => errors
+                .push(format!("{}: {e}; left alone: its opt-in, opt-out and ownership tags cannot be read", group.id)),
+        }
+    }
+    let wanted = |g: &StreamGroup| match only {
+        None => true,
+        Some(ids) => {
+            ids.iter().any(|i| id_of(i) == g.id)
+                || g.tags.get(state::REPLACES).is_some_and(|old| ids.iter().any(|i| id_of(i) == old))
+        }
+    };
+    // Groups the recycler may act on, and replacements still announcing their predecessor.
+    let relevant = |g: &StreamGroup| {
+        plan::eligibility(g, settings) != Eligibility::NotOptedIn || g.tags.contains_key(state::REPLACES)
+    };
+    let mut observed = Vec::new();
+    for summary in all.iter().filter(|g| wanted(g) && relevant(g)) {
+        let mut group = match region.get_stream_group(&summary.id).await {
+            Ok(group) => group,
+            Err(e) => {
+                errors.push(format!("{}: {e}; group skipped", summary.id));
+                continue;
+            }
+        };
+        group.tags = summary.tags.clone();
+        let replacement = match group.tags.get(state::REPLACEMENT) {
+            None => None,
+            Some(id) => match all.iter().find(|g| &g.id == id) {
+                None => Some(Replacement::Missing(id.clone())),
+                Some(listed) => match region.get_stream_group(id).await {
+                    Ok(mut details) => {
+                        details.tags = listed.tags.clone();
+                        Some(Replacement::Found(Box::new(details)))
+                    }
+                    Err(e) => {
+                        errors.push(format!("{id}: {e}; its old group waits"));
+                        continue;
+                    }
+                },
+            },
+        };
+        let sessions = if group.tags.contains_key(state::CUTOVER_AT) {
+            match region.list_group_sessions(&group.id).await {
+                Ok(sessions) => sessions,
+                Err(e) => {
+                    errors.push(format!("{}: {e}; not retired this run", group.id));
+                    continue;
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let predecessor_alive = group
+            .tags
+            .get(state::REPLACES)
+            .is_some_and(|old| all.iter().any(|g| &g.id == old && g.status != StreamGroupStatus::Deleting));
+        observed.push(Observed { group, replacement, sessions, predecessor_alive });
+    }
+    observed
+}

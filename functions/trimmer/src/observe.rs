@@ -1,0 +1,101 @@
+//! What a trimmer run reads of one region: every group it may act on (or report), with its
+//! details, tags and sessions, and the demand history of its active locations. A group whose
+//! tags cannot be read is left out (unknown means "do not touch").
+
+use crate::config::Config;
+use crate::plan::Observed;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use watchdog_core::opt_in::{self, Eligibility};
+use watchdog_core::ports::{DemandSource, LocationKey, StreamGroupReader};
+use watchdog_core::{LocationStatus, StreamGroupStatus, id_of};
+
+pub async fn observe(
+    region: &dyn StreamGroupReader,
+    demand: &dyn DemandSource,
+    config: &Config,
+    only: Option<&[String]>,
+    now: DateTime<Utc>,
+    errors: &mut Vec<String>,
+) -> Vec<Observed> {
+    let groups = match region.list_stream_groups().await {
+        Ok(groups) => groups,
+        Err(e) => {
+            errors.push(format!("{}: {e}; region skipped", region.region()));
+            return Vec::new();
+        }
+    };
+    let settings = &config.settings;
+    let mut observed = Vec::new();
+    for mut group in groups {
+        if only.is_some_and(|ids| !ids.iter().any(|i| id_of(i) == group.id))
+            || matches!(group.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired)
+        {
+            continue;
+        }
+        group.tags = match region.list_tags(&group.arn).await {
+            Ok(tags) => tags,
+            Err(e) => {
+                errors.push(format!(
+                    "{}: {e}; left alone: its opt-in, opt-out and ownership tags cannot be read",
+                    group.id
+                ));
+                continue;
+            }
+        };
+        let eligibility = opt_in::eligibility(&group, &settings.opt_in_tag, settings.manage_all_groups);
+        if matches!(eligibility, Eligibility::NotOptedIn | Eligibility::OptedOut) {
+            // Nothing to read in detail: the planner only notes opt-outs.
+            observed.push(Observed { group, demand: BTreeMap::new(), sessions: Vec::new() });
+            continue;
+        }
+        let details = match region.get_stream_group(&group.id).await {
+            Ok(mut details) => {
+                details.tags = std::mem::take(&mut group.tags);
+                details
+            }
+            Err(e) => {
+                errors.push(format!("{}: {e}; group skipped", group.id));
+                continue;
+            }
+        };
+        let sessions = match region.list_group_sessions(&details.id).await {
+            Ok(sessions) => sessions,
+            Err(e) => {
+                errors.push(format!("{}: {e}; group skipped", details.id));
+                continue;
+            }
+        };
+        observed.push(Observed { group: details, demand: BTreeMap::new(), sessions });
+    }
+
+    // Demand for every active location of the groups read in detail, in one pass.
+    let keys: Vec<LocationKey> = observed
+        .iter()
+        .filter(|o| o.group.status == StreamGroupStatus::Active)
+        .flat_map(|o| {
+            o.group
+                .locations
+                .iter()
+                .filter(|l| l.status == LocationStatus::Active)
+                .map(|l| (o.group.id.clone(), l.name.clone()))
+        })
+        .collect();
+    if !keys.is_empty() {
+        let start = now - settings.window;
+        match demand.demand(region.region(), &config.demand_source, &keys, start, now).await {
+            Ok(mut found) => {
+                for o in &mut observed {
+                    for location in &o.group.locations {
+                        if let Some(d) = found.remove(&(o.group.id.clone(), location.name.clone())) {
+                            o.demand.insert(location.name.clone(), d);
+                        }
+                    }
+                }
+            }
+            // Without history nothing is lowered; raises still work from live readings.
+            Err(e) => errors.push(format!("{}: demand history unavailable: {e}", region.region())),
+        }
+    }
+    observed
+}
