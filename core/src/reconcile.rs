@@ -420,7 +420,9 @@ impl<A: StepKind> Executor<'_, A> {
             let mut cost = 0;
             for item in unit {
                 let next = self.settings.limit.cost(item);
-                if spent + cost + next > self.settings.limit.max() {
+                // The first step of a run always goes, so a step dearer than the whole limit
+                // cannot stall a recreation for ever.
+                if spent + cost + next > self.settings.limit.max() && spent + cost > 0 {
                     break;
                 }
                 cost += next;

@@ -175,6 +175,12 @@ impl World {
         self.state().sessions.values().flatten().cloned().collect()
     }
 
+    pub fn set_session_status(&self, arn: &str, status: StreamSessionStatus) {
+        if let Some(s) = self.state().sessions.values_mut().flatten().find(|s| s.arn == arn) {
+            s.status = status;
+        }
+    }
+
     pub fn set_group_status(&self, id: &str, status: StreamGroupStatus) {
         if let Some(g) = self.state().groups.values_mut().flatten().find(|g| g.id == id) {
             g.status = status;

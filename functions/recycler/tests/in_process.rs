@@ -1,0 +1,200 @@
+//! The recycler's handler and executor in-process, on the in-memory world: every plan step
+//! executed, dry run, limits, deferral and failure paths. Runs in milliseconds; the same
+//! paths through cargo lambda, the emulator and LocalStack are in tests/tests/recycler_lambda.rs.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use gls_watchdog_recycler::event::RecycleRequest;
+use gls_watchdog_recycler::{Config, OPERATIONS, Recycler, Report};
+use watchdog_core::ports::ErrorKind;
+use watchdog_core::reconcile::StepKind;
+use watchdog_core::tags::recycle as state;
+use watchdog_core::testkit::{self, World};
+use watchdog_core::{ApplicationRef, LocationStatus, StreamGroupStatus, StreamSessionStatus};
+
+const REGION: &str = "us-west-2";
+const TOPIC: &str = "arn:aws:sns:us-west-2:111122223333:actions";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+}
+
+/// A 29-day-old opted-in group with two locations and two applications.
+fn old_group(world: &World, id: &str, tags: &[(&str, &str)]) {
+    let mut group =
+        testkit::group(REGION, id, "gen5n_high", now() - Duration::days(29), &[(REGION, 2), ("eu-central-1", 4)]);
+    group.tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    group.associated_applications = vec!["arn:app/a-1".into(), "arn:app/a-2".into()];
+    group.default_application = Some(ApplicationRef { id: Some("a-1".into()), arn: Some("arn:app/a-1".into()) });
+    world.add_group(group);
+}
+
+fn recycler(world: &World, extra: &[(&str, &str)]) -> Recycler {
+    let mut vars =
+        vec![("AWS_REGION", REGION), ("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", TOPIC), ("GRACE_MINUTES", "60")];
+    vars.extend_from_slice(extra);
+    let config = Config::from_lookup(&watchdog_core::env_config::lookup_from(&vars)).expect("valid configuration");
+    Recycler { config, ports: world.allowing(OPERATIONS).ports(&[REGION]) }
+}
+
+async fn run(recycler: &Recycler) -> Report {
+    recycler.run(RecycleRequest::default()).await.expect("the run succeeds")
+}
+
+fn executed(report: &Report) -> Vec<&'static str> {
+    report.executed.iter().map(|e| e.item.action.name()).collect()
+}
+
+fn replacement_id(world: &World, old: &str) -> String {
+    world.group(old).unwrap().tags[state::REPLACEMENT].clone()
+}
+
+#[tokio::test]
+async fn a_group_is_recreated_blue_green_one_step_per_observation() {
+    let world = World::new(now());
+    old_group(&world, "sg-OLD", &[("watchdog:recycle", "true"), ("team", "racing")]);
+    let recycler = recycler(&world, &[]);
+
+    let report = run(&recycler).await;
+    assert_eq!(executed(&report), ["create_replacement"], "{report:#?}");
+    let new = replacement_id(&world, "sg-OLD");
+    let created = world.group(&new).unwrap();
+    assert_eq!(created.tags[state::REPLACES], "sg-OLD");
+    assert_eq!(created.tags["team"], "racing", "user tags are carried");
+    assert!(!created.tags.contains_key("watchdog:replacement"), "watchdog state is not");
+    assert_eq!(created.locations.len(), 2);
+    assert_eq!(report.executed[0].outcome, format!("created {new} to replace sg-OLD"));
+
+    assert!(executed(&run(&recycler).await).is_empty(), "the replacement is still activating");
+    world.set_group_status(&new, StreamGroupStatus::Active);
+    assert_eq!(executed(&run(&recycler).await), ["associate_applications"]);
+    assert_eq!(world.group(&new).unwrap().associated_applications.len(), 2);
+
+    assert_eq!(executed(&run(&recycler).await), ["announce_cutover"]);
+    assert!(world.group("sg-OLD").unwrap().tags.contains_key(state::CUTOVER_AT));
+    let cutover =
+        world.published().into_iter().find(|(_, m)| m.attributes.get("type").map(String::as_str) == Some("cutover"));
+    let body: serde_json::Value = serde_json::from_str(&cutover.expect("cut-over announced").1.body).unwrap();
+    assert_eq!(body["new"]["id"], new.as_str());
+
+    assert!(executed(&run(&recycler).await).is_empty(), "grace period");
+    world.set_now(now() + Duration::minutes(61));
+    world.add_session(testkit::session(REGION, "sg-OLD", 1, StreamSessionStatus::Connected, REGION, now(), now()));
+    let waiting = run(&recycler).await;
+    assert!(executed(&waiting).is_empty());
+    assert!(
+        waiting.plan.notes.iter().any(|n| n.note.contains("1 session(s) still connected")),
+        "{:?}",
+        waiting.plan.notes
+    );
+
+    // The player leaves.
+    let player = world.sessions()[0].arn.clone();
+    world.set_session_status(&player, StreamSessionStatus::Terminated);
+    assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired"]);
+    assert_eq!(world.group("sg-OLD").unwrap().status, StreamGroupStatus::Deleting);
+    assert!(world.group(&new).unwrap().tags.contains_key(state::RETIRED));
+    assert!(executed(&run(&recycler).await).is_empty(), "nothing left to do");
+}
+
+#[tokio::test]
+async fn an_unreadable_opt_out_leaves_the_group_alone_even_when_managing_all_groups() {
+    let world = World::new(now());
+    old_group(&world, "sg-OUT", &[("watchdog:recycle", "false")]);
+    old_group(&world, "sg-CFN", &[("aws:cloudformation:stack-name", "games")]);
+    world.fail("ListTagsForResource", None, ErrorKind::Other, None);
+    let report = run(&recycler(&world, &[("MANAGE_ALL_GROUPS", "true")])).await;
+    assert!(report.plan.items.is_empty(), "{:#?}", report.plan);
+    assert_eq!(world.mutating_calls(), 0);
+    assert_eq!(report.errors.len(), 2);
+    assert!(report.errors[0].contains("left alone"), "{:?}", report.errors);
+}
+
+#[tokio::test]
+async fn a_failed_delete_keeps_the_retirement_waiting() {
+    let world = World::new(now());
+    old_group(&world, "sg-OLD", &[("watchdog:recycle", "true")]);
+    let recycler = recycler(&world, &[("GRACE_MINUTES", "0")]);
+    run(&recycler).await;
+    let new = replacement_id(&world, "sg-OLD");
+    world.set_group_status(&new, StreamGroupStatus::Active);
+    run(&recycler).await; // associate
+    run(&recycler).await; // cut over
+    world.fail("DeleteStreamGroup", Some("sg-OLD"), ErrorKind::Conflict, Some(1));
+    let report = run(&recycler).await;
+    assert!(executed(&report).is_empty());
+    assert!(report.errors[0].contains("ConflictException"), "{:?}", report.errors);
+    assert_eq!(report.deferred.iter().map(|d| d.action.name()).collect::<Vec<_>>(), ["announce_retired"]);
+    assert!(!world.group(&new).unwrap().tags.contains_key(state::RETIRED), "not announced while the old group serves");
+    assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired"], "the next run finishes");
+}
+
+#[tokio::test]
+async fn a_failed_replacement_is_counted_deleted_and_backed_off() {
+    let world = World::new(now());
+    old_group(&world, "sg-OLD", &[("watchdog:recycle", "true")]);
+    let recycler = recycler(&world, &[("RETRY_BACKOFF_MINUTES", "30")]);
+    run(&recycler).await;
+    let new = replacement_id(&world, "sg-OLD");
+    world.set_group_status(&new, StreamGroupStatus::Error);
+    let report = run(&recycler).await;
+    assert_eq!(executed(&report), ["record_failed_replacement", "delete_failed_replacement", "unlink"]);
+    let tags = world.group("sg-OLD").unwrap().tags;
+    assert_eq!(tags[state::ATTEMPT], "1");
+    assert_eq!(tags[state::RETRY_AFTER], (now() + Duration::minutes(30)).timestamp().to_string());
+    let backing_off = run(&recycler).await;
+    assert!(executed(&backing_off).is_empty());
+    assert!(backing_off.plan.notes.iter().any(|n| n.note.contains("next try after")));
+    world.set_now(now() + Duration::minutes(31));
+    let retried = run(&recycler).await;
+    assert_eq!(executed(&retried), ["create_replacement"]);
+    let gls_watchdog_recycler::plan::Step::CreateReplacement { spec } = &retried.executed[0].item.action else {
+        panic!()
+    };
+    assert!(spec.client_token.ends_with("attempt-0002"), "a new attempt, a new token");
+}
+
+#[tokio::test]
+async fn a_failed_remote_location_is_recorded_removed_added_back_and_forgotten() {
+    let world = World::new(now());
+    let mut group = testkit::group(REGION, "sg-LOC", "gen5n_high", now(), &[(REGION, 2), ("eu-central-1", 4)]);
+    group.status = StreamGroupStatus::ActiveWithErrors;
+    group.locations[1].status = LocationStatus::Error;
+    group.tags.insert("watchdog:recycle".into(), "true".into());
+    world.add_group(group);
+    let recycler = recycler(&world, &[]);
+    assert_eq!(executed(&run(&recycler).await), ["record_location", "remove_location"]);
+    assert_eq!(world.group("sg-LOC").unwrap().tags[&state::repair_key("eu-central-1")], "ao=4;ti=;max=4;od=");
+    assert_eq!(executed(&run(&recycler).await), ["add_location"]);
+    world.set_group_status("sg-LOC", StreamGroupStatus::Active);
+    assert_eq!(executed(&run(&recycler).await), ["forget_location"]);
+    assert!(world.group("sg-LOC").unwrap().tags.keys().all(|k| !k.starts_with(state::REPAIR_PREFIX)));
+}
+
+#[tokio::test]
+async fn limits_and_dry_run() {
+    let world = World::new(now());
+    old_group(&world, "sg-A", &[("watchdog:recycle", "true")]);
+    old_group(&world, "sg-B", &[("watchdog:recycle", "true")]);
+    let dry = run(&recycler(&world, &[("DRY_RUN", "true")])).await;
+    assert!(dry.dry_run && dry.executed.is_empty());
+    assert_eq!(world.mutating_calls(), 0);
+    assert_eq!(dry.plan.items.len(), 1, "one recreation in flight at a time");
+    assert!(dry.plan.notes.iter().any(|n| n.stream_group == "sg-B" && n.note.contains("in flight")));
+
+    let limited = run(&recycler(&world, &[("MAX_GROUPS_IN_FLIGHT", "2"), ("MAX_MUTATIONS_PER_RUN", "2")])).await;
+    assert_eq!(executed(&limited), ["create_replacement"], "a create costs two calls; the second group waits");
+    assert_eq!(limited.deferred.len(), 1);
+    assert_eq!(limited.mutating_calls, 2);
+}
+
+#[tokio::test]
+async fn events_name_only_groups_and_a_request_cannot_turn_dry_run_off() {
+    let err = gls_watchdog_recycler::event::parse(serde_json::json!({ "stream_groups": ["../../x"] })).unwrap_err();
+    assert_eq!(err.field, "stream_groups[0]");
+    let world = World::new(now());
+    old_group(&world, "sg-A", &[("watchdog:recycle", "true")]);
+    let recycler = recycler(&world, &[("DRY_RUN", "true")]);
+    let report = recycler.run(RecycleRequest { dry_run: Some(false), ..RecycleRequest::default() }).await.unwrap();
+    assert!(report.dry_run);
+    assert_eq!(world.mutating_calls(), 0);
+}

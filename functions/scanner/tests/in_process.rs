@@ -1,0 +1,131 @@
+//! The scanner's phases in-process, on the in-memory world: findings, alerts sent once and
+//! remembered by key, metrics in batches of at most 1,000 while the scan reads, unread items,
+//! dry run and publish failures. The same through cargo lambda, the emulator and LocalStack
+//! is in tests/tests/scanner_lambda.rs.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use gls_watchdog_scanner::event::ScanRequest;
+use gls_watchdog_scanner::{Config, OPERATIONS, Report, Scanner};
+use watchdog_core::ports::ErrorKind;
+use watchdog_core::testkit::{self, World};
+use watchdog_core::{LocationStatus, StreamGroupStatus, StreamSessionStatus};
+
+const REGION: &str = "us-west-2";
+const TOPIC: &str = "arn:aws:sns:us-west-2:111122223333:findings";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+}
+
+/// `count` groups: every one 30 days old (rotation due), every tenth one with a failed remote
+/// location, each with one player and no idle capacity.
+fn fleet(world: &World, count: usize) {
+    for i in 0..count {
+        let id = format!("sg-G{i:05}");
+        let mut group =
+            testkit::group(REGION, &id, "gen5n_high", now() - Duration::days(30), &[(REGION, 2), ("eu-west-1", 2)]);
+        for location in &mut group.locations {
+            location.capacity.idle = 0;
+        }
+        if i % 10 == 0 {
+            group.status = StreamGroupStatus::ActiveWithErrors;
+            group.locations[1].status = LocationStatus::Error;
+        }
+        world.add_group(group);
+        world.add_session(testkit::session(REGION, &id, i, StreamSessionStatus::Connected, REGION, now(), now()));
+    }
+}
+
+fn scanner(world: &World, extra: &[(&str, &str)]) -> Scanner {
+    let mut vars = vec![("AWS_REGION", REGION), ("FINDINGS_TOPIC_ARN", TOPIC), ("METRIC_DETAIL", "location")];
+    vars.extend_from_slice(extra);
+    let config = Config::from_lookup(&watchdog_core::env_config::lookup_from(&vars)).expect("valid configuration");
+    Scanner::new(config, world.allowing(OPERATIONS).ports(&[REGION]))
+}
+
+async fn scan(scanner: &Scanner) -> Report {
+    scanner.scan(ScanRequest::default()).await.expect("the scan succeeds")
+}
+
+#[tokio::test]
+async fn findings_are_alerted_once_and_remembered_on_their_groups() {
+    let world = World::new(now());
+    fleet(&world, 20);
+    let scanner = scanner(&world, &[]);
+    let report = scan(&scanner).await;
+    assert!(report.complete, "{:?}", report.unread);
+    assert_eq!(report.counts.stream_groups, 20);
+    assert_eq!(report.findings.len(), 22, "20 rotation_due + 2 active_with_errors");
+    assert_eq!(report.alerts.sent, 22);
+    assert_eq!(world.calls_of("PublishBatch"), 3, "ten per call");
+    let group = world.group("sg-G00000").unwrap();
+    assert!(group.tags.contains_key("watchdog:alert:rotation_due"));
+    assert!(group.tags.contains_key("watchdog:alert:active_with_errors"));
+
+    let again = scan(&scanner).await;
+    assert_eq!((again.alerts.sent, again.alerts.suppressed), (0, 22), "nothing is sent twice");
+    assert_eq!(world.calls_of("PublishBatch"), 3);
+}
+
+#[tokio::test]
+async fn metrics_go_out_in_batches_of_at_most_a_thousand() {
+    let world = World::new(now());
+    fleet(&world, 50);
+    let report = scan(&scanner(&world, &[])).await;
+    let datums = world.metrics().len();
+    assert_eq!(report.metrics.datums, datums);
+    assert!(datums > 2000, "{datums} datums at location detail");
+    assert_eq!(world.put_metric_calls(), datums.div_ceil(1000), "as few calls as the API allows");
+    assert!(report.metrics.published);
+    let health: Vec<_> = world.metrics().into_iter().filter(|(_, d)| d.name == "RunDuration").collect();
+    assert_eq!(health.len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_group_is_scanned_from_its_summary_and_said_so() {
+    let world = World::new(now());
+    fleet(&world, 5);
+    world.fail("GetStreamGroup", Some("sg-G00001"), ErrorKind::Other, None);
+    world.fail("ListTagsForResource", Some("sg-G00002"), ErrorKind::Throttled, None);
+    let report = scan(&scanner(&world, &[])).await;
+    assert!(!report.complete);
+    let unread: Vec<(&str, Option<&str>)> =
+        report.unread.iter().map(|u| (u.operation, u.stream_group.as_deref())).collect();
+    assert!(unread.contains(&("GetStreamGroup", Some("sg-G00001"))), "{unread:?}");
+    assert!(unread.contains(&("ListTagsForResource", Some("sg-G00002"))), "{unread:?}");
+    assert_eq!(report.counts.described_groups, 4);
+    assert!(report.findings.iter().any(|f| f.stream_group_id == "sg-G00001"), "lifecycle findings from the summary");
+    assert!(!world.group("sg-G00002").unwrap().tags.keys().any(|k| k.starts_with("watchdog:alert:")));
+}
+
+#[tokio::test]
+async fn a_dry_run_publishes_and_writes_nothing() {
+    let world = World::new(now());
+    fleet(&world, 5);
+    let report =
+        scanner(&world, &[]).scan(ScanRequest { dry_run: Some(true), ..ScanRequest::default() }).await.unwrap();
+    assert!(report.dry_run);
+    assert_eq!(report.alerts.not_sent, report.findings.len());
+    assert_eq!(world.mutating_calls(), 0);
+    assert!(world.published().is_empty() && world.metrics().is_empty());
+}
+
+#[tokio::test]
+async fn a_request_cannot_turn_the_configured_dry_run_off() {
+    let world = World::new(now());
+    fleet(&world, 2);
+    let scanner = scanner(&world, &[("DRY_RUN", "true")]);
+    let report = scanner.scan(ScanRequest { dry_run: Some(false), ..ScanRequest::default() }).await.unwrap();
+    assert!(report.dry_run);
+    assert!(world.published().is_empty());
+}
+
+#[tokio::test]
+async fn a_publish_failure_fails_the_scan_after_everything_else_ran() {
+    let world = World::new(now());
+    fleet(&world, 3);
+    world.fail("PutMetricData", None, ErrorKind::Other, None);
+    let error = scanner(&world, &[]).scan(ScanRequest::default()).await.unwrap_err();
+    assert_eq!(error.error_type(), "PublishFailed");
+    assert_eq!(world.calls_of("PublishBatch"), 1, "alerts still went out");
+}

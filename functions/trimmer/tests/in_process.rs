@@ -1,0 +1,172 @@
+//! The trimmer's handler and executor in-process, on the in-memory world: lowering to demand,
+//! the record written before the change, a failed change resumed, limits and deferral, stale
+//! sessions, dry run. The same paths through cargo lambda, the emulator and LocalStack are in
+//! tests/tests/trimmer_lambda.rs.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use gls_watchdog_trimmer::event::TrimRequest;
+use gls_watchdog_trimmer::{Config, OPERATIONS, Report, Trimmer};
+use watchdog_core::ports::{Demand, ErrorKind};
+use watchdog_core::reconcile::StepKind;
+use watchdog_core::tags::trim::{Record, record_key};
+use watchdog_core::testkit::{self, World};
+use watchdog_core::{StreamGroup, StreamSessionStatus};
+
+const REGION: &str = "us-west-2";
+const TOPIC: &str = "arn:aws:sns:us-west-2:111122223333:actions";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+}
+
+/// An opted-in gen4n_high group (tenancy 2) with always-on 10 in each location, two players
+/// in use, and a day of demand history peaking at 2.
+fn idle_group(world: &World, id: &str, locations: &[&str]) {
+    let with_capacity: Vec<(&str, u32)> = locations.iter().map(|l| (*l, 10)).collect();
+    let mut group: StreamGroup = testkit::group(REGION, id, "gen4n_high", now() - Duration::days(3), &with_capacity);
+    group.tags.insert("watchdog:trim".into(), "true".into());
+    for location in &mut group.locations {
+        location.capacity.idle = 8;
+        world.set_demand(id, &location.name, Demand { peak: Some(2), oldest: Some(now() - Duration::hours(23)) });
+    }
+    world.add_group(group);
+}
+
+fn trimmer(world: &World, extra: &[(&str, &str)]) -> Trimmer {
+    let mut vars =
+        vec![("AWS_REGION", REGION), ("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", TOPIC), ("FLOOR_CAPACITY", "2")];
+    vars.extend_from_slice(extra);
+    let config = Config::from_lookup(&watchdog_core::env_config::lookup_from(&vars)).expect("valid configuration");
+    Trimmer { config, ports: world.allowing(OPERATIONS).ports(&[REGION]) }
+}
+
+async fn run(trimmer: &Trimmer) -> Report {
+    trimmer.run(TrimRequest::default()).await.expect("the run succeeds")
+}
+
+fn always_on(world: &World, id: &str, location: &str) -> u32 {
+    world.group(id).unwrap().location(location).unwrap().capacity.always_on.unwrap()
+}
+
+#[tokio::test]
+async fn idle_capacity_goes_to_peak_plus_headroom_with_the_record_written_first() {
+    let world = World::new(now());
+    idle_group(&world, "sg-T", &[REGION, "us-east-1"]);
+    let report = run(&trimmer(&world, &[])).await;
+    let done: Vec<&str> = report.executed.iter().map(|e| e.item.action.name()).collect();
+    assert_eq!(done, ["set_capacity", "set_capacity"], "{report:#?}");
+    assert_eq!((always_on(&world, "sg-T", REGION), always_on(&world, "sg-T", "us-east-1")), (4, 4));
+    // One group, one record write and one update, the record before the update.
+    let calls: Vec<String> = world
+        .calls()
+        .into_iter()
+        .map(|c| c.operation)
+        .filter(|o| o.ends_with("StreamGroup") || o == "TagResource")
+        .collect();
+    assert_eq!(calls, ["GetStreamGroup", "TagResource", "UpdateStreamGroup"]);
+    let record = Record::decode(&world.group("sg-T").unwrap().tags[&record_key(REGION)]).unwrap();
+    assert_eq!((record.original.always_on, record.set.always_on), (10, 4));
+    assert_eq!(report.totals["capacity_hours_per_day"], serde_json::json!(288.0));
+    let announced = world.published();
+    assert_eq!(announced.len(), 2);
+    assert_eq!(announced[0].1.attributes["action"], "set_capacity");
+    assert!(run(&trimmer(&world, &[])).await.executed.is_empty(), "nothing more to trim");
+}
+
+#[tokio::test]
+async fn a_lost_update_keeps_the_original_and_the_next_run_finishes() {
+    let world = World::new(now());
+    idle_group(&world, "sg-T", &[REGION]);
+    world.fail("UpdateStreamGroup", None, ErrorKind::Other, Some(1));
+    let report = run(&trimmer(&world, &[])).await;
+    assert!(report.executed.is_empty());
+    assert!(report.errors[0].contains("UpdateStreamGroup"), "{:?}", report.errors);
+    assert_eq!(always_on(&world, "sg-T", REGION), 10);
+    let record = Record::decode(&world.group("sg-T").unwrap().tags[&record_key(REGION)]).unwrap();
+    assert_eq!(record.original.always_on, 10, "recorded before the change");
+    let again = run(&trimmer(&world, &[])).await;
+    assert_eq!(again.executed.len(), 1);
+    assert_eq!(always_on(&world, "sg-T", REGION), 4);
+    let record = Record::decode(&world.group("sg-T").unwrap().tags[&record_key(REGION)]).unwrap();
+    assert_eq!(record.original.always_on, 10, "the original survives the retry");
+}
+
+#[tokio::test]
+async fn the_change_limit_defers_the_rest_and_a_failure_defers_its_group_sessions() {
+    let world = World::new(now());
+    idle_group(&world, "sg-A", &[REGION, "us-east-1"]);
+    idle_group(&world, "sg-B", &[REGION]);
+    let report = run(&trimmer(&world, &[("MAX_CHANGES_PER_RUN", "1")])).await;
+    assert_eq!(report.executed.len(), 1);
+    assert_eq!(report.deferred.len(), 2);
+
+    let world = World::new(now());
+    idle_group(&world, "sg-A", &[REGION]);
+    world.add_session(testkit::session(
+        REGION,
+        "sg-A",
+        1,
+        StreamSessionStatus::PendingClientReconnection,
+        REGION,
+        now() - Duration::hours(2),
+        now() - Duration::hours(1),
+    ));
+    world.fail("TagResource", Some("sg-A"), ErrorKind::Other, Some(1));
+    let report = run(&trimmer(&world, &[("END_SESSIONS", "PENDING_CLIENT_RECONNECTION>30m")])).await;
+    assert!(report.executed.is_empty());
+    assert_eq!(report.deferred.iter().map(|d| d.action.name()).collect::<Vec<_>>(), ["end_session"]);
+    assert_eq!(world.calls_of("TerminateStreamSession"), 0);
+}
+
+#[tokio::test]
+async fn only_named_stale_sessions_end() {
+    let world = World::new(now());
+    idle_group(&world, "sg-A", &[REGION]);
+    let session = |n, status, minutes: i64| {
+        testkit::session(
+            REGION,
+            "sg-A",
+            n,
+            status,
+            REGION,
+            now() - Duration::minutes(minutes),
+            now() - Duration::minutes(minutes),
+        )
+    };
+    world.add_session(session(1, StreamSessionStatus::PendingClientReconnection, 45));
+    world.add_session(session(2, StreamSessionStatus::PendingClientReconnection, 10));
+    world.add_session(session(3, StreamSessionStatus::Active, 600));
+    let report = run(&trimmer(&world, &[("END_SESSIONS", "PENDING_CLIENT_RECONNECTION>30m")])).await;
+    let ended: Vec<_> = report.executed.iter().filter(|e| e.item.action.name() == "end_session").collect();
+    assert_eq!(ended.len(), 1);
+    let statuses: Vec<StreamSessionStatus> = world.sessions().into_iter().map(|s| s.status).collect();
+    assert_eq!(
+        statuses,
+        [StreamSessionStatus::Terminated, StreamSessionStatus::PendingClientReconnection, StreamSessionStatus::Active]
+    );
+}
+
+#[tokio::test]
+async fn dry_run_changes_nothing_and_publishes_the_plan() {
+    let world = World::new(now());
+    idle_group(&world, "sg-A", &[REGION]);
+    let report = run(&trimmer(&world, &[("DRY_RUN", "true")])).await;
+    assert!(report.dry_run);
+    assert_eq!(report.plan.items.len(), 1);
+    assert_eq!(world.mutating_calls(), 0);
+    assert_eq!(report.totals["capacity_hours_per_day"], serde_json::json!(144.0));
+    let published = world.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].1.attributes["type"], "plan");
+}
+
+#[tokio::test]
+async fn an_unreadable_opt_out_leaves_the_group_alone() {
+    let world = World::new(now());
+    idle_group(&world, "sg-A", &[REGION]);
+    world.fail("ListTagsForResource", None, ErrorKind::Other, None);
+    let report = run(&trimmer(&world, &[("MANAGE_ALL_GROUPS", "true")])).await;
+    assert!(report.plan.items.is_empty());
+    assert!(report.errors[0].contains("left alone"));
+    assert_eq!(world.mutating_calls(), 0);
+}
