@@ -7,7 +7,8 @@ use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
 use watchdog_core::env_config::ConfigError;
-use watchdog_core::reconcile::RunError;
+use watchdog_core::event_fields::{EventError, RunRequest};
+use watchdog_core::reconcile::{Deployed, Reconciler, Report, RunError};
 
 /// A function's whole `main`: logging (honouring AWS_LAMBDA_LOG_LEVEL and
 /// AWS_LAMBDA_LOG_FORMAT=json), then `handler` served with the function `connect` builds from
@@ -49,4 +50,19 @@ where
 /// The Lambda error for a failed run.
 pub fn diagnostic(error: RunError) -> Diagnostic {
     Diagnostic { error_type: error.error_type().into(), error_message: error.to_string() }
+}
+
+/// `reconciler` on AWS (or whatever the standard endpoint variables point at).
+pub async fn deploy<R: Reconciler>(reconciler: R) -> Deployed<R> {
+    let ports = crate::connect(reconciler.deployment().1).await;
+    Deployed { reconciler, ports }
+}
+
+/// A remediation function's handler: the parsed request (or the error naming its field), run.
+pub async fn reconcile<R: Reconciler>(
+    deployed: Arc<Deployed<R>>,
+    request: Result<RunRequest, EventError>,
+) -> Result<Report<R::Action>, Diagnostic> {
+    let request = request.map_err(|e| diagnostic(e.into()))?;
+    deployed.run(&request).await.map_err(diagnostic)
 }

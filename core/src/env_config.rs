@@ -7,9 +7,9 @@ use chrono::Duration;
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("{variable}={value:?} is invalid: expected {expected}")]
-    Invalid { variable: &'static str, value: String, expected: &'static str },
+    Invalid { variable: &'static str, value: String, expected: String },
     #[error("{variable} is not set: expected {expected}")]
-    Missing { variable: &'static str, expected: &'static str },
+    Missing { variable: &'static str, expected: String },
     /// Two settings that cannot work together.
     #[error("{first} and {second} cannot work together: {problem}")]
     Conflict { first: &'static str, second: &'static str, problem: &'static str },
@@ -33,9 +33,7 @@ pub fn connection(lookup: Lookup<'_>, default_max_attempts: u32) -> Result<Conne
     Ok(Connection {
         regions: regions(lookup)?,
         api_share: api_share(lookup)?,
-        max_attempts: parse(lookup, "MAX_ATTEMPTS", "a whole number from 1 to 10", default_max_attempts, |n: &u32| {
-            (1..=10).contains(n)
-        })?,
+        max_attempts: whole(lookup, "MAX_ATTEMPTS", "number", 1..=10, default_max_attempts)?,
         clock_url: get(lookup, "WATCHDOG_CLOCK_URL"),
     })
 }
@@ -80,6 +78,20 @@ pub fn alert_tag_prefix(lookup: Lookup<'_>) -> Result<String, ConfigError> {
 /// Where settings come from: the process environment, or a map in tests.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// A function's configuration, read once at start-up from its environment.
+pub trait FromEnv: Sized {
+    fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError>;
+
+    fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// From fixed pairs, for tests and tools.
+    fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Self::from_lookup(&lookup_from(pairs))
+    }
+}
+
 /// A lookup over fixed pairs, for tests and tools.
 pub fn lookup_from(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
     let map: std::collections::HashMap<String, String> =
@@ -96,7 +108,7 @@ pub fn get(lookup: Lookup<'_>, variable: &str) -> Option<String> {
 pub fn parse<T: std::str::FromStr>(
     lookup: Lookup<'_>,
     variable: &'static str,
-    expected: &'static str,
+    expected: &str,
     default: T,
     valid: impl Fn(&T) -> bool,
 ) -> Result<T, ConfigError> {
@@ -104,9 +116,47 @@ pub fn parse<T: std::str::FromStr>(
         None => Ok(default),
         Some(value) => match value.parse::<T>() {
             Ok(parsed) if valid(&parsed) => Ok(parsed),
-            _ => Err(ConfigError::Invalid { variable, value, expected }),
+            _ => Err(ConfigError::Invalid { variable, value, expected: expected.to_owned() }),
         },
     }
+}
+
+/// A whole number of `unit`s (`number`, `minutes`, `streams`...) in `range`, or `default`.
+pub fn whole<T>(
+    lookup: Lookup<'_>,
+    variable: &'static str,
+    unit: &str,
+    range: std::ops::RangeInclusive<T>,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let expected = match unit {
+        "number" => format!("a whole number from {} to {}", range.start(), range.end()),
+        unit => format!("whole {unit} from {} to {}", range.start(), range.end()),
+    };
+    parse(lookup, variable, &expected, default, |v| range.contains(v))
+}
+
+/// [`whole`] minutes, as a duration.
+pub fn minutes(
+    lookup: Lookup<'_>,
+    variable: &'static str,
+    range: std::ops::RangeInclusive<i64>,
+    default: i64,
+) -> Result<Duration, ConfigError> {
+    whole(lookup, variable, "minutes", range, default).map(Duration::minutes)
+}
+
+/// [`whole`] hours, as a duration.
+pub fn hours(
+    lookup: Lookup<'_>,
+    variable: &'static str,
+    range: std::ops::RangeInclusive<i64>,
+    default: i64,
+) -> Result<Duration, ConfigError> {
+    whole(lookup, variable, "hours", range, default).map(Duration::hours)
 }
 
 /// `true`/`false`, or `default` when unset.
@@ -115,7 +165,9 @@ pub fn flag(lookup: Lookup<'_>, variable: &'static str, default: bool) -> Result
         None => Ok(default),
         Some("true") => Ok(true),
         Some("false") => Ok(false),
-        Some(other) => Err(ConfigError::Invalid { variable, value: other.to_owned(), expected: "true or false" }),
+        Some(other) => {
+            Err(ConfigError::Invalid { variable, value: other.to_owned(), expected: "true or false".into() })
+        }
     }
 }
 
@@ -126,7 +178,7 @@ pub fn tag_key(lookup: Lookup<'_>, variable: &'static str, default: &str) -> Res
         return Err(ConfigError::Invalid {
             variable,
             value: key,
-            expected: "a tag key of at most 128 characters, not starting with aws:",
+            expected: "a tag key of at most 128 characters, not starting with aws:".into(),
         });
     }
     Ok(key)
@@ -151,7 +203,7 @@ pub fn topic_arn(lookup: Lookup<'_>, variable: &'static str) -> Result<Option<St
         Some(arn) if !is_topic(&arn) => Err(ConfigError::Invalid {
             variable,
             value: arn,
-            expected: "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+            expected: "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)".into(),
         }),
         other => Ok(other),
     }
@@ -177,14 +229,16 @@ pub fn regions(lookup: Lookup<'_>) -> Result<Vec<String>, ConfigError> {
         Some(list) => {
             let regions: Vec<String> = list.split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect();
             if regions.is_empty() || !regions.iter().all(|r| is_region_name(r)) {
-                return Err(ConfigError::Invalid { variable: "REGIONS", value: list, expected: REGIONS });
+                return Err(ConfigError::Invalid { variable: "REGIONS", value: list, expected: REGIONS.into() });
             }
             Ok(regions)
         }
         None => match get(lookup, "AWS_REGION") {
             Some(region) if is_region_name(&region) => Ok(vec![region]),
-            Some(region) => Err(ConfigError::Invalid { variable: "AWS_REGION", value: region, expected: REGIONS }),
-            None => Err(ConfigError::Missing { variable: "REGIONS", expected: REGIONS }),
+            Some(region) => {
+                Err(ConfigError::Invalid { variable: "AWS_REGION", value: region, expected: REGIONS.into() })
+            }
+            None => Err(ConfigError::Missing { variable: "REGIONS", expected: REGIONS.into() }),
         },
     }
 }
@@ -202,7 +256,7 @@ pub fn policy(lookup: Lookup<'_>) -> Result<Policy, ConfigError> {
                     return Err(ConfigError::Invalid {
                         variable: "EXPIRY_THRESHOLDS_DAYS",
                         value: list,
-                        expected: "comma-separated whole days between 1 and 365, e.g. 30,14,7,1",
+                        expected: "comma-separated whole days between 1 and 365, e.g. 30,14,7,1".into(),
                     });
                 }
             }
@@ -210,26 +264,12 @@ pub fn policy(lookup: Lookup<'_>) -> Result<Policy, ConfigError> {
     };
     let defaults = Policy::default();
     Ok(Policy {
-        rotation_days: parse(lookup, "ROTATION_DAYS", "whole days from 1 to 364", defaults.rotation_days, |d| {
-            (1..=364).contains(d)
-        })?,
-        cutoff_warning_days: parse(
-            lookup,
-            "CUTOFF_WARNING_DAYS",
-            "whole days from 0 to 179",
-            defaults.cutoff_warning_days,
-            |d| (0..=179).contains(d),
-        )?,
+        rotation_days: whole(lookup, "ROTATION_DAYS", "days", 1..=364, defaults.rotation_days)?,
+        cutoff_warning_days: whole(lookup, "CUTOFF_WARNING_DAYS", "days", 0..=179, defaults.cutoff_warning_days)?,
         expiry_thresholds_days,
         idle_share: parse(lookup, "IDLE_SHARE", "a number in [0, 1), e.g. 0.5", defaults.idle_share, |s: &f64| {
             (0.0..1.0).contains(s)
         })?,
-        stale_margin: Duration::minutes(parse(
-            lookup,
-            "STALE_MARGIN_MINUTES",
-            "whole minutes from 0 to 1440",
-            15,
-            |m: &i64| (0..=1440).contains(m),
-        )?),
+        stale_margin: minutes(lookup, "STALE_MARGIN_MINUTES", 0..=1440, 15)?,
     })
 }

@@ -2,7 +2,7 @@
 //! (`regions[1]`, `detail.dry_run`, `Records[0].Sns.Message`) and what was expected.
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// A field of an event and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,46 @@ pub fn deserialize<T: for<'de> Deserialize<'de>>(value: Value, prefix: &str) -> 
         };
         FieldError { field, problem: e.into_inner().to_string() }
     })
+}
+
+/// What a person, a program or a schedule may ask of a remediation function.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// `schedule` for scheduled runs; anything else is a manual run. Only reported.
+    #[serde(default)]
+    pub trigger: Option<String>,
+    /// Asks for a dry run; a request cannot turn the deployment's dry run off.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+    /// Only these groups (ids or ARNs).
+    #[serde(default)]
+    pub stream_groups: Option<Vec<String>>,
+}
+
+/// The event as a JSON object, or an error saying it is not one.
+pub fn object<'a>(event: &'a Value, name: &'static str) -> Result<&'a Map<String, Value>, EventError> {
+    event.as_object().ok_or_else(|| EventError {
+        event: name,
+        field: "(event)".into(),
+        problem: "expected a JSON object (a scheduled event or a request)".into(),
+    })
+}
+
+/// A run request: an EventBridge event (a scheduled run), or a request whose unknown fields
+/// are refused and whose group names are checked.
+pub fn run_request(event: Value, name: &'static str) -> Result<RunRequest, EventError> {
+    if object(&event, name)?.contains_key("detail-type") {
+        return Ok(RunRequest { trigger: Some("schedule".into()), ..RunRequest::default() });
+    }
+    let request: RunRequest = deserialize(event, "").map_err(|e| e.in_event(name))?;
+    check_optional_group_names(name, &request.stream_groups)?;
+    Ok(request)
+}
+
+/// [`check_group_names`] where the request names groups.
+pub fn check_optional_group_names(name: &'static str, names: &Option<Vec<String>>) -> Result<(), EventError> {
+    names.as_deref().map_or(Ok(()), |names| check_group_names(name, "stream_groups", names))
 }
 
 /// A stream group id (`sg-` and up to 29 letters or digits) or a GameLift Streams stream

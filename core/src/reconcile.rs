@@ -7,12 +7,15 @@
 //! must survive a crash between the two), the call, and the tags to write after. So the
 //! executor below knows no tag schema and no function: it applies effects.
 
-use crate::event_fields::EventError;
+use crate::event_fields::{EventError, RunRequest};
+use crate::model::StreamGroup;
 use crate::ports::{
-    ApiError, CallCounts, CreateGroupRequest, GameLiftStreams, LocationSpec, Message, Ports, Tags, calls_since,
+    ApiError, CallCounts, CreateGroupRequest, GameLiftStreams, LocationSpec, Message, Ports, StreamGroupReader, Tags,
+    calls_since,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, stream};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -122,10 +125,16 @@ impl Effect {
     }
 }
 
-/// What a function's step kinds tell the runner.
+/// What a function's step kinds tell the runner. A step kind serializes as an object tagged
+/// with its name (`#[serde(tag = "action", rename_all = "snake_case")]`).
 pub trait StepKind: Serialize + Clone + Send + Sync {
-    /// The step's name in reports, logs and the `action` message attribute.
-    fn name(&self) -> &'static str;
+    /// The step's name in reports, logs and the `action` message attribute: its serde tag.
+    fn name(&self) -> String {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(fields)) => fields.get("action").and_then(Value::as_str).unwrap_or("unnamed").to_owned(),
+            _ => "unnamed".to_owned(),
+        }
+    }
     /// Figures announced with the step and summed in the report (e.g. capacity-hours saved).
     fn figures(&self) -> Map<String, Value> {
         Map::new()
@@ -277,39 +286,95 @@ pub struct RunSettings {
     pub publish_plan: bool,
 }
 
+/// What a reconciler sees of one region's run.
+pub struct RegionRun<'a> {
+    pub region: &'a dyn GameLiftStreams,
+    pub ports: &'a Ports,
+    pub request: &'a RunRequest,
+    pub now: DateTime<Utc>,
+    /// Observation errors; the groups concerned stay out of the plan.
+    pub errors: &'a mut Vec<String>,
+}
+
 /// A remediation function: how it observes and plans one region.
 #[async_trait]
 pub trait Reconciler: Send + Sync {
     type Action: StepKind;
-    type Request: Send + Sync;
 
-    /// Observe one region through its port and plan it. Observation errors go to `errors`
-    /// and leave the groups concerned out of the plan (unknown means "do not touch").
-    async fn plan_region(
-        &self,
-        region: &dyn GameLiftStreams,
-        ports: &Ports,
-        request: &Self::Request,
-        now: DateTime<Utc>,
-        errors: &mut Vec<String>,
-    ) -> Plan<Self::Action>;
+    /// The deployment's settings (dry run, the limit, the actions topic) and connection.
+    fn deployment(&self) -> (&RunSettings, &crate::env_config::Connection);
+
+    /// Observe one region through its port and plan it. Observation errors go to
+    /// `run.errors` and leave the groups concerned out of the plan (unknown means "do not
+    /// touch").
+    async fn plan_region(&self, run: RegionRun<'_>) -> Plan<Self::Action>;
+}
+
+/// Tag reads in flight at once while observing.
+const TAG_READS_IN_FLIGHT: usize = 8;
+
+/// The region's groups that `keep` selects, each with its tags. A group whose tags cannot be
+/// read is left out with an error: its opt-in, opt-out and ownership are unknown, and unknown
+/// means "do not touch". `None` when the region cannot be listed.
+pub async fn tagged_groups(
+    region: &dyn StreamGroupReader,
+    errors: &mut Vec<String>,
+    keep: impl Fn(&StreamGroup) -> bool,
+) -> Option<Vec<StreamGroup>> {
+    let listed = match region.list_stream_groups().await {
+        Ok(groups) => groups,
+        Err(e) => {
+            errors.push(format!("{}: {e}; region skipped", region.region()));
+            return None;
+        }
+    };
+    let read: Vec<(StreamGroup, Result<Tags, ApiError>)> = stream::iter(listed.into_iter().filter(|g| keep(g)))
+        .map(|group| async move {
+            let tags = region.list_tags(&group.arn).await;
+            (group, tags)
+        })
+        .buffered(TAG_READS_IN_FLIGHT)
+        .collect()
+        .await;
+    let mut groups = Vec::new();
+    for (mut group, tags) in read {
+        match tags {
+            Ok(tags) => {
+                group.tags = tags;
+                groups.push(group);
+            }
+            Err(e) => errors
+                .push(format!("{}: {e}; left alone: its opt-in, opt-out and ownership tags cannot be read", group.id)),
+        }
+    }
+    Some(groups)
+}
+
+/// A reconciler with the ports it runs on: what a function's handler serves.
+pub struct Deployed<R> {
+    pub reconciler: R,
+    pub ports: Ports,
+}
+
+impl<R: Reconciler> Deployed<R> {
+    pub async fn run(&self, request: &RunRequest) -> Result<Report<R::Action>, RunError> {
+        run(&self.reconciler, &self.ports, request).await
+    }
 }
 
 /// One run of `reconciler` over every region.
 pub async fn run<R: Reconciler>(
     reconciler: &R,
     ports: &Ports,
-    settings: &RunSettings,
-    request: &R::Request,
-    trigger: String,
-    requested_dry_run: Option<bool>,
+    request: &RunRequest,
 ) -> Result<Report<R::Action>, RunError> {
+    let (settings, _) = reconciler.deployment();
     let calls_before = (ports.calls)();
     let now = ports.clock.now().await.map_err(RunError::Clock)?;
-    let dry_run = effective_dry_run(settings.dry_run, requested_dry_run);
+    let dry_run = effective_dry_run(settings.dry_run, request.dry_run);
     let mut report = Report {
         function: settings.function,
-        trigger,
+        trigger: request.trigger.clone().unwrap_or_else(|| "manual".into()),
         dry_run,
         now: now.to_rfc3339(),
         plan: Plan::default(),
@@ -323,7 +388,8 @@ pub async fn run<R: Reconciler>(
     let mut publish_errors = Vec::new();
     let mut steps_spent = 0;
     for region in ports.regions.values() {
-        let plan = reconciler.plan_region(region.as_ref(), ports, request, now, &mut report.errors).await;
+        let run = RegionRun { region: region.as_ref(), ports, request, now, errors: &mut report.errors };
+        let plan = reconciler.plan_region(run).await;
         if !dry_run {
             let mut executor = Executor { region: region.as_ref(), ports, settings, report: &mut report };
             executor.execute(&plan.items, &mut steps_spent, &mut publish_errors).await;
@@ -445,7 +511,8 @@ impl<A: StepKind> Executor<'_, A> {
                 Err(error) => {
                     for item in unit {
                         tracing::error!(function = self.settings.function, action = item.action.name(), stream_group = %item.stream_group, error = %error, "action failed; the next run resumes");
-                        self.report.errors.push(format!("{} {}: {error}", item.stream_group, item.action.name()));
+                        let name = item.action.name();
+                        self.report.errors.push(format!("{} {name}: {error}", item.stream_group));
                     }
                     failed.insert(unit[0].sequence.clone());
                 }
@@ -517,9 +584,10 @@ impl<A: StepKind> Executor<'_, A> {
     /// Logs a done step, announces it, and adds it to the report.
     async fn done(&mut self, item: &PlanItem<A>, outcome: String, publish_errors: &mut Vec<String>) {
         let figures = item.action.figures();
+        let name = item.action.name();
         tracing::info!(
             function = self.settings.function,
-            action = item.action.name(),
+            action = %name,
             stream_group = %item.stream_group,
             region = %item.region,
             reason = %item.reason,
@@ -531,23 +599,19 @@ impl<A: StepKind> Executor<'_, A> {
             let mut body = json!({
                 "type": "action",
                 "function": self.settings.function,
-                "action": item.action.name(),
+                "action": name,
                 "item": item,
                 "outcome": outcome,
             });
             body.as_object_mut().expect("object").extend(figures);
             let message = Message {
-                subject: format!("[GameLift Streams watchdog] {} {}", item.action.name(), item.stream_group),
+                subject: format!("[GameLift Streams watchdog] {name} {}", item.stream_group),
                 body: body.to_string(),
                 per_protocol: false,
-                attributes: attributes(&[
-                    ("type", "action"),
-                    ("action", item.action.name()),
-                    ("stream_group", &item.stream_group),
-                ]),
+                attributes: attributes(&[("type", "action"), ("action", &name), ("stream_group", &item.stream_group)]),
             };
             if let Err(e) = self.ports.notifier.publish(topic, &message).await {
-                publish_errors.push(format!("announcing {} on {}: {e}", item.action.name(), item.stream_group));
+                publish_errors.push(format!("announcing {name} on {}: {e}", item.stream_group));
             }
         }
         self.report.executed.push(Executed { item: item.clone(), outcome });
@@ -569,34 +633,43 @@ mod tests {
     }
 
     impl StepKind for Toy {
-        fn name(&self) -> &'static str {
-            "tag"
-        }
         fn figures(&self) -> Map<String, Value> {
             let Toy::Tag { saves } = self;
             Map::from_iter([("saves".to_owned(), json!(saves))])
         }
     }
 
-    struct Planner(Vec<PlanItem<Toy>>);
+    struct Planner(Vec<PlanItem<Toy>>, RunSettings, crate::env_config::Connection);
 
     #[async_trait]
     impl Reconciler for Planner {
         type Action = Toy;
-        type Request = ();
-        async fn plan_region(
-            &self,
-            region: &dyn GameLiftStreams,
-            _: &Ports,
-            _: &(),
-            _: DateTime<Utc>,
-            errors: &mut Vec<String>,
-        ) -> Plan<Toy> {
-            if let Err(e) = region.list_stream_groups().await {
-                errors.push(e.to_string());
-            }
+        fn deployment(&self) -> (&RunSettings, &crate::env_config::Connection) {
+            (&self.1, &self.2)
+        }
+        async fn plan_region(&self, run: RegionRun<'_>) -> Plan<Toy> {
+            tagged_groups(run.region, run.errors, |_| true).await;
             Plan { items: self.0.clone(), ..Plan::default() }
         }
+    }
+
+    async fn run_with(
+        items: Vec<PlanItem<Toy>>,
+        settings: RunSettings,
+        world: &World,
+        request: RunRequest,
+    ) -> Result<Report<Toy>, RunError> {
+        let connection = crate::env_config::Connection {
+            regions: vec!["us-west-2".into()],
+            api_share: 0.5,
+            max_attempts: 1,
+            clock_url: None,
+        };
+        run(&Planner(items, settings, connection), &world.ports(&["us-west-2"]), &request).await
+    }
+
+    fn request(dry_run: Option<bool>) -> RunRequest {
+        RunRequest { trigger: Some("t".into()), dry_run, stream_groups: None }
     }
 
     fn now() -> DateTime<Utc> {
@@ -642,11 +715,8 @@ mod tests {
     #[tokio::test]
     async fn steps_run_in_order_are_announced_and_summed() {
         let world = world();
-        let planner =
-            Planner(vec![step("sg-A", "a", None, tag("sg-A", "k1")), step("sg-B", "b", None, tag("sg-B", "k2"))]);
-        let report = run(&planner, &world.ports(&["us-west-2"]), &settings(Limit::Steps(10)), &(), "t".into(), None)
-            .await
-            .unwrap();
+        let items = vec![step("sg-A", "a", None, tag("sg-A", "k1")), step("sg-B", "b", None, tag("sg-B", "k2"))];
+        let report = run_with(items.clone(), settings(Limit::Steps(10)), &world, request(None)).await.unwrap();
         assert_eq!(report.executed.len(), 2);
         assert_eq!(report.mutating_calls, 2);
         assert_eq!(report.totals["saves"], json!(3.0));
@@ -659,14 +729,12 @@ mod tests {
     async fn a_failed_step_defers_the_rest_of_its_sequence_only() {
         let world = world();
         world.fail("TagResource", Some("sg-A"), ErrorKind::Other, None);
-        let planner = Planner(vec![
+        let items = vec![
             step("sg-A", "a", None, tag("sg-A", "k1")),
             step("sg-B", "a", None, tag("sg-B", "k2")),
             step("sg-C", "c", None, tag("sg-C", "k3")),
-        ]);
-        let report = run(&planner, &world.ports(&["us-west-2"]), &settings(Limit::Steps(10)), &(), "t".into(), None)
-            .await
-            .unwrap();
+        ];
+        let report = run_with(items.clone(), settings(Limit::Steps(10)), &world, request(None)).await.unwrap();
         assert_eq!(report.errors.len(), 1);
         assert!(report.errors[0].starts_with("sg-A tag: TagResource: InternalServerException"), "{:?}", report.errors);
         assert_eq!(report.deferred.iter().map(|d| d.stream_group.as_str()).collect::<Vec<_>>(), ["sg-B"]);
@@ -681,19 +749,15 @@ mod tests {
             step("sg-B", "b", None, tag("sg-B", "k2")),
             step("sg-C", "c", None, tag("sg-C", "k3")),
         ];
-        let ports = world.ports(&["us-west-2"]);
-        let report =
-            run(&Planner(items.clone()), &ports, &settings(Limit::Steps(2)), &(), "t".into(), None).await.unwrap();
+        let report = run_with(items.clone(), settings(Limit::Steps(2)), &world, request(None)).await.unwrap();
         assert_eq!((report.executed.len(), report.deferred.len()), (2, 1));
         let mut two_calls = tag("sg-A", "k4");
         two_calls.after.as_mut().unwrap().remove = vec!["k1".into()];
-        let report = run(
-            &Planner(vec![step("sg-A", "a", None, two_calls), items[1].clone()]),
-            &ports,
-            &settings(Limit::MutatingCalls(2)),
-            &(),
-            "t".into(),
-            None,
+        let report = run_with(
+            vec![step("sg-A", "a", None, two_calls), items[1].clone()],
+            settings(Limit::MutatingCalls(2)),
+            &world,
+            request(None),
         )
         .await
         .unwrap();
@@ -718,13 +782,11 @@ mod tests {
             },
             after: None,
         };
-        let planner = Planner(vec![
+        let items = vec![
             step("sg-A", "a", Some("cap:sg-A"), change("us-west-2", "r1")),
             step("sg-A", "a", Some("cap:sg-A"), change("us-east-1", "r2")),
-        ]);
-        let report = run(&planner, &world.ports(&["us-west-2"]), &settings(Limit::Steps(10)), &(), "t".into(), None)
-            .await
-            .unwrap();
+        ];
+        let report = run_with(items.clone(), settings(Limit::Steps(10)), &world, request(None)).await.unwrap();
         assert_eq!(report.executed.len(), 2);
         assert_eq!((world.calls_of("TagResource"), world.calls_of("UpdateStreamGroup")), (1, 1));
         let tags = world.group("sg-A").unwrap().tags;
@@ -734,7 +796,7 @@ mod tests {
     #[tokio::test]
     async fn a_created_group_id_reaches_the_tags_after_the_call() {
         let world = world();
-        let request = CreateGroupRequest {
+        let create = CreateGroupRequest {
             description: "new".into(),
             stream_class: "gen5n_high".into(),
             default_application: None,
@@ -744,22 +806,16 @@ mod tests {
         };
         let effect = Effect {
             before: None,
-            call: Call::CreateStreamGroup(request),
+            call: Call::CreateStreamGroup(create),
             after: Some(TagWrite::set(
                 &testkit::group_arn("us-west-2", "sg-A"),
                 Tags::from([("link".into(), CREATED_GROUP_ID.into())]),
             )),
         };
-        let report = run(
-            &Planner(vec![step("sg-A", "a", None, effect)]),
-            &world.ports(&["us-west-2"]),
-            &settings(Limit::MutatingCalls(10)),
-            &(),
-            "t".into(),
-            None,
-        )
-        .await
-        .unwrap();
+        let report =
+            run_with(vec![step("sg-A", "a", None, effect)], settings(Limit::MutatingCalls(10)), &world, request(None))
+                .await
+                .unwrap();
         let created = world.group("sg-A").unwrap().tags["link"].clone();
         assert!(created.starts_with("sg-NEW"), "{created}");
         assert_eq!(report.executed[0].outcome, format!("done {created}"));
@@ -768,10 +824,10 @@ mod tests {
     #[tokio::test]
     async fn dry_run_changes_nothing_publishes_the_plan_and_a_request_cannot_turn_it_off() {
         let world = world();
-        let planner = Planner(vec![step("sg-A", "a", None, tag("sg-A", "k1"))]);
+        let items = vec![step("sg-A", "a", None, tag("sg-A", "k1"))];
         let mut dry = settings(Limit::Steps(10));
         dry.dry_run = true;
-        let report = run(&planner, &world.ports(&["us-west-2"]), &dry, &(), "t".into(), Some(false)).await.unwrap();
+        let report = run_with(items.clone(), dry.clone(), &world, request(Some(false))).await.unwrap();
         assert!(report.dry_run, "a request can only ask for more safety");
         assert!(report.executed.is_empty());
         assert_eq!(world.mutating_calls(), 0);
@@ -779,10 +835,7 @@ mod tests {
         let published = world.published();
         assert_eq!(published.len(), 1);
         assert_eq!(published[0].1.attributes["type"], "plan");
-        let asked =
-            run(&planner, &world.ports(&["us-west-2"]), &settings(Limit::Steps(10)), &(), "t".into(), Some(true))
-                .await
-                .unwrap();
+        let asked = run_with(items.clone(), settings(Limit::Steps(10)), &world, request(Some(true))).await.unwrap();
         assert!(asked.dry_run && asked.executed.is_empty());
     }
 
@@ -791,17 +844,15 @@ mod tests {
         let world = world();
         let message =
             Message { subject: "s".into(), body: "{}".into(), per_protocol: false, attributes: Default::default() };
-        let planner = Planner(vec![step("sg-A", "a", None, Effect::call(Call::Announce(message)))]);
+        let items = vec![step("sg-A", "a", None, Effect::call(Call::Announce(message)))];
         let mut no_topic = settings(Limit::Steps(10));
         no_topic.actions_topic_arn = None;
-        let report = run(&planner, &world.ports(&["us-west-2"]), &no_topic, &(), "t".into(), None).await.unwrap();
+        let report = run_with(items.clone(), no_topic.clone(), &world, request(None)).await.unwrap();
         assert!(report.errors[0].contains("no ACTIONS_TOPIC_ARN"), "{:?}", report.errors);
 
         world.fail("Publish", None, ErrorKind::Other, None);
-        let planner = Planner(vec![step("sg-B", "b", None, tag("sg-B", "k"))]);
-        let error = run(&planner, &world.ports(&["us-west-2"]), &settings(Limit::Steps(10)), &(), "t".into(), None)
-            .await
-            .unwrap_err();
+        let items = vec![step("sg-B", "b", None, tag("sg-B", "k"))];
+        let error = run_with(items.clone(), settings(Limit::Steps(10)), &world, request(None)).await.unwrap_err();
         assert_eq!(error.error_type(), "PublishFailed");
         assert_eq!(world.group("sg-B").unwrap().tags["k"], "v", "the step itself was done");
     }
@@ -810,10 +861,7 @@ mod tests {
     async fn observation_errors_are_reported() {
         let world = world();
         world.fail("ListStreamGroups", None, ErrorKind::Throttled, None);
-        let report =
-            run(&Planner(vec![]), &world.ports(&["us-west-2"]), &settings(Limit::Steps(1)), &(), "t".into(), None)
-                .await
-                .unwrap();
-        assert!(report.errors[0].contains("ThrottlingException"));
+        let report = run_with(vec![], settings(Limit::Steps(1)), &world, request(None)).await.unwrap();
+        assert!(report.errors[0].contains("ThrottlingException") && report.errors[0].contains("region skipped"));
     }
 }

@@ -72,6 +72,13 @@ pub fn session(
     }
 }
 
+/// An event from the workspace's `events/` folder, as `cargo lambda invoke` sends it.
+pub fn event_fixture(name: &str) -> serde_json::Value {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 /// One recorded call: the operation and what it named (a group id, ARN or topic).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord {

@@ -285,17 +285,8 @@ mod tests {
     }
 
     fn session(status: StreamSessionStatus, created_ago: Duration, updated_ago: Duration) -> StreamSession {
-        StreamSession {
-            arn: "arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/sg-TEST00001/S1".into(),
-            stream_group_id: Some("sg-TEST00001".into()),
-            status,
-            status_reason: None,
-            location: Some("us-west-2".into()),
-            application_arn: None,
-            user_id: None,
-            created_at: Some(now() - created_ago),
-            last_updated_at: Some(now() - updated_ago),
-        }
+        let (created, updated) = (now() - created_ago, now() - updated_ago);
+        crate::testkit::session("us-west-2", "sg-TEST00001", 1, status, "us-west-2", created, updated)
     }
 
     #[test]

@@ -2,8 +2,7 @@
 //! changes until the deployment says so.
 
 use crate::plan::Settings;
-use chrono::Duration;
-use watchdog_core::env_config::{self, ConfigError, Connection, Lookup, flag, parse};
+use watchdog_core::env_config::{self, ConfigError, Connection, FromEnv, Lookup, flag, hours, minutes, whole};
 use watchdog_core::reconcile::{Limit, RunSettings};
 
 #[derive(Debug, Clone)]
@@ -14,15 +13,9 @@ pub struct Config {
     pub settings: Settings,
 }
 
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
-        let max_mutations = parse(lookup, "MAX_MUTATIONS_PER_RUN", "a whole number from 1 to 100", 10, |n: &usize| {
-            (1..=100).contains(n)
-        })?;
+impl FromEnv for Config {
+    fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        let max_mutations = whole(lookup, "MAX_MUTATIONS_PER_RUN", "number", 1..=100, 10)?;
         let common = env_config::remediation(
             lookup,
             "recycler",
@@ -44,34 +37,10 @@ impl Config {
             settings: Settings {
                 opt_in_tag: common.opt_in_tag,
                 manage_all_groups: common.manage_all_groups,
-                grace: Duration::minutes(parse(
-                    lookup,
-                    "GRACE_MINUTES",
-                    "whole minutes from 0 to 43200",
-                    1440,
-                    |m: &i64| (0..=43_200).contains(m),
-                )?),
-                expiry_guard: Duration::hours(parse(
-                    lookup,
-                    "EXPIRY_GUARD_HOURS",
-                    "whole hours from 0 to 720",
-                    24,
-                    |h: &i64| (0..=720).contains(h),
-                )?),
-                retry_backoff: Duration::minutes(parse(
-                    lookup,
-                    "RETRY_BACKOFF_MINUTES",
-                    "whole minutes from 1 to 10080",
-                    60,
-                    |m: &i64| (1..=10_080).contains(m),
-                )?),
-                max_groups_in_flight: parse(
-                    lookup,
-                    "MAX_GROUPS_IN_FLIGHT",
-                    "a whole number from 1 to 50",
-                    1,
-                    |n: &usize| (1..=50).contains(n),
-                )?,
+                grace: minutes(lookup, "GRACE_MINUTES", 0..=43_200, 1440)?,
+                expiry_guard: hours(lookup, "EXPIRY_GUARD_HOURS", 0..=720, 24)?,
+                retry_backoff: minutes(lookup, "RETRY_BACKOFF_MINUTES", 1..=10_080, 60)?,
+                max_groups_in_flight: whole(lookup, "MAX_GROUPS_IN_FLIGHT", "number", 1..=50, 1)?,
                 repair_locations: flag(lookup, "REPAIR_LOCATIONS", true)?,
                 alert_tag_prefix: env_config::alert_tag_prefix(lookup)?,
                 policy: env_config::policy(lookup)?,
@@ -85,7 +54,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(&env_config::lookup_from(vars))
+        Config::from_pairs(vars)
     }
 
     #[test]

@@ -4,10 +4,13 @@
 use aws_lambda_events::sns::SnsEvent;
 use serde::Deserialize;
 use serde_json::Value;
-use watchdog_core::event_fields;
+use watchdog_core::event_fields::{self, RunRequest};
 use watchdog_core::findings::FindingKind;
 
 pub use watchdog_core::event_fields::EventError;
+
+/// The recycler takes what every remediation function takes.
+pub type RecycleRequest = RunRequest;
 
 const EVENT: &str = "recycler";
 
@@ -23,29 +26,12 @@ pub const ACTS_ON: [FindingKind; 4] = [
     FindingKind::ActiveWithErrors,
 ];
 
-#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecycleRequest {
-    #[serde(default)]
-    pub trigger: Option<String>,
-    /// Overrides DRY_RUN for this invocation (only towards safety: a request can always
-    /// ask for a dry run; it can ask for a real run only where DRY_RUN=false).
-    #[serde(default)]
-    pub dry_run: Option<bool>,
-    /// Reconcile only these groups (ids or ARNs).
-    #[serde(default)]
-    pub stream_groups: Option<Vec<String>>,
-}
-
 fn deserialize<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, EventError> {
     event_fields::deserialize(value, "").map_err(|e| e.in_event(EVENT))
 }
 
 pub fn parse(event: Value) -> Result<RecycleRequest, EventError> {
-    let Value::Object(object) = &event else {
-        return Err(error("(event)", "expected a JSON object"));
-    };
-    if object.contains_key("Records") {
+    if event_fields::object(&event, EVENT)?.contains_key("Records") {
         // Findings from the scanner: reconcile the groups they name.
         let sns: SnsEvent = deserialize(event)?;
         let mut groups = Vec::new();
@@ -70,25 +56,14 @@ pub fn parse(event: Value) -> Result<RecycleRequest, EventError> {
         groups.dedup();
         return Ok(RecycleRequest { trigger: Some("finding".into()), dry_run: None, stream_groups: Some(groups) });
     }
-    if object.contains_key("detail-type") {
-        return Ok(RecycleRequest { trigger: Some("schedule".into()), ..RecycleRequest::default() });
-    }
-    let request: RecycleRequest = deserialize(event)?;
-    if let Some(groups) = &request.stream_groups {
-        event_fields::check_group_names(EVENT, "stream_groups", groups)?;
-    }
-    Ok(request)
+    event_fields::run_request(event, EVENT)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn fixture(name: &str) -> Value {
-        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
-    }
+    use watchdog_core::testkit::event_fixture as fixture;
 
     #[test]
     fn fixtures_parse() {

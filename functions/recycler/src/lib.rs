@@ -11,12 +11,12 @@ pub mod plan;
 pub use config::Config;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use lambda_runtime::Diagnostic;
 use serde_json::Value;
 use std::sync::Arc;
-use watchdog_core::ports::{GameLiftStreams, Operation, Ports};
-use watchdog_core::reconcile::{self, Plan, Reconciler, RunError};
+use watchdog_core::env_config::Connection;
+use watchdog_core::ports::Operation;
+use watchdog_core::reconcile::{self, Deployed, Plan, Reconciler, RegionRun, RunSettings};
 
 /// What a run returns.
 pub type Report = reconcile::Report<plan::Step>;
@@ -37,45 +37,23 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::AddStreamGroupLocations,
 ];
 
-pub struct Recycler {
-    pub config: Config,
-    pub ports: Ports,
-}
-
-impl Recycler {
-    /// The recycler on AWS (or whatever the standard endpoint variables point at).
-    pub async fn connect(config: Config) -> Self {
-        let ports = watchdog_aws::connect(&config.connection).await;
-        Self { config, ports }
-    }
-
-    pub async fn run(&self, request: event::RecycleRequest) -> Result<Report, RunError> {
-        let trigger = request.trigger.clone().unwrap_or_else(|| "manual".into());
-        reconcile::run(self, &self.ports, &self.config.run, &request, trigger, request.dry_run).await
-    }
-}
-
+/// The configuration is the reconciler: everything it decides with is in it.
 #[async_trait]
-impl Reconciler for Recycler {
-    type Action = plan::Step;
-    type Request = event::RecycleRequest;
+impl Reconciler for Config {
+    fn deployment(&self) -> (&RunSettings, &Connection) {
+        (&self.run, &self.connection)
+    }
 
-    async fn plan_region(
-        &self,
-        region: &dyn GameLiftStreams,
-        _ports: &Ports,
-        request: &Self::Request,
-        now: DateTime<Utc>,
-        errors: &mut Vec<String>,
-    ) -> Plan<Self::Action> {
-        let settings = &self.config.settings;
-        let observed = observe::observe(region, request.stream_groups.as_deref(), settings, errors).await;
-        plan::plan(&observed, now, settings)
+    type Action = plan::Step;
+
+    async fn plan_region(&self, run: RegionRun<'_>) -> Plan<Self::Action> {
+        let settings = &self.settings;
+        let observed = observe::observe(run.region, run.request.stream_groups.as_deref(), settings, run.errors).await;
+        plan::plan(&observed, run.now, settings)
     }
 }
 
 /// The Lambda handler: parse the event (errors name the field), run, return the report.
-pub async fn handle(recycler: Arc<Recycler>, event: Value) -> Result<Report, Diagnostic> {
-    let request = event::parse(event).map_err(|e| watchdog_aws::lambda::diagnostic(e.into()))?;
-    recycler.run(request).await.map_err(watchdog_aws::lambda::diagnostic)
+pub async fn handle(recycler: Arc<Deployed<Config>>, event: Value) -> Result<Report, Diagnostic> {
+    watchdog_aws::lambda::reconcile(recycler, event::parse(event)).await
 }

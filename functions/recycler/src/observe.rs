@@ -1,18 +1,14 @@
 //! What a recycler run reads of one region, through the reader port: every group with its
 //! tags, details where a step may follow, the replacement each old group names, and the
-//! sessions of groups past their cut-over. A group whose tags cannot be read is left out:
-//! its opt-in, opt-out and CloudFormation ownership are unknown, and unknown means
-//! "do not touch".
+//! sessions of groups past their cut-over. A group whose tags cannot be read is left out
+//! ([`reconcile::tagged_groups`]).
 
 use crate::plan::{self, Observed, Replacement, Settings};
-use futures::{StreamExt, stream};
 use watchdog_core::opt_in::Eligibility;
 use watchdog_core::ports::StreamGroupReader;
+use watchdog_core::reconcile;
 use watchdog_core::tags::recycle as state;
 use watchdog_core::{StreamGroup, StreamGroupStatus, id_of};
-
-/// Tag reads in flight at once.
-const CONCURRENCY: usize = 8;
 
 pub async fn observe(
     region: &dyn StreamGroupReader,
@@ -20,32 +16,8 @@ pub async fn observe(
     settings: &Settings,
     errors: &mut Vec<String>,
 ) -> Vec<Observed> {
-    let all = match region.list_stream_groups().await {
-        Ok(groups) => groups,
-        Err(e) => {
-            errors.push(format!("{}: {e}; region skipped", region.region()));
-            return Vec::new();
-        }
-    };
-    let tagged: Vec<(StreamGroup, Result<_, _>)> = stream::iter(all)
-        .map(|group| async move {
-            let tags = region.list_tags(&group.arn).await;
-            (group, tags)
-        })
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut all = Vec::new();
-    for (mut group, tags) in tagged {
-        match tags {
-            Ok(tags) => {
-                group.tags = tags;
-                all.push(group);
-            }
-            Err(e) => errors
-                .push(format!("{}: {e}; left alone: its opt-in, opt-out and ownership tags cannot be read", group.id)),
-        }
-    }
+    // Every group's tags: a replacement names its predecessor there.
+    let Some(all) = reconcile::tagged_groups(region, errors, |_| true).await else { return Vec::new() };
     let wanted = |g: &StreamGroup| match only {
         None => true,
         Some(ids) => {

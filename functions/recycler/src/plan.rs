@@ -98,24 +98,7 @@ pub enum Step {
     },
 }
 
-impl StepKind for Step {
-    fn name(&self) -> &'static str {
-        match self {
-            Step::CreateReplacement { .. } => "create_replacement",
-            Step::AssociateApplications { .. } => "associate_applications",
-            Step::AnnounceCutover { .. } => "announce_cutover",
-            Step::DeleteOldGroup { .. } => "delete_old_group",
-            Step::AnnounceRetired { .. } => "announce_retired",
-            Step::RecordFailedReplacement { .. } => "record_failed_replacement",
-            Step::DeleteFailedReplacement { .. } => "delete_failed_replacement",
-            Step::Unlink => "unlink",
-            Step::RecordLocation { .. } => "record_location",
-            Step::RemoveLocation { .. } => "remove_location",
-            Step::AddLocation { .. } => "add_location",
-            Step::ForgetLocation { .. } => "forget_location",
-        }
-    }
-}
+impl StepKind for Step {}
 
 /// What one run saw of one group.
 #[derive(Debug, Clone)]

@@ -3,10 +3,11 @@
 //! paths through cargo lambda, the emulator and LocalStack are in tests/tests/recycler_lambda.rs.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use gls_watchdog_recycler::event::RecycleRequest;
-use gls_watchdog_recycler::{Config, OPERATIONS, Recycler, Report};
+use gls_watchdog_recycler::{Config, OPERATIONS, Report};
+use watchdog_core::env_config::FromEnv;
+use watchdog_core::event_fields::RunRequest;
 use watchdog_core::ports::ErrorKind;
-use watchdog_core::reconcile::StepKind;
+use watchdog_core::reconcile::{Deployed, StepKind};
 use watchdog_core::tags::recycle as state;
 use watchdog_core::testkit::{self, World};
 use watchdog_core::{ApplicationRef, LocationStatus, StreamGroupStatus, StreamSessionStatus};
@@ -28,19 +29,19 @@ fn old_group(world: &World, id: &str, tags: &[(&str, &str)]) {
     world.add_group(group);
 }
 
-fn recycler(world: &World, extra: &[(&str, &str)]) -> Recycler {
+fn recycler(world: &World, extra: &[(&str, &str)]) -> Deployed<Config> {
     let mut vars =
         vec![("AWS_REGION", REGION), ("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", TOPIC), ("GRACE_MINUTES", "60")];
     vars.extend_from_slice(extra);
-    let config = Config::from_lookup(&watchdog_core::env_config::lookup_from(&vars)).expect("valid configuration");
-    Recycler { config, ports: world.allowing(OPERATIONS).ports(&[REGION]) }
+    let config = Config::from_pairs(&vars).expect("valid configuration");
+    Deployed { reconciler: config, ports: world.allowing(OPERATIONS).ports(&[REGION]) }
 }
 
-async fn run(recycler: &Recycler) -> Report {
-    recycler.run(RecycleRequest::default()).await.expect("the run succeeds")
+async fn run(recycler: &Deployed<Config>) -> Report {
+    recycler.run(&RunRequest::default()).await.expect("the run succeeds")
 }
 
-fn executed(report: &Report) -> Vec<&'static str> {
+fn executed(report: &Report) -> Vec<String> {
     report.executed.iter().map(|e| e.item.action.name()).collect()
 }
 
@@ -194,7 +195,7 @@ async fn events_name_only_groups_and_a_request_cannot_turn_dry_run_off() {
     let world = World::new(now());
     old_group(&world, "sg-A", &[("watchdog:recycle", "true")]);
     let recycler = recycler(&world, &[("DRY_RUN", "true")]);
-    let report = recycler.run(RecycleRequest { dry_run: Some(false), ..RecycleRequest::default() }).await.unwrap();
+    let report = recycler.run(&RunRequest { dry_run: Some(false), ..RunRequest::default() }).await.unwrap();
     assert!(report.dry_run);
     assert_eq!(world.mutating_calls(), 0);
 }

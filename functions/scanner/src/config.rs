@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use std::collections::BTreeMap;
-use watchdog_core::env_config::{self, Connection, Lookup, flag, get, parse};
+use watchdog_core::env_config::{self, Connection, FromEnv, Lookup, flag, get, hours, minutes, whole};
 pub use watchdog_core::env_config::{ConfigError, is_region_name};
 use watchdog_core::rules::Policy;
 
@@ -41,12 +41,8 @@ pub struct Config {
     pub dry_run: bool,
 }
 
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
         let connection = env_config::connection(lookup, 5)?;
         let metric_detail = match get(lookup, "METRIC_DETAIL").as_deref() {
             None | Some("group") => MetricDetail::Group,
@@ -56,7 +52,7 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     variable: "METRIC_DETAIL",
                     value: other.to_owned(),
-                    expected: "account, group or location",
+                    expected: "account, group or location".into(),
                 });
             }
         };
@@ -65,7 +61,7 @@ impl Config {
             return Err(ConfigError::Invalid {
                 variable: "METRIC_NAMESPACE",
                 value: namespace,
-                expected: "a custom namespace of at most 255 characters, not starting with AWS/",
+                expected: "a custom namespace of at most 255 characters, not starting with AWS/".into(),
             });
         }
         let findings_topic_arn = env_config::topic_arn(lookup, "FINDINGS_TOPIC_ARN")?;
@@ -77,7 +73,9 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         variable: "PRICE_TABLE",
                         value: json,
-                        expected: r#"a JSON object of stream class to price per capacity-hour, e.g. {"gen5n_high": 1.25}"#,
+                        expected:
+                            r#"a JSON object of stream class to price per capacity-hour, e.g. {"gen5n_high": 1.25}"#
+                                .into(),
                     });
                 }
             },
@@ -88,24 +86,10 @@ impl Config {
             namespace,
             metric_detail,
             findings_topic_arn,
-            max_concurrency: parse(lookup, "MAX_CONCURRENCY", "a whole number from 1 to 64", 8, |n: &usize| {
-                (1..=64).contains(n)
-            })?,
+            max_concurrency: whole(lookup, "MAX_CONCURRENCY", "number", 1..=64, 8)?,
             policy: env_config::policy(lookup)?,
-            alert_resend: Duration::hours(parse(
-                lookup,
-                "ALERT_RESEND_HOURS",
-                "whole hours from 1 to 720",
-                24,
-                |h: &i64| (1..=720).contains(h),
-            )?),
-            schedule_interval: Duration::minutes(parse(
-                lookup,
-                "SCHEDULE_MINUTES",
-                "the schedule's period in whole minutes from 1 to 1440",
-                5,
-                |m: &i64| (1..=1440).contains(m),
-            )?),
+            alert_resend: hours(lookup, "ALERT_RESEND_HOURS", 1..=720, 24)?,
+            schedule_interval: minutes(lookup, "SCHEDULE_MINUTES", 1..=1440, 5)?,
             price_table,
             alert_tag_prefix: env_config::alert_tag_prefix(lookup)?,
             dry_run,
@@ -118,7 +102,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(&env_config::lookup_from(vars))
+        Config::from_pairs(vars)
     }
 
     #[test]

@@ -40,10 +40,7 @@ fn deserialize<T: for<'de> Deserialize<'de>>(value: Value, prefix: &str) -> Resu
 
 /// Parses any accepted event into a scan request.
 pub fn parse(event: Value) -> Result<ScanRequest, EventError> {
-    let Value::Object(object) = &event else {
-        return Err(error("(event)", "expected a JSON object (a scheduled event or scan overrides)"));
-    };
-    let request = if object.contains_key("detail-type") {
+    let request = if event_fields::object(&event, EVENT)?.contains_key("detail-type") {
         // An EventBridge event; a scheduled rule's detail is empty, a custom one may carry overrides.
         let envelope: EventBridgeEvent<Value> = deserialize(event, "")?;
         let mut request = match envelope.detail {
@@ -70,21 +67,14 @@ fn validate(request: &ScanRequest) -> Result<(), EventError> {
             return Err(error(format!("regions[{i}]"), format!("{bad:?} is not a region name such as us-west-2")));
         }
     }
-    if let Some(groups) = &request.stream_groups {
-        event_fields::check_group_names(EVENT, "stream_groups", groups)?;
-    }
-    Ok(())
+    event_fields::check_optional_group_names(EVENT, &request.stream_groups)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn fixture(name: &str) -> Value {
-        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
-    }
+    use watchdog_core::testkit::event_fixture as fixture;
 
     #[test]
     fn every_fixture_in_events_parses() {

@@ -1,5 +1,7 @@
 use gls_watchdog_scanner::{Config, Scanner, handle};
 
+use watchdog_core::env_config::FromEnv;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     watchdog_aws::lambda::serve(Config::from_env(), Scanner::connect, handle).await

@@ -338,17 +338,8 @@ mod tests {
     #[test]
     fn sessions_are_counted_by_status_with_zeros() {
         let mut inv = inventory(vec![group("sg-A", StreamGroupStatus::Active, vec![(2, 2, 0)])]);
-        let session = |status| StreamSession {
-            arn: "arn".into(),
-            stream_group_id: Some("sg-A".into()),
-            status,
-            status_reason: None,
-            location: Some("loc-0".into()),
-            application_arn: None,
-            user_id: None,
-            created_at: None,
-            last_updated_at: None,
-        };
+        let at = Utc::now();
+        let session = |status| watchdog_core::testkit::session("us-west-2", "sg-A", 1, status, "loc-0", at, at);
         inv.sessions = vec![session(StreamSessionStatus::Connected), session(StreamSessionStatus::Connected)];
         let datums =
             inventory_datums(&inv, &[], MetricDetail::Group, Utc::now(), Duration::minutes(5), &BTreeMap::new());

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use gls_watchdog_scanner::event::ScanRequest;
 use gls_watchdog_scanner::{Config, OPERATIONS, Report, Scanner};
+use watchdog_core::env_config::FromEnv;
 use watchdog_core::ports::ErrorKind;
 use watchdog_core::testkit::{self, World};
 use watchdog_core::{LocationStatus, StreamGroupStatus, StreamSessionStatus};
@@ -39,7 +40,7 @@ fn fleet(world: &World, count: usize) {
 fn scanner(world: &World, extra: &[(&str, &str)]) -> Scanner {
     let mut vars = vec![("AWS_REGION", REGION), ("FINDINGS_TOPIC_ARN", TOPIC), ("METRIC_DETAIL", "location")];
     vars.extend_from_slice(extra);
-    let config = Config::from_lookup(&watchdog_core::env_config::lookup_from(&vars)).expect("valid configuration");
+    let config = Config::from_pairs(&vars).expect("valid configuration");
     Scanner::new(config, world.allowing(OPERATIONS).ports(&[REGION]))
 }
 

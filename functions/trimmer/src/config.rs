@@ -4,7 +4,7 @@
 use crate::plan::{SessionPolicy, Settings};
 use crate::schedule::{self, ScheduleSetting};
 use chrono::Duration;
-use watchdog_core::env_config::{self, ConfigError, Connection, Lookup, get, parse};
+use watchdog_core::env_config::{self, ConfigError, Connection, FromEnv, Lookup, get, minutes, parse, whole};
 use watchdog_core::ports::DemandMetric;
 use watchdog_core::reconcile::{Limit, RunSettings};
 
@@ -22,24 +22,20 @@ fn percent(lookup: Lookup<'_>, variable: &'static str, default: u32) -> Result<u
     parse(lookup, variable, "a whole percentage from 0 to 100", default, |p: &u32| *p <= 100)
 }
 
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(&|name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+impl FromEnv for Config {
+    fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
         let off_hours = match get(lookup, "OFF_HOURS").map(|text| (ScheduleSetting::parse(&text), text)) {
             None | Some((Ok(ScheduleSetting::Disabled), _)) => None,
             Some((Ok(ScheduleSetting::Window(window)), _)) => Some(window),
             Some((Err(_), value)) => {
-                return Err(ConfigError::Invalid { variable: "OFF_HOURS", value, expected: schedule::FORMAT });
+                return Err(ConfigError::Invalid { variable: "OFF_HOURS", value, expected: schedule::FORMAT.into() });
             }
         };
         let sessions = get(lookup, "END_SESSIONS").unwrap_or_default();
         let sessions = SessionPolicy::parse(&sessions).map_err(|_| ConfigError::Invalid {
             variable: "END_SESSIONS",
             value: sessions,
-            expected: SessionPolicy::FORMAT,
+            expected: SessionPolicy::FORMAT.into(),
         })?;
         let demand_source = match get(lookup, "DEMAND_SOURCE").as_deref() {
             None | Some("watchdog") => DemandMetric::Watchdog {
@@ -50,13 +46,12 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     variable: "DEMAND_SOURCE",
                     value: other.into(),
-                    expected: "watchdog (the scanner's InUseCapacity) or service (AWS/GameLiftStreams ActiveCapacity)",
+                    expected: "watchdog (the scanner's InUseCapacity) or service (AWS/GameLiftStreams ActiveCapacity)"
+                        .into(),
                 });
             }
         };
-        let max_changes = parse(lookup, "MAX_CHANGES_PER_RUN", "a whole number from 1 to 500", 10, |n: &usize| {
-            (1..=500).contains(n)
-        })?;
+        let max_changes = whole(lookup, "MAX_CHANGES_PER_RUN", "number", 1..=500, 10)?;
         let common = env_config::remediation(lookup, "trimmer", "watchdog:trim", true, Limit::Steps(max_changes))?;
         Ok(Self {
             connection: common.connection,
@@ -65,24 +60,10 @@ impl Config {
             settings: Settings {
                 opt_in_tag: common.opt_in_tag,
                 manage_all_groups: common.manage_all_groups,
-                floor: parse(lookup, "FLOOR_CAPACITY", "a whole number of streams from 0 to 10000", 1, |n: &u32| {
-                    *n <= 10_000
-                })?,
+                floor: whole(lookup, "FLOOR_CAPACITY", "streams", 0..=10_000, 1)?,
                 headroom_percent: percent(lookup, "HEADROOM_PERCENT", 25)?,
-                headroom_min: parse(
-                    lookup,
-                    "HEADROOM_MIN",
-                    "a whole number of streams from 0 to 1000",
-                    1,
-                    |n: &u32| *n <= 1000,
-                )?,
-                cooldown: Duration::minutes(parse(
-                    lookup,
-                    "COOLDOWN_MINUTES",
-                    "whole minutes from 0 to 10080",
-                    60,
-                    |m: &i64| (0..=10_080).contains(m),
-                )?),
+                headroom_min: whole(lookup, "HEADROOM_MIN", "streams", 0..=1000, 1)?,
+                cooldown: minutes(lookup, "COOLDOWN_MINUTES", 0..=10_080, 60)?,
                 window: Duration::minutes(parse(
                     lookup,
                     "DEMAND_WINDOW_MINUTES",
@@ -106,7 +87,7 @@ mod tests {
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let mut all = vec![("AWS_REGION", "us-west-2")];
         all.extend_from_slice(vars);
-        Config::from_lookup(&env_config::lookup_from(&all))
+        Config::from_pairs(&all)
     }
 
     #[test]

@@ -12,12 +12,12 @@ pub mod schedule;
 pub use config::Config;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use lambda_runtime::Diagnostic;
 use serde_json::Value;
 use std::sync::Arc;
-use watchdog_core::ports::{GameLiftStreams, Operation, Ports};
-use watchdog_core::reconcile::{self, Plan, Reconciler, RunError};
+use watchdog_core::env_config::Connection;
+use watchdog_core::ports::Operation;
+use watchdog_core::reconcile::{self, Deployed, Plan, Reconciler, RegionRun, RunSettings};
 
 /// What a run returns.
 pub type Report = reconcile::Report<plan::Action>;
@@ -34,45 +34,24 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::TerminateStreamSession,
 ];
 
-pub struct Trimmer {
-    pub config: Config,
-    pub ports: Ports,
-}
-
-impl Trimmer {
-    /// The trimmer on AWS (or whatever the standard endpoint variables point at).
-    pub async fn connect(config: Config) -> Self {
-        let ports = watchdog_aws::connect(&config.connection).await;
-        Self { config, ports }
-    }
-
-    pub async fn run(&self, request: event::TrimRequest) -> Result<Report, RunError> {
-        let trigger = request.trigger.clone().unwrap_or_else(|| "manual".into());
-        reconcile::run(self, &self.ports, &self.config.run, &request, trigger, request.dry_run).await
-    }
-}
-
+/// The configuration is the reconciler: everything it decides with is in it.
 #[async_trait]
-impl Reconciler for Trimmer {
-    type Action = plan::Action;
-    type Request = event::TrimRequest;
+impl Reconciler for Config {
+    fn deployment(&self) -> (&RunSettings, &Connection) {
+        (&self.run, &self.connection)
+    }
 
-    async fn plan_region(
-        &self,
-        region: &dyn GameLiftStreams,
-        ports: &Ports,
-        request: &Self::Request,
-        now: DateTime<Utc>,
-        errors: &mut Vec<String>,
-    ) -> Plan<Self::Action> {
-        let only = request.stream_groups.as_deref();
-        let observed = observe::observe(region, ports.demand.as_ref(), &self.config, only, now, errors).await;
-        plan::plan(&observed, now, &self.config.settings)
+    type Action = plan::Action;
+
+    async fn plan_region(&self, run: RegionRun<'_>) -> Plan<Self::Action> {
+        let only = run.request.stream_groups.as_deref();
+        let demand = run.ports.demand.as_ref();
+        let observed = observe::observe(run.region, demand, self, only, run.now, run.errors).await;
+        plan::plan(&observed, run.now, &self.settings)
     }
 }
 
 /// The Lambda handler: parse the event (errors name the field), run, return the report.
-pub async fn handle(trimmer: Arc<Trimmer>, event: Value) -> Result<Report, Diagnostic> {
-    let request = event::parse(event).map_err(|e| watchdog_aws::lambda::diagnostic(e.into()))?;
-    trimmer.run(request).await.map_err(watchdog_aws::lambda::diagnostic)
+pub async fn handle(trimmer: Arc<Deployed<Config>>, event: Value) -> Result<Report, Diagnostic> {
+    watchdog_aws::lambda::reconcile(trimmer, event::parse(event)).await
 }

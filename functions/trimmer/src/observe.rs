@@ -1,6 +1,6 @@
 //! What a trimmer run reads of one region: every group it may act on (or report), with its
 //! details, tags and sessions, and the demand history of its active locations. A group whose
-//! tags cannot be read is left out (unknown means "do not touch").
+//! tags cannot be read is left out ([`reconcile::tagged_groups`]).
 
 use crate::config::Config;
 use crate::plan::Observed;
@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use watchdog_core::opt_in::{self, Eligibility};
 use watchdog_core::ports::{DemandSource, LocationKey, StreamGroupReader};
-use watchdog_core::{LocationStatus, StreamGroupStatus, id_of};
+use watchdog_core::reconcile;
+use watchdog_core::{LocationStatus, StreamGroup, StreamGroupStatus, id_of};
 
 pub async fn observe(
     region: &dyn StreamGroupReader,
@@ -18,31 +19,14 @@ pub async fn observe(
     now: DateTime<Utc>,
     errors: &mut Vec<String>,
 ) -> Vec<Observed> {
-    let groups = match region.list_stream_groups().await {
-        Ok(groups) => groups,
-        Err(e) => {
-            errors.push(format!("{}: {e}; region skipped", region.region()));
-            return Vec::new();
-        }
+    let wanted = |g: &StreamGroup| {
+        only.is_none_or(|ids| ids.iter().any(|i| id_of(i) == g.id))
+            && !matches!(g.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired)
     };
+    let Some(groups) = reconcile::tagged_groups(region, errors, wanted).await else { return Vec::new() };
     let settings = &config.settings;
     let mut observed = Vec::new();
     for mut group in groups {
-        if only.is_some_and(|ids| !ids.iter().any(|i| id_of(i) == group.id))
-            || matches!(group.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired)
-        {
-            continue;
-        }
-        group.tags = match region.list_tags(&group.arn).await {
-            Ok(tags) => tags,
-            Err(e) => {
-                errors.push(format!(
-                    "{}: {e}; left alone: its opt-in, opt-out and ownership tags cannot be read",
-                    group.id
-                ));
-                continue;
-            }
-        };
         let eligibility = opt_in::eligibility(&group, &settings.opt_in_tag, settings.manage_all_groups);
         if matches!(eligibility, Eligibility::NotOptedIn | Eligibility::OptedOut) {
             // Nothing to read in detail: the planner only notes opt-outs.

@@ -117,13 +117,6 @@ pub enum Action {
 }
 
 impl StepKind for Action {
-    fn name(&self) -> &'static str {
-        match self {
-            Self::SetCapacity { .. } => "set_capacity",
-            Self::EndSession { .. } => "end_session",
-        }
-    }
-
     /// Capacity-hours per day the action saves; ending a session frees a slot but changes no
     /// paid setting.
     fn figures(&self) -> Map<String, Value> {
@@ -593,17 +586,10 @@ mod tests {
     }
 
     fn session(status: StreamSessionStatus, minutes: i64) -> StreamSession {
-        StreamSession {
-            arn: format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/sg-1/{status}"),
-            stream_group_id: Some("sg-1".into()),
-            status,
-            status_reason: None,
-            location: Some("us-west-2".into()),
-            application_arn: None,
-            user_id: None,
-            created_at: Some(now() - Duration::minutes(minutes)),
-            last_updated_at: Some(now() - Duration::minutes(minutes)),
-        }
+        let at = now() - Duration::minutes(minutes);
+        // One session per status: the status numbers it.
+        let n = StreamSessionStatus::KNOWN.iter().position(|s| *s == status).unwrap_or(0);
+        watchdog_core::testkit::session("us-west-2", "sg-1", n, status, "us-west-2", at, at)
     }
 
     #[test]

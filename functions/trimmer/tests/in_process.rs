@@ -4,10 +4,11 @@
 //! tests/tests/trimmer_lambda.rs.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use gls_watchdog_trimmer::event::TrimRequest;
-use gls_watchdog_trimmer::{Config, OPERATIONS, Report, Trimmer};
+use gls_watchdog_trimmer::{Config, OPERATIONS, Report};
+use watchdog_core::env_config::FromEnv;
+use watchdog_core::event_fields::RunRequest;
 use watchdog_core::ports::{Demand, ErrorKind};
-use watchdog_core::reconcile::StepKind;
+use watchdog_core::reconcile::{Deployed, StepKind};
 use watchdog_core::tags::trim::{Record, record_key};
 use watchdog_core::testkit::{self, World};
 use watchdog_core::{StreamGroup, StreamSessionStatus};
@@ -32,16 +33,16 @@ fn idle_group(world: &World, id: &str, locations: &[&str]) {
     world.add_group(group);
 }
 
-fn trimmer(world: &World, extra: &[(&str, &str)]) -> Trimmer {
+fn trimmer(world: &World, extra: &[(&str, &str)]) -> Deployed<Config> {
     let mut vars =
         vec![("AWS_REGION", REGION), ("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", TOPIC), ("FLOOR_CAPACITY", "2")];
     vars.extend_from_slice(extra);
-    let config = Config::from_lookup(&watchdog_core::env_config::lookup_from(&vars)).expect("valid configuration");
-    Trimmer { config, ports: world.allowing(OPERATIONS).ports(&[REGION]) }
+    let config = Config::from_pairs(&vars).expect("valid configuration");
+    Deployed { reconciler: config, ports: world.allowing(OPERATIONS).ports(&[REGION]) }
 }
 
-async fn run(trimmer: &Trimmer) -> Report {
-    trimmer.run(TrimRequest::default()).await.expect("the run succeeds")
+async fn run(trimmer: &Deployed<Config>) -> Report {
+    trimmer.run(&RunRequest::default()).await.expect("the run succeeds")
 }
 
 fn always_on(world: &World, id: &str, location: &str) -> u32 {
@@ -53,7 +54,7 @@ async fn idle_capacity_goes_to_peak_plus_headroom_with_the_record_written_first(
     let world = World::new(now());
     idle_group(&world, "sg-T", &[REGION, "us-east-1"]);
     let report = run(&trimmer(&world, &[])).await;
-    let done: Vec<&str> = report.executed.iter().map(|e| e.item.action.name()).collect();
+    let done: Vec<String> = report.executed.iter().map(|e| e.item.action.name()).collect();
     assert_eq!(done, ["set_capacity", "set_capacity"], "{report:#?}");
     assert_eq!((always_on(&world, "sg-T", REGION), always_on(&world, "sg-T", "us-east-1")), (4, 4));
     // One group, one record write and one update, the record before the update.

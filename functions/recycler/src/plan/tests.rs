@@ -61,7 +61,7 @@ fn group(id: &str, age_days: i64, tags: &[(&str, &str)]) -> StreamGroup {
     }
 }
 
-fn actions(plan: &Plan<Step>) -> Vec<&'static str> {
+fn actions(plan: &Plan<Step>) -> Vec<String> {
     plan.items.iter().map(|i| i.action.name()).collect()
 }
 
@@ -120,17 +120,15 @@ fn each_step_follows_what_is_observed() {
     old.tags.insert(state::CUTOVER_AT.into(), (now() - Duration::minutes(59)).timestamp().to_string());
     assert!(actions(&plan(&observe(&old, &new, vec![]), now(), &s)).is_empty(), "grace period");
     old.tags.insert(state::CUTOVER_AT.into(), (now() - Duration::minutes(61)).timestamp().to_string());
-    let playing = StreamSession {
-        arn: "arn".into(),
-        stream_group_id: Some("sg-A".into()),
-        status: StreamSessionStatus::Connected,
-        status_reason: None,
-        location: None,
-        application_arn: None,
-        user_id: None,
-        created_at: None,
-        last_updated_at: None,
-    };
+    let playing = watchdog_core::testkit::session(
+        "us-west-2",
+        "sg-A",
+        1,
+        StreamSessionStatus::Connected,
+        "us-west-2",
+        now(),
+        now(),
+    );
     assert!(actions(&plan(&observe(&old, &new, vec![playing.clone()]), now(), &s)).is_empty(), "a player is on");
     old.expires_at = Some(now() + Duration::hours(2));
     assert_eq!(
