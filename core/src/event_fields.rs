@@ -96,8 +96,20 @@ pub fn is_group_identifier(name: &str) -> bool {
             && name.len() <= 128)
 }
 
-/// Checks the `stream_groups` of a request: at least one, each an id or ARN.
+/// The most groups one request may name: a report about each stays well within Lambda's
+/// 6 MB response limit.
+pub const MAX_NAMED_GROUPS: usize = 100;
+
+/// Checks the `stream_groups` of a request: at least one, at most [`MAX_NAMED_GROUPS`], each
+/// an id or ARN.
 pub fn check_group_names(event: &'static str, field: &str, names: &[String]) -> Result<(), EventError> {
+    if names.len() > MAX_NAMED_GROUPS {
+        return Err(EventError {
+            event,
+            field: field.to_owned(),
+            problem: format!("names {} stream groups; at most {MAX_NAMED_GROUPS} per request", names.len()),
+        });
+    }
     if names.is_empty() {
         return Err(EventError {
             event,

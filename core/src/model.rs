@@ -257,6 +257,12 @@ impl StreamGroup {
     }
 }
 
+/// Whether `name` (a stream group id, or a whole ARN) names `group`. An ARN must match
+/// exactly: one of another account or region never names a group here that has the same id.
+pub fn identifies(name: &str, group: &StreamGroup) -> bool {
+    if name.starts_with("arn:") { name == group.arn } else { name == group.id }
+}
+
 /// The id at the end of a GameLift Streams ARN (or the identifier itself).
 pub fn id_of(identifier: &str) -> &str {
     identifier.rsplit('/').next().unwrap_or(identifier)

@@ -233,6 +233,9 @@ pub enum RunError {
     /// The run finished but its report or announcements could not be published.
     #[error("the run finished but publishing failed: {0}")]
     Publish(String),
+    /// The run saw too little to be trusted (a region it could not list, most groups unread).
+    #[error("the scan is incomplete: {0}")]
+    Incomplete(String),
 }
 
 impl RunError {
@@ -242,6 +245,7 @@ impl RunError {
             Self::InvalidEvent(_) => "InvalidEvent",
             Self::Clock(_) => "ClockUnavailable",
             Self::Publish(_) => "PublishFailed",
+            Self::Incomplete(_) => "ScanIncomplete",
         }
     }
 }
@@ -294,6 +298,9 @@ pub struct RegionRun<'a> {
     pub now: DateTime<Utc>,
     /// Observation errors; the groups concerned stay out of the plan.
     pub errors: &'a mut Vec<String>,
+    /// Every group listed in the region, so that a request naming a group that exists
+    /// nowhere is reported.
+    pub listed: &'a mut Vec<StreamGroup>,
 }
 
 /// A remediation function: how it observes and plans one region.
@@ -316,11 +323,9 @@ const TAG_READS_IN_FLIGHT: usize = 8;
 /// The region's groups that `keep` selects, each with its tags. A group whose tags cannot be
 /// read is left out with an error: its opt-in, opt-out and ownership are unknown, and unknown
 /// means "do not touch". `None` when the region cannot be listed.
-pub async fn tagged_groups(
-    region: &dyn StreamGroupReader,
-    errors: &mut Vec<String>,
-    keep: impl Fn(&StreamGroup) -> bool,
-) -> Option<Vec<StreamGroup>> {
+pub async fn tagged_groups(run: &mut RegionRun<'_>, keep: impl Fn(&StreamGroup) -> bool) -> Option<Vec<StreamGroup>> {
+    let region: &dyn StreamGroupReader = run.region;
+    let errors = &mut *run.errors;
     let listed = match region.list_stream_groups().await {
         Ok(groups) => groups,
         Err(e) => {
@@ -328,6 +333,7 @@ pub async fn tagged_groups(
             return None;
         }
     };
+    run.listed.extend(listed.iter().cloned());
     let read: Vec<(StreamGroup, Result<Tags, ApiError>)> = stream::iter(listed.into_iter().filter(|g| keep(g)))
         .map(|group| async move {
             let tags = region.list_tags(&group.arn).await;
@@ -387,14 +393,22 @@ pub async fn run<R: Reconciler>(
     };
     let mut publish_errors = Vec::new();
     let mut steps_spent = 0;
+    let mut listed = Vec::new();
     for region in ports.regions.values() {
-        let run = RegionRun { region: region.as_ref(), ports, request, now, errors: &mut report.errors };
+        let run =
+            RegionRun { region: region.as_ref(), ports, request, now, errors: &mut report.errors, listed: &mut listed };
         let plan = reconciler.plan_region(run).await;
         if !dry_run {
             let mut executor = Executor { region: region.as_ref(), ports, settings, report: &mut report };
             executor.execute(&plan.items, &mut steps_spent, &mut publish_errors).await;
         }
         report.plan.extend(plan);
+    }
+    // A named group that exists in no configured region is said so, not silently skipped.
+    for name in request.stream_groups.iter().flatten() {
+        if !listed.iter().any(|g| crate::model::identifies(name, g)) {
+            report.errors.push(format!("{name}: no such stream group in the configured regions"));
+        }
     }
     let counted: Vec<&A<R>> = if dry_run {
         report.plan.items.iter().map(|i| &i.action).collect()
@@ -647,8 +661,8 @@ mod tests {
         fn deployment(&self) -> (&RunSettings, &crate::env_config::Connection) {
             (&self.1, &self.2)
         }
-        async fn plan_region(&self, run: RegionRun<'_>) -> Plan<Toy> {
-            tagged_groups(run.region, run.errors, |_| true).await;
+        async fn plan_region(&self, mut run: RegionRun<'_>) -> Plan<Toy> {
+            tagged_groups(&mut run, |_| true).await;
             Plan { items: self.0.clone(), ..Plan::default() }
         }
     }

@@ -125,7 +125,17 @@ fn resources_are_this_accounts_and_publishing_is_scoped() {
                     if resource == "*" {
                         for action in &actions {
                             let op = action.trim_start_matches("gameliftstreams:");
-                            assert!(ACCOUNT_LIST_OPERATIONS.contains(&op), "{}: {op} on *", function.binary);
+                            // CreateStreamGroup has no resource-level permissions: "*" only with
+                            // a condition on the tags of the request.
+                            let narrowed = op == "CreateStreamGroup"
+                                && strings(
+                                    &statement["Condition"]["StringEquals"]["aws:RequestTag/watchdog:managed-by"],
+                                ) == ["gls-watchdog-recycler"];
+                            assert!(
+                                ACCOUNT_LIST_OPERATIONS.contains(&op) || narrowed,
+                                "{}: {op} on * without a narrowing condition",
+                                function.binary
+                            );
                         }
                     } else {
                         assert!(
@@ -170,4 +180,100 @@ fn every_operation_the_ports_offer_has_iam_actions() {
     for op in &table {
         assert!(model["operations"].get(op.name()).is_some(), "{op} is not an operation of the service model");
     }
+}
+
+/// The Service Authorization Reference for GameLift Streams, as `shared/reference/iam/` holds it.
+fn reference() -> serde_json::Value {
+    let path = workspace_root().join("../shared/reference/iam/gameliftstreams-authorization.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("the reference is JSON")
+}
+
+/// Whether `resource` (as the template writes it, `${AWS::...}` unresolved) is an ARN of
+/// `resource_type` by the reference's pattern (`arn:${Partition}:gameliftstreams:...`).
+fn is_arn_of(resource: &str, pattern: &str) -> bool {
+    let resource = resource.replace("${AWS::Partition}", "aws").replace("${AWS::AccountId}", "111122223333");
+    let wanted: Vec<&str> = pattern.split(':').collect();
+    let actual: Vec<&str> = resource.split(':').collect();
+    wanted.len() == actual.len()
+        && wanted.iter().zip(&actual).all(|(w, a)| {
+            if w.starts_with("${") {
+                return true;
+            }
+            match (w.split_once('/'), a.split_once('/')) {
+                (Some((w_type, _)), Some((a_type, _))) => w_type == a_type,
+                (None, None) => w == a,
+                _ => false,
+            }
+        })
+}
+
+/// Whether the condition key `key` is one of `supported` (`aws:RequestTag/${TagKey}` covers
+/// `aws:RequestTag/watchdog:managed-by`).
+fn supports_condition(supported: &[String], key: &str) -> bool {
+    supported.iter().any(|s| match s.split_once("${") {
+        Some((prefix, _)) => key.starts_with(prefix) && key.len() > prefix.len(),
+        None => s == key,
+    })
+}
+
+#[test]
+fn every_statement_fits_the_service_authorization_reference() {
+    let reference = reference();
+    let template = template();
+    for function in functions(&template) {
+        for statement in &function.statements {
+            let actions: Vec<String> = strings(&statement["Action"])
+                .into_iter()
+                .filter_map(|a| a.strip_prefix("gameliftstreams:").map(str::to_owned))
+                .collect();
+            if actions.is_empty() {
+                continue;
+            }
+            let resources = strings(&statement["Resource"]);
+            let condition_keys: Vec<String> = statement["Condition"]
+                .as_mapping()
+                .map(|operators| {
+                    operators
+                        .values()
+                        .filter_map(|keys| keys.as_mapping())
+                        .flat_map(|keys| keys.keys().filter_map(|k| k.as_str().map(str::to_owned)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for action in &actions {
+                let entry = &reference["actions"][action.as_str()];
+                assert!(entry.is_object(), "{}: {action} is not in the reference", function.binary);
+                let types: Vec<String> = serde_json::from_value(entry["resource_types"].clone()).unwrap();
+                let keys: Vec<String> = serde_json::from_value(entry["condition_keys"].clone()).unwrap();
+                for resource in &resources {
+                    if types.is_empty() {
+                        assert_eq!(resource, "*", "{}: {action} has no resource-level permissions", function.binary);
+                    } else {
+                        let fits = types.iter().any(|t| {
+                            is_arn_of(resource, reference["resource_types"][t.as_str()].as_str().unwrap_or_default())
+                        });
+                        assert!(fits, "{}: {action} on {resource}, not a {types:?} ARN", function.binary);
+                    }
+                }
+                for key in &condition_keys {
+                    assert!(
+                        supports_condition(&keys, key),
+                        "{}: {action} does not support the condition key {key} (it supports {keys:?})",
+                        function.binary
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_reference_checks_can_fail() {
+    let group = "arn:${Partition}:gameliftstreams:${Region}:${Account}:streamgroup/${StreamGroupId}";
+    assert!(is_arn_of("arn:${AWS::Partition}:gameliftstreams:*:${AWS::AccountId}:streamgroup/*", group));
+    assert!(!is_arn_of("arn:${AWS::Partition}:gameliftstreams:*:${AWS::AccountId}:streamsession/*", group));
+    let keys = vec!["aws:RequestTag/${TagKey}".to_owned(), "aws:TagKeys".to_owned()];
+    assert!(supports_condition(&keys, "aws:RequestTag/watchdog:managed-by"));
+    assert!(!supports_condition(&keys, "aws:ResourceTag/team"));
 }

@@ -46,10 +46,9 @@ impl Reconciler for Config {
 
     type Action = plan::Step;
 
-    async fn plan_region(&self, run: RegionRun<'_>) -> Plan<Self::Action> {
-        let settings = &self.settings;
-        let observed = observe::observe(run.region, run.request.stream_groups.as_deref(), settings, run.errors).await;
-        plan::plan(&observed, run.now, settings)
+    async fn plan_region(&self, mut run: RegionRun<'_>) -> Plan<Self::Action> {
+        let observed = observe::observe(&mut run, &self.settings).await;
+        plan::plan(&observed, run.now, &self.settings)
     }
 }
 

@@ -5,24 +5,22 @@
 
 use crate::plan::{self, Observed, Replacement, Settings};
 use watchdog_core::opt_in::Eligibility;
-use watchdog_core::ports::StreamGroupReader;
-use watchdog_core::reconcile;
+use watchdog_core::reconcile::{self, RegionRun};
 use watchdog_core::tags::recycle as state;
-use watchdog_core::{StreamGroup, StreamGroupStatus, id_of};
+use watchdog_core::{StreamGroup, StreamGroupStatus, identifies};
 
-pub async fn observe(
-    region: &dyn StreamGroupReader,
-    only: Option<&[String]>,
-    settings: &Settings,
-    errors: &mut Vec<String>,
-) -> Vec<Observed> {
+pub async fn observe(run: &mut RegionRun<'_>, settings: &Settings) -> Vec<Observed> {
     // Every group's tags: a replacement names its predecessor there.
-    let Some(all) = reconcile::tagged_groups(region, errors, |_| true).await else { return Vec::new() };
+    let Some(all) = reconcile::tagged_groups(run, |_| true).await else { return Vec::new() };
+    let (region, errors) = (run.region, &mut *run.errors);
+    let only = run.request.stream_groups.as_deref();
     let wanted = |g: &StreamGroup| match only {
         None => true,
         Some(ids) => {
-            ids.iter().any(|i| id_of(i) == g.id)
-                || g.tags.get(state::REPLACES).is_some_and(|old| ids.iter().any(|i| id_of(i) == old))
+            ids.iter().any(|i| identifies(i, g))
+                || g.tags
+                    .get(state::REPLACES)
+                    .is_some_and(|old| all.iter().any(|o| &o.id == old && ids.iter().any(|i| identifies(i, o))))
         }
     };
     // Groups the recycler may act on, and replacements still announcing their predecessor.

@@ -199,3 +199,18 @@ async fn events_name_only_groups_and_a_request_cannot_turn_dry_run_off() {
     assert!(report.dry_run);
     assert_eq!(world.mutating_calls(), 0);
 }
+
+#[tokio::test]
+async fn a_named_group_that_does_not_exist_is_reported_and_another_regions_arn_touches_nothing() {
+    let world = World::new(now());
+    old_group(&world, "sg-OLD", &[("watchdog:recycle", "true")]);
+    let recycler = recycler(&world, &[]);
+    let elsewhere = "arn:aws:gameliftstreams:eu-west-1:111122223333:streamgroup/sg-OLD".to_owned();
+    let request =
+        RunRequest { stream_groups: Some(vec![elsewhere.clone(), "sg-NOPE".into()]), ..RunRequest::default() };
+    let report = recycler.run(&request).await.unwrap();
+    assert!(report.plan.items.is_empty(), "{:#?}", report.plan);
+    assert_eq!(world.mutating_calls(), 0);
+    assert!(report.errors.iter().any(|e| e.starts_with(&elsewhere) && e.contains("no such stream group")));
+    assert!(report.errors.iter().any(|e| e.starts_with("sg-NOPE")));
+}

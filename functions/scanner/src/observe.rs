@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::collections::HashSet;
 use watchdog_core::ports::{ApiError, StreamGroupReader, Tags};
 use watchdog_core::rules::SessionTimeouts;
-use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, id_of};
+use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, identifies};
 
 /// Something the scan could not read, said exactly.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,19 +65,18 @@ pub async fn list_groups(
     let summaries =
         reader.list_stream_groups().await.map_err(|e| Unread::new(region, None, &e, "this region was not scanned"))?;
     let Some(wanted) = only else { return Ok((summaries, Vec::new())) };
-    let wanted: Vec<&str> = wanted.iter().map(|w| id_of(w)).collect();
     let missing = wanted
         .iter()
-        .filter(|id| !summaries.iter().any(|g| g.id == **id))
-        .map(|id| Unread {
+        .filter(|name| !summaries.iter().any(|g| identifies(name, g)))
+        .map(|name| Unread {
             region: region.to_owned(),
             operation: "ListStreamGroups",
-            stream_group: Some(id.to_string()),
+            stream_group: Some(name.clone()),
             error: "ResourceNotFoundException: no such stream group in this region".into(),
             consequence: "nothing to scan for it",
         })
         .collect();
-    Ok((summaries.into_iter().filter(|g| wanted.contains(&g.id.as_str())).collect(), missing))
+    Ok((summaries.into_iter().filter(|g| wanted.iter().any(|name| identifies(name, g))).collect(), missing))
 }
 
 /// A group as its details were read.

@@ -191,6 +191,18 @@ impl Scanner {
         report.api_calls = calls_since(&(self.ports.calls)(), calls_before);
         report.duration_ms = started.elapsed().as_millis() as u64;
         log(&report);
+        if let Some(why) = blindness(&report) {
+            // A watchdog that sees nothing must not look healthy: fail, so the function-errors
+            // alarm fires, with what the scan did see in the error and the whole report logged.
+            tracing::error!(report = %serde_json::to_string(&report).unwrap_or_default(), "scan incomplete");
+            let seen = serde_json::json!({
+                "regions": report.regions,
+                "counts": report.counts,
+                "unread": report.unread.iter().take(20).collect::<Vec<_>>(),
+                "unread_total": report.unread.len(),
+            });
+            return Err(RunError::Incomplete(format!("{why}; {seen}")));
+        }
         if !report.publish_errors.is_empty() {
             // The report is the record of the scan: log it whole before failing.
             tracing::error!(report = %serde_json::to_string(&report).unwrap_or_default(), "publishing failed");
@@ -378,6 +390,28 @@ impl Scanner {
 /// A stream of what arrives on `rx` until every sender is gone.
 fn tokio_stream_of<T>(mut rx: tokio::sync::mpsc::UnboundedReceiver<T>) -> impl futures::Stream<Item = T> {
     stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Why a scan saw too little to be trusted: a region it could not list, or the details of
+/// fewer than half the groups that have details to read.
+pub fn blindness(report: &Report) -> Option<String> {
+    let unlisted: Vec<&str> = report
+        .unread
+        .iter()
+        .filter(|u| u.operation == "ListStreamGroups" && u.stream_group.is_none())
+        .map(|u| u.region.as_str())
+        .collect();
+    if !unlisted.is_empty() {
+        return Some(format!("could not list the stream groups of {}", unlisted.join(", ")));
+    }
+    let without_details: usize = ["EXPIRED", "DELETING"]
+        .iter()
+        .map(|status| report.counts.groups_by_status.get(*status).copied().unwrap_or(0))
+        .sum();
+    let to_describe = report.counts.stream_groups.saturating_sub(without_details);
+    let described = report.counts.described_groups;
+    (to_describe > 0 && described * 2 < to_describe)
+        .then(|| format!("read the details of only {described} of {to_describe} stream groups"))
 }
 
 fn log(report: &Report) {

@@ -130,3 +130,38 @@ async fn a_publish_failure_fails_the_scan_after_everything_else_ran() {
     assert_eq!(error.error_type(), "PublishFailed");
     assert_eq!(world.calls_of("PublishBatch"), 1, "alerts still went out");
 }
+
+#[tokio::test]
+async fn a_scan_that_sees_too_little_fails_so_the_alarms_see_it() {
+    let world = World::new(now());
+    fleet(&world, 4);
+    world.fail("ListStreamGroups", None, ErrorKind::Other, None);
+    let error = scanner(&world, &[]).scan(ScanRequest::default()).await.unwrap_err();
+    assert_eq!(error.error_type(), "ScanIncomplete");
+    assert!(error.to_string().contains("could not list the stream groups of us-west-2"), "{error}");
+
+    let world = World::new(now());
+    fleet(&world, 4);
+    for id in ["sg-G00000", "sg-G00001", "sg-G00002"] {
+        world.fail("GetStreamGroup", Some(id), ErrorKind::Throttled, None);
+    }
+    let error = scanner(&world, &[("DRY_RUN", "true")]).scan(ScanRequest::default()).await.unwrap_err();
+    assert!(error.to_string().contains("read the details of only 1 of 4 stream groups"), "{error}");
+
+    let world = World::new(now());
+    fleet(&world, 4);
+    world.fail("GetStreamGroup", Some("sg-G00000"), ErrorKind::Throttled, None);
+    let report = scan(&scanner(&world, &[])).await;
+    assert!(!report.complete, "one unread group of four: reported, not failed");
+}
+
+#[tokio::test]
+async fn a_named_arn_of_another_region_never_names_a_group_here() {
+    let world = World::new(now());
+    fleet(&world, 2);
+    let elsewhere = "arn:aws:gameliftstreams:eu-west-1:111122223333:streamgroup/sg-G00000".to_owned();
+    let request = ScanRequest { stream_groups: Some(vec![elsewhere.clone()]), ..ScanRequest::default() };
+    let report = scanner(&world, &[("DRY_RUN", "true")]).scan(request).await.unwrap();
+    assert_eq!(report.counts.stream_groups, 0);
+    assert_eq!(report.unread[0].stream_group.as_deref(), Some(elsewhere.as_str()));
+}

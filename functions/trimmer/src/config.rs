@@ -38,9 +38,19 @@ impl FromEnv for Config {
             expected: SessionPolicy::FORMAT.into(),
         })?;
         let demand_source = match get(lookup, "DEMAND_SOURCE").as_deref() {
-            None | Some("watchdog") => DemandMetric::Watchdog {
-                namespace: get(lookup, "METRIC_NAMESPACE").unwrap_or_else(|| "GameLiftStreams/Watchdog".into()),
-            },
+            None | Some("watchdog") => {
+                let namespace = get(lookup, "METRIC_NAMESPACE").unwrap_or_else(|| "GameLiftStreams/Watchdog".into());
+                if namespace.starts_with("AWS/") {
+                    // The scanner never publishes there: the trimmer would read no history and
+                    // trim nothing, or read the service's own metrics under the wrong name.
+                    return Err(ConfigError::Conflict {
+                        first: "DEMAND_SOURCE",
+                        second: "METRIC_NAMESPACE",
+                        problem: "the watchdog's demand lives in its own namespace, not an AWS/ one; for the service's metrics set DEMAND_SOURCE=service",
+                    });
+                }
+                DemandMetric::Watchdog { namespace }
+            }
             Some("service") => DemandMetric::Service,
             Some(other) => {
                 return Err(ConfigError::Invalid {
@@ -111,5 +121,7 @@ mod tests {
         assert!(err.to_string().starts_with("DEMAND_SOURCE="), "{err}");
         let err = config(&[("HEADROOM_PERCENT", "150")]).unwrap_err();
         assert!(err.to_string().starts_with("HEADROOM_PERCENT="), "{err}");
+        let err = config(&[("METRIC_NAMESPACE", "AWS/GameLiftStreams")]).unwrap_err();
+        assert!(err.to_string().starts_with("DEMAND_SOURCE and METRIC_NAMESPACE cannot work together"), "{err}");
     }
 }

@@ -43,10 +43,8 @@ impl Reconciler for Config {
 
     type Action = plan::Action;
 
-    async fn plan_region(&self, run: RegionRun<'_>) -> Plan<Self::Action> {
-        let only = run.request.stream_groups.as_deref();
-        let demand = run.ports.demand.as_ref();
-        let observed = observe::observe(run.region, demand, self, only, run.now, run.errors).await;
+    async fn plan_region(&self, mut run: RegionRun<'_>) -> Plan<Self::Action> {
+        let observed = observe::observe(&mut run, self).await;
         plan::plan(&observed, run.now, &self.settings)
     }
 }

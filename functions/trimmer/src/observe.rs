@@ -4,26 +4,20 @@
 
 use crate::config::Config;
 use crate::plan::Observed;
-use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use watchdog_core::opt_in::{self, Eligibility};
-use watchdog_core::ports::{DemandSource, LocationKey, StreamGroupReader};
-use watchdog_core::reconcile;
-use watchdog_core::{LocationStatus, StreamGroup, StreamGroupStatus, id_of};
+use watchdog_core::ports::LocationKey;
+use watchdog_core::reconcile::{self, RegionRun};
+use watchdog_core::{LocationStatus, StreamGroup, StreamGroupStatus, identifies};
 
-pub async fn observe(
-    region: &dyn StreamGroupReader,
-    demand: &dyn DemandSource,
-    config: &Config,
-    only: Option<&[String]>,
-    now: DateTime<Utc>,
-    errors: &mut Vec<String>,
-) -> Vec<Observed> {
+pub async fn observe(run: &mut RegionRun<'_>, config: &Config) -> Vec<Observed> {
+    let only = run.request.stream_groups.as_deref();
     let wanted = |g: &StreamGroup| {
-        only.is_none_or(|ids| ids.iter().any(|i| id_of(i) == g.id))
+        only.is_none_or(|names| names.iter().any(|name| identifies(name, g)))
             && !matches!(g.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired)
     };
-    let Some(groups) = reconcile::tagged_groups(region, errors, wanted).await else { return Vec::new() };
+    let Some(groups) = reconcile::tagged_groups(run, wanted).await else { return Vec::new() };
+    let (region, errors, now) = (run.region, &mut *run.errors, run.now);
     let settings = &config.settings;
     let mut observed = Vec::new();
     for mut group in groups {
@@ -67,7 +61,7 @@ pub async fn observe(
         .collect();
     if !keys.is_empty() {
         let start = now - settings.window;
-        match demand.demand(region.region(), &config.demand_source, &keys, start, now).await {
+        match run.ports.demand.demand(region.region(), &config.demand_source, &keys, start, now).await {
             Ok(mut found) => {
                 for o in &mut observed {
                     for location in &o.group.locations {

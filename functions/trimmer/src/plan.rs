@@ -43,13 +43,16 @@ impl SessionPolicy {
                 return Err(format!("{status}: only sessions that hold capacity can be named"));
             }
             let limit = limit.trim();
-            let (number, unit) = limit.split_at(limit.len().saturating_sub(1));
-            let number: i64 = number.parse().map_err(|_| format!("{rule:?}: {limit:?} is not like 30m or 12h"))?;
-            let limit = match unit {
-                "m" => Duration::minutes(number),
-                "h" => Duration::hours(number),
-                _ => return Err(format!("{rule:?}: {limit:?} is not like 30m or 12h")),
-            };
+            let bad = || format!("{rule:?}: {limit:?} is not a positive time like 30m or 12h (at most 30 days)");
+            // Whole minutes or hours, more than zero, at most 30 days: a session policy longer
+            // than any session's own length would never end anything.
+            let limit = match (limit.strip_suffix('m'), limit.strip_suffix('h')) {
+                (Some(minutes), _) => minutes.parse::<i64>().ok().and_then(Duration::try_minutes),
+                (_, Some(hours)) => hours.parse::<i64>().ok().and_then(Duration::try_hours),
+                _ => None,
+            }
+            .filter(|d| *d > Duration::zero() && *d <= Duration::days(30))
+            .ok_or_else(bad)?;
             if rules.iter().any(|(s, _)| *s == status) {
                 return Err(format!("{status} is named twice"));
             }
@@ -560,6 +563,12 @@ mod tests {
         assert!(SessionPolicy::parse("TERMINATED>5m").unwrap_err().contains("TERMINATED"));
         assert!(SessionPolicy::parse("ACTIVE>5d").unwrap_err().contains("5d"));
         assert!(SessionPolicy::parse("ACTIVE>5m,ACTIVE>6m").unwrap_err().contains("twice"));
+        for bad in
+            ["ACTIVE>5é", "ACTIVE>99999999999999h", "ACTIVE>-5m", "CONNECTED>0m", "ACTIVE>31d", "ACTIVE>m", "ACTIVE>"]
+        {
+            assert!(SessionPolicy::parse(bad).is_err(), "{bad} is refused");
+        }
+        assert!(SessionPolicy::parse("ACTIVE>720h").is_ok(), "30 days");
         assert_eq!(SessionPolicy::parse("").unwrap(), SessionPolicy::default());
     }
 
