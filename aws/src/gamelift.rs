@@ -86,18 +86,23 @@ impl GameLiftStreamsApi {
     }
 }
 
-fn to_i32(value: u32) -> i32 {
-    i32::try_from(value).unwrap_or(i32::MAX)
+/// The API's capacities are `i32`; a value beyond that is refused, never wrapped or clamped.
+fn capacity(value: u32, setting: &str, spec: &LocationSpec, operation: &'static str) -> Result<i32, ApiError> {
+    i32::try_from(value).map_err(|_| {
+        let message = format!("{}: {setting} {value} is beyond what the API takes", spec.name);
+        ApiError::new(operation, ErrorKind::Validation, "CapacityOutOfRange", message)
+    })
 }
 
 fn location_configuration(spec: &LocationSpec, operation: &'static str) -> Result<LocationConfiguration, ApiError> {
+    let optional = |value: Option<u32>, setting| value.map(|v| capacity(v, setting, spec, operation)).transpose();
     #[allow(deprecated)]
     LocationConfiguration::builder()
         .location_name(&spec.name)
-        .always_on_capacity(to_i32(spec.always_on))
-        .set_target_idle_capacity(spec.target_idle.map(to_i32))
-        .set_maximum_capacity(spec.maximum.map(to_i32))
-        .set_on_demand_capacity(spec.on_demand.map(to_i32))
+        .always_on_capacity(capacity(spec.always_on, "AlwaysOnCapacity", spec, operation)?)
+        .set_target_idle_capacity(optional(spec.target_idle, "TargetIdleCapacity")?)
+        .set_maximum_capacity(optional(spec.maximum, "MaximumCapacity")?)
+        .set_on_demand_capacity(optional(spec.on_demand, "OnDemandCapacity")?)
         .build()
         .map_err(|e| ApiError::new(operation, ErrorKind::Validation, "InvalidLocation", format!("{}: {e}", spec.name)))
 }
@@ -269,5 +274,26 @@ impl StreamGroupWriter for GameLiftStreamsApi {
         let request =
             self.client.terminate_stream_session().identifier(group_id).stream_session_identifier(session_arn);
         request.send().await.map(|_| ()).map_err(|e| classify("TerminateStreamSession", &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacities_beyond_the_api_are_refused_not_clamped() {
+        let spec = LocationSpec {
+            name: "us-west-2".into(),
+            always_on: 2,
+            target_idle: Some(u32::MAX),
+            maximum: Some(4),
+            on_demand: None,
+        };
+        let err = location_configuration(&spec, "UpdateStreamGroup").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Validation);
+        assert!(err.message.contains("TargetIdleCapacity 4294967295"), "{err}");
+        let ok = location_configuration(&LocationSpec { target_idle: Some(2), ..spec }, "UpdateStreamGroup").unwrap();
+        assert_eq!((ok.always_on_capacity(), ok.target_idle_capacity()), (Some(2), Some(2)));
     }
 }

@@ -4,8 +4,13 @@
 //! ([`reconcile::tagged_groups`]).
 
 use crate::plan::{self, Observed, Replacement, Settings};
+use futures::{StreamExt, stream};
 use watchdog_core::opt_in::Eligibility;
+use watchdog_core::ports::StreamGroupReader;
 use watchdog_core::reconcile::{self, RegionRun};
+
+/// Groups read in detail at once.
+const CONCURRENCY: usize = 8;
 use watchdog_core::tags::recycle as state;
 use watchdog_core::{StreamGroup, StreamGroupStatus, identifies};
 
@@ -27,48 +32,54 @@ pub async fn observe(run: &mut RegionRun<'_>, settings: &Settings) -> Vec<Observ
     let relevant = |g: &StreamGroup| {
         plan::eligibility(g, settings) != Eligibility::NotOptedIn || g.tags.contains_key(state::REPLACES)
     };
+    // Owned, so the reads' futures borrow nothing but `all` (and stay Send).
+    let candidates: Vec<StreamGroup> = all.iter().filter(|g| wanted(g) && relevant(g)).cloned().collect();
+    let all = all.as_slice();
+    let reads: Vec<Result<Observed, String>> = stream::iter(candidates)
+        .map(|summary| async move { read_group(region, &summary, all).await })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
     let mut observed = Vec::new();
-    for summary in all.iter().filter(|g| wanted(g) && relevant(g)) {
-        let mut group = match region.get_stream_group(&summary.id).await {
-            Ok(group) => group,
-            Err(e) => {
-                errors.push(format!("{}: {e}; group skipped", summary.id));
-                continue;
-            }
-        };
-        group.tags = summary.tags.clone();
-        let replacement = match group.tags.get(state::REPLACEMENT) {
-            None => None,
-            Some(id) => match all.iter().find(|g| &g.id == id) {
-                None => Some(Replacement::Missing(id.clone())),
-                Some(listed) => match region.get_stream_group(id).await {
-                    Ok(mut details) => {
-                        details.tags = listed.tags.clone();
-                        Some(Replacement::Found(Box::new(details)))
-                    }
-                    Err(e) => {
-                        errors.push(format!("{id}: {e}; its old group waits"));
-                        continue;
-                    }
-                },
-            },
-        };
-        let sessions = if group.tags.contains_key(state::CUTOVER_AT) {
-            match region.list_group_sessions(&group.id).await {
-                Ok(sessions) => sessions,
-                Err(e) => {
-                    errors.push(format!("{}: {e}; not retired this run", group.id));
-                    continue;
-                }
-            }
-        } else {
-            Vec::new()
-        };
-        let predecessor_alive = group
-            .tags
-            .get(state::REPLACES)
-            .is_some_and(|old| all.iter().any(|g| &g.id == old && g.status != StreamGroupStatus::Deleting));
-        observed.push(Observed { group, replacement, sessions, predecessor_alive });
+    for read in reads {
+        match read {
+            Ok(group) => observed.push(group),
+            Err(error) => errors.push(error),
+        }
     }
     observed
+}
+
+/// One group in detail, with its replacement and, past its cut-over, its sessions; an error
+/// leaves the group out of this run's plan.
+async fn read_group(
+    region: &dyn StreamGroupReader,
+    summary: &StreamGroup,
+    all: &[StreamGroup],
+) -> Result<Observed, String> {
+    let mut group =
+        region.get_stream_group(&summary.id).await.map_err(|e| format!("{}: {e}; group skipped", summary.id))?;
+    group.tags = summary.tags.clone();
+    let replacement = match group.tags.get(state::REPLACEMENT) {
+        None => None,
+        Some(id) => match all.iter().find(|g| &g.id == id) {
+            None => Some(Replacement::Missing(id.clone())),
+            Some(listed) => {
+                let mut details =
+                    region.get_stream_group(id).await.map_err(|e| format!("{id}: {e}; its old group waits"))?;
+                details.tags = listed.tags.clone();
+                Some(Replacement::Found(Box::new(details)))
+            }
+        },
+    };
+    let sessions = if group.tags.contains_key(state::CUTOVER_AT) {
+        region.list_group_sessions(&group.id).await.map_err(|e| format!("{}: {e}; not retired this run", group.id))?
+    } else {
+        Vec::new()
+    };
+    let predecessor_alive = group
+        .tags
+        .get(state::REPLACES)
+        .is_some_and(|old| all.iter().any(|g| &g.id == old && g.status != StreamGroupStatus::Deleting));
+    Ok(Observed { group, replacement, sessions, predecessor_alive })
 }

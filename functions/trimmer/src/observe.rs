@@ -3,10 +3,14 @@
 //! tags cannot be read is left out ([`reconcile::tagged_groups`]).
 
 use crate::config::Config;
-use crate::plan::Observed;
+use crate::plan::{Observed, Settings};
+
+/// Groups read in detail at once.
+const CONCURRENCY: usize = 8;
+use futures::{StreamExt, stream};
 use std::collections::BTreeMap;
 use watchdog_core::opt_in::{self, Eligibility};
-use watchdog_core::ports::LocationKey;
+use watchdog_core::ports::{LocationKey, StreamGroupReader};
 use watchdog_core::reconcile::{self, RegionRun};
 use watchdog_core::{LocationStatus, StreamGroup, StreamGroupStatus, identifies};
 
@@ -19,32 +23,17 @@ pub async fn observe(run: &mut RegionRun<'_>, config: &Config) -> Vec<Observed> 
     let Some(groups) = reconcile::tagged_groups(run, wanted).await else { return Vec::new() };
     let (region, errors, now) = (run.region, &mut *run.errors, run.now);
     let settings = &config.settings;
+    let reads: Vec<Result<Observed, String>> = stream::iter(groups)
+        .map(|group| async move { read_group(region, group, settings).await })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
     let mut observed = Vec::new();
-    for mut group in groups {
-        let eligibility = opt_in::eligibility(&group, &settings.opt_in_tag, settings.manage_all_groups);
-        if matches!(eligibility, Eligibility::NotOptedIn | Eligibility::OptedOut) {
-            // Nothing to read in detail: the planner only notes opt-outs.
-            observed.push(Observed { group, demand: BTreeMap::new(), sessions: Vec::new() });
-            continue;
+    for read in reads {
+        match read {
+            Ok(group) => observed.push(group),
+            Err(error) => errors.push(error),
         }
-        let details = match region.get_stream_group(&group.id).await {
-            Ok(mut details) => {
-                details.tags = std::mem::take(&mut group.tags);
-                details
-            }
-            Err(e) => {
-                errors.push(format!("{}: {e}; group skipped", group.id));
-                continue;
-            }
-        };
-        let sessions = match region.list_group_sessions(&details.id).await {
-            Ok(sessions) => sessions,
-            Err(e) => {
-                errors.push(format!("{}: {e}; group skipped", details.id));
-                continue;
-            }
-        };
-        observed.push(Observed { group: details, demand: BTreeMap::new(), sessions });
     }
 
     // Demand for every active location of the groups read in detail, in one pass.
@@ -76,4 +65,23 @@ pub async fn observe(run: &mut RegionRun<'_>, config: &Config) -> Vec<Observed> 
         }
     }
     observed
+}
+
+/// One group with its details and sessions, or, when the trimmer may not act on it, as
+/// listed (the planner only notes opt-outs); an error leaves it out of this run's plan.
+async fn read_group(
+    region: &dyn StreamGroupReader,
+    mut group: StreamGroup,
+    settings: &Settings,
+) -> Result<Observed, String> {
+    let eligibility = opt_in::eligibility(&group, &settings.opt_in_tag, settings.manage_all_groups);
+    if matches!(eligibility, Eligibility::NotOptedIn | Eligibility::OptedOut) {
+        return Ok(Observed { group, demand: BTreeMap::new(), sessions: Vec::new() });
+    }
+    let mut details =
+        region.get_stream_group(&group.id).await.map_err(|e| format!("{}: {e}; group skipped", group.id))?;
+    details.tags = std::mem::take(&mut group.tags);
+    let sessions =
+        region.list_group_sessions(&details.id).await.map_err(|e| format!("{}: {e}; group skipped", details.id))?;
+    Ok(Observed { group: details, demand: BTreeMap::new(), sessions })
 }
