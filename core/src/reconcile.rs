@@ -433,6 +433,26 @@ pub async fn run<R: Reconciler>(
             publish_errors.push(format!("publishing the plan: {e}"));
         }
     }
+    // What was left alone, and why, reaches people too, not only the report.
+    if !report.errors.is_empty()
+        && let Some(topic) = &settings.actions_topic_arn
+    {
+        let body =
+            json!({ "type": "problems", "function": settings.function, "dry_run": dry_run, "problems": report.errors });
+        let message = Message {
+            subject: format!(
+                "[GameLift Streams watchdog] {}: {} problem(s) this run",
+                settings.function,
+                report.errors.len()
+            ),
+            body: body.to_string(),
+            per_protocol: false,
+            attributes: attributes(&[("type", "problems"), ("action", "problems")]),
+        };
+        if let Err(e) = ports.notifier.publish(topic, &message).await {
+            publish_errors.push(format!("publishing the run's problems: {e}"));
+        }
+    }
     report.api_calls = calls_since(&(ports.calls)(), &calls_before);
     tracing::info!(
         function = settings.function,

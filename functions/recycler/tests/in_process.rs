@@ -108,6 +108,9 @@ async fn an_unreadable_opt_out_leaves_the_group_alone_even_when_managing_all_gro
     assert_eq!(world.mutating_calls(), 0);
     assert_eq!(report.errors.len(), 2);
     assert!(report.errors[0].contains("left alone"), "{:?}", report.errors);
+    let (_, told) = world.published().into_iter().find(|(_, m)| m.attributes["type"] == "problems").expect("announced");
+    let body: serde_json::Value = serde_json::from_str(&told.body).unwrap();
+    assert!(body["problems"][0].as_str().unwrap().starts_with("sg-"), "{body}");
 }
 
 #[tokio::test]
