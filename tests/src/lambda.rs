@@ -132,6 +132,7 @@ pub struct LambdaWatch {
     pub port: u16,
     child: Child,
     env_file: PathBuf,
+    log_file: PathBuf,
 }
 
 impl LambdaWatch {
@@ -146,7 +147,8 @@ impl LambdaWatch {
         let env_file = std::env::temp_dir().join(format!("watchdog-{name}-{port}.env"));
         let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         std::fs::write(&env_file, text).expect("write env file");
-        let log = std::fs::File::create(std::env::temp_dir().join(format!("watchdog-{name}-{port}.log"))).expect("log");
+        let log_file = std::env::temp_dir().join(format!("watchdog-{name}-{port}.log"));
+        let log = std::fs::File::create(&log_file).expect("log");
         let mut command = Command::new("cargo");
         command
             .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1", "-P", &port.to_string()])
@@ -160,13 +162,18 @@ impl LambdaWatch {
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().expect("cargo lambda watch (is cargo-lambda on PATH? run ./scripts/test)");
-        let watch = Self { port, child, env_file };
+        let watch = Self { port, child, env_file, log_file };
         let deadline = Instant::now() + Duration::from_secs(120);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "cargo lambda watch did not listen on {port}");
             std::thread::sleep(Duration::from_millis(200));
         }
         watch
+    }
+
+    /// What `cargo lambda watch` and the functions it ran have printed so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
     }
 
     /// Invokes `function` with a JSON payload; Ok(report) or Err(the function's error text).
