@@ -148,9 +148,73 @@ fn known<T: Clone + PartialEq>(known: &[T], value: T, field: &str, wire: &str) -
     if known.contains(&value) { Ok(value) } else { Err(format!("{field}: unknown value {wire:?}")) }
 }
 
+/// The most a fleet file may hold: far more than any test or demo needs, small enough that
+/// the emulator stays responsive.
+pub const MAX_STREAM_GROUPS: usize = 10_000;
+pub const MAX_SESSIONS: u64 = 100_000;
+/// Ages and offsets are bounded to ten years either way.
+const MAX_DAYS: f64 = 3650.0;
+const MAX_MINUTES: f64 = MAX_DAYS * 1440.0;
+
+fn in_range(field: String, value: f64, low: f64, high: f64) -> Result<(), String> {
+    if value.is_finite() && (low..=high).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("{field}: {value} is outside {low} to {high}"))
+    }
+}
+
+/// Sizes and ranges, checked before anything is loaded.
+fn check_bounds(fleet: &Fleet) -> Result<(), String> {
+    for (i, app) in fleet.applications.iter().enumerate() {
+        in_range(format!("applications[{i}].created_days_ago"), app.created_days_ago, 0.0, MAX_DAYS)?;
+    }
+    if fleet.stream_groups.len() > MAX_STREAM_GROUPS {
+        return Err(format!("stream_groups: {} entries; at most {MAX_STREAM_GROUPS}", fleet.stream_groups.len()));
+    }
+    let mut sessions: u64 = 0;
+    for (i, group) in fleet.stream_groups.iter().enumerate() {
+        let field = format!("stream_groups[{i}]");
+        in_range(format!("{field}.created_days_ago"), group.created_days_ago, 0.0, MAX_DAYS)?;
+        if let Some(expires) = group.expires_in_days {
+            in_range(format!("{field}.expires_in_days"), expires, -MAX_DAYS, MAX_DAYS)?;
+        }
+        for (j, session) in group.sessions.iter().enumerate() {
+            let field = format!("{field}.sessions[{j}]");
+            in_range(format!("{field}.started_minutes_ago"), session.started_minutes_ago, 0.0, MAX_MINUTES)?;
+            if let Some(minutes) = session.status_minutes_ago {
+                in_range(format!("{field}.status_minutes_ago"), minutes, 0.0, MAX_MINUTES)?;
+            }
+            // The model's ranges: ConnectionTimeoutSeconds 1-3600, SessionLengthSeconds 1-86400.
+            if let Some(seconds) = session.connection_timeout_seconds {
+                in_range(format!("{field}.connection_timeout_seconds"), seconds as f64, 1.0, 3600.0)?;
+            }
+            if let Some(seconds) = session.session_length_seconds {
+                in_range(format!("{field}.session_length_seconds"), seconds as f64, 1.0, 86_400.0)?;
+            }
+            sessions += u64::from(session.count);
+            if sessions > MAX_SESSIONS {
+                return Err(format!("{field}.count: the fleet would hold more than {MAX_SESSIONS} sessions"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Adds the fleet's resources to `world`, refusing the whole file on the first bad entry
-/// with a message that names it (e.g. `stream_groups[2].locations[0].always_on`).
+/// with a message that names it (e.g. `stream_groups[2].locations[0].always_on`). A refused
+/// fleet changes nothing: the world is put back as it was.
 pub fn load(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String> {
+    check_bounds(fleet)?;
+    let before = world.regions.clone();
+    let loaded = load_checked(world, fleet);
+    if loaded.is_err() {
+        world.regions = before;
+    }
+    loaded
+}
+
+fn load_checked(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String> {
     let now = world.now();
     let mut app_arns: HashMap<String, String> = HashMap::new();
     let mut apps = Vec::new();

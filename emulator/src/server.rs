@@ -204,6 +204,11 @@ async fn get_clock(State(emu): State<Arc<Emulator>>) -> Response {
     axum::Json(clock_json(&lock(&emu.world))).into_response()
 }
 
+/// The clock moves at most ten years at a time, and never past 2200: beyond that the
+/// service's timestamps mean nothing and date arithmetic overflows.
+const MAX_CLOCK_STEP_SECONDS: f64 = 3650.0 * 86_400.0;
+const MAX_EPOCH_SECONDS: f64 = 7_258_118_400.0;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClockChange {
@@ -226,8 +231,13 @@ async fn set_clock(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
         (Some(_), Some(_)) => {
             return bad_request(format!("give advance_seconds or now, not both; expected {EXPECTED}"));
         }
-        (Some(seconds), None) if seconds < 0.0 => {
-            return bad_request(format!("advance_seconds must not be negative, got {seconds}"));
+        (Some(seconds), None) if !(0.0..=MAX_CLOCK_STEP_SECONDS).contains(&seconds) => {
+            return bad_request(format!(
+                "advance_seconds must be from 0 to {MAX_CLOCK_STEP_SECONDS} (ten years), got {seconds}"
+            ));
+        }
+        (None, Some(epoch)) if !(0.0..=MAX_EPOCH_SECONDS).contains(&epoch) => {
+            return bad_request(format!("now: {epoch} is not an epoch time in seconds before the year 2200"));
         }
         (Some(seconds), None) => world.clock.advance(Duration::milliseconds((seconds * 1000.0) as i64)),
         (None, Some(epoch)) => {
@@ -263,14 +273,21 @@ async fn load_fleet(State(emu): State<Arc<Emulator>>, Query(query): Query<FleetQ
         Err(message) => return bad_request(message),
     };
     let mut world = lock(&emu.world);
-    match query.mode.as_deref() {
-        None | Some("replace") => world.regions.clear(),
-        Some("merge") => {}
+    let replace = match query.mode.as_deref() {
+        None | Some("replace") => true,
+        Some("merge") => false,
         Some(other) => return bad_request(format!("mode: {other:?} is not replace or merge")),
-    }
+    };
+    // A refused fleet changes nothing, in either mode.
+    let before = replace.then(|| std::mem::take(&mut world.regions));
     match fleet::load(&mut world, &fleet) {
         Ok(summary) => axum::Json(json!(summary)).into_response(),
-        Err(message) => bad_request(message),
+        Err(message) => {
+            if let Some(before) = before {
+                world.regions = before;
+            }
+            bad_request(message)
+        }
     }
 }
 
@@ -418,6 +435,9 @@ async fn queue_activation_outcome(State(emu): State<Arc<Emulator>>, body: Bytes)
         "ERROR" => ActivationOutcome::Error(request.reason.unwrap_or_else(|| "internalError".into())),
         other => return bad_request(format!("status: {other:?} must be ACTIVE or ERROR")),
     };
+    if request.count > 1000 {
+        return bad_request(format!("count: {} is more than 1000 outcomes", request.count));
+    }
     let mut world = lock(&emu.world);
     for _ in 0..request.count {
         world.next_activation_outcomes.push_back(outcome.clone());

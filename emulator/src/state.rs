@@ -220,7 +220,7 @@ pub struct Application {
 }
 
 /// One account's resources in one region. Rate limits and resources are per region.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Region {
     pub groups: BTreeMap<String, StreamGroup>,
     pub sessions: BTreeMap<String, StreamSession>,
