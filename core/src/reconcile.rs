@@ -317,7 +317,7 @@ pub trait Reconciler: Send + Sync {
     async fn plan_region(&self, run: RegionRun<'_>) -> Plan<Self::Action>;
 }
 
-/// Tag reads in flight at once while observing.
+/// Reads in flight at once while observing.
 const TAG_READS_IN_FLIGHT: usize = 8;
 
 /// The region's groups that `keep` selects, each with its tags. A group whose tags cannot be
@@ -366,6 +366,24 @@ impl<R: Reconciler> Deployed<R> {
     pub async fn run(&self, request: &RunRequest) -> Result<Report<R::Action>, RunError> {
         run(&self.reconciler, &self.ports, request).await
     }
+}
+
+/// Reads each item with `read`, a few at a time, in order; a read that fails adds its error
+/// and leaves its item out.
+pub async fn read_concurrently<I, T, F, Fut>(items: Vec<I>, read: F, errors: &mut Vec<String>) -> Vec<T>
+where
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let reads: Vec<Result<T, String>> = stream::iter(items).map(read).buffered(TAG_READS_IN_FLIGHT).collect().await;
+    let mut read_ok = Vec::new();
+    for result in reads {
+        match result {
+            Ok(item) => read_ok.push(item),
+            Err(error) => errors.push(error),
+        }
+    }
+    read_ok
 }
 
 /// One run of `reconciler` over every region.

@@ -49,6 +49,13 @@ pub fn group(region: &str, id: &str, class: &str, created_at: DateTime<Utc>, loc
     group
 }
 
+/// A location with always-on capacity and the readings given.
+pub fn location(name: &str, status: LocationStatus, always_on: u32, allocated: u32, idle: u32) -> Location {
+    let capacity =
+        Capacity { always_on: Some(always_on), allocated, idle, requested: always_on, ..Capacity::default() };
+    Location { name: name.into(), status, capacity }
+}
+
 /// A session of `group_id` in `status`, created and last updated at the given instants.
 pub fn session(
     region: &str,

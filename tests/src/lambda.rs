@@ -20,6 +20,20 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
+/// What every function needs to run locally: a region, dummy credentials, the emulator and
+/// LocalStack as its endpoints, and the emulator's clock as "now".
+pub fn local_env(emulator_url: &str, localstack_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_REGION", "us-west-2".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_ENDPOINT_URL_GAMELIFTSTREAMS", emulator_url.to_owned()),
+        ("AWS_ENDPOINT_URL_CLOUDWATCH", localstack_url.to_owned()),
+        ("AWS_ENDPOINT_URL_SNS", localstack_url.to_owned()),
+        ("WATCHDOG_CLOCK_URL", format!("{emulator_url}/_emulator/clock")),
+    ]
+}
+
 /// LocalStack's endpoint, from `LOCALSTACK_URL` (scripts/test starts it and sets it).
 pub fn localstack_url() -> String {
     std::env::var("LOCALSTACK_URL").unwrap_or_else(|_| {

@@ -8,7 +8,7 @@
 use serde_json::Value as Json;
 use serde_yaml::Value;
 use std::collections::BTreeSet;
-use watchdog_tests::lambda::{LambdaWatch, LocalAws, workspace_root};
+use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env, workspace_root};
 use watchdog_tests::{TestEmulator, quick_config};
 
 /// A metric as the template names it: name, dimensions (name, and value where fixed).
@@ -120,15 +120,9 @@ async fn every_metric_dimension_and_log_field_the_template_names_is_published() 
     let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
     let namespace = format!("Watchdog/Signals-{unique}");
     let (topic, _queue) = aws.topic_with_queue(&format!("signals-{unique}")).await;
-    let env: Vec<(&str, String)> = vec![
-        ("AWS_REGION", "us-west-2".into()),
+    let mut env = local_env(&emu.url, &aws.url);
+    env.extend([
         ("REGIONS", "us-west-2,eu-central-1".into()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("AWS_ENDPOINT_URL_GAMELIFTSTREAMS", emu.url.clone()),
-        ("AWS_ENDPOINT_URL_CLOUDWATCH", aws.url.clone()),
-        ("AWS_ENDPOINT_URL_SNS", aws.url.clone()),
-        ("WATCHDOG_CLOCK_URL", format!("{}/_emulator/clock", emu.url)),
         ("METRIC_NAMESPACE", namespace.clone()),
         ("METRIC_DETAIL", "location".into()),
         ("FINDINGS_TOPIC_ARN", topic.clone()),
@@ -140,7 +134,7 @@ async fn every_metric_dimension_and_log_field_the_template_names_is_published() 
         ("API_SHARE", "1".into()),
         ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
         ("AWS_LAMBDA_LOG_LEVEL", "info".into()),
-    ];
+    ]);
     let watch = LambdaWatch::start("signals", &env);
     for function in ["gls-watchdog-scanner", "gls-watchdog-recycler", "gls-watchdog-trimmer"] {
         let report = watch.invoke(function, &serde_json::json!({ "trigger": "schedule" })).await;

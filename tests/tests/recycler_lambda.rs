@@ -6,7 +6,7 @@ use aws_sdk_gameliftstreams::types::StreamGroupStatus;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
-use watchdog_tests::lambda::{LambdaWatch, LocalAws};
+use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
 use watchdog_tests::{TestEmulator, quick_config};
 
 const RECYCLER: &str = "gls-watchdog-recycler";
@@ -94,18 +94,13 @@ async fn setup(name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup
     let (topic, queue) = aws
         .topic_with_queue(&format!("recycler-{name}-{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros()))
         .await;
-    let mut env: Vec<(&str, String)> = vec![
-        ("AWS_REGION", "us-west-2".into()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("AWS_ENDPOINT_URL_GAMELIFTSTREAMS", emu.url.clone()),
-        ("AWS_ENDPOINT_URL_SNS", aws.url.clone()),
-        ("WATCHDOG_CLOCK_URL", format!("{}/_emulator/clock", emu.url)),
+    let mut env = local_env(&emu.url, &aws.url);
+    env.extend([
         ("ACTIONS_TOPIC_ARN", topic),
         ("GRACE_MINUTES", "10".into()),
         ("MAX_ATTEMPTS", "1".into()),
         ("API_SHARE", "1".into()),
-    ];
+    ]);
     for (k, v) in extra {
         env.retain(|(key, _)| key != k);
         env.push((k, v.to_string()));

@@ -7,7 +7,7 @@ use aws_sdk_gameliftstreams::types::StreamGroupStatus;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
-use watchdog_tests::lambda::{LambdaWatch, LocalAws};
+use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
 use watchdog_tests::{TestEmulator, quick_config};
 
 const SCANNER: &str = "gls-watchdog-scanner";
@@ -101,18 +101,12 @@ fn scanner_env(
     namespace: &str,
     topic: Option<&str>,
 ) -> Vec<(&'static str, String)> {
-    let mut env = vec![
-        ("AWS_REGION", "us-west-2".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-        ("AWS_ENDPOINT_URL_GAMELIFTSTREAMS", emu.url.clone()),
-        ("AWS_ENDPOINT_URL_CLOUDWATCH", aws.url.clone()),
-        ("AWS_ENDPOINT_URL_SNS", aws.url.clone()),
-        ("WATCHDOG_CLOCK_URL", format!("{}/_emulator/clock", emu.url)),
+    let mut env = local_env(&emu.url, &aws.url);
+    env.extend([
         ("METRIC_NAMESPACE", namespace.to_owned()),
         ("METRIC_DETAIL", "location".to_owned()),
         ("AWS_LAMBDA_LOG_LEVEL", "info".to_owned()),
-    ];
+    ]);
     if let Some(topic) = topic {
         env.push(("FINDINGS_TOPIC_ARN", topic.to_owned()));
     }

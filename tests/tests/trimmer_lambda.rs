@@ -6,7 +6,7 @@ use aws_sdk_gameliftstreams::types::Protocol;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
-use watchdog_tests::lambda::{LambdaWatch, LocalAws};
+use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
 use watchdog_tests::{TestEmulator, quick_config};
 
 const SCANNER: &str = "gls-watchdog-scanner";
@@ -85,14 +85,8 @@ async fn setup(name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup
     let aws = LocalAws::connect().await;
     let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
     let (topic, queue) = aws.topic_with_queue(&format!("trimmer-{name}-{unique}")).await;
-    let mut env: Vec<(&'static str, String)> = vec![
-        ("AWS_REGION", "us-west-2".into()),
-        ("AWS_ACCESS_KEY_ID", "test".into()),
-        ("AWS_SECRET_ACCESS_KEY", "test".into()),
-        ("AWS_ENDPOINT_URL_GAMELIFTSTREAMS", emu.url.clone()),
-        ("AWS_ENDPOINT_URL_CLOUDWATCH", aws.url.clone()),
-        ("AWS_ENDPOINT_URL_SNS", aws.url.clone()),
-        ("WATCHDOG_CLOCK_URL", format!("{}/_emulator/clock", emu.url)),
+    let mut env = local_env(&emu.url, &aws.url);
+    env.extend([
         ("METRIC_NAMESPACE", format!("Watchdog/Test-{unique}")),
         ("METRIC_DETAIL", "location".into()),
         ("ACTIONS_TOPIC_ARN", topic),
@@ -102,7 +96,7 @@ async fn setup(name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup
         ("COOLDOWN_MINUTES", "30".into()),
         ("FLOOR_CAPACITY", "2".into()),
         ("DRY_RUN", "false".into()),
-    ];
+    ]);
     for (k, v) in extra {
         env.retain(|(key, _)| key != k);
         env.push((k, v.to_string()));

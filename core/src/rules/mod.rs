@@ -113,19 +113,7 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
     }
 
-    fn location(name: &str, status: LocationStatus, always_on: u32, allocated: u32, idle: u32) -> Location {
-        Location {
-            name: name.into(),
-            status,
-            capacity: Capacity {
-                always_on: Some(always_on),
-                allocated,
-                idle,
-                requested: always_on,
-                ..Capacity::default()
-            },
-        }
-    }
+    use crate::testkit::location;
 
     fn group_aged(age: Duration) -> StreamGroup {
         StreamGroup {

@@ -4,13 +4,10 @@
 //! ([`reconcile::tagged_groups`]).
 
 use crate::plan::{self, Observed, Replacement, Settings};
-use futures::{StreamExt, stream};
 use watchdog_core::opt_in::Eligibility;
 use watchdog_core::ports::StreamGroupReader;
 use watchdog_core::reconcile::{self, RegionRun};
 
-/// Groups read in detail at once.
-const CONCURRENCY: usize = 8;
 use watchdog_core::tags::recycle as state;
 use watchdog_core::{StreamGroup, StreamGroupStatus, identifies};
 
@@ -35,19 +32,8 @@ pub async fn observe(run: &mut RegionRun<'_>, settings: &Settings) -> Vec<Observ
     // Owned, so the reads' futures borrow nothing but `all` (and stay Send).
     let candidates: Vec<StreamGroup> = all.iter().filter(|g| wanted(g) && relevant(g)).cloned().collect();
     let all = all.as_slice();
-    let reads: Vec<Result<Observed, String>> = stream::iter(candidates)
-        .map(|summary| async move { read_group(region, &summary, all).await })
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut observed = Vec::new();
-    for read in reads {
-        match read {
-            Ok(group) => observed.push(group),
-            Err(error) => errors.push(error),
-        }
-    }
-    observed
+    reconcile::read_concurrently(candidates, |summary| async move { read_group(region, &summary, all).await }, errors)
+        .await
 }
 
 /// One group in detail, with its replacement and, past its cut-over, its sessions; an error

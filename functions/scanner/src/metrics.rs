@@ -257,7 +257,7 @@ pub async fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use watchdog_core::{Location, LocationStatus, StreamClass, StreamSessionStatus};
+    use watchdog_core::{LocationStatus, StreamClass, StreamSessionStatus};
 
     fn group(id: &str, status: StreamGroupStatus, locations: Vec<(u32, u32, u32)>) -> StreamGroup {
         StreamGroup {
@@ -276,16 +276,14 @@ mod tests {
             locations: locations
                 .into_iter()
                 .enumerate()
-                .map(|(i, (always_on, allocated, idle))| Location {
-                    name: format!("loc-{i}"),
-                    status: LocationStatus::Active,
-                    capacity: Capacity {
-                        always_on: Some(always_on),
+                .map(|(i, (always_on, allocated, idle))| {
+                    watchdog_core::testkit::location(
+                        &format!("loc-{i}"),
+                        LocationStatus::Active,
+                        always_on,
                         allocated,
                         idle,
-                        requested: always_on,
-                        ..Capacity::default()
-                    },
+                    )
                 })
                 .collect(),
         }

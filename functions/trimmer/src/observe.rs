@@ -4,10 +4,6 @@
 
 use crate::config::Config;
 use crate::plan::{Observed, Settings};
-
-/// Groups read in detail at once.
-const CONCURRENCY: usize = 8;
-use futures::{StreamExt, stream};
 use std::collections::BTreeMap;
 use watchdog_core::opt_in::{self, Eligibility};
 use watchdog_core::ports::{LocationKey, StreamGroupReader};
@@ -23,18 +19,8 @@ pub async fn observe(run: &mut RegionRun<'_>, config: &Config) -> Vec<Observed> 
     let Some(groups) = reconcile::tagged_groups(run, wanted).await else { return Vec::new() };
     let (region, errors, now) = (run.region, &mut *run.errors, run.now);
     let settings = &config.settings;
-    let reads: Vec<Result<Observed, String>> = stream::iter(groups)
-        .map(|group| async move { read_group(region, group, settings).await })
-        .buffered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut observed = Vec::new();
-    for read in reads {
-        match read {
-            Ok(group) => observed.push(group),
-            Err(error) => errors.push(error),
-        }
-    }
+    let read = |group| async move { read_group(region, group, settings).await };
+    let mut observed = reconcile::read_concurrently(groups, read, errors).await;
 
     // Demand for every active location of the groups read in detail, in one pass.
     let keys: Vec<LocationKey> = observed
