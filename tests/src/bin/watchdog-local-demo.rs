@@ -72,7 +72,18 @@ async fn main() {
     println!("\nRunning the scan again: alerts already sent are not repeated.");
     match watch.invoke_file("gls-watchdog-scanner", "scanner-scheduler-input.json").await {
         Ok(again) => {
-            println!("  second run: {} sent, {} suppressed.", again["alerts"]["sent"], again["alerts"]["suppressed"])
+            println!("  second run: {} sent, {} suppressed.", again["alerts"]["sent"], again["alerts"]["suppressed"]);
+            // What was sent again is new: a finding the first run did not have (time moved on).
+            let key = |f: &serde_json::Value| {
+                format!("{} {} {}", f["stream_group_id"], f["kind"], f["location"].as_str().unwrap_or(""))
+            };
+            let before: Vec<String> = report["findings"].as_array().into_iter().flatten().map(key).collect();
+            for finding in again["findings"].as_array().into_iter().flatten().filter(|f| !before.contains(&key(f))) {
+                println!(
+                    "  new since the first run: {} {}: {}",
+                    finding["kind"], finding["stream_group_id"], finding["message"]
+                );
+            }
         }
         Err(error) => println!("  second run failed: {error}"),
     }
