@@ -15,9 +15,14 @@ use watchdog_core::{
 /// Stands in for a status the service left out of a response.
 const NOT_REPORTED: &str = "NOT_REPORTED";
 
+/// A timestamp at the precision the service keeps (milliseconds): the wire's epoch seconds are
+/// a float, and `...981.98` arrives as `...981.980000019`; kept as is, a group exactly at a
+/// boundary (28 or 180 days, an expiry threshold) would look a few nanoseconds younger and its
+/// finding would come one run late.
 fn time(value: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
     let value = value?;
-    DateTime::from_timestamp(value.secs(), value.subsec_nanos())
+    let millis = value.secs().checked_mul(1000)?.checked_add((f64::from(value.subsec_nanos()) / 1e6).round() as i64)?;
+    DateTime::from_timestamp_millis(millis)
 }
 
 /// A capacity as the service reports it; a negative value (never documented) reads as zero.
@@ -161,6 +166,16 @@ mod tests {
         assert_eq!(group.locations[0].capacity.in_use(), 1);
         assert_eq!(group.created_at.map(|t| t.timestamp()), Some(1_700_000_000));
         assert_eq!(group.expires_at, None);
+    }
+
+    #[test]
+    fn wire_timestamps_are_kept_to_the_millisecond() {
+        let wire = aws_smithy_types::DateTime::from_secs_and_nanos(1_763_726_981, 980_000_019);
+        let kept = time(Some(&wire)).unwrap();
+        assert_eq!(kept.timestamp_millis(), 1_763_726_981_980);
+        assert_eq!(kept.timestamp_subsec_nanos(), 980_000_000);
+        let almost = aws_smithy_types::DateTime::from_secs_and_nanos(1_763_726_981, 999_999_999);
+        assert_eq!(time(Some(&almost)).unwrap().timestamp(), 1_763_726_982, "rounding carries into the second");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! of the cron expressions matches it on the zone's local clock, so the window follows
 //! daylight-saving changes. chrono-tz carries the tz database; croner evaluates the cron.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use std::str::FromStr;
@@ -58,9 +58,12 @@ impl ScheduleSetting {
 }
 
 impl OffHours {
-    /// Whether `at` falls in the off-hours window, judged on the zone's local clock.
+    /// Whether `at` falls in the off-hours window, judged on the zone's local clock. A cron
+    /// expression names whole minutes, so every instant of a matching minute is in the window
+    /// (a scheduled run never starts on the second).
     pub fn is_off_hours(&self, at: DateTime<Utc>) -> bool {
-        let local = at.with_timezone(&self.zone);
+        let minute = at.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(at);
+        let local = minute.with_timezone(&self.zone);
         self.crons.iter().any(|cron| cron.is_time_matching(&local).unwrap_or(false))
     }
 
@@ -120,5 +123,17 @@ mod tests {
         assert!(ScheduleSetting::parse("UTC 0 20 * *").unwrap_err().contains("5 cron fields"));
         assert!(ScheduleSetting::parse("UTC").is_err());
         assert_eq!(ScheduleSetting::parse("None").unwrap(), ScheduleSetting::Disabled);
+    }
+
+    #[test]
+    fn every_instant_of_a_matching_minute_is_in_the_window() {
+        let ScheduleSetting::Window(w) = ScheduleSetting::parse("UTC * 20-23 * * *").unwrap() else { panic!() };
+        let evening = Utc.with_ymd_and_hms(2026, 11, 23, 21, 0, 0).unwrap();
+        for offset in [0, 1, 37, 59] {
+            let at = evening + Duration::seconds(offset) + Duration::milliseconds(250);
+            assert!(w.is_off_hours(at), "21:00:{offset:02}.25 is off-hours");
+        }
+        assert!(!w.is_off_hours(Utc.with_ymd_and_hms(2026, 11, 23, 19, 59, 59).unwrap()));
+        assert!(w.is_off_hours(Utc.with_ymd_and_hms(2026, 11, 23, 23, 59, 59).unwrap()));
     }
 }
