@@ -203,6 +203,10 @@ fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<N
         };
         let class = g.stream_class.clone().unwrap_or(StreamClass::Unknown(String::new()));
         for location in g.locations.iter().filter(|l| l.status == LocationStatus::Active) {
+            if let Some(why) = untouchable(location, &class) {
+                notes.push(note(format!("{}: left alone: {why}", location.name)));
+                continue;
+            }
             let context = LocationContext {
                 class: &class,
                 current: Levels {
@@ -282,6 +286,32 @@ fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<N
         }
     }
     items
+}
+
+/// Why the trimmer must not update a location's capacity at all. UpdateStreamGroup applies
+/// "internal defaults" to any of AlwaysOnCapacity, TargetIdleCapacity and MaximumCapacity a
+/// request omits, so an update is only safe when all three are known; the deprecated
+/// OnDemandCapacity cannot be sent with the other two; and a class of unknown tenancy gives no
+/// valid capacity to set (the service wants whole multiples of it).
+fn untouchable(location: &watchdog_core::Location, class: &StreamClass) -> Option<String> {
+    let c = &location.capacity;
+    if c.on_demand.unwrap_or(0) > 0 {
+        return Some(
+            "it uses the deprecated OnDemandCapacity, which an update cannot carry with the other settings".into(),
+        );
+    }
+    if c.maximum.is_none() {
+        return Some(
+            "MaximumCapacity is not reported, and an update without it gets the service's internal defaults".into(),
+        );
+    }
+    if class.tenancy().is_none() {
+        return Some(format!(
+            "stream class {:?} has no known tenancy, so no valid capacity can be chosen",
+            class.name()
+        ));
+    }
+    None
 }
 
 /// Sessions at `location` that ended in a placement timeout since `since`: demand the
@@ -599,6 +629,32 @@ mod tests {
         // One session per status: the status numbers it.
         let n = StreamSessionStatus::KNOWN.iter().position(|s| *s == status).unwrap_or(0);
         watchdog_core::testkit::session("us-west-2", "sg-1", n, status, "us-west-2", at, at)
+    }
+
+    #[test]
+    fn locations_whose_update_would_reset_settings_are_left_alone_and_reported() {
+        let s = Settings { manage_all_groups: true, ..settings() };
+        type Change = fn(&mut Observed);
+        let cases: [(&str, Change); 3] = [
+            ("MaximumCapacity is not reported", |o| o.group.locations[0].capacity.maximum = None),
+            ("deprecated OnDemandCapacity", |o| {
+                o.group.locations[0].capacity.maximum = None;
+                o.group.locations[0].capacity.on_demand = Some(4);
+            }),
+            ("no known tenancy", |o| o.group.stream_class = Some(StreamClass::parse("gen9n_mega"))),
+        ];
+        for (why, change) in cases {
+            let mut o = observed(&[], vec![]);
+            change(&mut o);
+            let plan = plan(&[o], now(), &s);
+            assert!(plan.items.is_empty(), "{why}: {:?}", plan.items);
+            assert!(
+                plan.notes.iter().any(|n| n.note.contains("left alone") && n.note.contains(why)),
+                "{why}: {:?}",
+                plan.notes
+            );
+        }
+        assert_eq!(plan(&[observed(&[], vec![])], now(), &s).items.len(), 1, "with every setting known it trims");
     }
 
     #[test]
