@@ -374,8 +374,14 @@ impl Scanner {
             match observe::alert_memory(region, &group).await {
                 Ok(tags) => {
                     let findings: Vec<&Finding> = out.findings.iter().collect();
-                    let plan =
+                    let mut plan =
                         alerts::plan(&group.arn, &findings, &tags, &config.alert_tag_prefix, now, config.alert_resend);
+                    // Forget only what this scan could see: a group read from its summary, or
+                    // whose sessions went unread, keeps the memory of findings that need what
+                    // was missing, so the next full scan does not send them again.
+                    if !out.described || !sessions.unread.is_empty() {
+                        plan.forget.clear();
+                    }
                     out.suppressed = plan.suppressed.len();
                     let _ = outlets.alerts.send((group.id.clone(), plan));
                 }

@@ -165,3 +165,35 @@ async fn a_named_arn_of_another_region_never_names_a_group_here() {
     assert_eq!(report.counts.stream_groups, 0);
     assert_eq!(report.unread[0].stream_group.as_deref(), Some(elsewhere.as_str()));
 }
+
+#[tokio::test]
+async fn an_unreadable_scan_forgets_no_alert_and_the_next_clean_scan_sends_nothing_again() {
+    let world = World::new(now());
+    fleet(&world, 2);
+    // Idle capacity: a finding only a full read (locations and capacity) can make.
+    world.add_group(testkit::group(REGION, "sg-IDLE00001", "gen5n_high", now() - Duration::days(30), &[(REGION, 4)]));
+    let scanner = scanner(&world, &[]);
+    let first = scan(&scanner).await;
+    assert_eq!(first.alerts.sent, first.findings.len());
+    assert!(first.findings.iter().any(|f| f.stream_group_id == "sg-IDLE00001" && f.kind.as_str() == "idle_capacity"));
+    let memory = |world: &World| {
+        world
+            .group("sg-IDLE00001")
+            .unwrap()
+            .tags
+            .keys()
+            .filter(|k| k.starts_with("watchdog:alert:"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let remembered = memory(&world);
+
+    world.fail("GetStreamGroup", Some("sg-IDLE00001"), ErrorKind::Other, None);
+    let partial = scan(&scanner).await;
+    assert!(!partial.complete);
+    assert_eq!(memory(&world), remembered, "what the scan could not see is not forgotten");
+
+    world.clear_faults();
+    let clean = scan(&scanner).await;
+    assert_eq!((clean.alerts.sent, clean.alerts.suppressed), (0, first.findings.len()), "nothing is sent again");
+}
