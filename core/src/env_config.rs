@@ -64,10 +64,24 @@ pub fn remediation(
             limit,
             actions_topic_arn: topic_arn(lookup, "ACTIONS_TOPIC_ARN")?,
             publish_plan: flag(lookup, "PUBLISH_PLAN", publish_plan_default)?,
+            metric_namespace: metric_namespace(lookup)?,
         },
         opt_in_tag: tag_key(lookup, "OPT_IN_TAG", opt_in_default)?,
         manage_all_groups: flag(lookup, "MANAGE_ALL_GROUPS", false)?,
     })
+}
+
+/// METRIC_NAMESPACE: the watchdog's own CloudWatch namespace, never a reserved `AWS/` one.
+pub fn metric_namespace(lookup: Lookup<'_>) -> Result<String, ConfigError> {
+    let namespace = get(lookup, "METRIC_NAMESPACE").unwrap_or_else(|| "GameLiftStreams/Watchdog".into());
+    if namespace.starts_with("AWS/") || namespace.len() > 255 {
+        return Err(ConfigError::Invalid {
+            variable: "METRIC_NAMESPACE",
+            value: namespace,
+            expected: "a custom namespace of at most 255 characters, not starting with AWS/".into(),
+        });
+    }
+    Ok(namespace)
 }
 
 /// ALERT_TAG_PREFIX: where the scanner keeps its alert memory (the recycler never copies it).

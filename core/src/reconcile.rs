@@ -216,6 +216,8 @@ pub struct Report<A> {
     /// Planned but not done: a step before it failed, or the per-run limit was reached.
     pub deferred: Vec<PlanItem<A>>,
     pub errors: Vec<String>,
+    /// Steps whose execution failed this run (their sequences are deferred).
+    pub failed_steps: usize,
     pub mutating_calls: usize,
     pub api_calls: CallCounts,
     /// The steps' figures summed: over what was done, or over the plan in a dry run.
@@ -288,6 +290,8 @@ pub struct RunSettings {
     pub actions_topic_arn: Option<String>,
     /// Publish the plan of a dry run to the actions topic.
     pub publish_plan: bool,
+    /// Where the run's health metrics go (StepsDone, StepsFailed, StepsDeferred, Problems).
+    pub metric_namespace: String,
 }
 
 /// What a reconciler sees of one region's run.
@@ -405,6 +409,7 @@ pub async fn run<R: Reconciler>(
         executed: Vec::new(),
         deferred: Vec::new(),
         errors: Vec::new(),
+        failed_steps: 0,
         mutating_calls: 0,
         api_calls: CallCounts::new(),
         totals: Map::new(),
@@ -471,6 +476,10 @@ pub async fn run<R: Reconciler>(
             publish_errors.push(format!("publishing the run's problems: {e}"));
         }
     }
+    // The run's health, so alarms see failures that repeat run after run.
+    if let Err(e) = ports.metrics.put(&settings.metric_namespace, &health(&report), now).await {
+        publish_errors.push(format!("publishing the run's health metrics: {e}"));
+    }
     report.api_calls = calls_since(&(ports.calls)(), &calls_before);
     tracing::info!(
         function = settings.function,
@@ -490,6 +499,24 @@ pub async fn run<R: Reconciler>(
 }
 
 type A<R> = <R as Reconciler>::Action;
+
+/// A run's health metrics, by function: steps done, failed and deferred, and the problems
+/// reported (observation errors included). Four custom metrics per function.
+pub fn health<A>(report: &Report<A>) -> Vec<crate::ports::Datum> {
+    use crate::ports::{Datum, Unit};
+    let datum = |name, value: usize| Datum {
+        name,
+        dimensions: vec![("Function", report.function.to_owned())],
+        value: value as f64,
+        unit: Unit::Count,
+    };
+    vec![
+        datum("StepsDone", report.executed.len()),
+        datum("StepsFailed", report.failed_steps),
+        datum("StepsDeferred", report.deferred.len()),
+        datum("Problems", report.errors.len()),
+    ]
+}
 
 fn totals<S: StepKind>(actions: Vec<&S>) -> Map<String, Value> {
     let mut sums: BTreeMap<String, f64> = BTreeMap::new();
@@ -561,6 +588,7 @@ impl<A: StepKind> Executor<'_, A> {
                     }
                 }
                 Err(error) => {
+                    self.report.failed_steps += unit.len();
                     for item in unit {
                         tracing::error!(function = self.settings.function, action = item.action.name(), stream_group = %item.stream_group, error = %error, "action failed; the next run resumes");
                         let name = item.action.name();
@@ -761,6 +789,7 @@ mod tests {
             limit,
             actions_topic_arn: Some("arn:aws:sns:us-west-2:111122223333:actions".into()),
             publish_plan: true,
+            metric_namespace: "Watchdog/Test".into(),
         }
     }
 
@@ -790,6 +819,9 @@ mod tests {
         assert_eq!(report.errors.len(), 1);
         assert!(report.errors[0].starts_with("sg-A tag: TagResource: InternalServerException"), "{:?}", report.errors);
         assert_eq!(report.deferred.iter().map(|d| d.stream_group.as_str()).collect::<Vec<_>>(), ["sg-B"]);
+        let health: Vec<(&str, f64)> =
+            world.metrics().iter().map(|(_, d)| (d.name, d.value)).collect::<Vec<_>>().into_iter().collect();
+        assert_eq!(health, [("StepsDone", 1.0), ("StepsFailed", 1.0), ("StepsDeferred", 1.0), ("Problems", 1.0)]);
         assert_eq!(report.executed.iter().map(|d| d.item.stream_group.as_str()).collect::<Vec<_>>(), ["sg-C"]);
     }
 

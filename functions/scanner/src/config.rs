@@ -56,14 +56,7 @@ impl FromEnv for Config {
                 });
             }
         };
-        let namespace = get(lookup, "METRIC_NAMESPACE").unwrap_or_else(|| "GameLiftStreams/Watchdog".into());
-        if namespace.starts_with("AWS/") || namespace.len() > 255 {
-            return Err(ConfigError::Invalid {
-                variable: "METRIC_NAMESPACE",
-                value: namespace,
-                expected: "a custom namespace of at most 255 characters, not starting with AWS/".into(),
-            });
-        }
+        let namespace = env_config::metric_namespace(lookup)?;
         let findings_topic_arn = env_config::topic_arn(lookup, "FINDINGS_TOPIC_ARN")?;
         let price_table = match get(lookup, "PRICE_TABLE") {
             None => BTreeMap::new(),
