@@ -32,7 +32,7 @@ applications = ["racer"]
   status = "CONNECTED"
   count = 2
 
-# Idle always-on capacity: 12 allocated, 1 in use.
+# Idle always-on capacity: 36 allocated, 1 in use (gen6n_small: 12 is the smallest capacity, not waste).
 [[stream_groups]]
 id = "sg-IDLE00001"
 description = "idle"
@@ -41,7 +41,7 @@ created_days_ago = 3
 applications = ["racer"]
   [[stream_groups.locations]]
   name = "us-west-2"
-  always_on = 12
+  always_on = 36
   [[stream_groups.sessions]]
   status = "CONNECTED"
   # A session the service never ended: stale.
@@ -196,7 +196,7 @@ async fn scheduled_scan_publishes_metrics_and_alerts_once_and_raises_new_finding
     let idle =
         metric_value(&aws, &namespace, "IdleCapacity", &[("StreamGroupId", "sg-IDLE00001"), ("Location", "us-west-2")])
             .await;
-    assert_eq!(idle, Some(10.0), "12 always-on, 2 sessions hold capacity");
+    assert_eq!(idle, Some(34.0), "36 always-on, 2 sessions hold capacity");
     let age = metric_value(&aws, &namespace, "AgeDays", &[("StreamGroupId", "sg-OLD000200")]).await.unwrap();
     assert!((age - 200.0).abs() < 0.01, "{age}");
     let listed = aws.cloudwatch.list_metrics().namespace(&namespace).metric_name("DaysToExpiry").send().await.unwrap();

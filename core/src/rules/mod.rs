@@ -249,16 +249,37 @@ mod tests {
         let policy = Policy::default();
         let mut group = group_aged(Duration::days(3));
         group.locations = vec![
-            location("us-west-2", LocationStatus::Active, 4, 4, 2), // 50%: not beyond
-            location("us-east-1", LocationStatus::Active, 4, 4, 3), // 75%
-            location("eu-west-1", LocationStatus::Error, 4, 0, 0),  // failed: nothing allocated
+            location("us-west-2", LocationStatus::Active, 8, 8, 4), // 50%: not beyond
+            location("us-east-1", LocationStatus::Active, 8, 8, 6), // 75%
+            location("eu-west-1", LocationStatus::Error, 8, 0, 0),  // failed: nothing allocated
         ];
         let findings = group_findings(&group, now(), &policy);
         let idle: Vec<&Finding> = findings.iter().filter(|f| f.kind == FindingKind::IdleCapacity).collect();
         assert_eq!(idle.len(), 1);
         assert_eq!(idle[0].location.as_deref(), Some("us-east-1"));
-        assert_eq!(idle[0].details["idle_capacity_hours_per_day"], 72.0);
+        assert_eq!(idle[0].details["idle_capacity_hours_per_day"], 144.0);
         assert_eq!(idle[0].dedup_key(), "idle_capacity:us-east-1");
+    }
+
+    #[test]
+    fn the_target_idle_buffer_and_the_smallest_capacity_are_not_waste() {
+        let policy = Policy::default();
+        let idle_at = |always_on, target_idle, allocated, idle| {
+            let mut group = group_aged(Duration::days(3));
+            group.locations = vec![location("us-west-2", LocationStatus::Active, always_on, allocated, idle)];
+            group.locations[0].capacity.target_idle = Some(target_idle);
+            idle_capacity_findings(&group, &policy)
+        };
+        // gen5n_high: tenancy 2. A buffer of 6 idle on top of 2 always-on is what the studio pays for.
+        assert!(idle_at(2, 6, 8, 8).is_empty(), "target-idle is intentional");
+        assert!(idle_at(2, 0, 2, 2).is_empty(), "one compute unit is the least always-on that can be set");
+        let f = idle_at(10, 2, 12, 12);
+        assert_eq!(f.len(), 1, "8 always-on above the smallest unit, idle beyond the buffer of 2");
+        assert_eq!(f[0].details["wasted"], 8);
+        let mut small = group_aged(Duration::days(3));
+        small.stream_class = Some(StreamClass::parse("gen6n_small"));
+        small.locations = vec![location("us-west-2", LocationStatus::Active, 12, 12, 11)];
+        assert!(idle_capacity_findings(&small, &policy).is_empty(), "12 is gen6n_small's smallest capacity");
     }
 
     #[test]

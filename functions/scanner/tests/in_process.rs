@@ -171,7 +171,7 @@ async fn an_unreadable_scan_forgets_no_alert_and_the_next_clean_scan_sends_nothi
     let world = World::new(now());
     fleet(&world, 2);
     // Idle capacity: a finding only a full read (locations and capacity) can make.
-    world.add_group(testkit::group(REGION, "sg-IDLE00001", "gen5n_high", now() - Duration::days(30), &[(REGION, 4)]));
+    world.add_group(testkit::group(REGION, "sg-IDLE00001", "gen5n_high", now() - Duration::days(30), &[(REGION, 8)]));
     let scanner = scanner(&world, &[]);
     let first = scan(&scanner).await;
     assert_eq!(first.alerts.sent, first.findings.len());
