@@ -108,24 +108,6 @@ pub fn stream_session_summary(summary: &sdk::StreamSessionSummary) -> StreamSess
     }
 }
 
-pub fn stream_session(out: &GetStreamSessionOutput) -> StreamSession {
-    let arn = out.arn().unwrap_or_default().to_owned();
-    StreamSession {
-        stream_group_id: out
-            .stream_group_id()
-            .map(str::to_owned)
-            .or_else(|| session_arn_group_id(&arn).map(str::to_owned)),
-        status: StreamSessionStatus::from(out.status().map_or(NOT_REPORTED, |s| s.as_str())),
-        status_reason: out.status_reason().map(|r| StreamSessionStatusReason::from(r.as_str())),
-        location: out.location().map(str::to_owned),
-        application_arn: out.application_arn().map(str::to_owned),
-        user_id: out.user_id().map(str::to_owned),
-        created_at: time(out.created_at()),
-        last_updated_at: time(out.last_updated_at()),
-        arn,
-    }
-}
-
 /// A session's own timeouts; the service's defaults where it reports none.
 pub fn session_timeouts(out: &GetStreamSessionOutput) -> SessionTimeouts {
     let defaults = SessionTimeouts::default();

@@ -7,7 +7,10 @@ use crate::convert;
 use crate::errors::classify;
 use async_trait::async_trait;
 use aws_sdk_gameliftstreams::Client;
+use aws_sdk_gameliftstreams::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_gameliftstreams::types::{LocationConfiguration, StreamClass, StreamSessionStatus as SdkSessionStatus};
+use aws_smithy_async::future::pagination_stream::PaginationStream;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use watchdog_core::api_limits::ClientRateLimiter;
 use watchdog_core::ports::{
     ApiError, CreateGroupRequest, ErrorKind, GroupRef, LocationSpec, Operation, StreamGroupReader, StreamGroupWriter,
@@ -84,6 +87,29 @@ impl GameLiftStreamsApi {
     async fn wait(&self, operation: Operation) {
         self.limiter.acquire(&self.region, operation.name()).await;
     }
+
+    /// Every item of an SDK paginator, one limiter token per page; `read` gives a page's items
+    /// and whether another page follows (so no token is spent on a page that does not exist).
+    async fn all_pages<P, E, T>(
+        &self,
+        operation: Operation,
+        mut pages: PaginationStream<Result<P, SdkError<E, HttpResponse>>>,
+        read: impl Fn(&P) -> (Vec<T>, bool),
+    ) -> Result<Vec<T>, ApiError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let mut all = Vec::new();
+        loop {
+            self.wait(operation).await;
+            let Some(page) = pages.next().await else { return Ok(all) };
+            let (items, more) = read(&page.map_err(|e| classify(operation.name(), &e))?);
+            all.extend(items);
+            if !more {
+                return Ok(all);
+            }
+        }
+    }
 }
 
 /// The API's capacities are `i32`; a value beyond that is refused, never wrapped or clamped.
@@ -114,17 +140,12 @@ impl StreamGroupReader for GameLiftStreamsApi {
     }
 
     async fn list_stream_groups(&self) -> Result<Vec<StreamGroup>, ApiError> {
-        let mut pages = self.client.list_stream_groups().into_paginator().page_size(PAGE_SIZE).send();
-        let mut groups = Vec::new();
-        loop {
-            self.wait(Operation::ListStreamGroups).await;
-            let Some(page) = pages.next().await else { return Ok(groups) };
-            let page = page.map_err(|e| classify("ListStreamGroups", &e))?;
-            groups.extend(page.items().iter().map(convert::stream_group_summary));
-            if page.next_token().is_none() {
-                return Ok(groups);
-            }
-        }
+        let pages = self.client.list_stream_groups().into_paginator().page_size(PAGE_SIZE).send();
+        self.all_pages(Operation::ListStreamGroups, pages, |page| {
+            let items = page.items().iter().map(convert::stream_group_summary).collect();
+            (items, page.next_token().is_some())
+        })
+        .await
     }
 
     async fn get_stream_group(&self, id: &str) -> Result<StreamGroup, ApiError> {
@@ -141,38 +162,23 @@ impl StreamGroupReader for GameLiftStreamsApi {
     }
 
     async fn list_group_sessions(&self, group_id: &str) -> Result<Vec<StreamSession>, ApiError> {
-        let mut pages =
+        let pages =
             self.client.list_stream_sessions().identifier(group_id).into_paginator().page_size(PAGE_SIZE).send();
-        let mut sessions = Vec::new();
-        loop {
-            self.wait(Operation::ListStreamSessions).await;
-            let Some(page) = pages.next().await else { return Ok(sessions) };
-            let page = page.map_err(|e| classify("ListStreamSessions", &e))?;
-            sessions.extend(page.items().iter().map(convert::stream_session_summary));
-            if page.next_token().is_none() {
-                return Ok(sessions);
-            }
-        }
+        self.all_pages(Operation::ListStreamSessions, pages, |page| {
+            let items = page.items().iter().map(convert::stream_session_summary).collect();
+            (items, page.next_token().is_some())
+        })
+        .await
     }
 
     async fn list_account_sessions(&self, status: &StreamSessionStatus) -> Result<Vec<StreamSession>, ApiError> {
-        let mut pages = self
-            .client
-            .list_stream_sessions_by_account()
-            .status(SdkSessionStatus::from(status.as_str()))
-            .into_paginator()
-            .page_size(PAGE_SIZE)
-            .send();
-        let mut sessions = Vec::new();
-        loop {
-            self.wait(Operation::ListStreamSessionsByAccount).await;
-            let Some(page) = pages.next().await else { return Ok(sessions) };
-            let page = page.map_err(|e| classify("ListStreamSessionsByAccount", &e))?;
-            sessions.extend(page.items().iter().map(convert::stream_session_summary));
-            if page.next_token().is_none() {
-                return Ok(sessions);
-            }
-        }
+        let request = self.client.list_stream_sessions_by_account().status(SdkSessionStatus::from(status.as_str()));
+        let pages = request.into_paginator().page_size(PAGE_SIZE).send();
+        self.all_pages(Operation::ListStreamSessionsByAccount, pages, |page| {
+            let items = page.items().iter().map(convert::stream_session_summary).collect();
+            (items, page.next_token().is_some())
+        })
+        .await
     }
 
     async fn get_session_timeouts(&self, group_id: &str, session_arn: &str) -> Result<SessionTimeouts, ApiError> {

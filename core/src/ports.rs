@@ -90,6 +90,25 @@ pub struct Message {
     pub attributes: BTreeMap<String, String>,
 }
 
+impl Message {
+    /// An announcement for the actions topic: the subject behind the watchdog's prefix, a JSON
+    /// body, and `String` attributes (empty values left out).
+    pub fn announcement(subject: &str, body: &serde_json::Value, attributes: &[(&str, &str)]) -> Self {
+        Self {
+            subject: format!("[GameLift Streams watchdog] {subject}"),
+            body: body.to_string(),
+            per_protocol: false,
+            attributes: self::attributes(attributes),
+        }
+    }
+}
+
+/// `String` message attributes, the kind subscription filter policies match on (empty values
+/// left out).
+pub fn attributes(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
 /// One CloudWatch datum, as plain data so counts are exact and testable.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Datum {

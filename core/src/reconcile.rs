@@ -80,6 +80,17 @@ pub enum Call {
     AnnounceIfConfigured(Message),
 }
 
+impl Call {
+    /// Mutating API calls this call makes (AssociateApplications takes 50 applications a call).
+    fn mutating_calls(&self) -> usize {
+        match self {
+            Call::None | Call::Announce(_) | Call::AnnounceIfConfigured(_) => 0,
+            Call::AssociateApplications { applications, .. } => applications.len().div_ceil(50).max(1),
+            _ => 1,
+        }
+    }
+}
+
 /// Everything a step does, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Effect {
@@ -99,12 +110,9 @@ impl Effect {
 
     /// Mutating API calls this effect makes (publishing is not one).
     pub fn mutating_calls(&self) -> usize {
-        let call = match &self.call {
-            Call::None | Call::Announce(_) | Call::AnnounceIfConfigured(_) => 0,
-            Call::AssociateApplications { applications, .. } => applications.len().div_ceil(50).max(1),
-            _ => 1,
-        };
-        self.before.as_ref().map_or(0, TagWrite::calls) + call + self.after.as_ref().map_or(0, TagWrite::calls)
+        self.before.as_ref().map_or(0, TagWrite::calls)
+            + self.call.mutating_calls()
+            + self.after.as_ref().map_or(0, TagWrite::calls)
     }
 
     /// One effect for a batch of capacity changes to one group: their records in one tag
@@ -322,7 +330,7 @@ pub trait Reconciler: Send + Sync {
 }
 
 /// Reads in flight at once while observing.
-const TAG_READS_IN_FLIGHT: usize = 8;
+const READS_IN_FLIGHT: usize = 8;
 
 /// The region's groups that `keep` selects, each with its tags. A group whose tags cannot be
 /// read is left out with an error: its opt-in, opt-out and ownership are unknown, and unknown
@@ -338,25 +346,13 @@ pub async fn tagged_groups(run: &mut RegionRun<'_>, keep: impl Fn(&StreamGroup) 
         }
     };
     run.listed.extend(listed.iter().cloned());
-    let read: Vec<(StreamGroup, Result<Tags, ApiError>)> = stream::iter(listed.into_iter().filter(|g| keep(g)))
-        .map(|group| async move {
-            let tags = region.list_tags(&group.arn).await;
-            (group, tags)
-        })
-        .buffered(TAG_READS_IN_FLIGHT)
-        .collect()
-        .await;
-    let mut groups = Vec::new();
-    for (mut group, tags) in read {
-        match tags {
-            Ok(tags) => {
-                group.tags = tags;
-                groups.push(group);
-            }
-            Err(e) => errors
-                .push(format!("{}: {e}; left alone: its opt-in, opt-out and ownership tags cannot be read", group.id)),
-        }
-    }
+    let wanted: Vec<StreamGroup> = listed.into_iter().filter(|g| keep(g)).collect();
+    let read = |mut group: StreamGroup| async move {
+        let why = "left alone: its opt-in, opt-out and ownership tags cannot be read";
+        group.tags = region.list_tags(&group.arn).await.map_err(|e| format!("{}: {e}; {why}", group.id))?;
+        Ok(group)
+    };
+    let groups = read_concurrently(wanted, read, errors).await;
     Some(groups)
 }
 
@@ -379,7 +375,7 @@ where
     F: Fn(I) -> Fut,
     Fut: std::future::Future<Output = Result<T, String>>,
 {
-    let reads: Vec<Result<T, String>> = stream::iter(items).map(read).buffered(TAG_READS_IN_FLIGHT).collect().await;
+    let reads: Vec<Result<T, String>> = stream::iter(items).map(read).buffered(READS_IN_FLIGHT).collect().await;
     let mut read_ok = Vec::new();
     for result in reads {
         match result {
@@ -446,12 +442,8 @@ pub async fn run<R: Reconciler>(
     {
         let mut body = json!({ "type": "plan", "function": settings.function, "dry_run": true, "plan": report.plan });
         body.as_object_mut().expect("object").extend(report.totals.clone());
-        let message = Message {
-            subject: format!("[GameLift Streams watchdog] {} plan (dry run)", settings.function),
-            body: body.to_string(),
-            per_protocol: false,
-            attributes: attributes(&[("type", "plan"), ("action", "plan")]),
-        };
+        let subject = format!("{} plan (dry run)", settings.function);
+        let message = Message::announcement(&subject, &body, &[("type", "plan"), ("action", "plan")]);
         if let Err(e) = ports.notifier.publish(topic, &message).await {
             publish_errors.push(format!("publishing the plan: {e}"));
         }
@@ -462,16 +454,8 @@ pub async fn run<R: Reconciler>(
     {
         let body =
             json!({ "type": "problems", "function": settings.function, "dry_run": dry_run, "problems": report.errors });
-        let message = Message {
-            subject: format!(
-                "[GameLift Streams watchdog] {}: {} problem(s) this run",
-                settings.function,
-                report.errors.len()
-            ),
-            body: body.to_string(),
-            per_protocol: false,
-            attributes: attributes(&[("type", "problems"), ("action", "problems")]),
-        };
+        let subject = format!("{}: {} problem(s) this run", settings.function, report.errors.len());
+        let message = Message::announcement(&subject, &body, &[("type", "problems"), ("action", "problems")]);
         if let Err(e) = ports.notifier.publish(topic, &message).await {
             publish_errors.push(format!("publishing the run's problems: {e}"));
         }
@@ -526,11 +510,6 @@ fn totals<S: StepKind>(actions: Vec<&S>) -> Map<String, Value> {
         }
     }
     sums.into_iter().map(|(name, sum)| (name, json!((sum * 100.0).round() / 100.0))).collect()
-}
-
-/// `String` message attributes, the kind subscription filter policies match on.
-pub fn attributes(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 struct Executor<'a, A> {
@@ -590,8 +569,8 @@ impl<A: StepKind> Executor<'_, A> {
                 Err(error) => {
                     self.report.failed_steps += unit.len();
                     for item in unit {
-                        tracing::error!(function = self.settings.function, action = item.action.name(), stream_group = %item.stream_group, error = %error, "action failed; the next run resumes");
                         let name = item.action.name();
+                        tracing::error!(function = self.settings.function, action = %name, stream_group = %item.stream_group, error = %error, "action failed; the next run resumes");
                         self.report.errors.push(format!("{} {name}: {error}", item.stream_group));
                     }
                     failed.insert(unit[0].sequence.clone());
@@ -624,10 +603,7 @@ impl<A: StepKind> Executor<'_, A> {
         }
         let region = self.region;
         let mut created = None;
-        let calls = effect.mutating_calls()
-            - effect.before.as_ref().map_or(0, TagWrite::calls)
-            - effect.after.as_ref().map_or(0, TagWrite::calls);
-        self.report.mutating_calls += calls;
+        self.report.mutating_calls += effect.call.mutating_calls();
         let result = match &effect.call {
             Call::None => Ok(()),
             Call::CreateStreamGroup(request) => region.create_stream_group(request).await.map(|group| {
@@ -684,12 +660,10 @@ impl<A: StepKind> Executor<'_, A> {
                 "outcome": outcome,
             });
             body.as_object_mut().expect("object").extend(figures);
-            let message = Message {
-                subject: format!("[GameLift Streams watchdog] {name} {}", item.stream_group),
-                body: body.to_string(),
-                per_protocol: false,
-                attributes: attributes(&[("type", "action"), ("action", &name), ("stream_group", &item.stream_group)]),
-            };
+            let subject = format!("{name} {}", item.stream_group);
+            let attributes =
+                [("type", "action"), ("action", name.as_str()), ("stream_group", item.stream_group.as_str())];
+            let message = Message::announcement(&subject, &body, &attributes);
             if let Err(e) = self.ports.notifier.publish(topic, &message).await {
                 publish_errors.push(format!("announcing {name} on {}: {e}", item.stream_group));
             }

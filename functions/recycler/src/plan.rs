@@ -11,7 +11,7 @@ use serde_json::json;
 use watchdog_core::findings::FindingKind;
 use watchdog_core::opt_in::{self, Eligibility};
 use watchdog_core::ports::{CreateGroupRequest, LocationSpec, Message, Tags};
-use watchdog_core::reconcile::{CREATED_GROUP_ID, Call, Effect, Note, Plan, PlanItem, StepKind, TagWrite, attributes};
+use watchdog_core::reconcile::{CREATED_GROUP_ID, Call, Effect, Note, Plan, PlanItem, StepKind, TagWrite};
 use watchdog_core::rules::{self, Policy};
 use watchdog_core::tags::recycle::{self as state, decode_location, encode_location, repair_key};
 use watchdog_core::{Capacity, LocationStatus, StreamGroup, StreamGroupStatus, StreamSession};
@@ -282,12 +282,9 @@ impl Steps<'_> {
                 replacement.id, replacement.arn, g.id
             ),
         });
-        let message = Message {
-            subject: format!("[GameLift Streams watchdog] cut over {} -> {}", g.id, replacement.id),
-            body: body.to_string(),
-            per_protocol: false,
-            attributes: attributes(&[("type", "cutover"), ("action", "announce_cutover"), ("stream_group", &g.id)]),
-        };
+        let subject = format!("cut over {} -> {}", g.id, replacement.id);
+        let attributes = [("type", "cutover"), ("action", "announce_cutover"), ("stream_group", g.id.as_str())];
+        let message = Message::announcement(&subject, &body, &attributes);
         let effect = Effect {
             before: None,
             call: Call::Announce(message),
@@ -355,16 +352,9 @@ impl Steps<'_> {
 /// if the old group's delete fails, the retirement waits with it.
 fn announce_retired(replacement: &StreamGroup, old_group: &str, now: DateTime<Utc>, reason: String) -> PlanItem<Step> {
     let body = json!({ "type": "retired", "old": { "id": old_group }, "new": { "id": replacement.id, "arn": replacement.arn } });
-    let message = Message {
-        subject: format!("[GameLift Streams watchdog] retired {old_group}, replaced by {}", replacement.id),
-        body: body.to_string(),
-        per_protocol: false,
-        attributes: attributes(&[
-            ("type", "retired"),
-            ("action", "announce_retired"),
-            ("stream_group", &replacement.id),
-        ]),
-    };
+    let subject = format!("retired {old_group}, replaced by {}", replacement.id);
+    let attributes = [("type", "retired"), ("action", "announce_retired"), ("stream_group", replacement.id.as_str())];
+    let message = Message::announcement(&subject, &body, &attributes);
     PlanItem {
         stream_group: replacement.id.clone(),
         stream_group_arn: replacement.arn.clone(),

@@ -49,6 +49,16 @@ fn replacement_id(world: &World, old: &str) -> String {
     world.group(old).unwrap().tags[state::REPLACEMENT].clone()
 }
 
+/// An opted-in 29-day-old `sg-OLD` whose replacement the first run created: the recycler and
+/// the replacement's id.
+async fn recreation_started(world: &World, extra: &[(&str, &str)]) -> (Deployed<Config>, String) {
+    old_group(world, "sg-OLD", &[("watchdog:recycle", "true")]);
+    let recycler = recycler(world, extra);
+    run(&recycler).await;
+    let new = replacement_id(world, "sg-OLD");
+    (recycler, new)
+}
+
 #[tokio::test]
 async fn a_group_is_recreated_blue_green_one_step_per_observation() {
     let world = World::new(now());
@@ -116,10 +126,7 @@ async fn an_unreadable_opt_out_leaves_the_group_alone_even_when_managing_all_gro
 #[tokio::test]
 async fn a_failed_delete_keeps_the_retirement_waiting() {
     let world = World::new(now());
-    old_group(&world, "sg-OLD", &[("watchdog:recycle", "true")]);
-    let recycler = recycler(&world, &[("GRACE_MINUTES", "0")]);
-    run(&recycler).await;
-    let new = replacement_id(&world, "sg-OLD");
+    let (recycler, new) = recreation_started(&world, &[("GRACE_MINUTES", "0")]).await;
     world.set_group_status(&new, StreamGroupStatus::Active);
     run(&recycler).await; // associate
     run(&recycler).await; // cut over
@@ -135,10 +142,7 @@ async fn a_failed_delete_keeps_the_retirement_waiting() {
 #[tokio::test]
 async fn a_failed_replacement_is_counted_deleted_and_backed_off() {
     let world = World::new(now());
-    old_group(&world, "sg-OLD", &[("watchdog:recycle", "true")]);
-    let recycler = recycler(&world, &[("RETRY_BACKOFF_MINUTES", "30")]);
-    run(&recycler).await;
-    let new = replacement_id(&world, "sg-OLD");
+    let (recycler, new) = recreation_started(&world, &[("RETRY_BACKOFF_MINUTES", "30")]).await;
     world.set_group_status(&new, StreamGroupStatus::Error);
     let report = run(&recycler).await;
     assert_eq!(executed(&report), ["record_failed_replacement", "delete_failed_replacement", "unlink"]);

@@ -11,8 +11,8 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use tokio::sync::mpsc::UnboundedReceiver;
 use watchdog_core::findings::Finding;
+use watchdog_core::ports::attributes;
 use watchdog_core::ports::{MAX_MESSAGES_PER_BATCH, Message, Notifier, StreamGroupWriter, Tags};
-use watchdog_core::reconcile::attributes;
 use watchdog_core::tags::alert::{self, AlertRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
