@@ -287,3 +287,23 @@ pub fn policy(lookup: Lookup<'_>) -> Result<Policy, ConfigError> {
         stale_margin: minutes(lookup, "STALE_MARGIN_MINUTES", 0..=1440, 15)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_take_both_ends_of_their_range_and_nothing_beyond() {
+        let read = |value: &str| whole(&lookup_from(&[("N", value)]), "N", "number", 1..=100usize, 10);
+        assert_eq!(read("1"), Ok(1));
+        assert_eq!(read("100"), Ok(100));
+        for bad in ["0", "101", "-1", "1.5", "18446744073709551616"] {
+            let err = read(bad).unwrap_err();
+            assert_eq!(err.to_string(), format!("N={bad:?} is invalid: expected a whole number from 1 to 100"));
+        }
+        let minutes = |value: &str| minutes(&lookup_from(&[("M", value)]), "M", 0..=1440, 15);
+        assert_eq!(minutes("1440"), Ok(Duration::minutes(1440)));
+        assert!(minutes("1441").is_err());
+        assert_eq!(minutes(""), Ok(Duration::minutes(15)), "blank is unset");
+    }
+}

@@ -142,6 +142,38 @@ mod tests {
     }
 
     #[test]
+    fn boundaries_hold_to_the_millisecond_at_an_ordinary_time_of_day() {
+        let policy = Policy::default();
+        // Created at 12:34:56.789, as the service reports it to the millisecond.
+        let created = Utc.with_ymd_and_hms(2026, 3, 2, 12, 34, 56).unwrap() + Duration::milliseconds(789);
+        let mut group = group_aged(Duration::zero());
+        group.created_at = Some(created);
+        let at = |offset: Duration| group_findings(&group, created + offset, &policy);
+        let ms = Duration::milliseconds(1);
+
+        assert!(find(&at(Duration::days(28) - ms), FindingKind::RotationDue).is_none());
+        assert!(find(&at(Duration::days(28)), FindingKind::RotationDue).is_some(), "day 28 exactly");
+
+        let before = at(Duration::days(180) - ms);
+        assert!(find(&before, FindingKind::AssociationCutoffSoon).is_some());
+        assert!(find(&before, FindingKind::AssociationCutoffPassed).is_none());
+        let exactly = at(Duration::days(180));
+        assert!(find(&exactly, FindingKind::AssociationCutoffPassed).is_some(), "refused from that instant on");
+        assert!(find(&exactly, FindingKind::AssociationCutoffSoon).is_none());
+
+        // Thresholds 30, 14, 7, 1 days before ExpiresAt (created + 365 days): info, warning,
+        // high, critical from the instant each is reached.
+        let expiry = |offset: Duration| find(&at(offset), FindingKind::ExpirySoon).map(|f| f.severity);
+        assert_eq!(expiry(Duration::days(365 - 30) - ms), None);
+        assert_eq!(expiry(Duration::days(365 - 30)), Some(Severity::Info));
+        assert_eq!(expiry(Duration::days(365 - 7) - ms), Some(Severity::Warning));
+        assert_eq!(expiry(Duration::days(365 - 7)), Some(Severity::High));
+        assert_eq!(expiry(Duration::days(365 - 1)), Some(Severity::Critical));
+        assert!(find(&at(Duration::days(365) - ms), FindingKind::Expired).is_none());
+        assert!(find(&at(Duration::days(365)), FindingKind::Expired).is_some(), "expired at ExpiresAt");
+    }
+
+    #[test]
     fn rotation_is_due_at_the_configured_age_not_before() {
         let policy = Policy::default();
         let just_before = group_findings(&group_aged(Duration::days(28) - Duration::seconds(1)), now(), &policy);

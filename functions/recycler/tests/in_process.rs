@@ -221,3 +221,18 @@ async fn a_named_group_that_does_not_exist_is_reported_and_another_regions_arn_t
     assert!(report.errors.iter().any(|e| e.starts_with(&elsewhere) && e.contains("no such stream group")));
     assert!(report.errors.iter().any(|e| e.starts_with("sg-NOPE")));
 }
+
+#[tokio::test]
+async fn a_group_whose_details_cannot_be_read_is_not_recreated() {
+    let world = World::new(now());
+    old_group(&world, "sg-OLD", &[("watchdog:recycle", "true")]);
+    world.fail("GetStreamGroup", Some("sg-OLD"), ErrorKind::Throttled, None);
+    let report = run(&recycler(&world, &[])).await;
+    assert!(report.plan.items.is_empty(), "{:#?}", report.plan);
+    assert_eq!(world.mutating_calls(), 0);
+    assert!(
+        report.errors.iter().any(|e| e.starts_with("sg-OLD") && e.contains("ThrottlingException")),
+        "{:?}",
+        report.errors
+    );
+}

@@ -599,6 +599,9 @@ mod tests {
             assert!(SessionPolicy::parse(bad).is_err(), "{bad} is refused");
         }
         assert!(SessionPolicy::parse("ACTIVE>720h").is_ok(), "30 days");
+        assert!(SessionPolicy::parse("ACTIVE>43200m").is_ok(), "30 days in minutes");
+        assert!(SessionPolicy::parse("ACTIVE>43201m").is_err(), "a minute more");
+        assert!(SessionPolicy::parse("ACTIVE>1m").is_ok(), "the least");
         assert_eq!(SessionPolicy::parse("").unwrap(), SessionPolicy::default());
     }
 

@@ -171,3 +171,15 @@ async fn an_unreadable_opt_out_leaves_the_group_alone() {
     assert!(report.errors[0].contains("left alone"));
     assert_eq!(world.mutating_calls(), 0);
 }
+
+#[tokio::test]
+async fn a_group_whose_sessions_cannot_be_read_is_left_alone() {
+    // Placement failures in its sessions could call for a raise: without them, no decision.
+    let world = World::new(now());
+    idle_group(&world, "sg-A", &[REGION]);
+    world.fail("ListStreamSessions", Some("sg-A"), ErrorKind::Other, None);
+    let report = run(&trimmer(&world, &[])).await;
+    assert!(report.plan.items.is_empty());
+    assert_eq!(world.mutating_calls(), 0);
+    assert!(report.errors[0].starts_with("sg-A"), "{:?}", report.errors);
+}
