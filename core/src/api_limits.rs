@@ -17,9 +17,25 @@ pub fn documented_limit(operation: &str) -> Option<f64> {
         | "AddStreamGroupLocations"
         | "RemoveStreamGroupLocations"
         | "AssociateApplications"
-        | "DisassociateApplications" => 5.0,
-        "GetStreamGroup" | "ListStreamGroups" | "ListApplications" | "ListTagsForResource" => 10.0,
-        "ListStreamSessions" | "ListStreamSessionsByAccount" | "GetStreamSession" | "TerminateStreamSession" => 20.0,
+        | "DisassociateApplications"
+        | "CreateApplication"
+        | "UpdateApplication"
+        | "DeleteApplication" => 5.0,
+        "GetStreamGroup"
+        | "ListStreamGroups"
+        | "GetApplication"
+        | "ListApplications"
+        | "ListTagsForResource"
+        | "TagResource"
+        | "UntagResource" => 10.0,
+        "ListStreamSessions"
+        | "ListStreamSessionsByAccount"
+        | "GetStreamSession"
+        | "StartStreamSession"
+        | "TerminateStreamSession"
+        | "CreateStreamSessionConnection"
+        | "ExportStreamSessionFiles" => 20.0,
+        // Stream URLs, admin shells and shader caches: the page gives no figure.
         _ => return None,
     })
 }
@@ -79,7 +95,8 @@ mod tests {
         assert_eq!(documented_limit("AssociateApplications"), Some(5.0));
         assert_eq!(documented_limit("ListTagsForResource"), Some(10.0));
         assert_eq!(documented_limit("TerminateStreamSession"), Some(20.0));
-        assert_eq!(documented_limit("TagResource"), None);
+        assert_eq!(documented_limit("TagResource"), Some(10.0), "tag writes are limited too");
+        assert_eq!(documented_limit("ListStreamUrls"), None, "not on the page");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Errors as the service sends them: the model's HTTP status, the error type in the
-//! `x-amzn-errortype` header and a JSON body with `message`.
+//! `x-amzn-errortype` header and a JSON body with `Message`.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -49,6 +49,11 @@ impl ApiError {
         Self::new("AccessDeniedException", 403, message)
     }
 
+    /// CreateStreamSessionAdminShell on a session whose runtime cannot be reached yet.
+    pub fn access_not_ready(message: impl Into<String>) -> Self {
+        Self::new("StreamSessionAccessNotReadyException", 409, message)
+    }
+
     /// What the service's front door answers for a path that is no operation.
     pub fn unknown_operation(method: &str, path: &str) -> Self {
         Self::new("UnknownOperationException", 404, format!("No operation matches {method} {path}"))
@@ -64,6 +69,7 @@ impl ApiError {
             "InternalServerException" => Self::internal(message),
             "ServiceQuotaExceededException" => Self::quota(message),
             "AccessDeniedException" => Self::access_denied(message),
+            "StreamSessionAccessNotReadyException" => Self::access_not_ready(message),
             _ => return None,
         };
         Some(error)
@@ -80,7 +86,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "message": self.message });
+        // The model's error shapes have one member, `Message`.
+        let body = serde_json::json!({ "Message": self.message });
         let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(self.kind));
         response

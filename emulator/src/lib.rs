@@ -1,20 +1,26 @@
-//! A local Amazon GameLift Streams: the restJson1 wire protocol of the official service
-//! model, the documented lifecycle rules on a clock the emulator owns, rate limits, fault
-//! injection and an admin API. Unmodified AWS SDK clients reach it through
-//! `AWS_ENDPOINT_URL_GAMELIFTSTREAMS`.
+//! A local Amazon GameLift Streams: every operation of the official service model over its
+//! restJson1 wire protocol, the documented behaviour on a clock the emulator owns (lifecycle,
+//! capacity arriving and leaving, placement, session timeouts, replication, stream URLs), the
+//! documented rate limits, fault injection and an admin API that plays what players and the
+//! service do by themselves. Unmodified AWS SDK clients reach it through
+//! `AWS_ENDPOINT_URL_GAMELIFTSTREAMS`. Every service fact lives in `facts` with its source;
+//! the emulator depends on no crate of the watchdog.
 
 pub mod clock;
 pub mod error;
+pub mod facts;
 pub mod fleet;
 pub mod limits;
 pub mod operations;
 pub mod server;
 pub mod service_model;
 pub mod state;
+pub mod vocabulary;
 
+pub use facts::{CapacityTimings, ExpiredGroups, OmittedCapacity};
 pub use fleet::Fleet;
 pub use server::{Emulator, router};
-pub use state::{Timings, World};
+pub use state::{Behaviour, Timings, World};
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -28,6 +34,8 @@ pub struct Config {
     /// Multiplies the documented rate limits; 0 turns them off.
     pub rate_limit_scale: f64,
     pub timings: Timings,
+    /// Readings of what the documentation leaves open.
+    pub behaviour: Behaviour,
     /// Seeds resource ids and fault injection, so runs repeat.
     pub seed: u64,
     pub frozen_clock: bool,
@@ -40,6 +48,7 @@ impl Default for Config {
             default_region: "us-west-2".into(),
             rate_limit_scale: 1.0,
             timings: Timings::default(),
+            behaviour: Behaviour::default(),
             seed: 1,
             frozen_clock: false,
         }
@@ -51,6 +60,7 @@ pub fn build(config: &Config, fleet: Option<&Fleet>) -> Result<Arc<Emulator>, St
     let mut world =
         World::new(config.account_id.clone(), config.default_region.clone(), config.timings.clone(), config.seed);
     world.clock.freeze(config.frozen_clock);
+    world.behaviour = config.behaviour;
     let emulator = Emulator::new(world, config.rate_limit_scale, config.seed);
     if let Some(fleet) = fleet {
         emulator.load_fleet(fleet)?;

@@ -1,5 +1,5 @@
 use clap::Parser;
-use gls_emulator::{Config, Fleet, Timings};
+use gls_emulator::{Behaviour, CapacityTimings, Config, ExpiredGroups, Fleet, OmittedCapacity, Timings};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +36,24 @@ struct Args {
     /// Seconds a placed session stays ACTIVATING.
     #[arg(long, default_value_t = 5.0)]
     session_start_seconds: f64,
+    /// Seconds an application takes to replicate to a remote location of its stream group.
+    #[arg(long, default_value_t = 60.0)]
+    replication_seconds: f64,
+    /// Seconds more capacity takes to arrive ("typically under 5 minutes"; 60 keeps on-demand
+    /// Linux sessions within their 90-second placement timeout).
+    #[arg(long, default_value_t = 60.0)]
+    capacity_allocate_seconds: f64,
+    /// Seconds capacity no longer wanted stays allocated ("a few minutes").
+    #[arg(long, default_value_t = 180.0)]
+    capacity_release_seconds: f64,
+    /// What UpdateStreamGroup does with capacity fields it is not given: the service's
+    /// "internal defaults" (reset: always-on 0, target-idle 0, maximum = always-on) or keep.
+    #[arg(long, value_enum, default_value_t = OmittedCapacity::Reset)]
+    omitted_capacity: OmittedCapacity,
+    /// Which calls an EXPIRED stream group answers: strict (only Get and Delete) or lenient
+    /// (also the read-only tag, session and stream URL calls).
+    #[arg(long, value_enum, default_value_t = ExpiredGroups::Strict)]
+    expired_groups: ExpiredGroups,
     /// Seed for resource ids and fault injection.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -74,8 +92,14 @@ async fn main() -> ExitCode {
             location_change: seconds(args.location_seconds),
             deletion: seconds(args.deletion_seconds),
             session_start: seconds(args.session_start_seconds),
+            application_replication: seconds(args.replication_seconds),
+            capacity: CapacityTimings {
+                allocate: seconds(args.capacity_allocate_seconds),
+                release: seconds(args.capacity_release_seconds),
+            },
             ..Timings::default()
         },
+        behaviour: Behaviour { omitted_capacity: args.omitted_capacity, expired_groups: args.expired_groups },
         seed: args.seed,
         frozen_clock: args.frozen_clock,
     };

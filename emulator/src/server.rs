@@ -4,9 +4,10 @@
 use crate::error::ApiError;
 use crate::fleet::{self, Fleet};
 use crate::limits::{Counters, FaultRule, RateLimits};
-use crate::operations::{self, EMULATED, resource_id};
+use crate::operations::{self, resource_id};
 use crate::service_model::ServiceModel;
 use crate::state::{ActivationOutcome, World};
+use crate::vocabulary::{ApplicationStatus, ApplicationStatusReason, LocationStatus, SessionStatus, StreamGroupStatus};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -20,7 +21,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
-use watchdog_core::{LocationStatus, StreamGroupStatus, StreamSessionStatus};
 
 pub struct Emulator {
     model: ServiceModel,
@@ -74,6 +74,11 @@ pub fn router(emulator: Arc<Emulator>) -> Router {
         .route("/_emulator/stream-groups/status", post(set_group_status))
         .route("/_emulator/activation-outcomes", post(queue_activation_outcome))
         .route("/_emulator/sessions/status", post(set_session_status))
+        .route("/_emulator/sessions/input", post(session_input))
+        .route("/_emulator/applications/status", post(set_application_status))
+        .route("/_emulator/applications/replication", post(finish_replication))
+        .route("/_emulator/stream-urls/use", post(use_stream_url))
+        .route("/_emulator/behaviour", get(get_behaviour))
         .route("/_emulator/faults", get(get_faults).post(set_fault).delete(clear_faults))
         .route("/_emulator/counters", get(get_counters).delete(reset_counters))
         .route("/_emulator/rate-limits", get(get_rate_limits).post(set_rate_limits))
@@ -110,8 +115,7 @@ fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
 
 async fn api(State(emu): State<Arc<Emulator>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path();
-    let Some(routed) = emu.model.route(method.as_str(), path).filter(|r| EMULATED.contains(&r.operation.name.as_str()))
-    else {
+    let Some(routed) = emu.model.route(method.as_str(), path) else {
         return ApiError::unknown_operation(method.as_str(), path).into_response();
     };
     let op = routed.operation;
@@ -348,10 +352,10 @@ async fn set_location_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> R
             Ok(change) => change,
             Err(response) => return response,
         };
-    let status = LocationStatus::from(change.status.as_str());
-    if !matches!(status, LocationStatus::Active | LocationStatus::Error) {
+    let status = LocationStatus::parse(&change.status);
+    let Some(status @ (LocationStatus::Active | LocationStatus::Error)) = status else {
         return bad_request(format!("status: {:?} must be ACTIVE or ERROR", change.status));
-    }
+    };
     let mut world = lock(&emu.world);
     world.advance();
     let now = world.now();
@@ -364,7 +368,9 @@ async fn set_location_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> R
     location.status = status;
     location.transition_at = None;
     group.refresh_status(now);
-    axum::Json(json!({ "stream_group": group.id, "status": group.status.as_str() })).into_response()
+    let reply = json!({ "stream_group": group.id, "status": group.status.as_str() });
+    world.advance();
+    axum::Json(reply).into_response()
 }
 
 fn find_group<'w>(world: &'w mut World, identifier: &str) -> Option<&'w mut crate::state::StreamGroup> {
@@ -388,13 +394,14 @@ async fn set_group_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Resp
         Ok(change) => change,
         Err(response) => return response,
     };
-    let status = StreamGroupStatus::from(change.status.as_str());
-    if !matches!(status, StreamGroupStatus::Active | StreamGroupStatus::Error) {
+    let Some(status @ (StreamGroupStatus::Active | StreamGroupStatus::Error)) =
+        StreamGroupStatus::parse(&change.status)
+    else {
         return bad_request(format!(
             "status: {:?} must be ACTIVE or ERROR (other statuses follow from the lifecycle)",
             change.status
         ));
-    }
+    };
     if status == StreamGroupStatus::Error && change.reason.is_none() {
         return bad_request("reason: a group in ERROR needs internalError or noAvailableInstances");
     }
@@ -408,7 +415,9 @@ async fn set_group_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Resp
     group.status_reason = change.reason;
     group.last_updated_at = now;
     group.refresh_status(now);
-    axum::Json(json!({ "stream_group": group.id, "status": group.status.as_str() })).into_response()
+    let reply = json!({ "stream_group": group.id, "status": group.status.as_str() });
+    world.advance();
+    axum::Json(reply).into_response()
 }
 
 #[derive(Deserialize)]
@@ -458,18 +467,15 @@ async fn set_session_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Re
         Ok(change) => change,
         Err(response) => return response,
     };
-    let status = StreamSessionStatus::from(change.status.as_str());
-    if !matches!(
-        status,
-        StreamSessionStatus::Connected
-            | StreamSessionStatus::PendingClientReconnection
-            | StreamSessionStatus::Reconnecting
-    ) {
+    let Some(status @ (SessionStatus::Connected | SessionStatus::PendingClientReconnection)) =
+        SessionStatus::parse(&change.status)
+    else {
         return bad_request(format!(
-            "status: {:?} must be CONNECTED, PENDING_CLIENT_RECONNECTION or RECONNECTING (the rest follow from the lifecycle or the API)",
+            "status: {:?} must be CONNECTED or PENDING_CLIENT_RECONNECTION (a client connects or drops; \
+             RECONNECTING follows CreateStreamSessionConnection, the rest follow from the lifecycle)",
             change.status
         ));
-    }
+    };
     let mut world = lock(&emu.world);
     world.advance();
     let now = world.now();
@@ -477,17 +483,18 @@ async fn set_session_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Re
     let Some(session) = world.regions.values_mut().find_map(|r| r.sessions.get_mut(&id)) else {
         return bad_request(format!("session: {} does not exist", change.session));
     };
-    if session.status.is_final() || session.status == StreamSessionStatus::Activating {
+    // A client connects to a session waiting for it (ACTIVE) and drops from one it streams.
+    let allowed = match status {
+        SessionStatus::Connected => session.status == SessionStatus::Active,
+        _ => session.status == SessionStatus::Connected,
+    };
+    if !allowed {
         return bad_request(format!(
-            "session: {} is {}; a client can only attach to a session that is ACTIVE or later",
+            "session: {} is {}; a client connects to an ACTIVE session and disconnects from a CONNECTED one",
             id, session.status
         ));
     }
-    if status == StreamSessionStatus::Connected && session.streaming_started_at.is_none() {
-        session.streaming_started_at = Some(now);
-    }
-    session.status = status;
-    session.last_updated_at = now;
+    session.set_status(status, None, now);
     axum::Json(json!({ "session": session.arn, "status": session.status.as_str() })).into_response()
 }
 
@@ -510,8 +517,8 @@ async fn set_fault(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
         Ok(request) => request,
         Err(response) => return response,
     };
-    if request.operation != "*" && !EMULATED.contains(&request.operation.as_str()) {
-        return bad_request(format!("operation: {:?} is not an emulated operation (or \"*\")", request.operation));
+    if request.operation != "*" && emu.model.operation(&request.operation).is_none() {
+        return bad_request(format!("operation: {:?} is not an operation of the model (or \"*\")", request.operation));
     }
     if !(0.0..=1.0).contains(&request.rule.error_rate) {
         return bad_request(format!("error_rate: {} must be between 0 and 1", request.rule.error_rate));
@@ -586,4 +593,130 @@ async fn set_crash(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
 async fn clear_crash(State(emu): State<Arc<Emulator>>) -> Response {
     *lock(&emu.crash) = Crash::default();
     get_crash(State(emu)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionInput {
+    session: String,
+}
+
+/// A player's input on a CONNECTED session: it resets the 60-minute idle timeout (seed 001).
+async fn session_input(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let input: SessionInput = match parse_body(&body, r#"{"session": ARN_OR_ID}"#) {
+        Ok(input) => input,
+        Err(response) => return response,
+    };
+    let mut world = lock(&emu.world);
+    world.advance();
+    let now = world.now();
+    let id = resource_id(&input.session).to_owned();
+    let Some(session) = world.regions.values_mut().find_map(|r| r.sessions.get_mut(&id)) else {
+        return bad_request(format!("session: {} does not exist", input.session));
+    };
+    if session.status != SessionStatus::Connected {
+        return bad_request(format!("session: {id} is {}; only a CONNECTED session receives input", session.status));
+    }
+    session.last_input_at = Some(now);
+    axum::Json(json!({ "session": session.arn, "last_input_at": now.to_rfc3339() })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplicationStatusChange {
+    application: String,
+    status: String,
+    reason: Option<String>,
+}
+
+/// An application going to ERROR (e.g. `sourceModified`: its S3 source changed) or back to READY.
+async fn set_application_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    const EXPECTED: &str = r#"{"application": ID_OR_ARN, "status": "ERROR"|"READY", "reason": "internalError"|"accessDenied"|"sourceModified"}"#;
+    let change: ApplicationStatusChange = match parse_body(&body, EXPECTED) {
+        Ok(change) => change,
+        Err(response) => return response,
+    };
+    let Some(status @ (ApplicationStatus::Ready | ApplicationStatus::Error)) = ApplicationStatus::parse(&change.status)
+    else {
+        return bad_request(format!("status: {:?} must be READY or ERROR", change.status));
+    };
+    let reason = match (status, change.reason.as_deref()) {
+        (ApplicationStatus::Error, Some(reason)) => match ApplicationStatusReason::parse(reason) {
+            Some(reason) => Some(reason),
+            None => {
+                return bad_request(format!("reason: {reason:?} is not internalError, accessDenied or sourceModified"));
+            }
+        },
+        (ApplicationStatus::Error, None) => return bad_request("reason: an application in ERROR needs a reason"),
+        (_, Some(_)) => return bad_request("reason: only an application in ERROR has a reason"),
+        (_, None) => None,
+    };
+    let mut world = lock(&emu.world);
+    world.advance();
+    let now = world.now();
+    let id = resource_id(&change.application).to_owned();
+    let Some(app) = world.regions.values_mut().find_map(|r| r.applications.get_mut(&id)) else {
+        return bad_request(format!("application: {} does not exist", change.application));
+    };
+    app.status = status;
+    app.status_reason = reason;
+    app.processing_at = None;
+    app.ready_at = None;
+    app.last_updated_at = now;
+    axum::Json(json!({ "application": app.arn, "status": app.status.as_str() })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplicationChange {
+    application: String,
+    location: String,
+}
+
+/// Replication of an application to a location finishing now.
+async fn finish_replication(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let change: ReplicationChange = match parse_body(&body, r#"{"application": ID_OR_ARN, "location": NAME}"#) {
+        Ok(change) => change,
+        Err(response) => return response,
+    };
+    let mut world = lock(&emu.world);
+    world.advance();
+    let now = world.now();
+    let id = resource_id(&change.application).to_owned();
+    let Some(app) = world.regions.values_mut().find_map(|r| r.applications.get_mut(&id)) else {
+        return bad_request(format!("application: {} does not exist", change.application));
+    };
+    let Some(done) = app.replication.get_mut(&change.location) else {
+        return bad_request(format!(
+            "location: {} is not a location {} replicates to (it replicates to the locations of the groups it is associated with)",
+            change.location, app.id
+        ));
+    };
+    *done = Some(done.map_or(now, |at| at.min(now)));
+    world.advance();
+    axum::Json(json!({ "application": id, "location": change.location, "status": "COMPLETED" })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamUrlUse {
+    stream_url: String,
+}
+
+/// A player opening a stream URL: a session starts with the URL's settings.
+async fn use_stream_url(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let request: StreamUrlUse = match parse_body(&body, r#"{"stream_url": ID_OR_ARN}"#) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let mut world = lock(&emu.world);
+    match operations::use_stream_url(&mut world, resource_id(&request.stream_url)) {
+        Ok(session) => axum::Json(json!({ "stream_session": session })).into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
+async fn get_behaviour(State(emu): State<Arc<Emulator>>) -> Response {
+    let world = lock(&emu.world);
+    axum::Json(json!({ "behaviour": world.behaviour, "timings": format!("{:?}", world.timings) })).into_response()
 }

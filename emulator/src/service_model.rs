@@ -59,6 +59,7 @@ pub struct Shape {
 #[serde(rename_all = "camelCase")]
 pub struct Member {
     shape: String,
+    documentation: Option<String>,
     location: Option<String>,
     location_name: Option<String>,
 }
@@ -117,6 +118,21 @@ impl ServiceModel {
 
     pub fn operation(&self, name: &str) -> Option<&Operation> {
         self.operations.iter().find(|op| op.name == name)
+    }
+
+    /// Every operation of the model, by name.
+    pub fn operation_names(&self) -> impl Iterator<Item = &str> {
+        self.operations.iter().map(|op| op.name.as_str())
+    }
+
+    /// The values of an `enum` shape, in the model's order.
+    pub fn enum_values(&self, shape: &str) -> Option<Vec<&str>> {
+        self.shapes.get(shape)?.values.as_ref().map(|v| v.iter().map(String::as_str).collect())
+    }
+
+    /// The documentation of `member` in `shape`, as the model writes it (HTML).
+    pub fn member_documentation(&self, shape: &str, member: &str) -> Option<&str> {
+        self.shapes.get(shape)?.members.get(member)?.documentation.as_deref()
     }
 
     /// Finds the operation for `method` + raw `path`. Labels are percent-decoded per segment

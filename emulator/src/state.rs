@@ -1,16 +1,25 @@
-//! The emulated world: stream groups, locations, sessions and applications per region, and
-//! the lifecycle that moves them on as the emulator's clock passes. Transitions are applied
-//! lazily (before every request) at the instant they were due, so a jump of 200 days leaves
-//! the same timestamps a real wait would have.
+//! The emulated world: stream groups, locations, sessions, applications and stream URLs per
+//! region, and what the service does by itself as its clock passes. Transitions are applied
+//! lazily (before every request) at the instant they fell due, in time order within each
+//! stream group, so a jump of 200 days leaves the same timestamps a real wait would have.
+//!
+//! Capacity is a quantity that moves: each location has an allocated count that rises
+//! `CapacityTimings::allocate` after more is wanted and falls `CapacityTimings::release` after
+//! less is wanted, within the always-on floor and the maximum. A session is placed only on an
+//! idle slot; one that finds none waits until capacity arrives or its placement timeout ends.
 
 use crate::clock::EmulatorClock;
+use crate::facts::{self, CapacityTimings, ExpiredGroups, OmittedCapacity};
+use crate::vocabulary::{
+    ApplicationStatus, ApplicationStatusReason, ExportFilesStatus, LocationStatus, ReplicationStatus,
+    SessionStatus as S, SessionStatusReason as R, ShaderCacheStatus, StreamGroupStatus, StreamUrlStatus,
+    StreamUrlStatusReason,
+};
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use watchdog_core::lifecycle::{ASSOCIATION_CUTOFF, DEFAULT_LIFETIME};
-use watchdog_core::{LocationStatus, StreamClass, StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason};
 
 /// How long the emulated service takes for its asynchronous work.
 #[derive(Debug, Clone)]
@@ -19,14 +28,17 @@ pub struct Timings {
     pub group_activation: Duration,
     /// An added location: ACTIVATING -> ACTIVE; a removed one: REMOVING -> gone.
     pub location_change: Duration,
-    /// DELETING -> gone.
+    /// DELETING -> gone (stream groups and applications).
     pub deletion: Duration,
-    /// A placed session: ACTIVATING -> ACTIVE; RECONNECTING -> CONNECTED.
+    /// A placed session: ACTIVATING -> ACTIVE; RECONNECTING -> ACTIVE.
     pub session_start: Duration,
     /// TERMINATING -> TERMINATED.
     pub session_stop: Duration,
-    /// A new application: INITIALIZED -> READY.
+    /// A new application: INITIALIZED -> PROCESSING (half-way) -> READY.
     pub application_ready: Duration,
+    /// An application reaching a remote location of a group it is associated with.
+    pub application_replication: Duration,
+    pub capacity: CapacityTimings,
 }
 
 impl Default for Timings {
@@ -38,23 +50,56 @@ impl Default for Timings {
             session_start: Duration::seconds(5),
             session_stop: Duration::seconds(3),
             application_ready: Duration::seconds(5),
+            application_replication: Duration::seconds(60),
+            capacity: CapacityTimings::default(),
         }
     }
 }
 
-/// The service's own session timeouts (seed 001).
-pub const PLACEMENT_TIMEOUT_LINUX: Duration = Duration::seconds(75);
-pub const PLACEMENT_TIMEOUT_WINDOWS: Duration = Duration::minutes(10);
-pub const DEFAULT_CONNECTION_TIMEOUT_SECONDS: i64 = 120;
-pub const DEFAULT_SESSION_LENGTH_SECONDS: i64 = 43_200;
+/// Readings of the documentation the sources leave open (see `facts`).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Behaviour {
+    pub omitted_capacity: OmittedCapacity,
+    pub expired_groups: ExpiredGroups,
+}
 
-#[derive(Debug, Clone)]
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self { omitted_capacity: OmittedCapacity::Reset, expired_groups: ExpiredGroups::Strict }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcTransit {
+    pub vpc_id: String,
+    pub cidr_blocks: Vec<String>,
+    pub transit_gateway_id: String,
+    pub resource_share_arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocationConfig {
     pub always_on: u32,
+    /// Deprecated OnDemandCapacity; never set together with target-idle or maximum.
     pub on_demand: Option<u32>,
     pub target_idle: Option<u32>,
     pub maximum: Option<u32>,
-    pub vpc_transit: Option<serde_json::Value>,
+    pub vpc_transit: Option<VpcTransit>,
+}
+
+impl LocationConfig {
+    /// The most the service may allocate: the maximum (or always-on + on-demand), never below always-on.
+    pub fn ceiling(&self) -> u32 {
+        self.maximum.unwrap_or(self.always_on + self.on_demand.unwrap_or(0)).max(self.always_on)
+    }
+
+    /// What the service wants allocated for `demand` sessions (running or waiting): the
+    /// always-on floor, or the demand plus the target-idle buffer in whole compute units,
+    /// within the ceiling.
+    pub fn wanted(&self, class: &str, demand: u32) -> u32 {
+        let buffered = facts::round_up_to_compute_units(class, demand + self.target_idle.unwrap_or(0));
+        buffered.min(self.ceiling()).max(self.always_on)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -64,8 +109,13 @@ pub struct GroupLocation {
     pub config: LocationConfig,
     /// When ACTIVATING ends (ACTIVE) or REMOVING ends (gone).
     pub transition_at: Option<DateTime<Utc>>,
-    /// Capacity settings before the latest update: the service takes a while to scale down.
     pub internal_cidr: String,
+    /// Compute capacity allocated right now (sessions' worth, whole compute units).
+    pub allocated: u32,
+    /// More capacity is on its way and arrives then.
+    pub arriving_at: Option<DateTime<Utc>>,
+    /// Since when more is allocated than wanted; the surplus is released `release` later.
+    pub surplus_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,24 +147,16 @@ pub struct StreamGroup {
 }
 
 impl StreamGroup {
-    pub fn class(&self) -> StreamClass {
-        StreamClass::parse(&self.stream_class)
-    }
-
     pub fn location(&self, name: &str) -> Option<&GroupLocation> {
         self.locations.iter().find(|l| l.name == name)
     }
 
     pub fn association_cutoff_at(&self) -> DateTime<Utc> {
-        self.created_at + ASSOCIATION_CUTOFF
+        self.created_at + facts::association_cutoff()
     }
 
-    /// Whether the group is in a status that runs its locations' capacity.
     pub fn is_serving(&self) -> bool {
-        matches!(
-            self.status,
-            StreamGroupStatus::Active | StreamGroupStatus::ActiveWithErrors | StreamGroupStatus::UpdatingLocations
-        )
+        self.status.is_serving()
     }
 
     /// The status the locations imply for a serving group.
@@ -146,8 +188,8 @@ pub struct StreamSession {
     pub id: String,
     pub arn: String,
     pub group_id: String,
-    pub status: StreamSessionStatus,
-    pub status_reason: Option<StreamSessionStatusReason>,
+    pub status: S,
+    pub status_reason: Option<R>,
     pub location: String,
     pub application_arn: String,
     pub description: Option<String>,
@@ -160,38 +202,61 @@ pub struct StreamSession {
     pub echo: serde_json::Map<String, serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub last_updated_at: DateTime<Utc>,
-    /// Whether placement found capacity; an unplaced session times out to ERROR.
-    pub placed: bool,
+    /// When placement found an idle slot; `None` while the session waits for capacity.
+    pub placed_at: Option<DateTime<Utc>>,
+    /// When an unplaced session gives up (seed 001's placement timeouts).
+    pub placement_deadline: DateTime<Utc>,
+    /// False when no requested location can host it (the application has not finished
+    /// replicating there): it waits out its placement timeout.
+    pub placeable: bool,
     pub application_started_at: Option<DateTime<Utc>>,
     pub streaming_started_at: Option<DateTime<Utc>>,
     pub streaming_ended_at: Option<DateTime<Utc>>,
+    /// The player's last input, for the 60-minute idle timeout.
+    pub last_input_at: Option<DateTime<Utc>>,
     /// A session the service failed to time out (fleet files use this to model stale sessions).
     pub stuck: bool,
     pub client_token: Option<String>,
+    pub export: Option<ExportFiles>,
+    /// The stream URL that started this session, if any.
+    pub stream_url_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportFiles {
+    pub status: ExportFilesStatus,
+    pub output_uri: String,
 }
 
 impl StreamSession {
-    /// Whether this session occupies a slot of allocated capacity.
+    /// Whether this session runs on a slot of allocated capacity.
     pub fn holds_capacity(&self) -> bool {
-        self.status.holds_capacity()
-            || self.status == StreamSessionStatus::Terminating
-            || (self.status == StreamSessionStatus::Activating && self.placed)
+        self.status.runs_on_capacity() || (self.status == S::Activating && self.placed_at.is_some())
     }
 
-    fn set_status(
-        &mut self,
-        status: StreamSessionStatus,
-        reason: Option<StreamSessionStatusReason>,
-        at: DateTime<Utc>,
-    ) {
-        if status == StreamSessionStatus::Connected && self.streaming_started_at.is_none() {
+    /// Whether this session waits for capacity to be placed.
+    pub fn is_waiting(&self) -> bool {
+        self.status == S::Activating && self.placed_at.is_none() && self.placeable
+    }
+
+    pub fn set_status(&mut self, status: S, reason: Option<R>, at: DateTime<Utc>) {
+        if status == S::Connected && self.streaming_started_at.is_none() {
             self.streaming_started_at = Some(at);
         }
-        if status == StreamSessionStatus::Active && self.application_started_at.is_none() {
+        if status == S::Connected {
+            self.last_input_at = Some(self.last_input_at.map_or(at, |input| input.max(at)));
+        }
+        if status == S::Active && self.application_started_at.is_none() {
             self.application_started_at = Some(at);
         }
         if status.is_final() && self.streaming_started_at.is_some() && self.streaming_ended_at.is_none() {
             self.streaming_ended_at = Some(at);
+        }
+        if status.is_final()
+            && let Some(export) = self.export.as_mut().filter(|e| e.status == ExportFilesStatus::Pending)
+        {
+            // "When the session ends, Amazon GameLift Streams produces a compressed folder".
+            export.status = ExportFilesStatus::Succeeded;
         }
         self.status = status;
         if reason.is_some() {
@@ -199,12 +264,22 @@ impl StreamSession {
         }
         self.last_updated_at = at;
     }
+
+    /// Ends a session that is not over yet: TERMINATING now, TERMINATED after `session_stop`.
+    pub fn end(&mut self, reason: R, at: DateTime<Utc>) {
+        if self.status.is_final() || self.status == S::Terminating {
+            return;
+        }
+        self.stuck = false;
+        self.set_status(S::Terminating, Some(reason), at);
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Application {
     pub id: String,
     pub arn: String,
+    pub region: String,
     pub description: String,
     pub runtime_type: String,
     pub runtime_version: String,
@@ -212,11 +287,77 @@ pub struct Application {
     pub source_uri: String,
     pub log_paths: Vec<String>,
     pub log_output_uri: Option<String>,
-    pub status: String,
+    pub status: ApplicationStatus,
+    pub status_reason: Option<ApplicationStatusReason>,
     pub created_at: DateTime<Utc>,
     pub last_updated_at: DateTime<Utc>,
+    /// INITIALIZED -> PROCESSING at the first, PROCESSING -> READY at the second.
+    pub processing_at: Option<DateTime<Utc>>,
     pub ready_at: Option<DateTime<Utc>>,
+    /// DELETING -> gone.
+    pub gone_at: Option<DateTime<Utc>>,
+    /// Per location: when replication completes (`None`: not until the admin API says so).
+    pub replication: BTreeMap<String, Option<DateTime<Utc>>>,
+    pub shader_caches: Vec<ShaderCache>,
     pub tags: BTreeMap<String, String>,
+}
+
+impl Application {
+    pub fn replication_status(&self, location: &str, now: DateTime<Utc>) -> Option<ReplicationStatus> {
+        self.replication.get(location).map(|done| match done {
+            Some(at) if *at <= now => ReplicationStatus::Completed,
+            _ => ReplicationStatus::Replicating,
+        })
+    }
+
+    /// Starts replication to `location` unless it is under way or done.
+    pub fn replicate_to(&mut self, location: &str, completes_at: DateTime<Utc>) {
+        let home = location == self.region;
+        self.replication.entry(location.to_owned()).or_insert(Some(if home { self.created_at } else { completes_at }));
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ShaderCache {
+    pub id: String,
+    pub status: ShaderCacheStatus,
+    pub storage_bytes: i64,
+    pub last_updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StreamUrl {
+    pub id: String,
+    pub arn: String,
+    pub url: String,
+    pub group_id: String,
+    pub group_arn: String,
+    pub application_arn: String,
+    pub revoked: Option<StreamUrlStatusReason>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub usage_limit: i64,
+    pub remaining_uses: i64,
+    pub locations: Vec<String>,
+    pub session_length_seconds: i64,
+    pub description: Option<String>,
+    /// Request fields echoed back (launch arguments, environment, role, display).
+    pub echo: serde_json::Map<String, serde_json::Value>,
+    pub session_ids: Vec<String>,
+}
+
+impl StreamUrl {
+    pub fn status(&self, now: DateTime<Utc>) -> StreamUrlStatus {
+        if self.revoked.is_some() {
+            StreamUrlStatus::Revoked
+        } else if self.remaining_uses == 0 {
+            StreamUrlStatus::LimitReached
+        } else if self.expires_at <= now {
+            StreamUrlStatus::Expired
+        } else {
+            StreamUrlStatus::Active
+        }
+    }
 }
 
 /// One account's resources in one region. Rate limits and resources are per region.
@@ -225,10 +366,12 @@ pub struct Region {
     pub groups: BTreeMap<String, StreamGroup>,
     pub sessions: BTreeMap<String, StreamSession>,
     pub applications: BTreeMap<String, Application>,
-    /// CreateStreamGroup ClientToken -> group id.
+    pub stream_urls: BTreeMap<String, StreamUrl>,
+    /// ClientToken -> resource id, per operation.
     pub group_tokens: HashMap<String, String>,
     pub application_tokens: HashMap<String, String>,
     pub session_tokens: HashMap<String, String>,
+    pub stream_url_tokens: HashMap<String, String>,
 }
 
 /// Capacity readings of one location at one instant.
@@ -244,6 +387,7 @@ pub struct World {
     pub account_id: String,
     pub default_region: String,
     pub timings: Timings,
+    pub behaviour: Behaviour,
     pub clock: EmulatorClock,
     pub regions: BTreeMap<String, Region>,
     /// Outcomes for the next stream groups to finish activating (admin: make one fail).
@@ -259,6 +403,7 @@ impl World {
             account_id,
             default_region,
             timings,
+            behaviour: Behaviour::default(),
             clock: EmulatorClock::default(),
             regions: BTreeMap::new(),
             next_activation_outcomes: VecDeque::new(),
@@ -280,6 +425,11 @@ impl World {
         format!("{prefix}{body}")
     }
 
+    /// A lowercase hexadecimal id (shader caches: "a 32-character hexadecimal string").
+    pub fn new_hex_id(&mut self, len: usize) -> String {
+        (0..len).map(|_| char::from_digit(self.rng.random_range(0..16), 16).expect("hex digit")).collect()
+    }
+
     pub fn random_unit(&mut self) -> f64 {
         self.rng.random()
     }
@@ -288,11 +438,7 @@ impl World {
         format!("arn:aws:gameliftstreams:{region}:{}:{resource}", self.account_id)
     }
 
-    pub fn default_lifetime() -> Duration {
-        DEFAULT_LIFETIME
-    }
-
-    /// Applies every transition that fell due up to the clock's now, in time order per resource.
+    /// Applies every transition that fell due up to the clock's now.
     pub fn advance(&mut self) {
         let now = self.now();
         let timings = self.timings.clone();
@@ -303,30 +449,32 @@ impl World {
 
     /// Capacity readings of `location` in `group` right now.
     pub fn capacity(region: &Region, group: &StreamGroup, location: &GroupLocation) -> CapacityReading {
+        let requested = location.config.always_on;
+        if !group.is_serving() || location.status != LocationStatus::Active {
+            return CapacityReading { requested, ..Default::default() };
+        }
         let in_use = region
             .sessions
             .values()
             .filter(|s| s.group_id == group.id && s.location == location.name && s.holds_capacity())
             .count() as u32;
-        capacity_reading(group, location, in_use)
+        let allocated = location.allocated.max(in_use);
+        CapacityReading { requested, allocated, idle: allocated - in_use, in_use }
     }
 }
 
-/// Allocated capacity covers always-on capacity and the sessions in use plus the target-idle
-/// buffer, within the location's ceiling, in whole compute units of the class's tenancy.
-pub fn capacity_reading(group: &StreamGroup, location: &GroupLocation, in_use: u32) -> CapacityReading {
-    let config = &location.config;
-    let requested = config.always_on;
-    if !group.is_serving() || location.status != LocationStatus::Active {
-        return CapacityReading { requested, allocated: 0, idle: 0, in_use: 0 };
+/// The placement timeout of a session that found no idle slot (seed 001): on-demand when the
+/// location may still allocate more, else always-on; on-demand depends on the runtime.
+pub fn placement_timeout(location: &GroupLocation, windows_runtime: bool) -> Duration {
+    if location.config.ceiling() > location.allocated {
+        if windows_runtime {
+            facts::PLACEMENT_TIMEOUT_ON_DEMAND_WINDOWS
+        } else {
+            facts::PLACEMENT_TIMEOUT_ON_DEMAND_LINUX
+        }
+    } else {
+        facts::PLACEMENT_TIMEOUT_ALWAYS_ON
     }
-    let ceiling = match config.maximum {
-        Some(maximum) => maximum.max(config.always_on),
-        None => config.always_on + config.on_demand.unwrap_or(0),
-    };
-    let wanted = config.always_on.max(in_use + config.target_idle.unwrap_or(0));
-    let allocated = group.class().round_up_capacity(wanted).min(ceiling).max(in_use);
-    CapacityReading { requested, allocated, idle: allocated - in_use, in_use }
 }
 
 fn advance_region(
@@ -335,211 +483,296 @@ fn advance_region(
     timings: &Timings,
     outcomes: &mut VecDeque<ActivationOutcome>,
 ) {
+    let mut sessions_by_group: HashMap<String, Vec<&mut StreamSession>> = HashMap::new();
+    for session in region.sessions.values_mut() {
+        sessions_by_group.entry(session.group_id.clone()).or_default().push(session);
+    }
     let mut gone = Vec::new();
     for group in region.groups.values_mut() {
-        if group.status == StreamGroupStatus::Activating
-            && let Some(at) = group.activates_at.filter(|at| *at <= now)
-        {
-            group.activates_at = None;
-            if group.activation_outcome == ActivationOutcome::Active
-                && let Some(outcome) = outcomes.pop_front()
-            {
-                group.activation_outcome = outcome;
-            }
-            match &group.activation_outcome {
-                ActivationOutcome::Active => {
-                    for location in &mut group.locations {
-                        if location.status == LocationStatus::Activating {
-                            location.status = LocationStatus::Active;
-                            location.transition_at = None;
-                        }
-                    }
-                    group.status = StreamGroupStatus::Active;
-                }
-                ActivationOutcome::Error(reason) => {
-                    for location in &mut group.locations {
-                        location.status = LocationStatus::Error;
-                        location.transition_at = None;
-                    }
-                    group.status = StreamGroupStatus::Error;
-                    group.status_reason = Some(reason.clone());
-                }
-            }
-            group.last_updated_at = at;
-            group.refresh_status(at);
-        }
-        let mut location_changed = None;
-        group.locations.retain_mut(|location| match location.transition_at.filter(|at| *at <= now) {
-            Some(at) if location.status == LocationStatus::Removing => {
-                location_changed = Some(at);
-                false
-            }
-            Some(at) => {
-                location.status = LocationStatus::Active;
-                location.transition_at = None;
-                location_changed = Some(at);
-                true
-            }
-            None => true,
-        });
-        if let Some(at) = location_changed {
-            group.refresh_status(at);
-        }
-        if !matches!(group.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired) && group.expires_at <= now
-        {
-            group.status = StreamGroupStatus::Expired;
-            group.status_reason = None;
-            group.last_updated_at = group.expires_at;
-        }
+        let mut sessions = sessions_by_group.remove(&group.id).unwrap_or_default();
+        advance_group(group, &mut sessions, now, timings, outcomes);
         if group.status == StreamGroupStatus::Deleting && group.gone_at.is_some_and(|at| at <= now) {
             gone.push(group.id.clone());
         }
     }
+    drop(sessions_by_group);
     for id in &gone {
         region.groups.remove(id);
     }
     region.sessions.retain(|_, s| region.groups.contains_key(&s.group_id));
     region.group_tokens.retain(|_, id| region.groups.contains_key(id));
 
-    for session in region.sessions.values_mut() {
-        let group = &region.groups[&session.group_id];
-        if !session.status.is_final() && !group.is_serving() {
-            // An expired, failed or deleting group streams nothing.
-            let at = match group.status {
-                StreamGroupStatus::Expired => group.expires_at,
-                _ => group.last_updated_at,
-            }
-            .max(session.last_updated_at);
-            session.set_status(StreamSessionStatus::Terminated, None, at);
-            continue;
-        }
-        advance_session(session, group, now, timings);
-    }
+    let mut deleted_apps = Vec::new();
     for app in region.applications.values_mut() {
-        if let Some(at) = app.ready_at.filter(|at| *at <= now) {
-            app.status = "READY".into();
-            app.last_updated_at = at;
-            app.ready_at = None;
+        advance_application(app, now);
+        if app.status == ApplicationStatus::Deleting && app.gone_at.is_some_and(|at| at <= now) {
+            deleted_apps.push(app.arn.clone());
+        }
+    }
+    region.applications.retain(|_, a| !deleted_apps.contains(&a.arn));
+    region.application_tokens.retain(|_, id| region.applications.contains_key(id));
+
+    for url in region.stream_urls.values_mut() {
+        // The model: deleting the stream group or application behind a URL revokes it.
+        if url.revoked.is_none() {
+            if !region.groups.contains_key(&url.group_id) || gone.contains(&url.group_id) {
+                url.revoked = Some(StreamUrlStatusReason::StreamGroupDeleted);
+            } else if deleted_apps.contains(&url.application_arn) {
+                url.revoked = Some(StreamUrlStatusReason::ApplicationDeleted);
+            }
+        }
+        if url.revoked == Some(StreamUrlStatusReason::RevokedAndTerminatingSessions)
+            && url.session_ids.iter().all(|id| region.sessions.get(id).is_none_or(|s| s.status.is_final()))
+        {
+            url.revoked = Some(StreamUrlStatusReason::RevokedAndSessionsTerminated);
         }
     }
 }
 
-/// Moves one session through the documented lifecycle until nothing more is due.
-fn advance_session(session: &mut StreamSession, group: &StreamGroup, now: DateTime<Utc>, timings: &Timings) {
-    use StreamSessionStatus as S;
-    use StreamSessionStatusReason as R;
-    if session.stuck {
-        return;
-    }
-    loop {
-        let since = session.last_updated_at;
-        let connection_timeout = Duration::seconds(session.connection_timeout_seconds);
-        let (due, status, reason) = match session.status {
-            S::Activating if session.placed => (since + timings.session_start, S::Active, None),
-            S::Activating => {
-                let timeout = match group.class().platform() {
-                    Some(watchdog_core::Platform::Windows) => PLACEMENT_TIMEOUT_WINDOWS,
-                    _ => PLACEMENT_TIMEOUT_LINUX,
-                };
-                (since + timeout, S::Error, Some(R::PlacementTimeout))
-            }
-            S::Active => (since + connection_timeout, S::Terminating, Some(R::ConnectionTimeout)),
-            S::PendingClientReconnection => (since + connection_timeout, S::Terminating, Some(R::ReconnectionTimeout)),
-            S::Reconnecting => (since + timings.session_start, S::Connected, None),
-            S::Connected => {
-                let started = session.streaming_started_at.unwrap_or(session.created_at);
-                (
-                    started + Duration::seconds(session.session_length_seconds),
-                    S::Terminating,
-                    Some(R::MaxSessionLengthTimeout),
-                )
-            }
-            S::Terminating => (since + timings.session_stop, S::Terminated, None),
-            _ => return,
-        };
-        if due > now {
-            return;
+fn advance_application(app: &mut Application, now: DateTime<Utc>) {
+    if let Some(at) = app.processing_at.filter(|at| *at <= now) {
+        app.processing_at = None;
+        if app.status == ApplicationStatus::Initialized {
+            app.status = ApplicationStatus::Processing;
+            app.last_updated_at = at;
         }
-        session.set_status(status, reason, due.max(since));
     }
+    if let Some(at) = app.ready_at.filter(|at| *at <= now) {
+        app.ready_at = None;
+        if app.status == ApplicationStatus::Processing {
+            app.status = ApplicationStatus::Ready;
+            app.last_updated_at = at;
+        }
+    }
+}
+
+/// What can happen next to a group, its locations or its sessions.
+enum Due {
+    Activation,
+    Expiry,
+    Location(usize),
+    Arrival(usize),
+    Release(usize),
+    Session(usize),
+}
+
+/// Runs one group's events in time order up to `now`, settling capacity and placement after each.
+fn advance_group(
+    group: &mut StreamGroup,
+    sessions: &mut [&mut StreamSession],
+    now: DateTime<Utc>,
+    timings: &Timings,
+    outcomes: &mut VecDeque<ActivationOutcome>,
+) {
+    loop {
+        let mut next: Option<(DateTime<Utc>, Due)> = None;
+        let mut consider = |at: Option<DateTime<Utc>>, due: Due| {
+            if let Some(at) = at.filter(|at| *at <= now)
+                && next.as_ref().is_none_or(|(first, _)| at < *first)
+            {
+                next = Some((at, due));
+            }
+        };
+        if group.status == StreamGroupStatus::Activating {
+            consider(group.activates_at, Due::Activation);
+        }
+        if !matches!(group.status, StreamGroupStatus::Deleting | StreamGroupStatus::Expired) {
+            consider(Some(group.expires_at), Due::Expiry);
+        }
+        for (i, location) in group.locations.iter().enumerate() {
+            consider(location.transition_at, Due::Location(i));
+            consider(location.arriving_at, Due::Arrival(i));
+            consider(location.surplus_since.map(|at| at + timings.capacity.release), Due::Release(i));
+        }
+        for (i, session) in sessions.iter().enumerate() {
+            consider(session_due(session, timings).map(|(at, ..)| at), Due::Session(i));
+        }
+        let Some((at, due)) = next else { break };
+        match due {
+            Due::Activation => activate(group, at, outcomes),
+            Due::Expiry => {
+                group.status = StreamGroupStatus::Expired;
+                group.status_reason = None;
+                group.last_updated_at = at;
+                // ASSUMED reason: the model has none for expiry; internalError says "the service ended it".
+                for session in sessions.iter_mut() {
+                    session.end(R::InternalError, at);
+                }
+            }
+            Due::Location(i) => {
+                let location = &mut group.locations[i];
+                location.transition_at = None;
+                if location.status == LocationStatus::Removing {
+                    group.locations.remove(i);
+                } else {
+                    // "ACTIVE: The location is provisioned with initial capacity."
+                    location.status = LocationStatus::Active;
+                    location.allocated = location.config.wanted(&group.stream_class, 0);
+                }
+                group.refresh_status(at);
+            }
+            Due::Arrival(i) => {
+                let demand = demand(sessions, &group.locations[i].name);
+                let location = &mut group.locations[i];
+                location.arriving_at = None;
+                location.allocated = location.allocated.max(location.config.wanted(&group.stream_class, demand));
+            }
+            Due::Release(i) => {
+                let running = running(sessions, &group.locations[i].name);
+                let demand = demand(sessions, &group.locations[i].name);
+                let location = &mut group.locations[i];
+                location.surplus_since = None;
+                let keep = location.config.wanted(&group.stream_class, demand).max(running);
+                location.allocated = location.allocated.min(keep);
+            }
+            Due::Session(i) => {
+                if let Some((at, status, reason)) = session_due(sessions[i], timings) {
+                    sessions[i].set_status(status, reason, at);
+                }
+            }
+        }
+        settle(group, sessions, at, timings);
+    }
+    settle(group, sessions, now, timings);
+}
+
+fn activate(group: &mut StreamGroup, at: DateTime<Utc>, outcomes: &mut VecDeque<ActivationOutcome>) {
+    group.activates_at = None;
+    if group.activation_outcome == ActivationOutcome::Active
+        && let Some(outcome) = outcomes.pop_front()
+    {
+        group.activation_outcome = outcome;
+    }
+    match &group.activation_outcome {
+        ActivationOutcome::Active => {
+            for location in &mut group.locations {
+                if location.status == LocationStatus::Activating {
+                    location.status = LocationStatus::Active;
+                    location.transition_at = None;
+                    location.allocated = location.config.wanted(&group.stream_class, 0);
+                }
+            }
+            group.status = StreamGroupStatus::Active;
+        }
+        ActivationOutcome::Error(reason) => {
+            for location in &mut group.locations {
+                location.status = LocationStatus::Error;
+                location.transition_at = None;
+            }
+            group.status = StreamGroupStatus::Error;
+            group.status_reason = Some(reason.clone());
+        }
+    }
+    group.last_updated_at = at;
+    group.refresh_status(at);
+}
+
+fn running(sessions: &[&mut StreamSession], location: &str) -> u32 {
+    sessions.iter().filter(|s| s.location == location && s.holds_capacity()).count() as u32
+}
+
+/// Sessions that run on capacity or wait for it in `location`.
+fn demand(sessions: &[&mut StreamSession], location: &str) -> u32 {
+    sessions.iter().filter(|s| s.location == location && (s.holds_capacity() || s.is_waiting())).count() as u32
+}
+
+/// After anything changed at `at`: locations that cannot host release everything, waiting
+/// sessions take idle slots, and each location plans capacity to arrive or leave.
+pub fn settle(group: &mut StreamGroup, sessions: &mut [&mut StreamSession], at: DateTime<Utc>, timings: &Timings) {
+    let serving = group.is_serving();
+    for location in &mut group.locations {
+        if !serving || location.status != LocationStatus::Active {
+            // Nothing streams from a group or location that cannot host: the service ends it.
+            for session in sessions.iter_mut().filter(|s| s.location == location.name || !serving) {
+                session.end(R::InternalError, at);
+            }
+            location.allocated = 0;
+            location.arriving_at = None;
+            location.surplus_since = None;
+            continue;
+        }
+        let mut free = location.allocated.saturating_sub(running(sessions, &location.name));
+        let mut waiting: Vec<&mut &mut StreamSession> =
+            sessions.iter_mut().filter(|s| s.location == location.name && s.is_waiting()).collect();
+        waiting.sort_by_key(|s| s.created_at);
+        for session in waiting {
+            if free == 0 {
+                break;
+            }
+            session.placed_at = Some(at);
+            free -= 1;
+        }
+        let wanted = location.config.wanted(&group.stream_class, demand(sessions, &location.name));
+        if wanted > location.allocated {
+            location.surplus_since = None;
+            location.arriving_at.get_or_insert(at + timings.capacity.allocate);
+        } else if wanted < location.allocated {
+            location.arriving_at = None;
+            location.surplus_since.get_or_insert(at);
+        } else {
+            location.arriving_at = None;
+            location.surplus_since = None;
+        }
+    }
+}
+
+/// The next thing the service does to `session` by itself: when, to which status, and why.
+fn session_due(session: &StreamSession, timings: &Timings) -> Option<(DateTime<Utc>, S, Option<R>)> {
+    if session.stuck || session.status.is_final() {
+        return None;
+    }
+    let since = session.last_updated_at;
+    let connection_timeout = Duration::seconds(session.connection_timeout_seconds);
+    // Seed 001: ended "after this amount of time has elapsed since it started, regardless of
+    // any existing client connections".
+    let length_ends = (session.created_at + Duration::seconds(session.session_length_seconds)).max(since);
+    let by_length = (length_ends, S::Terminating, Some(R::MaxSessionLengthTimeout));
+    let due = match session.status {
+        S::Activating => match session.placed_at {
+            Some(placed) => (placed + timings.session_start, S::Active, None),
+            None => (session.placement_deadline, S::Error, Some(R::PlacementTimeout)),
+        },
+        S::Active => (since + connection_timeout, S::Terminating, Some(R::ConnectionTimeout)),
+        S::PendingClientReconnection => (since + connection_timeout, S::Terminating, Some(R::ReconnectionTimeout)),
+        S::Reconnecting => (since + timings.session_start, S::Active, None),
+        S::Connected => {
+            let input = session.last_input_at.unwrap_or(since);
+            (input + facts::IDLE_TIMEOUT, S::Terminating, Some(R::IdleTimeout))
+        }
+        S::Terminating => return Some((since + timings.session_stop, S::Terminated, None)),
+        S::Terminated | S::Error => return None,
+    };
+    let due = if session.status.is_in_progress() && by_length.0 < due.0 { by_length } else { due };
+    Some((due.0.max(since), due.1, due.2))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn group(class: &str, status: StreamGroupStatus) -> StreamGroup {
-        let now = Utc::now();
-        StreamGroup {
-            id: "sg-TEST00001".into(),
-            arn: "arn".into(),
-            region: "us-west-2".into(),
-            description: "test".into(),
-            stream_class: class.into(),
-            status,
-            status_reason: None,
-            created_at: now,
-            last_updated_at: now,
-            expires_at: now + DEFAULT_LIFETIME,
-            default_application: None,
-            associated: vec![],
-            tags: BTreeMap::new(),
-            locations: vec![],
-            activates_at: None,
-            activation_outcome: ActivationOutcome::Active,
-            gone_at: None,
-        }
-    }
-
-    fn location(
-        always_on: u32,
-        target_idle: Option<u32>,
-        maximum: Option<u32>,
-        on_demand: Option<u32>,
-    ) -> GroupLocation {
-        GroupLocation {
-            name: "us-west-2".into(),
-            status: LocationStatus::Active,
-            config: LocationConfig { always_on, on_demand, target_idle, maximum, vpc_transit: None },
-            transition_at: None,
-            internal_cidr: "10.0.0.0/16".into(),
-        }
+    fn config(always_on: u32, target_idle: Option<u32>, maximum: Option<u32>) -> LocationConfig {
+        LocationConfig { always_on, on_demand: None, target_idle, maximum, vpc_transit: None }
     }
 
     #[test]
-    fn always_on_capacity_is_allocated_and_idle_until_used() {
-        let g = group("gen5n_ultra", StreamGroupStatus::Active);
-        let reading = capacity_reading(&g, &location(4, None, None, None), 1);
-        assert_eq!(reading, CapacityReading { requested: 4, allocated: 4, idle: 3, in_use: 1 });
+    fn always_on_is_the_floor_and_target_idle_a_buffer_within_the_maximum() {
+        assert_eq!(config(4, None, None).wanted("gen5n_ultra", 1), 4);
+        let scaling = config(0, Some(2), Some(5));
+        assert_eq!(scaling.wanted("gen5n_ultra", 0), 2);
+        assert_eq!(scaling.wanted("gen5n_ultra", 2), 4);
+        assert_eq!(scaling.wanted("gen5n_ultra", 4), 5, "capped at the maximum");
     }
 
     #[test]
-    fn target_idle_keeps_a_buffer_above_use_within_the_maximum() {
-        let g = group("gen5n_ultra", StreamGroupStatus::Active);
-        let loc = location(0, Some(2), Some(5), None);
-        assert_eq!(capacity_reading(&g, &loc, 0).allocated, 2);
-        assert_eq!(capacity_reading(&g, &loc, 2).allocated, 4);
-        assert_eq!(capacity_reading(&g, &loc, 4).allocated, 5, "capped at the maximum");
+    fn wanted_capacity_is_whole_compute_units() {
+        assert_eq!(config(4, Some(1), Some(12)).wanted("gen6n_medium", 4), 8, "5 wanted, tenancy 4");
     }
 
     #[test]
-    fn allocation_rounds_up_to_whole_compute_units() {
-        let g = group("gen6n_medium", StreamGroupStatus::Active);
-        let loc = location(4, Some(1), Some(12), None);
-        let reading = capacity_reading(&g, &loc, 4);
-        assert_eq!(reading.allocated, 8, "5 wanted, tenancy 4");
-        assert_eq!(reading.idle, 4);
-    }
-
-    #[test]
-    fn nothing_is_allocated_outside_a_serving_group_or_active_location() {
-        let loc = location(4, None, None, None);
-        assert_eq!(capacity_reading(&group("gen5n_ultra", StreamGroupStatus::Expired), &loc, 0).allocated, 0);
-        let mut failed = location(4, None, None, None);
-        failed.status = LocationStatus::Error;
-        assert_eq!(
-            capacity_reading(&group("gen5n_ultra", StreamGroupStatus::ActiveWithErrors), &failed, 0).allocated,
-            0
-        );
+    fn the_legacy_on_demand_ceiling_adds_to_always_on() {
+        let legacy =
+            LocationConfig { always_on: 2, on_demand: Some(4), target_idle: None, maximum: None, vpc_transit: None };
+        assert_eq!(legacy.ceiling(), 6);
+        assert_eq!(legacy.wanted("gen5n_ultra", 5), 5);
     }
 }

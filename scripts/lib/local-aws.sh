@@ -95,3 +95,17 @@ start_localstack() {
 }
 
 stop_localstack() { stop_pidfile localstack; }
+
+# boto3 as a second, independent client of the emulator: its botocore carries AWS's copy of
+# the service model. 1.44.5 is the release shared/reference/gameliftstreams was taken from.
+BOTO3_VENV="$ROOT/.venv-boto3"
+BOTO3_PACKAGES=('boto3==1.44.5' 'botocore==1.44.5')
+
+ensure_boto3_venv() {
+  local stamp="$BOTO3_VENV/.installed"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "${BOTO3_PACKAGES[*]}" ]]; then return; fi
+  echo "== installing boto3 into $BOTO3_VENV"
+  "$(python_311)" -m venv "$BOTO3_VENV"
+  "$BOTO3_VENV/bin/pip" install --quiet --disable-pip-version-check "${BOTO3_PACKAGES[@]}"
+  echo "${BOTO3_PACKAGES[*]}" >"$stamp"
+}

@@ -37,6 +37,7 @@ pub fn quick_config() -> Config {
             session_start: chrono::Duration::seconds(1),
             session_stop: chrono::Duration::seconds(1),
             application_ready: chrono::Duration::seconds(1),
+            ..Timings::default()
         },
         rate_limit_scale: 0.0,
         ..Config::default()

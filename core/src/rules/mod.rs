@@ -340,9 +340,13 @@ mod tests {
         assert!(!stale(&pending(Duration::seconds(120) + margin), None), "exactly at the limit");
         assert!(stale(&pending(Duration::seconds(121) + margin), None));
         let activating = |ago| session(StreamSessionStatus::Activating, ago, ago);
-        assert!(stale(&activating(Duration::seconds(76) + margin), Some(Platform::Linux)));
         assert!(
-            !stale(&activating(Duration::seconds(76) + margin), Some(Platform::Windows)),
+            !stale(&activating(Duration::seconds(90) + margin), Some(Platform::Linux)),
+            "on-demand placement takes up to 90 s on Linux"
+        );
+        assert!(stale(&activating(Duration::seconds(91) + margin), Some(Platform::Linux)));
+        assert!(
+            !stale(&activating(Duration::seconds(91) + margin), Some(Platform::Windows)),
             "Windows gets 10 minutes"
         );
         let connected = |ago| session(StreamSessionStatus::Connected, ago, Duration::minutes(1));

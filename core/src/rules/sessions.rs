@@ -8,8 +8,10 @@ use crate::stream_class::Platform;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-/// The service's own session timeouts (StartStreamSession documentation).
-pub const PLACEMENT_TIMEOUT_LINUX: Duration = Duration::seconds(75);
+/// The service's own session timeouts (StartStreamSession documentation). Placement takes
+/// 75 s on always-on capacity and 90 s on on-demand capacity for Linux/Proton; a scan cannot
+/// tell which capacity a waiting session will get, so it allows the longer one.
+pub const PLACEMENT_TIMEOUT_LINUX: Duration = Duration::seconds(90);
 pub const PLACEMENT_TIMEOUT_WINDOWS: Duration = Duration::minutes(10);
 pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::seconds(120);
 pub const DEFAULT_SESSION_LENGTH: Duration = Duration::seconds(43_200);

@@ -21,7 +21,7 @@ use watchdog_core::findings::Finding;
 use watchdog_core::ports::{CallCounts, Datum, GameLiftStreams, Ports, calls_since};
 use watchdog_core::reconcile::{RunError, effective_dry_run};
 use watchdog_core::rules::{self, SessionTimeouts};
-use watchdog_core::{StreamGroup, StreamSession};
+use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Counts {
@@ -370,7 +370,13 @@ impl Scanner {
                 sessions.sessions.iter().filter(|s| s.stream_group_id.as_deref() == Some(&group.id)).collect();
             let _ = outlets.metrics.send(metrics::group_datums(&group, out.described, &own, config.metric_detail, now));
         }
-        if !out.findings.is_empty() {
+        if group.status == StreamGroupStatus::Expired && !out.findings.is_empty() {
+            // Seed 000: "Only Get and Delete operations will work on an expired stream group",
+            // so its alert memory (tags) can be neither read nor written: its findings are
+            // reported and counted in the metrics, not alerted (alerting without memory would
+            // repeat every run). Its expiry was alerted while it approached.
+            tracing::info!(stream_group = %group.id, "expired: findings reported, not alerted (no tag access)");
+        } else if !out.findings.is_empty() {
             match observe::alert_memory(region, &group).await {
                 Ok(tags) => {
                     let findings: Vec<&Finding> = out.findings.iter().collect();
