@@ -25,13 +25,19 @@ python_311() {
   echo "Python 3.11 is needed for LocalStack 4.13.1" >&2; return 1
 }
 
+# Creates venv DIR with exactly PACKAGES, once: a stamp file records what was installed.
+ensure_python_venv() {
+  local dir="$1" what="$2"; shift 2
+  local stamp="$dir/.installed"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$*" ]]; then return; fi
+  echo "== installing $what into $dir"
+  "$(python_311)" -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+  echo "$*" >"$stamp"
+}
+
 ensure_venv() {
-  local stamp="$VENV/.installed"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "${PYTHON_PACKAGES[*]}" ]]; then return; fi
-  echo "== installing LocalStack and cargo-lambda into $VENV"
-  "$(python_311)" -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
-  echo "${PYTHON_PACKAGES[*]}" >"$stamp"
+  ensure_python_venv "$VENV" "LocalStack and cargo-lambda" "${PYTHON_PACKAGES[@]}"
 }
 
 # The SAM CLI and cfn-lint live in a venv of their own: their pins conflict with LocalStack's.
@@ -39,12 +45,7 @@ SAM_VENV="$ROOT/.venv-sam"
 SAM_PACKAGES=('aws-sam-cli==1.170.0' 'cfn-lint==1.58.0')
 
 ensure_sam_venv() {
-  local stamp="$SAM_VENV/.installed"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "${SAM_PACKAGES[*]}" ]]; then return; fi
-  echo "== installing the SAM CLI and cfn-lint into $SAM_VENV"
-  "$(python_311)" -m venv "$SAM_VENV"
-  "$SAM_VENV/bin/pip" install --quiet --disable-pip-version-check "${SAM_PACKAGES[@]}"
-  echo "${SAM_PACKAGES[*]}" >"$stamp"
+  ensure_python_venv "$SAM_VENV" "the SAM CLI and cfn-lint" "${SAM_PACKAGES[@]}"
 }
 
 # The architecture sam build and the benchmarks use: arm64 (the template's default) when the
@@ -102,10 +103,5 @@ BOTO3_VENV="$ROOT/.venv-boto3"
 BOTO3_PACKAGES=('boto3==1.44.5' 'botocore==1.44.5')
 
 ensure_boto3_venv() {
-  local stamp="$BOTO3_VENV/.installed"
-  if [[ -f "$stamp" && "$(cat "$stamp")" == "${BOTO3_PACKAGES[*]}" ]]; then return; fi
-  echo "== installing boto3 into $BOTO3_VENV"
-  "$(python_311)" -m venv "$BOTO3_VENV"
-  "$BOTO3_VENV/bin/pip" install --quiet --disable-pip-version-check "${BOTO3_PACKAGES[@]}"
-  echo "${BOTO3_PACKAGES[*]}" >"$stamp"
+  ensure_python_venv "$BOTO3_VENV" "boto3" "${BOTO3_PACKAGES[@]}"
 }
