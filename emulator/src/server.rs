@@ -378,6 +378,16 @@ fn find_group<'w>(world: &'w mut World, identifier: &str) -> Option<&'w mut crat
     world.regions.values_mut().find_map(|r| r.groups.get_mut(id))
 }
 
+fn find_session<'w>(world: &'w mut World, identifier: &str) -> Option<&'w mut crate::state::StreamSession> {
+    let id = resource_id(identifier);
+    world.regions.values_mut().find_map(|r| r.sessions.get_mut(id))
+}
+
+fn find_application<'w>(world: &'w mut World, identifier: &str) -> Option<&'w mut crate::state::Application> {
+    let id = resource_id(identifier);
+    world.regions.values_mut().find_map(|r| r.applications.get_mut(id))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GroupStatusChange {
@@ -479,8 +489,7 @@ async fn set_session_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Re
     let mut world = lock(&emu.world);
     world.advance();
     let now = world.now();
-    let id = resource_id(&change.session).to_owned();
-    let Some(session) = world.regions.values_mut().find_map(|r| r.sessions.get_mut(&id)) else {
+    let Some(session) = find_session(&mut world, &change.session) else {
         return bad_request(format!("session: {} does not exist", change.session));
     };
     // A client connects to a session waiting for it (ACTIVE) and drops from one it streams.
@@ -491,7 +500,7 @@ async fn set_session_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Re
     if !allowed {
         return bad_request(format!(
             "session: {} is {}; a client connects to an ACTIVE session and disconnects from a CONNECTED one",
-            id, session.status
+            session.id, session.status
         ));
     }
     session.set_status(status, None, now);
@@ -610,12 +619,14 @@ async fn session_input(State(emu): State<Arc<Emulator>>, body: Bytes) -> Respons
     let mut world = lock(&emu.world);
     world.advance();
     let now = world.now();
-    let id = resource_id(&input.session).to_owned();
-    let Some(session) = world.regions.values_mut().find_map(|r| r.sessions.get_mut(&id)) else {
+    let Some(session) = find_session(&mut world, &input.session) else {
         return bad_request(format!("session: {} does not exist", input.session));
     };
     if session.status != SessionStatus::Connected {
-        return bad_request(format!("session: {id} is {}; only a CONNECTED session receives input", session.status));
+        return bad_request(format!(
+            "session: {} is {}; only a CONNECTED session receives input",
+            session.id, session.status
+        ));
     }
     session.last_input_at = Some(now);
     axum::Json(json!({ "session": session.arn, "last_input_at": now.to_rfc3339() })).into_response()
@@ -654,8 +665,7 @@ async fn set_application_status(State(emu): State<Arc<Emulator>>, body: Bytes) -
     let mut world = lock(&emu.world);
     world.advance();
     let now = world.now();
-    let id = resource_id(&change.application).to_owned();
-    let Some(app) = world.regions.values_mut().find_map(|r| r.applications.get_mut(&id)) else {
+    let Some(app) = find_application(&mut world, &change.application) else {
         return bad_request(format!("application: {} does not exist", change.application));
     };
     app.status = status;
@@ -682,10 +692,10 @@ async fn finish_replication(State(emu): State<Arc<Emulator>>, body: Bytes) -> Re
     let mut world = lock(&emu.world);
     world.advance();
     let now = world.now();
-    let id = resource_id(&change.application).to_owned();
-    let Some(app) = world.regions.values_mut().find_map(|r| r.applications.get_mut(&id)) else {
+    let Some(app) = find_application(&mut world, &change.application) else {
         return bad_request(format!("application: {} does not exist", change.application));
     };
+    let id = app.id.clone();
     let Some(done) = app.replication.get_mut(&change.location) else {
         return bad_request(format!(
             "location: {} is not a location {} replicates to (it replicates to the locations of the groups it is associated with)",

@@ -524,3 +524,79 @@ async fn vpc_transit_is_set_at_creation_and_only_its_cidr_blocks_change() {
         .unwrap_err();
     assert!(err.into_service_error().is_validation_exception());
 }
+
+/// The model, StreamUrlStatus: ACTIVE until it "has passed its expiration time" (EXPIRED) or
+/// "has been used the maximum number of times" (LIMIT_REACHED); deleting the stream group
+/// makes it REVOKED (`streamGroupDeleted`), and it stays listed.
+#[tokio::test]
+async fn stream_urls_expire_to_the_instant_run_out_of_uses_and_die_with_their_group() {
+    let (emu, client) = start(frozen()).await;
+    let create = |minutes: i32, uses: i32| {
+        client
+            .create_stream_url()
+            .identifier("sg-SCALE0001")
+            .application_identifier("a-RACER0001")
+            .protocol(Protocol::Webrtc)
+            .url_expires_after_minutes(minutes)
+            .usage_limit(uses)
+            .locations("us-west-2")
+            .send()
+    };
+    let status = |id: String| {
+        let client = client.clone();
+        async move {
+            let got =
+                client.get_stream_url().identifier("sg-SCALE0001").stream_url_identifier(id).send().await.unwrap();
+            (got.status().unwrap().as_str().to_owned(), got.status_reason().map(|r| r.as_str().to_owned()))
+        }
+    };
+    let timed = create(30, 5).await.unwrap().stream_url_id().unwrap().to_owned();
+    let counted = create(60, 2).await.unwrap().stream_url_id().unwrap().to_owned();
+
+    // Two uses of two: the second is the last, a third is refused.
+    for _ in 0..2 {
+        let (code, body) = emu.admin_post("/_emulator/stream-urls/use", json!({ "stream_url": counted })).await;
+        assert_eq!(code, 200, "{body}");
+    }
+    assert_eq!(status(counted.clone()).await.0, "LIMIT_REACHED");
+    let (code, body) = emu.admin_post("/_emulator/stream-urls/use", json!({ "stream_url": counted })).await;
+    assert_eq!(code, 400, "{body}");
+    let got = client.get_stream_url().identifier("sg-SCALE0001").stream_url_identifier(&counted).send().await.unwrap();
+    assert_eq!((got.remaining_uses(), got.stream_sessions().len()), (Some(0), 2), "each use started a session");
+
+    // 30 minutes to the millisecond.
+    emu.advance_seconds(30.0 * 60.0 - 0.001).await;
+    assert_eq!(status(timed.clone()).await.0, "ACTIVE");
+    emu.advance_seconds(0.001).await;
+    assert_eq!(status(timed.clone()).await.0, "EXPIRED");
+
+    // The group is deleted: REVOKED, and still listed.
+    let live = create(60, 1).await.unwrap().stream_url_id().unwrap().to_owned();
+    client.delete_stream_group().identifier("sg-SCALE0001").send().await.unwrap();
+    emu.advance_seconds(2.0).await;
+    assert_eq!(status(live.clone()).await, ("REVOKED".to_owned(), Some("streamGroupDeleted".to_owned())));
+    let revoked = client.list_stream_urls().status("REVOKED".into()).send().await.unwrap();
+    let mut ids: Vec<&str> = revoked.items().iter().filter_map(|u| u.stream_url_id()).collect();
+    ids.sort_unstable();
+    let mut all = [timed.as_str(), counted.as_str(), live.as_str()];
+    all.sort_unstable();
+    assert_eq!(ids, all, "every URL of the deleted group, expired and used-up ones too");
+}
+
+/// The model, `Tags`: at most 50; a resource holds at most 50 user tags.
+#[tokio::test]
+async fn a_group_holds_its_fiftieth_tag_and_refuses_the_fifty_first() {
+    let (_emu, client) = start(frozen()).await;
+    let arn = client.get_stream_group().identifier("sg-SCALE0001").send().await.unwrap().arn().to_owned();
+    let mut request = client.tag_resource().resource_arn(&arn);
+    for i in 0..49 {
+        request = request.tags(format!("k{i:02}"), "v");
+    }
+    request.send().await.expect("49 tags");
+    client.tag_resource().resource_arn(&arn).tags("k49", "v").send().await.expect("the 50th");
+    client.tag_resource().resource_arn(&arn).tags("k00", "changed").send().await.expect("rewriting one adds none");
+    let err = client.tag_resource().resource_arn(&arn).tags("k50", "v").send().await.unwrap_err();
+    assert!(err.into_service_error().is_validation_exception(), "the 51st");
+    let tags = client.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(tags.tags().unwrap().len(), 50);
+}

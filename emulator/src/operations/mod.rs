@@ -179,11 +179,11 @@ impl Call<'_> {
         {
             return Ok(());
         }
+        // The member that names a stream group, where the operation has one. Application
+        // operations name an application in `Identifier`; no group has an application's id.
         let identifier = match name {
             "ListTagsForResource" | "TagResource" | "UntagResource" => input.get("ResourceArn"),
             "ListStreamUrls" => input.get("StreamGroupIdentifier"),
-            "ListStreamSessionsByAccount" | "ListStreamGroups" => None,
-            _ if name.contains("Application") && !name.ends_with("Applications") => None,
             _ => input.get("Identifier"),
         };
         let Some(group) = identifier.and_then(Value::as_str).and_then(|i| {
@@ -223,6 +223,19 @@ impl Call<'_> {
         self.region_ref()
             .and_then(|r| r.applications.get(id))
             .ok_or_else(|| self.not_found(format!("Application {identifier} was not found.")))
+    }
+
+    /// The ARN of the application `identifier` names; the model: "This application must be
+    /// associated with the stream group."
+    fn associated_application(&self, group: &StreamGroup, identifier: &str) -> Result<String, ApiError> {
+        let arn = self.application(identifier)?.arn.clone();
+        if !group.associated.contains(&arn) {
+            return Err(ApiError::validation(format!(
+                "Application {identifier} is not associated with stream group {}.",
+                group.id
+            )));
+        }
+        Ok(arn)
     }
 
     /// Seed 000: "The application that you specify must be in READY status."

@@ -153,8 +153,7 @@ pub fn start_session(world: &mut World, region_name: &str, request: NewSession) 
         region.session_tokens.insert(token, id.clone());
     }
     region.sessions.insert(id.clone(), session);
-    // Placement happens at once when a slot is idle.
-    world.advance();
+    // Placement on an idle slot happens when the world next advances, at this same instant.
     Ok(id)
 }
 
@@ -211,13 +210,7 @@ impl Call<'_> {
             return Ok(Some(session_json(session)));
         }
         self.require_status(group, &[StreamGroupStatus::Active, StreamGroupStatus::ActiveWithErrors])?;
-        let app_arn = self.application(&input.application_identifier)?.arn.clone();
-        if !group.associated.contains(&app_arn) {
-            return Err(ApiError::validation(format!(
-                "Application {} is not associated with stream group {}.",
-                input.application_identifier, group.id
-            )));
-        }
+        let app_arn = self.associated_application(group, &input.application_identifier)?;
         let mut echo = input.rest;
         echo.retain(|k, _| ECHOED.contains(&k.as_str()));
         let request = NewSession {

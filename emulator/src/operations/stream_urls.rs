@@ -61,14 +61,7 @@ impl Call<'_> {
         }
         let group = self.group(&input.identifier)?;
         self.require_status(group, &[StreamGroupStatus::Active, StreamGroupStatus::ActiveWithErrors])?;
-        let app_arn = self.application(&input.application_identifier)?.arn.clone();
-        // The model: "This application must be associated with the stream group."
-        if !group.associated.contains(&app_arn) {
-            return Err(ApiError::validation(format!(
-                "Application {} is not associated with stream group {}.",
-                input.application_identifier, group.id
-            )));
-        }
+        let app_arn = self.associated_application(group, &input.application_identifier)?;
         if input.url_expires_after_minutes > facts::MAX_URL_EXPIRES_AFTER_MINUTES {
             return Err(ApiError::validation(format!(
                 "UrlExpiresAfterMinutes {} is above the maximum of {} minutes.",
@@ -222,5 +215,6 @@ pub fn use_stream_url(world: &mut World, url_id: &str) -> Result<String, String>
     let stored = world.region(&region_name).stream_urls.get_mut(url_id).expect("found above");
     stored.remaining_uses -= 1;
     stored.session_ids.push(session.clone());
+    world.advance();
     Ok(session)
 }
