@@ -414,9 +414,6 @@ fn load_checked(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String>
                     }
                 }),
             };
-            if let Some(maximum) = config.maximum.filter(|m| *m < config.always_on) {
-                return Err(format!("{lfield}.maximum: {maximum} is below always_on {}", config.always_on));
-            }
             if let Some(target_idle) = config.target_idle.filter(|t| *t > config.ceiling()) {
                 return Err(format!("{lfield}.target_idle: {target_idle} exceeds the maximum {}", config.ceiling()));
             }

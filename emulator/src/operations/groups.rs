@@ -426,14 +426,6 @@ impl Call<'_> {
                 "Location {name}: TargetIdleCapacity {target_idle} exceeds MaximumCapacity {maximum}."
             )));
         }
-        if let Some(maximum) = config.maximum
-            && maximum < config.always_on
-        {
-            return Err(ApiError::validation(format!(
-                "Location {name}: MaximumCapacity {maximum} is below AlwaysOnCapacity {}.",
-                config.always_on
-            )));
-        }
         if let Some(vpc) = &input.vpc_transit_configuration {
             config.vpc_transit = Some(match current.map(|c| &c.vpc_transit) {
                 None => self.new_vpc_transit(vpc),
