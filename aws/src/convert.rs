@@ -1,15 +1,16 @@
 //! aws-sdk-gameliftstreams types converted into the core's model. The SDK's `Unknown` enum variants become the model's explicit
 //! `Unknown(name)` values through their wire names, so nothing new is lost or misread.
 
+use aws_sdk_gameliftstreams::operation::get_application::GetApplicationOutput;
 use aws_sdk_gameliftstreams::operation::get_stream_group::GetStreamGroupOutput;
 use aws_sdk_gameliftstreams::operation::get_stream_session::GetStreamSessionOutput;
 use aws_sdk_gameliftstreams::types as sdk;
 use chrono::{DateTime, Duration, Utc};
 use watchdog_core::rules::SessionTimeouts;
 use watchdog_core::{
-    ApplicationRef, Capacity, Location, LocationStatus, StreamClass, StreamGroup, StreamGroupStatus,
-    StreamGroupStatusReason, StreamSession, StreamSessionStatus, StreamSessionStatusReason, id_of,
-    session_arn_group_id,
+    Application, ApplicationRef, ApplicationStatus, Capacity, Location, LocationStatus, StreamClass, StreamGroup,
+    StreamGroupStatus, StreamGroupStatusReason, StreamSession, StreamSessionStatus, StreamSessionStatusReason,
+    StreamUrl, StreamUrlStatus, VpcTransit, id_of, session_arn_group_id,
 };
 
 /// Stands in for a status the service left out of a response.
@@ -51,6 +52,34 @@ pub fn location(state: &sdk::LocationState) -> Location {
             allocated: capacity(state.allocated_capacity()).unwrap_or(0),
             idle: capacity(state.idle_capacity()).unwrap_or(0),
         },
+        vpc_transit: state.vpc_transit_configuration().map(|vpc| VpcTransit {
+            vpc_id: vpc.vpc_id().unwrap_or_default().to_owned(),
+            ipv4_cidr_blocks: vpc.ipv4_cidr_blocks().to_vec(),
+            transit_gateway_id: vpc.transit_gateway_id().map(str::to_owned),
+            transit_gateway_resource_share_arn: vpc.transit_gateway_resource_share_arn().map(str::to_owned),
+            internal_cidr: state.internal_vpc_ipv4_cidr_block().map(str::to_owned),
+        }),
+    }
+}
+
+pub fn application(out: &GetApplicationOutput) -> Application {
+    Application {
+        arn: out.arn().to_owned(),
+        id: out.id().map_or_else(|| id_of(out.arn()).to_owned(), str::to_owned),
+        status: ApplicationStatus::from(out.status().map_or(NOT_REPORTED, |s| s.as_str())),
+        status_reason: out.status_reason().map(|r| r.as_str().to_owned()),
+    }
+}
+
+pub fn stream_url(summary: &sdk::StreamUrlSummary) -> StreamUrl {
+    let arn = summary.arn().to_owned();
+    StreamUrl {
+        id: summary.stream_url_id().map_or_else(|| id_of(&arn).to_owned(), str::to_owned),
+        status: StreamUrlStatus::from(summary.status().map_or(NOT_REPORTED, |s| s.as_str())),
+        expires_at: time(summary.expires_at()),
+        remaining_uses: summary.remaining_uses().map(|n| u32::try_from(n).unwrap_or(0)),
+        description: summary.description().map(str::to_owned),
+        arn,
     }
 }
 

@@ -8,7 +8,9 @@ use crate::errors::classify;
 use async_trait::async_trait;
 use aws_sdk_gameliftstreams::Client;
 use aws_sdk_gameliftstreams::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_gameliftstreams::types::{LocationConfiguration, StreamClass, StreamSessionStatus as SdkSessionStatus};
+use aws_sdk_gameliftstreams::types::{
+    LocationConfiguration, StreamClass, StreamSessionStatus as SdkSessionStatus, VpcTransitConfiguration,
+};
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use watchdog_core::api_limits::ClientRateLimiter;
@@ -17,7 +19,7 @@ use watchdog_core::ports::{
     Tags,
 };
 use watchdog_core::rules::SessionTimeouts;
-use watchdog_core::{StreamGroup, StreamSession, StreamSessionStatus};
+use watchdog_core::{Application, StreamGroup, StreamSession, StreamSessionStatus, StreamUrl};
 
 /// The largest page every list operation allows.
 const PAGE_SIZE: i32 = 100;
@@ -47,6 +49,8 @@ pub const IAM_ACTIONS: &[(Operation, &[&str])] = &[
     (Operation::AddStreamGroupLocations, &["gameliftstreams:AddStreamGroupLocations"]),
     (Operation::UpdateStreamGroup, &["gameliftstreams:UpdateStreamGroup"]),
     (Operation::TerminateStreamSession, &["gameliftstreams:TerminateStreamSession"]),
+    (Operation::GetApplication, &["gameliftstreams:GetApplication"]),
+    (Operation::ListStreamUrls, &["gameliftstreams:ListStreamUrls"]),
 ];
 
 /// The IAM actions a function that calls `operations` needs.
@@ -122,6 +126,19 @@ fn capacity(value: u32, setting: &str, spec: &LocationSpec, operation: &'static 
 
 fn location_configuration(spec: &LocationSpec, operation: &'static str) -> Result<LocationConfiguration, ApiError> {
     let optional = |value: Option<u32>, setting| value.map(|v| capacity(v, setting, spec, operation)).transpose();
+    let invalid = |e: aws_smithy_types::error::operation::BuildError| {
+        ApiError::new(operation, ErrorKind::Validation, "InvalidLocation", format!("{}: {e}", spec.name))
+    };
+    let vpc_transit = match &spec.vpc_transit {
+        Some(vpc) => Some(
+            VpcTransitConfiguration::builder()
+                .vpc_id(&vpc.vpc_id)
+                .set_ipv4_cidr_blocks(Some(vpc.ipv4_cidr_blocks.clone()))
+                .build()
+                .map_err(invalid)?,
+        ),
+        None => None,
+    };
     #[allow(deprecated)]
     LocationConfiguration::builder()
         .location_name(&spec.name)
@@ -129,8 +146,9 @@ fn location_configuration(spec: &LocationSpec, operation: &'static str) -> Resul
         .set_target_idle_capacity(optional(spec.target_idle, "TargetIdleCapacity")?)
         .set_maximum_capacity(optional(spec.maximum, "MaximumCapacity")?)
         .set_on_demand_capacity(optional(spec.on_demand, "OnDemandCapacity")?)
+        .set_vpc_transit_configuration(vpc_transit)
         .build()
-        .map_err(|e| ApiError::new(operation, ErrorKind::Validation, "InvalidLocation", format!("{}: {e}", spec.name)))
+        .map_err(invalid)
 }
 
 #[async_trait]
@@ -186,6 +204,27 @@ impl StreamGroupReader for GameLiftStreamsApi {
         let out =
             self.client.get_stream_session().identifier(group_id).stream_session_identifier(session_arn).send().await;
         out.map(|out| convert::session_timeouts(&out)).map_err(|e| classify("GetStreamSession", &e))
+    }
+
+    async fn get_application(&self, identifier: &str) -> Result<Application, ApiError> {
+        self.wait(Operation::GetApplication).await;
+        let out = self.client.get_application().identifier(identifier).send().await;
+        out.map(|out| convert::application(&out)).map_err(|e| classify("GetApplication", &e))
+    }
+
+    async fn list_stream_urls(&self, group_id: &str) -> Result<Vec<StreamUrl>, ApiError> {
+        let pages = self
+            .client
+            .list_stream_urls()
+            .stream_group_identifier(group_id)
+            .into_paginator()
+            .page_size(PAGE_SIZE)
+            .send();
+        self.all_pages(Operation::ListStreamUrls, pages, |page| {
+            let items = page.items().iter().map(convert::stream_url).collect();
+            (items, page.next_token().is_some())
+        })
+        .await
     }
 }
 
@@ -295,6 +334,7 @@ mod tests {
             target_idle: Some(u32::MAX),
             maximum: Some(4),
             on_demand: None,
+            vpc_transit: None,
         };
         let err = location_configuration(&spec, "UpdateStreamGroup").unwrap_err();
         assert_eq!(err.kind, ErrorKind::Validation);

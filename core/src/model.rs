@@ -120,6 +120,27 @@ service_enum!(
     }
 );
 
+service_enum!(
+    /// `ApplicationStatus` in the service model.
+    ApplicationStatus {
+        Initialized = "INITIALIZED",
+        Processing = "PROCESSING",
+        Ready = "READY",
+        Deleting = "DELETING",
+        Error = "ERROR",
+    }
+);
+
+service_enum!(
+    /// `StreamUrlStatus` in the service model.
+    StreamUrlStatus {
+        Active = "ACTIVE",
+        Expired = "EXPIRED",
+        Revoked = "REVOKED",
+        LimitReached = "LIMIT_REACHED",
+    }
+);
+
 impl StreamGroupStatus {
     /// Whether a group in this status streams (and so holds capacity and takes sessions).
     pub fn is_serving(&self) -> bool {
@@ -183,6 +204,43 @@ pub struct Location {
     pub name: String,
     pub status: LocationStatus,
     pub capacity: Capacity,
+    /// The location's private network link, if it was created with one (it can only be set
+    /// when the group is created: a replacement must be given it again).
+    pub vpc_transit: Option<VpcTransit>,
+}
+
+/// A location's `VpcTransitConfiguration`, as the service reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpcTransit {
+    pub vpc_id: String,
+    pub ipv4_cidr_blocks: Vec<String>,
+    /// What the studio attaches its VPC to (new with every group: the manual steps after a
+    /// recreation are done again with these).
+    pub transit_gateway_id: Option<String>,
+    pub transit_gateway_resource_share_arn: Option<String>,
+    /// The service VPC's CIDR block, to route to from the studio's VPC.
+    pub internal_cidr: Option<String>,
+}
+
+/// An application as GetApplication describes it (what the recycler needs of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    pub arn: String,
+    pub id: String,
+    pub status: ApplicationStatus,
+    /// `ApplicationStatusReason`: internalError, accessDenied, sourceModified.
+    pub status_reason: Option<String>,
+}
+
+/// A stream URL as ListStreamUrls summarises it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamUrl {
+    pub arn: String,
+    pub id: String,
+    pub status: StreamUrlStatus,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub remaining_uses: Option<u32>,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! implements them in memory. Nothing here knows an SDK type, so everything above the ports
 //! is tested in-process.
 
-use crate::model::{StreamGroup, StreamSession, StreamSessionStatus};
+use crate::model::{Application, StreamGroup, StreamSession, StreamSessionStatus, StreamUrl};
 use crate::rules::SessionTimeouts;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -66,6 +66,16 @@ pub struct LocationSpec {
     pub maximum: Option<u32>,
     /// The deprecated on-demand form; the service refuses it together with the two above.
     pub on_demand: Option<u32>,
+    /// `VpcTransitConfiguration`: taken only by CreateStreamGroup and AddStreamGroupLocations
+    /// (the VPC cannot be changed afterwards); never sent with UpdateStreamGroup.
+    pub vpc_transit: Option<VpcTransitSettings>,
+}
+
+/// The settings of a location's VPC transit: what CreateStreamGroup takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VpcTransitSettings {
+    pub vpc_id: String,
+    pub ipv4_cidr_blocks: Vec<String>,
 }
 
 /// Everything CreateStreamGroup needs to build a group.
@@ -178,6 +188,8 @@ pub enum Operation {
     AddStreamGroupLocations,
     UpdateStreamGroup,
     TerminateStreamSession,
+    GetApplication,
+    ListStreamUrls,
 }
 
 impl Operation {
@@ -198,6 +210,8 @@ impl Operation {
             Self::AddStreamGroupLocations => "AddStreamGroupLocations",
             Self::UpdateStreamGroup => "UpdateStreamGroup",
             Self::TerminateStreamSession => "TerminateStreamSession",
+            Self::GetApplication => "GetApplication",
+            Self::ListStreamUrls => "ListStreamUrls",
         }
     }
 }
@@ -223,6 +237,10 @@ pub trait StreamGroupReader: Send + Sync {
     async fn list_account_sessions(&self, status: &StreamSessionStatus) -> Result<Vec<StreamSession>, ApiError>;
     /// A session's own timeouts (GetStreamSession).
     async fn get_session_timeouts(&self, group_id: &str, session_arn: &str) -> Result<SessionTimeouts, ApiError>;
+    /// One application's status (GetApplication), by ARN or id.
+    async fn get_application(&self, identifier: &str) -> Result<Application, ApiError>;
+    /// Every stream URL of one group, every status (ListStreamUrls).
+    async fn list_stream_urls(&self, group_id: &str) -> Result<Vec<StreamUrl>, ApiError>;
 }
 
 /// Writes to one region's GameLift Streams.

@@ -10,8 +10,8 @@
 use crate::event_fields::{EventError, RunRequest};
 use crate::model::StreamGroup;
 use crate::ports::{
-    ApiError, CallCounts, CreateGroupRequest, GameLiftStreams, LocationSpec, Message, Ports, StreamGroupReader, Tags,
-    calls_since,
+    ApiError, CallCounts, CreateGroupRequest, ErrorKind, GameLiftStreams, LocationSpec, Message, Ports,
+    StreamGroupReader, Tags, calls_since,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,6 +22,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// In the tag values of [`Effect::after`], stands for the id CreateStreamGroup returned.
 pub const CREATED_GROUP_ID: &str = "{created-group-id}";
+/// In the tag values of [`Effect::on_failure`], stands for the kind of error the call met
+/// (`quota`, `validation`, `throttled`, ...: [`ErrorKind`] in snake case).
+pub const FAILURE_KIND: &str = "{failure-kind}";
 
 /// Tags to set and keys to remove on one resource.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -97,15 +100,18 @@ pub struct Effect {
     pub before: Option<TagWrite>,
     pub call: Call,
     pub after: Option<TagWrite>,
+    /// Written when the call fails: the record of the failure (its count, its back-off) that
+    /// the next run plans with, so a refused call is not simply retried every run.
+    pub on_failure: Option<TagWrite>,
 }
 
 impl Effect {
     pub fn call(call: Call) -> Self {
-        Self { before: None, call, after: None }
+        Self { before: None, call, after: None, on_failure: None }
     }
 
     pub fn tags(write: TagWrite) -> Self {
-        Self { before: None, call: Call::None, after: Some(write) }
+        Self { before: None, call: Call::None, after: Some(write), on_failure: None }
     }
 
     /// Mutating API calls this effect makes (publishing is not one).
@@ -178,17 +184,28 @@ pub struct Note {
     pub note: String,
 }
 
+/// Work the function wants to do but cannot until someone acts (a quota, an application in
+/// ERROR, an acknowledgement): counted in the `StepsBlocked` health metric every run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Blocked {
+    pub stream_group: String,
+    /// `quota`, `validation`, `tag_limit`, `application_not_ready`, `awaiting_ack`, ...
+    pub reason: String,
+    pub detail: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan<A> {
     pub items: Vec<PlanItem<A>>,
     /// What would be done in groups the function may not change (CloudFormation's): never done.
     pub reported_only: Vec<PlanItem<A>>,
     pub notes: Vec<Note>,
+    pub blocked: Vec<Blocked>,
 }
 
 impl<A> Default for Plan<A> {
     fn default() -> Self {
-        Self { items: Vec::new(), reported_only: Vec::new(), notes: Vec::new() }
+        Self { items: Vec::new(), reported_only: Vec::new(), notes: Vec::new(), blocked: Vec::new() }
     }
 }
 
@@ -201,6 +218,7 @@ impl<A> Plan<A> {
         self.items.extend(other.items);
         self.reported_only.extend(other.reported_only);
         self.notes.extend(other.notes);
+        self.blocked.extend(other.blocked);
     }
 }
 
@@ -484,8 +502,8 @@ pub async fn run<R: Reconciler>(
 
 type A<R> = <R as Reconciler>::Action;
 
-/// A run's health metrics, by function: steps done, failed and deferred, and the problems
-/// reported (observation errors included). Four custom metrics per function.
+/// A run's health metrics, by function: steps done, failed, deferred and blocked, and the
+/// problems reported (observation errors included). Five custom metrics per function.
 pub fn health<A>(report: &Report<A>) -> Vec<crate::ports::Datum> {
     use crate::ports::{Datum, Unit};
     let datum = |name, value: usize| Datum {
@@ -498,6 +516,7 @@ pub fn health<A>(report: &Report<A>) -> Vec<crate::ports::Datum> {
         datum("StepsDone", report.executed.len()),
         datum("StepsFailed", report.failed_steps),
         datum("StepsDeferred", report.deferred.len()),
+        datum("StepsBlocked", report.plan.blocked.len()),
         datum("Problems", report.errors.len()),
     ]
 }
@@ -566,7 +585,21 @@ impl<A: StepKind> Executor<'_, A> {
                         self.done(item, outcome, publish_errors).await;
                     }
                 }
-                Err(error) => {
+                Err((kind, mut error)) => {
+                    if let (Some(record), Some(kind)) = (&effect.on_failure, kind) {
+                        let kind = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned));
+                        let record = TagWrite {
+                            set: record
+                                .set
+                                .iter()
+                                .map(|(k, v)| (k.clone(), v.replace(FAILURE_KIND, kind.as_deref().unwrap_or("other"))))
+                                .collect(),
+                            ..record.clone()
+                        };
+                        if let Err(e) = self.write_tags(&record, None).await {
+                            error = format!("{error}; recording the failure failed too: {e}");
+                        }
+                    }
                     self.report.failed_steps += unit.len();
                     for item in unit {
                         let name = item.action.name();
@@ -596,10 +629,11 @@ impl<A: StepKind> Executor<'_, A> {
         Ok(())
     }
 
-    /// Applies one effect; returns the id of a group it created.
-    async fn apply(&mut self, effect: &Effect) -> Result<Option<String>, String> {
+    /// Applies one effect; returns the id of a group it created, or why it failed (with the
+    /// kind of the call's error, when the call itself failed).
+    async fn apply(&mut self, effect: &Effect) -> Result<Option<String>, (Option<ErrorKind>, String)> {
         if let Some(before) = &effect.before {
-            self.write_tags(before, None).await.map_err(|e| e.to_string())?;
+            self.write_tags(before, None).await.map_err(|e| (None, e.to_string()))?;
         }
         let region = self.region;
         let mut created = None;
@@ -618,11 +652,9 @@ impl<A: StepKind> Executor<'_, A> {
             Call::UpdateCapacity { group_id, locations } => region.update_capacity(group_id, locations).await,
             Call::TerminateSession { group_id, session_arn } => region.terminate_session(group_id, session_arn).await,
             Call::Announce(message) => {
-                let topic = self
-                    .settings
-                    .actions_topic_arn
-                    .as_ref()
-                    .ok_or("no ACTIONS_TOPIC_ARN: this step must be announced and cannot be")?;
+                let topic = self.settings.actions_topic_arn.as_ref().ok_or_else(|| {
+                    (None, "no ACTIONS_TOPIC_ARN: this step must be announced and cannot be".to_owned())
+                })?;
                 self.ports.notifier.publish(topic, message).await
             }
             Call::AnnounceIfConfigured(message) => match &self.settings.actions_topic_arn {
@@ -630,9 +662,9 @@ impl<A: StepKind> Executor<'_, A> {
                 None => Ok(()),
             },
         };
-        result.map_err(|e| e.to_string())?;
+        result.map_err(|e| (Some(e.kind), e.to_string()))?;
         if let Some(after) = &effect.after {
-            self.write_tags(after, created.as_deref()).await.map_err(|e| e.to_string())?;
+            self.write_tags(after, created.as_deref()).await.map_err(|e| (None, e.to_string()))?;
         }
         Ok(created)
     }
@@ -795,7 +827,16 @@ mod tests {
         assert_eq!(report.deferred.iter().map(|d| d.stream_group.as_str()).collect::<Vec<_>>(), ["sg-B"]);
         let health: Vec<(&str, f64)> =
             world.metrics().iter().map(|(_, d)| (d.name, d.value)).collect::<Vec<_>>().into_iter().collect();
-        assert_eq!(health, [("StepsDone", 1.0), ("StepsFailed", 1.0), ("StepsDeferred", 1.0), ("Problems", 1.0)]);
+        assert_eq!(
+            health,
+            [
+                ("StepsDone", 1.0),
+                ("StepsFailed", 1.0),
+                ("StepsDeferred", 1.0),
+                ("StepsBlocked", 0.0),
+                ("Problems", 1.0)
+            ]
+        );
         assert_eq!(report.executed.iter().map(|d| d.item.stream_group.as_str()).collect::<Vec<_>>(), ["sg-C"]);
     }
 
@@ -836,9 +877,11 @@ mod tests {
                     target_idle: Some(0),
                     maximum: Some(8),
                     on_demand: None,
+                    vpc_transit: None,
                 }],
             },
             after: None,
+            on_failure: None,
         };
         let items = vec![
             step("sg-A", "a", Some("cap:sg-A"), change("us-west-2", "r1")),
@@ -869,6 +912,7 @@ mod tests {
                 &testkit::group_arn("us-west-2", "sg-A"),
                 Tags::from([("link".into(), CREATED_GROUP_ID.into())]),
             )),
+            on_failure: None,
         };
         let report =
             run_with(vec![step("sg-A", "a", None, effect)], settings(Limit::MutatingCalls(10)), &world, request(None))

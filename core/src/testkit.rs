@@ -8,7 +8,8 @@
 //! the faithful service; this is the quick one.
 
 use crate::model::{
-    Capacity, Location, LocationStatus, StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus,
+    Application, ApplicationStatus, Capacity, Location, LocationStatus, StreamGroup, StreamGroupStatus, StreamSession,
+    StreamSessionStatus, StreamUrl, VpcTransit,
 };
 use crate::ports::*;
 use crate::rules::SessionTimeouts;
@@ -44,6 +45,7 @@ pub fn group(region: &str, id: &str, class: &str, created_at: DateTime<Utc>, loc
                 idle: *always_on,
                 ..Capacity::default()
             },
+            vpc_transit: None,
         })
         .collect();
     group
@@ -53,7 +55,7 @@ pub fn group(region: &str, id: &str, class: &str, created_at: DateTime<Utc>, loc
 pub fn location(name: &str, status: LocationStatus, always_on: u32, allocated: u32, idle: u32) -> Location {
     let capacity =
         Capacity { always_on: Some(always_on), allocated, idle, requested: always_on, ..Capacity::default() };
-    Location { name: name.into(), status, capacity }
+    Location { name: name.into(), status, capacity, vpc_transit: None }
 }
 
 /// A session of `group_id` in `status`, created and last updated at the given instants.
@@ -117,6 +119,10 @@ struct State {
     demand: BTreeMap<LocationKey, Demand>,
     now: Option<DateTime<Utc>>,
     created: usize,
+    /// Applications by ARN; one not added here reads as READY.
+    applications: BTreeMap<String, Application>,
+    /// Stream URLs by group id.
+    stream_urls: BTreeMap<String, Vec<StreamUrl>>,
 }
 
 /// The world. Clones share it.
@@ -155,6 +161,37 @@ impl World {
 
     pub fn set_demand(&self, group_id: &str, location: &str, demand: Demand) {
         self.state().demand.insert((group_id.to_owned(), location.to_owned()), demand);
+    }
+
+    /// An application's status as GetApplication will report it (unknown ones are READY).
+    pub fn set_application(&self, arn: &str, status: ApplicationStatus, reason: Option<&str>) {
+        let application = Application {
+            arn: arn.to_owned(),
+            id: crate::model::id_of(arn).to_owned(),
+            status,
+            status_reason: reason.map(str::to_owned),
+        };
+        self.state().applications.insert(arn.to_owned(), application);
+    }
+
+    /// A stream URL of `group_id` in `status`.
+    pub fn add_stream_url(&self, group_id: &str, id: &str, status: crate::model::StreamUrlStatus) {
+        let region = "us-west-2";
+        let url = StreamUrl {
+            arn: format!("arn:aws:gameliftstreams:{region}:{ACCOUNT}:streamurl/{group_id}/{id}"),
+            id: id.to_owned(),
+            status,
+            expires_at: None,
+            remaining_uses: None,
+            description: None,
+        };
+        self.state().stream_urls.entry(group_id.to_owned()).or_default().push(url);
+    }
+
+    pub fn set_stream_url_status(&self, id: &str, status: crate::model::StreamUrlStatus) {
+        for url in self.state().stream_urls.values_mut().flatten().filter(|u| u.id == id) {
+            url.status = status.clone();
+        }
     }
 
     pub fn set_now(&self, now: DateTime<Utc>) {
@@ -211,13 +248,15 @@ impl World {
 
     /// Calls that would change the service (tag writes included).
     pub fn mutating_calls(&self) -> usize {
-        const READS: [&str; 6] = [
+        const READS: [&str; 8] = [
             "ListStreamGroups",
             "GetStreamGroup",
             "ListTagsForResource",
             "ListStreamSessions",
             "ListStreamSessionsByAccount",
             "GetStreamSession",
+            "GetApplication",
+            "ListStreamUrls",
         ];
         self.state()
             .calls
@@ -308,6 +347,20 @@ impl World {
         Ok(())
     }
 
+    /// "Only Get and Delete operations will work on an expired stream group" (the model).
+    fn refuse_expired(&self, region: &str, operation: &'static str, id_or_arn: &str) -> Result<(), ApiError> {
+        let expired = self.with_group(region, operation, id_or_arn, |g| g.status == StreamGroupStatus::Expired)?;
+        if expired {
+            return Err(ApiError::new(
+                operation,
+                ErrorKind::Validation,
+                "ValidationException",
+                format!("{} is expired: only Get and Delete work", crate::model::id_of(id_or_arn)),
+            ));
+        }
+        Ok(())
+    }
+
     fn with_group<T>(
         &self,
         region: &str,
@@ -370,6 +423,7 @@ impl StreamGroupReader for RegionPort {
 
     async fn list_tags(&self, arn: &str) -> Result<Tags, ApiError> {
         self.world.call(&self.region, Operation::ListTagsForResource, arn)?;
+        self.world.refuse_expired(&self.region, "ListTagsForResource", arn)?;
         self.world.with_group(&self.region, "ListTagsForResource", arn, |g| g.tags.clone())
     }
 
@@ -397,17 +451,36 @@ impl StreamGroupReader for RegionPort {
         self.world.call(&self.region, Operation::GetStreamSession, session_arn)?;
         Ok(self.world.state().timeouts.get(session_arn).copied().unwrap_or_default())
     }
+
+    async fn get_application(&self, identifier: &str) -> Result<Application, ApiError> {
+        self.world.call(&self.region, Operation::GetApplication, identifier)?;
+        let state = self.world.state();
+        Ok(state.applications.get(identifier).cloned().unwrap_or_else(|| Application {
+            arn: identifier.to_owned(),
+            id: crate::model::id_of(identifier).to_owned(),
+            status: ApplicationStatus::Ready,
+            status_reason: None,
+        }))
+    }
+
+    async fn list_stream_urls(&self, group_id: &str) -> Result<Vec<StreamUrl>, ApiError> {
+        self.world.call(&self.region, Operation::ListStreamUrls, group_id)?;
+        self.world.refuse_expired(&self.region, "ListStreamUrls", group_id)?;
+        Ok(self.world.state().stream_urls.get(group_id).cloned().unwrap_or_default())
+    }
 }
 
 #[async_trait]
 impl StreamGroupWriter for RegionPort {
     async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), ApiError> {
         self.world.call(&self.region, Operation::TagResource, arn)?;
+        self.world.refuse_expired(&self.region, "TagResource", arn)?;
         self.world.with_group(&self.region, "TagResource", arn, |g| g.tags.extend(tags.clone()))
     }
 
     async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), ApiError> {
         self.world.call(&self.region, Operation::UntagResource, arn)?;
+        self.world.refuse_expired(&self.region, "UntagResource", arn)?;
         self.world.with_group(&self.region, "UntagResource", arn, |g| g.tags.retain(|k, _| !keys.contains(k)))
     }
 
@@ -451,7 +524,13 @@ impl StreamGroupWriter for RegionPort {
 
     async fn delete_stream_group(&self, group_id: &str) -> Result<(), ApiError> {
         self.world.call(&self.region, Operation::DeleteStreamGroup, group_id)?;
-        self.world.with_group(&self.region, "DeleteStreamGroup", group_id, |g| g.status = StreamGroupStatus::Deleting)
+        self.world
+            .with_group(&self.region, "DeleteStreamGroup", group_id, |g| g.status = StreamGroupStatus::Deleting)?;
+        // The model: deleting the group behind a stream URL revokes the URL.
+        for url in self.world.state().stream_urls.entry(crate::model::id_of(group_id).to_owned()).or_default() {
+            url.status = crate::model::StreamUrlStatus::Revoked;
+        }
+        Ok(())
     }
 
     async fn remove_location(&self, group_id: &str, location: &str) -> Result<(), ApiError> {
@@ -514,6 +593,11 @@ fn location_from_spec(spec: &LocationSpec) -> Location {
             allocated: spec.always_on,
             idle: spec.always_on,
         },
+        vpc_transit: spec.vpc_transit.as_ref().map(|v| VpcTransit {
+            vpc_id: v.vpc_id.clone(),
+            ipv4_cidr_blocks: v.ipv4_cidr_blocks.clone(),
+            ..VpcTransit::default()
+        }),
     }
 }
 

@@ -11,7 +11,8 @@ use watchdog_core::ports::Operation;
 use watchdog_tests::lambda::workspace_root;
 
 /// Account-wide list operations: IAM accepts only "*" as their resource.
-const ACCOUNT_LIST_OPERATIONS: &[&str] = &["ListStreamGroups", "ListStreamSessionsByAccount", "ListApplications"];
+const ACCOUNT_LIST_OPERATIONS: &[&str] =
+    &["ListStreamGroups", "ListStreamSessionsByAccount", "ListApplications", "ListStreamUrls"];
 
 /// The operations each function declares.
 fn declared(binary: &str) -> &'static [Operation] {

@@ -365,14 +365,14 @@ tags = {{ "watchdog:recycle" = "true" }}
         .iter()
         .map(|e| (e["stream_group"].as_str().unwrap().to_owned(), e["action"].as_str().unwrap().to_owned()))
         .collect();
-    assert!(actions.contains(&("sg-GLOBAL001".into(), "record_location".into())), "{first:#}");
-    assert!(actions.contains(&("sg-GLOBAL001".into(), "remove_location".into())));
+    assert!(actions.contains(&("sg-GLOBAL001".into(), "remove_location".into())), "{first:#}");
     assert!(actions.contains(&("sg-PRIMARY01".into(), "create_replacement".into())), "a failed primary escalates");
 
     s.emu.advance_seconds(5.0).await;
     let second = run(&s).await;
     assert!(executed(&second).contains(&"add_location".to_owned()), "{second:#}");
-    s.emu.advance_seconds(5.0).await;
+    // Remembered until it has stayed healthy for REPAIR_STABLE_HOURS (24).
+    s.emu.advance_seconds(25.0 * 3600.0).await;
     let third = run(&s).await;
     assert!(executed(&third).contains(&"forget_location".to_owned()), "{third:#}");
 
@@ -394,4 +394,279 @@ tags = {{ "watchdog:recycle" = "true" }}
             .keys()
             .any(|k| k.starts_with("watchdog:repair:"))
     );
+}
+
+/// Messages on the actions topic with this `action` (or `type`) attribute.
+fn announced<'a>(messages: &'a [watchdog_tests::lambda::Delivered], kind: &str) -> Vec<&'a Value> {
+    messages
+        .iter()
+        .filter(|m| m.attribute("action") == Some(kind) || m.attribute("type") == Some(kind))
+        .map(|m| &m.payload)
+        .collect()
+}
+
+fn blocked(report: &Value) -> Vec<String> {
+    report["plan"]["blocked"].as_array().unwrap().iter().map(|b| b["reason"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vpc_transit_is_kept_stream_urls_are_named_and_nothing_is_deleted_before_the_ack_and_the_urls() {
+    let fleet = format!(
+        r#"{APPS}
+[[stream_groups]]
+id = "{OLD}"
+description = "racer-private"
+stream_class = "gen5n_high"
+created_days_ago = 29
+default_application = "racer"
+applications = ["racer", "beta"]
+tags = {{ "watchdog:recycle" = "true" }}
+  [[stream_groups.locations]]
+  name = "us-west-2"
+  always_on = 2
+  vpc_transit = {{ vpc_id = "vpc-0racer00000000001", ipv4_cidr_blocks = ["10.20.0.0/16"] }}
+  [[stream_groups.locations]]
+  name = "eu-central-1"
+  always_on = 2
+  maximum = 4
+  vpc_transit = {{ vpc_id = "vpc-0racer00000000001", ipv4_cidr_blocks = ["10.20.0.0/16", "10.21.0.0/16"] }}
+  [[stream_groups.stream_urls]]
+  expires_in_minutes = 6000
+  usage_limit = 5
+  description = "tournament lobby"
+"#
+    );
+    let s = setup("vpc", &fleet, &[("DRY_RUN", "false"), ("REQUIRE_CUTOVER_ACK", "true")]).await;
+    let client = s.emu.client("us-west-2").await;
+    assert_eq!(executed(&run(&s).await), ["create_replacement"]);
+    s.emu.advance_seconds(5.0).await;
+    assert_eq!(executed(&run(&s).await), ["associate_applications"]);
+    let cut = run(&s).await;
+    assert_eq!(executed(&cut), ["announce_cutover"], "{cut:#}");
+    let new_id = tags(&s, OLD_ARN).await["watchdog:replacement"].clone();
+
+    // Both locations keep their VPC and CIDR blocks; the Transit Gateway is the new group's own.
+    let vpc = |g: &aws_sdk_gameliftstreams::operation::get_stream_group::GetStreamGroupOutput| -> BTreeSet<String> {
+        g.location_states()
+            .iter()
+            .map(|l| {
+                let v = l.vpc_transit_configuration().expect("VPC transit on every location");
+                format!("{:?} {:?} {:?}", l.location_name(), v.vpc_id(), v.ipv4_cidr_blocks())
+            })
+            .collect()
+    };
+    let old = client.get_stream_group().identifier(OLD).send().await.unwrap();
+    let new = client.get_stream_group().identifier(&new_id).send().await.unwrap();
+    assert_eq!(vpc(&new), vpc(&old));
+    assert_eq!(vpc(&new).len(), 2);
+
+    // The cut-over names the stream URL, the VPC steps and the acknowledgement.
+    let url = client.list_stream_urls().stream_group_identifier(OLD).send().await.unwrap().items()[0].clone();
+    let messages = s.aws.drain(&s.queue, Duration::from_secs(2)).await;
+    let cutover = announced(&messages, "cutover")[0];
+    assert_eq!(cutover["stream_urls"][0]["id"], url.stream_url_id().unwrap());
+    assert_eq!(cutover["vpc_transit"].as_array().unwrap().len(), 2);
+    let tgw = new.location_states()[0].vpc_transit_configuration().unwrap().transit_gateway_id().unwrap();
+    assert!(cutover["vpc_transit"].to_string().contains(tgw), "{cutover:#}");
+    assert!(cutover["acknowledge"]["command"].as_str().unwrap().contains(new.arn()));
+
+    // After the grace period: no acknowledgement, no delete; the wait is recorded once.
+    s.emu.advance_seconds(11.0 * 60.0).await;
+    let waiting = run(&s).await;
+    assert_eq!(executed(&waiting), ["record_blocked"], "{waiting:#}");
+    assert_eq!(blocked(&waiting), ["awaiting_ack"]);
+    assert!(executed(&run(&s).await).is_empty());
+
+    // The backend acknowledges, as the README shows; the active stream URL still holds it.
+    client.tag_resource().resource_arn(new.arn()).tags("watchdog:cutover-ack", "true").send().await.unwrap();
+    let held = run(&s).await;
+    assert_eq!(executed(&held), ["clear_blocked"], "{held:#}");
+    assert!(held["plan"]["notes"].to_string().contains("1 stream URL(s) still active"), "{held:#}");
+    assert_eq!(s.emu.calls("DeleteStreamGroup").await, 0);
+
+    // The studio revokes the URL: the old group goes.
+    client
+        .revoke_stream_url()
+        .identifier(OLD)
+        .stream_url_identifier(url.stream_url_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(executed(&run(&s).await), ["delete_old_group", "announce_retired"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_in_error_blocks_the_cutover_is_reported_and_the_recreation_completes_once_ready() {
+    let fleet = format!("{APPS}{}", old_group(""));
+    let s = setup("app-error", &fleet, &[("DRY_RUN", "false")]).await;
+    let (status, body) = s
+        .emu
+        .admin_post(
+            "/_emulator/applications/status",
+            json!({ "application": "a-BETA00001", "status": "ERROR", "reason": "sourceModified" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(executed(&run(&s).await), ["create_replacement"]);
+    s.emu.advance_seconds(5.0).await;
+    assert_eq!(executed(&run(&s).await), ["associate_applications"], "the READY ones");
+    let blocked_run = run(&s).await;
+    assert_eq!(executed(&blocked_run), ["record_blocked"], "{blocked_run:#}");
+    assert_eq!(blocked(&blocked_run), ["application_not_ready"]);
+    let messages = s.aws.drain(&s.queue, Duration::from_secs(2)).await;
+    let record = announced(&messages, "record_blocked");
+    assert!(record[0].to_string().contains("a-BETA00001 is ERROR (sourceModified)"), "{record:?}");
+    assert!(executed(&run(&s).await).is_empty(), "reported once; the old group keeps serving");
+
+    s.emu
+        .admin_post("/_emulator/applications/status", json!({ "application": "a-BETA00001", "status": "READY" }))
+        .await;
+    assert_eq!(executed(&run(&s).await), ["associate_applications", "clear_blocked"]);
+    assert_eq!(executed(&run(&s).await), ["announce_cutover"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_group_is_replaced_with_no_write_to_it() {
+    let fleet = format!(
+        r#"{APPS}
+[[stream_groups]]
+id = "{OLD}"
+description = "racer-expired"
+stream_class = "gen5n_high"
+created_days_ago = 366
+default_application = "racer"
+applications = ["racer", "dlc"]
+tags = {{ "watchdog:recycle" = "true" }}
+  [[stream_groups.locations]]
+  name = "us-west-2"
+  always_on = 2
+"#
+    );
+    let s = setup("expired", &fleet, &[("DRY_RUN", "false"), ("GRACE_MINUTES", "1")]).await;
+    // The service returns no tags for an expired group: nothing happens until a person names it.
+    let unnamed = run(&s).await;
+    assert!(executed(&unnamed).is_empty());
+    assert_eq!(blocked(&unnamed), ["expired_tags_unreadable"]);
+    let mut steps = Vec::new();
+    for _ in 0..8 {
+        if steps.contains(&"announce_retired".to_owned()) {
+            break;
+        }
+        let report = s.watch.invoke(RECYCLER, &json!({ "stream_groups": [OLD] })).await.unwrap();
+        assert!(report["errors"].as_array().unwrap().is_empty(), "{report:#}");
+        steps.extend(executed(&report));
+        s.emu.advance_seconds(61.0).await;
+    }
+    assert_eq!(
+        steps,
+        ["create_replacement", "associate_applications", "announce_cutover", "delete_old_group", "announce_retired"]
+    );
+    let all = groups(&s).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    let new_tags = tags(&s, &format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{}", all[0].0)).await;
+    assert_eq!(new_tags["watchdog:replaces"], OLD);
+    assert!(new_tags.contains_key("watchdog:cutover-at"), "the state lived on the replacement: {new_tags:?}");
+    // Every tag write went to the replacement: one at creation is not a TagResource call, then
+    // the cut-over time and the retirement.
+    assert_eq!(s.emu.calls("TagResource").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_refusal_backs_off_and_raises_a_finding_and_a_metric() {
+    let fleet = format!("{APPS}{}", old_group(""));
+    let namespace = format!("WatchdogTest-quota-{}", std::process::id());
+    let s = setup(
+        "quota",
+        &fleet,
+        &[("DRY_RUN", "false"), ("RETRY_BACKOFF_MINUTES", "5"), ("METRIC_NAMESPACE", &namespace)],
+    )
+    .await;
+    let (status, body) = s
+        .emu
+        .admin_post(
+            "/_emulator/faults",
+            json!({ "operation": "CreateStreamGroup", "error_rate": 1.0, "error": "ServiceQuotaExceededException" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let refused = run(&s).await;
+    assert_eq!(refused["failed_steps"], 1);
+    assert!(refused["errors"].to_string().contains("ServiceQuotaExceededException"), "{refused:#}");
+    let old_tags = tags(&s, OLD_ARN).await;
+    assert_eq!(old_tags["watchdog:blocked"], "quota");
+    assert_eq!(old_tags["watchdog:recycle-attempt"], "1");
+    let messages = s.aws.drain(&s.queue, Duration::from_secs(2)).await;
+    assert!(announced(&messages, "problems")[0].to_string().contains("ServiceQuotaExceededException"));
+
+    s.emu.advance_seconds(60.0).await;
+    let waiting = run(&s).await;
+    assert_eq!(blocked(&waiting), ["quota"]);
+    assert_eq!(s.emu.calls("CreateStreamGroup").await, 1, "no retry within the back-off");
+    let metrics =
+        s.aws.cloudwatch.list_metrics().namespace(&namespace).metric_name("StepsBlocked").send().await.unwrap();
+    assert!(
+        metrics.metrics().iter().any(|m| m.dimensions().iter().any(|d| d.value() == Some("recycler"))),
+        "{metrics:?}"
+    );
+
+    s.emu.http().delete(format!("{}/_emulator/faults", s.emu.url)).send().await.unwrap();
+    s.emu.advance_seconds(5.0 * 60.0).await;
+    assert_eq!(executed(&run(&s).await), ["create_replacement"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_location_that_fails_again_after_repair_backs_off_and_is_escalated_after_the_limit() {
+    let fleet = format!(
+        r#"{APPS}
+[[stream_groups]]
+id = "sg-GLOBAL001"
+description = "global"
+stream_class = "gen5n_ultra"
+created_days_ago = 5
+applications = ["racer"]
+tags = {{ "watchdog:recycle" = "true" }}
+  [[stream_groups.locations]]
+  name = "us-west-2"
+  always_on = 1
+  [[stream_groups.locations]]
+  name = "eu-central-1"
+  always_on = 1
+  status = "ERROR"
+"#
+    );
+    let s = setup(
+        "repair-limit",
+        &fleet,
+        &[("DRY_RUN", "false"), ("RETRY_BACKOFF_MINUTES", "5"), ("MAX_REPAIR_ATTEMPTS", "2")],
+    )
+    .await;
+    let fail_again = || async {
+        let (status, body) = s
+            .emu
+            .admin_post(
+                "/_emulator/locations/status",
+                json!({ "stream_group": "sg-GLOBAL001", "location": "eu-central-1", "status": "ERROR" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    };
+    assert_eq!(executed(&run(&s).await), ["remove_location"]);
+    s.emu.advance_seconds(5.0).await;
+    assert_eq!(executed(&run(&s).await), ["add_location"]);
+    s.emu.advance_seconds(5.0).await;
+    fail_again().await;
+    let backing_off = run(&s).await;
+    assert!(executed(&backing_off).is_empty(), "{backing_off:#}");
+    assert!(backing_off["plan"]["notes"].to_string().contains("repair 2 after"));
+    s.emu.advance_seconds(5.0 * 60.0).await;
+    assert_eq!(executed(&run(&s).await), ["remove_location"], "repair 2 after the back-off");
+    s.emu.advance_seconds(5.0).await;
+    assert_eq!(executed(&run(&s).await), ["add_location"]);
+    s.emu.advance_seconds(5.0).await;
+    fail_again().await;
+    s.emu.advance_seconds(11.0 * 60.0).await;
+    let escalated = run(&s).await;
+    assert_eq!(executed(&escalated), ["record_blocked"], "{escalated:#}");
+    assert_eq!(blocked(&escalated), ["repair_limit"]);
+    assert_eq!(s.emu.calls("RemoveStreamGroupLocations").await, 2, "no third removal");
 }

@@ -321,6 +321,7 @@ mod tests {
             name: "us-west-2".into(),
             status: LocationStatus::Active,
             capacity: Capacity { always_on: Some(0), maximum: Some(4), allocated: 2, idle: 2, ..Capacity::default() },
+            vpc_transit: None,
         }];
         assert!(idle_capacity_findings(&group, &Policy::default()).is_empty());
     }

@@ -3,7 +3,9 @@
 //! (`watchdog_core::reconcile`): each run observes ([`observe`]), plans with a pure function
 //! ([`plan`]) and executes what is due; all state lives in tags on the groups.
 
+pub mod carry;
 pub mod config;
+pub mod cutover;
 pub mod event;
 pub mod observe;
 pub mod plan;
@@ -35,6 +37,8 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::DeleteStreamGroup,
     Operation::RemoveStreamGroupLocations,
     Operation::AddStreamGroupLocations,
+    Operation::GetApplication,
+    Operation::ListStreamUrls,
 ];
 
 /// The configuration is the reconciler: everything it decides with is in it.

@@ -1,20 +1,28 @@
 //! The recycler's reconciler, free of I/O: one observed group in, one decision out
 //! ([`decide`]), then [`plan`] admits new recreations up to the in-flight limit. Every step's
-//! precondition is observable and every step carries its whole effect (its call and the tags
-//! that record it), and all state lives in tags on the groups (`watchdog_core::tags::recycle`),
-//! so a run that dies anywhere is finished by the next one. The plan is what dry runs return
-//! and tests assert on.
+//! precondition is observable and every step carries its whole effect (its call, the tags
+//! that record it, the record of its failure), and all state lives in tags on the groups
+//! (`watchdog_core::tags::recycle`), so a run that dies anywhere is finished by the next one.
+//! State is kept on the old group, or on the replacement when the old group is EXPIRED and
+//! takes no writes. The plan is what dry runs return and tests assert on.
 
+use crate::carry::{self, create_request, user_tag_room};
+use crate::cutover::{self, CutoverNotice, Retirement};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
 use watchdog_core::findings::FindingKind;
 use watchdog_core::opt_in::{self, Eligibility};
 use watchdog_core::ports::{CreateGroupRequest, LocationSpec, Message, Tags};
-use watchdog_core::reconcile::{CREATED_GROUP_ID, Call, Effect, Note, Plan, PlanItem, StepKind, TagWrite};
+use watchdog_core::reconcile::{
+    Blocked, CREATED_GROUP_ID, Call, Effect, FAILURE_KIND, Note, Plan, PlanItem, StepKind, TagWrite,
+};
 use watchdog_core::rules::{self, Policy};
-use watchdog_core::tags::recycle::{self as state, decode_location, encode_location, repair_key};
-use watchdog_core::{Capacity, LocationStatus, StreamGroup, StreamGroupStatus, StreamSession};
+use watchdog_core::tags::recycle as state;
+use watchdog_core::{Application, ApplicationStatus, StreamGroup, StreamGroupStatus, StreamSession, StreamUrl};
+
+mod repair;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -22,36 +30,30 @@ pub struct Settings {
     pub manage_all_groups: bool,
     /// How long the old group keeps serving after the cut-over announcement.
     pub grace: Duration,
-    /// Retire the old group regardless of sessions this close to its expiry.
+    /// Retire the old group regardless of sessions and stream URLs this close to its expiry.
     pub expiry_guard: Duration,
-    /// Wait after a failed replacement; doubles with every further failure.
+    /// Wait after a failed creation, replacement or repair; doubles with every further failure.
     pub retry_backoff: Duration,
     pub max_groups_in_flight: usize,
     pub repair_locations: bool,
+    /// Repairs of one location (removals) before it is escalated and left alone.
+    pub max_repair_attempts: u32,
+    /// How long a repaired location must stay healthy before its repair is forgotten.
+    pub repair_stable: Duration,
+    /// The old group is deleted only after the backend tags the replacement `watchdog:cutover-ack`.
+    pub require_cutover_ack: bool,
+    /// How long after the cut-over active stream URLs hold the old group back.
+    pub stream_url_max_wait: Duration,
     /// The scanner's alert-memory prefix: those tags are never copied to a replacement.
     pub alert_tag_prefix: String,
     pub policy: Policy,
-}
-
-/// The settings to restore from what GetStreamGroup reports: the deprecated on-demand
-/// form when only on-demand capacity is set, the maximum/target-idle form otherwise (the
-/// service refuses the two together).
-pub fn location_spec(name: &str, c: &Capacity) -> LocationSpec {
-    let on_demand_only = c.on_demand.unwrap_or(0) > 0 && c.target_idle.unwrap_or(0) == 0 && c.maximum.is_none();
-    LocationSpec {
-        name: name.to_owned(),
-        always_on: c.always_on.unwrap_or(0),
-        target_idle: if on_demand_only { None } else { c.target_idle.filter(|t| *t > 0) },
-        maximum: if on_demand_only { None } else { c.maximum },
-        on_demand: if on_demand_only { c.on_demand } else { None },
-    }
 }
 
 /// The recycler's steps, as reports, logs and the `action` attribute name them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Step {
-    /// CreateStreamGroup, then tag the old group with the new id.
+    /// CreateStreamGroup, then tag the old group with the new id (when it takes writes).
     CreateReplacement {
         spec: CreateGroupRequest,
     },
@@ -59,10 +61,13 @@ pub enum Step {
         replacement: String,
         applications: Vec<String>,
     },
-    /// Publish the cut-over, then tag the old group with the time.
+    /// Publish the cut-over, then record its time.
     AnnounceCutover {
         replacement: String,
         replacement_arn: String,
+        stream_urls: Vec<String>,
+        vpc_locations: Vec<String>,
+        missing_applications: Vec<String>,
     },
     DeleteOldGroup {
         replacement: String,
@@ -72,7 +77,7 @@ pub enum Step {
     AnnounceRetired {
         old_group: String,
     },
-    /// Count the failure and set the back-off on the old group.
+    /// Count the failure and set the back-off.
     RecordFailedReplacement {
         replacement: String,
         status: String,
@@ -82,13 +87,21 @@ pub enum Step {
     DeleteFailedReplacement {
         replacement: String,
     },
+    /// Another group that says it replaces this one (an earlier attempt): deleted.
+    DeleteExtraReplacement {
+        replacement: String,
+    },
     /// Untag the old group's link to a replacement that is gone.
     Unlink,
-    RecordLocation {
-        location: LocationSpec,
+    /// Record (and announce) why the recreation or a repair cannot go on.
+    RecordBlocked {
+        reasons: String,
     },
+    ClearBlocked,
+    /// Record the failed location's settings, then remove it.
     RemoveLocation {
         location: String,
+        attempt: u32,
     },
     AddLocation {
         location: LocationSpec,
@@ -105,12 +118,40 @@ impl StepKind for Step {}
 pub struct Observed {
     /// With details (locations) and its tags.
     pub group: StreamGroup,
-    /// The group its `watchdog:replacement` tag names, if that tag is set.
+    /// False for an EXPIRED group whose tags the service would not return.
+    pub tags_known: bool,
+    /// The run's request names this group (a person asked for it).
+    pub named: bool,
+    /// Its replacement: the group its `watchdog:replacement` tag names, or else the newest
+    /// group whose `watchdog:replaces` tag names it.
     pub replacement: Option<Replacement>,
+    /// Other groups of the recycler's that say they replace this one (earlier attempts).
+    pub extra_replacements: Vec<StreamGroup>,
     /// Its sessions, read once the cut-over is announced.
     pub sessions: Vec<StreamSession>,
+    /// Its stream URLs, read once a replacement is ACTIVE.
+    pub stream_urls: Vec<StreamUrl>,
+    /// The applications a recreation needs (its default and associated ones), by ARN.
+    pub applications: BTreeMap<String, Application>,
     /// Whether the group its `watchdog:replaces` tag names still exists (and is not deleting).
     pub predecessor_alive: bool,
+}
+
+impl Observed {
+    /// A group with readable tags and nothing else seen yet (a test's starting point).
+    pub fn new(group: StreamGroup) -> Self {
+        Self {
+            group,
+            tags_known: true,
+            named: false,
+            replacement: None,
+            extra_replacements: Vec::new(),
+            sessions: Vec::new(),
+            stream_urls: Vec::new(),
+            applications: BTreeMap::new(),
+            predecessor_alive: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +180,9 @@ pub fn recreation_reasons(group: &StreamGroup, now: DateTime<Utc>, policy: &Poli
             )
         })
         .collect();
+    if group.status == StreamGroupStatus::Expired && !reasons.contains(&FindingKind::Expired) {
+        reasons.push(FindingKind::Expired);
+    }
     // A failed primary location cannot be removed: only a new group mends it.
     if group.status == StreamGroupStatus::ActiveWithErrors && group.primary_location_failed() {
         reasons.push(FindingKind::ActiveWithErrors);
@@ -146,72 +190,17 @@ pub fn recreation_reasons(group: &StreamGroup, now: DateTime<Utc>, policy: &Poli
     reasons
 }
 
-/// When the old group may be deleted: once the grace period after the cut-over is over and
-/// no session holds capacity on it, or, with players still on, once its expiry is so close
-/// (`expiry_guard`) that waiting longer would cost the streams anyway.
-pub fn retirement(
-    old: &StreamGroup,
-    cutover_at: DateTime<Utc>,
-    sessions: &[StreamSession],
-    now: DateTime<Utc>,
-    settings: &Settings,
-) -> Retirement {
-    let retire_at = cutover_at + settings.grace;
-    if now < retire_at {
-        return Retirement::Grace(retire_at);
-    }
-    let live = sessions.iter().filter(|s| s.status.holds_capacity()).count();
-    let expiry_near = old.expires_at.is_some_and(|e| now >= e - settings.expiry_guard);
-    match (live, expiry_near) {
-        (0, _) => Retirement::Now { live: 0, reason: "grace period over and no session is streaming".into() },
-        (live, true) => Retirement::Now {
-            live,
-            reason: format!("grace period over and expiry is near ({live} session(s) will end)"),
-        },
-        (live, false) => Retirement::Players(live),
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Retirement {
-    /// Still in the grace period, until this instant.
-    Grace(DateTime<Utc>),
-    /// Players are still on.
-    Players(usize),
-    Now {
-        live: usize,
-        reason: String,
-    },
-}
-
-/// The request that rebuilds `group`: its class, description, default application, every
-/// location with its capacity, its user tags (not the watchdog's state), and a client token
-/// derived from the group and the attempt, so a retried create returns the same group.
-pub fn create_request(group: &StreamGroup, attempt: u32, settings: &Settings) -> CreateGroupRequest {
-    let mut tags: Tags = group
-        .tags
-        .iter()
-        .filter(|(k, _)| !k.starts_with("aws:") && !state::is_watchdog_state(k, &settings.alert_tag_prefix))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    tags.insert(state::REPLACES.into(), group.id.clone());
-    tags.insert(state::MANAGED_BY.into(), "gls-watchdog-recycler".into());
-    let mut locations: Vec<LocationSpec> =
-        group.locations.iter().map(|l| location_spec(&l.name, &l.capacity)).collect();
-    // The primary location first, as the service lists it.
-    locations.sort_by_key(|l| !group.is_primary_location(&l.name));
-    CreateGroupRequest {
-        description: group.description.clone().unwrap_or_else(|| format!("replacement for {}", group.id)),
-        stream_class: group.stream_class.as_ref().map(|c| c.name().to_owned()).unwrap_or_default(),
-        default_application: group.default_application.as_ref().and_then(|a| a.arn.clone()),
-        locations,
-        tags,
-        client_token: format!("gls-watchdog-recycle-{}-attempt-{attempt:04}", group.id),
-    }
+/// The back-off after the `failures`-th failure: the base, doubled for every earlier one.
+pub fn backoff(settings: &Settings, failures: u32) -> Duration {
+    settings.retry_backoff * 2i32.saturating_pow(failures.saturating_sub(1).min(10))
 }
 
 fn epoch(tags: &Tags, key: &str) -> Option<DateTime<Utc>> {
     tags.get(key).and_then(|v| v.parse::<i64>().ok()).and_then(|s| DateTime::from_timestamp(s, 0))
+}
+
+fn count(tags: &Tags, key: &str) -> u32 {
+    tags.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// What the recycler decides for one group.
@@ -219,20 +208,34 @@ fn epoch(tags: &Tags, key: &str) -> Option<DateTime<Utc>> {
 pub struct Decision {
     pub items: Vec<PlanItem<Step>>,
     pub notes: Vec<Note>,
+    pub blocked: Vec<Blocked>,
     /// A new recreation, admitted only while fewer than the limit are in flight.
     pub start: Option<PlanItem<Step>>,
     /// Whether a recreation of this group is already under way.
     pub in_flight: bool,
 }
 
+impl Decision {
+    fn note(&mut self, group: &StreamGroup, text: String) {
+        self.notes.push(Note { stream_group: group.id.clone(), note: text });
+    }
+
+    fn block(&mut self, group: &StreamGroup, reason: &str, detail: String) {
+        self.blocked.push(Blocked { stream_group: group.id.clone(), reason: reason.to_owned(), detail });
+    }
+}
+
 /// Builds the plan items of one group, with the effect of each step.
-struct Steps<'a> {
-    group: &'a StreamGroup,
-    now: DateTime<Utc>,
+pub(crate) struct Steps<'a> {
+    pub group: &'a StreamGroup,
+    pub now: DateTime<Utc>,
+    /// Where this recreation keeps its state: the old group, or the replacement when the old
+    /// group is EXPIRED (`None`: an expired group with no replacement yet, no state kept).
+    pub home: Option<&'a StreamGroup>,
 }
 
 impl Steps<'_> {
-    fn item(&self, step: Step, reason: String, effect: Effect, done: String) -> PlanItem<Step> {
+    pub fn item(&self, step: Step, reason: String, effect: Effect, done: String) -> PlanItem<Step> {
         PlanItem {
             stream_group: self.group.id.clone(),
             stream_group_arn: self.group.arn.clone(),
@@ -250,13 +253,30 @@ impl Steps<'_> {
         self.now.timestamp().to_string()
     }
 
-    fn create(&self, request: CreateGroupRequest, reason: String) -> PlanItem<Step> {
+    /// Tags on the state's home, if there is one.
+    fn record(&self, tags: Tags) -> Option<TagWrite> {
+        self.home.map(|home| TagWrite::set(&home.arn, tags))
+    }
+
+    fn create(&self, request: CreateGroupRequest, attempt: u32, backoff: Duration, reason: String) -> PlanItem<Step> {
         let g = self.group;
-        let effect = Effect {
-            before: None,
-            call: Call::CreateStreamGroup(request.clone()),
-            after: Some(TagWrite::set(&g.arn, Tags::from([(state::REPLACEMENT.into(), CREATED_GROUP_ID.into())]))),
-        };
+        let writable = g.status != StreamGroupStatus::Expired;
+        // An EXPIRED group is linked only by the replacement's own `watchdog:replaces` tag.
+        let after =
+            writable.then(|| TagWrite::set(&g.arn, Tags::from([(state::REPLACEMENT.into(), CREATED_GROUP_ID.into())])));
+        // A refused create is counted and backed off on the old group (nowhere when expired:
+        // the next run tries again).
+        let on_failure = writable.then(|| {
+            TagWrite::set(
+                &g.arn,
+                Tags::from([
+                    (state::ATTEMPT.into(), attempt.to_string()),
+                    (state::RETRY_AFTER.into(), (self.now + backoff).timestamp().to_string()),
+                    (state::BLOCKED.into(), FAILURE_KIND.into()),
+                ]),
+            )
+        });
+        let effect = Effect { before: None, call: Call::CreateStreamGroup(request.clone()), after, on_failure };
         let done = format!("created {CREATED_GROUP_ID} to replace {}", g.id);
         self.item(Step::CreateReplacement { spec: request }, reason, effect, done)
     }
@@ -271,28 +291,30 @@ impl Steps<'_> {
         self.item(step, format!("replacement {} is ACTIVE", replacement.id), effect, done)
     }
 
-    fn announce_cutover(&self, replacement: &StreamGroup) -> PlanItem<Step> {
-        let g = self.group;
-        let body = json!({
-            "type": "cutover",
-            "old": { "id": g.id, "arn": g.arn },
-            "new": { "id": replacement.id, "arn": replacement.arn },
-            "message": format!(
-                "Start new sessions on {} ({}); {} is retired after the grace period.",
-                replacement.id, replacement.arn, g.id
-            ),
-        });
+    fn announce_cutover(&self, notice: &CutoverNotice<'_>, reason: String) -> PlanItem<Step> {
+        let (g, replacement) = (self.group, notice.replacement);
+        let body = notice.body();
         let subject = format!("cut over {} -> {}", g.id, replacement.id);
         let attributes = [("type", "cutover"), ("action", "announce_cutover"), ("stream_group", g.id.as_str())];
         let message = Message::announcement(&subject, &body, &attributes);
         let effect = Effect {
             before: None,
             call: Call::Announce(message),
-            after: Some(TagWrite::set(&g.arn, Tags::from([(state::CUTOVER_AT.into(), self.epoch())]))),
+            after: self.record(Tags::from([(state::CUTOVER_AT.into(), self.epoch())])),
+            on_failure: None,
         };
-        let step =
-            Step::AnnounceCutover { replacement: replacement.id.clone(), replacement_arn: replacement.arn.clone() };
-        let reason = format!("replacement {} is ACTIVE with every application", replacement.id);
+        let step = Step::AnnounceCutover {
+            replacement: replacement.id.clone(),
+            replacement_arn: replacement.arn.clone(),
+            stream_urls: notice.stream_urls.iter().map(|u| u.id.clone()).collect(),
+            vpc_locations: replacement
+                .locations
+                .iter()
+                .filter(|l| l.vpc_transit.is_some())
+                .map(|l| l.name.clone())
+                .collect(),
+            missing_applications: notice.missing_applications.clone(),
+        };
         self.item(step, reason, effect, format!("announced the cut-over {} -> {}", g.id, replacement.id))
     }
 
@@ -315,11 +337,14 @@ impl Steps<'_> {
         retry_after: DateTime<Utc>,
         why: String,
     ) -> PlanItem<Step> {
-        let tags = Tags::from([
+        let mut tags = Tags::from([
             (state::ATTEMPT.into(), attempt.to_string()),
             (state::RETRY_AFTER.into(), retry_after.timestamp().to_string()),
-            (state::FAILED.into(), replacement.id.clone()),
+            (state::BLOCKED.into(), "failed_replacement".into()),
         ]);
+        if self.group.status != StreamGroupStatus::Expired {
+            tags.insert(state::FAILED.into(), replacement.id.clone());
+        }
         let step = Step::RecordFailedReplacement {
             replacement: replacement.id.clone(),
             status: replacement.status.to_string(),
@@ -332,19 +357,43 @@ impl Steps<'_> {
             replacement.status,
             retry_after.to_rfc3339()
         );
-        self.item(step, why, Effect::tags(TagWrite::set(&self.group.arn, tags)), done)
+        let write = self.record(tags).unwrap_or_else(|| TagWrite::set(&replacement.arn, Tags::new()));
+        self.item(step, why, Effect::tags(write), done)
     }
 
-    fn delete_failed(&self, replacement: &StreamGroup, why: String) -> PlanItem<Step> {
-        let effect = Effect::call(Call::DeleteStreamGroup { group_id: replacement.id.clone() });
-        let done = format!("deleted the failed replacement {}", replacement.id);
-        self.item(Step::DeleteFailedReplacement { replacement: replacement.id.clone() }, why, effect, done)
+    fn delete_group(&self, step: Step, victim: &StreamGroup, why: String, done: String) -> PlanItem<Step> {
+        let effect = Effect::call(Call::DeleteStreamGroup { group_id: victim.id.clone() });
+        self.item(step, why, effect, done)
     }
 
     fn unlink(&self, why: String) -> PlanItem<Step> {
         let g = self.group;
         let write = TagWrite::remove(&g.arn, vec![state::REPLACEMENT.into(), state::CUTOVER_AT.into()]);
         self.item(Step::Unlink, why, Effect::tags(write), format!("{} has no replacement in flight", g.id))
+    }
+
+    /// Records the blocked reasons where the state lives, announced once per change.
+    fn blocked_record(&self, blocked: &[Blocked], planned_create: bool) -> Option<PlanItem<Step>> {
+        let home = self.home?;
+        let reasons: BTreeSet<&str> = blocked.iter().map(|b| b.reason.as_str()).collect();
+        let reasons = reasons.into_iter().collect::<Vec<_>>().join(",");
+        let recorded = home.tags.get(state::BLOCKED);
+        if reasons.is_empty() {
+            // A refused create keeps its reason until a create succeeds.
+            if recorded.is_none() || planned_create {
+                return None;
+            }
+            let write = TagWrite::remove(&home.arn, vec![state::BLOCKED.into()]);
+            let done = format!("{} is no longer blocked", self.group.id);
+            return Some(self.item(Step::ClearBlocked, "nothing blocks it".into(), Effect::tags(write), done));
+        }
+        if recorded == Some(&reasons) {
+            return None;
+        }
+        let details: Vec<String> = blocked.iter().map(|b| format!("{}: {}", b.reason, b.detail)).collect();
+        let write = TagWrite::set(&home.arn, Tags::from([(state::BLOCKED.into(), reasons.clone())]));
+        let done = format!("{} is blocked: {}", self.group.id, details.join("; "));
+        Some(self.item(Step::RecordBlocked { reasons }, details.join("; "), Effect::tags(write), done))
     }
 }
 
@@ -370,17 +419,64 @@ fn announce_retired(replacement: &StreamGroup, old_group: &str, now: DateTime<Ut
                 &replacement.arn,
                 Tags::from([(state::RETIRED.into(), now.timestamp().to_string())]),
             )),
+            on_failure: None,
         },
         done: format!("announced that {old_group} is retired"),
+    }
+}
+
+/// Applications as the recycler judges them for a recreation.
+struct Readiness<'a> {
+    observed: &'a Observed,
+}
+
+impl Readiness<'_> {
+    fn status(&self, arn: &str) -> Option<&Application> {
+        self.observed.applications.get(arn)
+    }
+
+    fn ready(&self, arn: &str) -> bool {
+        self.status(arn).is_some_and(|a| a.status == ApplicationStatus::Ready)
+    }
+
+    fn why_not(&self, arn: &str) -> String {
+        match self.status(arn) {
+            Some(a) => format!(
+                "{} is {}{}",
+                a.id,
+                a.status,
+                a.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+            ),
+            None => format!("{arn} was not read"),
+        }
+    }
+
+    /// The default for the replacement: the old default when READY, else the first READY
+    /// associated application; `Err` names why none can be.
+    fn default_application(&self) -> Result<Option<String>, String> {
+        let g = &self.observed.group;
+        let Some(default) = g.default_application.as_ref().and_then(|d| d.arn.clone()) else {
+            return Ok(None);
+        };
+        if self.ready(&default) {
+            return Ok(Some(default));
+        }
+        let mut associated: Vec<&String> = g.associated_applications.iter().filter(|a| self.ready(a)).collect();
+        associated.sort();
+        match associated.first() {
+            Some(fallback) => Ok(Some((*fallback).clone())),
+            None => Err(format!("no READY application to be the default: {}", self.why_not(&default))),
+        }
     }
 }
 
 /// The next steps for one observed group.
 pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision {
     let g = &o.group;
-    let mut decision = Decision { in_flight: g.tags.contains_key(state::REPLACEMENT), ..Decision::default() };
-    let note = |text: String| Note { stream_group: g.id.clone(), note: text };
-    let steps = Steps { group: g, now };
+    let mut decision = Decision {
+        in_flight: g.tags.contains_key(state::REPLACEMENT) || o.replacement.is_some(),
+        ..Decision::default()
+    };
 
     // A replacement whose predecessor is gone or going: announce the retirement once. A
     // replacement in flight is driven through its old group, never on its own.
@@ -391,107 +487,316 @@ pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision
         return decision;
     }
 
-    match eligibility(g, settings) {
-        Eligibility::CloudFormation(stack) => {
-            if !recreation_reasons(g, now, &settings.policy).is_empty()
-                || g.status == StreamGroupStatus::ActiveWithErrors
-            {
-                decision.notes.push(note(format!(
-                    "managed by CloudFormation stack {stack}: left alone; replace the stream group through the stack (change a property that forces replacement, or add a new resource and remove the old one)"
-                )));
+    if !o.tags_known {
+        // Only an EXPIRED group: its tags would say whether it is opted in, opted out or a
+        // stack's, and the service will not give them. A person naming it decides.
+        if !o.named {
+            decision.block(
+                g,
+                "expired_tags_unreadable",
+                "EXPIRED, and the service returns no tags for an expired group, so its opt-in, opt-out and \
+                 owner are unknown; recreate it by naming it in a run ({\"stream_groups\": [\"ID\"]}) or by hand"
+                    .to_owned(),
+            );
+            return decision;
+        }
+        decision.note(
+            g,
+            "EXPIRED with unreadable tags; recreated because the run names it (its tags cannot be copied)".into(),
+        );
+    } else {
+        match eligibility(g, settings) {
+            Eligibility::CloudFormation(stack) => {
+                if !recreation_reasons(g, now, &settings.policy).is_empty()
+                    || g.status == StreamGroupStatus::ActiveWithErrors
+                {
+                    decision.note(g, format!(
+                        "managed by CloudFormation stack {stack}: left alone; replace the stream group through the stack (change a property that forces replacement, or add a new resource and remove the old one)"
+                    ));
+                }
+                return decision;
             }
-            return decision;
+            Eligibility::OptedOut => {
+                decision.note(g, format!("opted out ({}=false)", settings.opt_in_tag));
+                return decision;
+            }
+            Eligibility::NotOptedIn => return decision,
+            Eligibility::OptedIn => {}
         }
-        Eligibility::OptedOut => {
-            decision.notes.push(note(format!("opted out ({}=false)", settings.opt_in_tag)));
-            return decision;
-        }
-        Eligibility::NotOptedIn => return decision,
-        Eligibility::OptedIn => {}
     }
     if g.status == StreamGroupStatus::Deleting {
         return decision;
     }
-
-    let attempt: u32 = g.tags.get(state::ATTEMPT).and_then(|v| v.parse().ok()).unwrap_or(0);
-    let Some(replacement) = &o.replacement else {
-        let reasons = recreation_reasons(g, now, &settings.policy);
-        if reasons.is_empty() {
-            let repairing = g.tags.keys().any(|k| k.starts_with(state::REPAIR_PREFIX));
-            if settings.repair_locations && (g.status == StreamGroupStatus::ActiveWithErrors || repairing) {
-                repair(g, &steps, &mut decision);
-            }
-            return decision;
-        }
-        let reasons: Vec<&str> = reasons.iter().map(|k| k.as_str()).collect();
-        if let Some(retry_after) = epoch(&g.tags, state::RETRY_AFTER).filter(|t| *t > now) {
-            decision.notes.push(note(format!(
-                "due ({}) but {attempt} replacement(s) failed; next try after {}",
-                reasons.join(", "),
-                retry_after.to_rfc3339()
-            )));
-            return decision;
-        }
-        decision.start = Some(steps.create(create_request(g, attempt + 1, settings), reasons.join(", ")));
-        return decision;
+    let expired = g.status == StreamGroupStatus::Expired;
+    let found = match &o.replacement {
+        Some(Replacement::Found(r)) => Some(r.as_ref()),
+        _ => None,
     };
+    let steps = Steps { group: g, now, home: if expired { found } else { Some(g) } };
 
-    let replacement = match replacement {
-        Replacement::Missing(id) => {
+    for extra in &o.extra_replacements {
+        let why = format!("{} also says it replaces {}; the replacement in flight is another group", extra.id, g.id);
+        let done = format!("deleted the extra replacement {}", extra.id);
+        decision.items.push(steps.delete_group(
+            Step::DeleteExtraReplacement { replacement: extra.id.clone() },
+            extra,
+            why,
+            done,
+        ));
+    }
+
+    let planned_create = match &o.replacement {
+        None => start_recreation(o, &steps, now, settings, &mut decision),
+        Some(Replacement::Missing(id)) => {
             decision.items.push(steps.unlink(format!("replacement {id} no longer exists")));
-            return decision;
+            false
         }
-        Replacement::Found(r) => r,
+        Some(Replacement::Found(replacement)) => {
+            drive_replacement(o, replacement, &steps, now, settings, &mut decision)
+        }
     };
+    if let Some(item) = steps.blocked_record(&decision.blocked, planned_create) {
+        decision.items.push(item);
+    }
+    decision
+}
+
+/// No replacement yet: repair failed locations, or start a recreation when one is due and
+/// nothing blocks it. Returns whether a create is planned.
+fn start_recreation(
+    o: &Observed,
+    steps: &Steps<'_>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+    d: &mut Decision,
+) -> bool {
+    let g = &o.group;
+    let reasons = recreation_reasons(g, now, &settings.policy);
+    if reasons.is_empty() {
+        let repairing = g.tags.keys().any(|k| k.starts_with(state::REPAIR_PREFIX));
+        if settings.repair_locations && (g.status == StreamGroupStatus::ActiveWithErrors || repairing) {
+            repair::repair(g, steps, settings, d);
+        }
+        return false;
+    }
+    let reasons = reasons.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ");
+    let failures = count(&g.tags, state::ATTEMPT);
+    if let Some(retry_after) = epoch(&g.tags, state::RETRY_AFTER).filter(|t| *t > now) {
+        let kind = g.tags.get(state::BLOCKED).cloned().unwrap_or_else(|| "failed_replacement".into());
+        d.block(
+            g,
+            &kind,
+            format!(
+                "due ({reasons}) but {failures} attempt(s) failed ({kind}); next try after {}",
+                retry_after.to_rfc3339()
+            ),
+        );
+        return false;
+    }
+    let user_tags = carry::user_tags(g, settings).len();
+    if user_tags > user_tag_room() {
+        d.block(
+            g,
+            "tag_limit",
+            format!(
+                "due ({reasons}) but it has {user_tags} user tags; a replacement holds {} of them next to the recycler's own (50 in all): remove {} tag(s)",
+                user_tag_room(),
+                user_tags - user_tag_room()
+            ),
+        );
+        return false;
+    }
+    let readiness = Readiness { observed: o };
+    let default = match readiness.default_application() {
+        Ok(default) => default,
+        Err(why) => {
+            d.block(g, "application_not_ready", format!("due ({reasons}) but {why}"));
+            return false;
+        }
+    };
+    let old_default = g.default_application.as_ref().and_then(|a| a.arn.clone());
+    if default != old_default {
+        d.note(
+            g,
+            format!(
+                "the default application {} is not READY ({}); the replacement starts with {} as its default",
+                old_default.as_deref().unwrap_or("-"),
+                readiness.why_not(old_default.as_deref().unwrap_or("-")),
+                default.as_deref().unwrap_or("none")
+            ),
+        );
+    }
+    let attempt = failures + 1;
+    let request = create_request(g, default, attempt, settings);
+    d.start = Some(steps.create(request, attempt, backoff(settings, attempt), reasons));
+    true
+}
+
+/// A replacement exists: associate, announce the cut-over, retire, or clean up a failure.
+/// Returns whether a create is planned (a new attempt for an EXPIRED group).
+fn drive_replacement(
+    o: &Observed,
+    replacement: &StreamGroup,
+    steps: &Steps<'_>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+    d: &mut Decision,
+) -> bool {
+    let g = &o.group;
+    let expired = g.status == StreamGroupStatus::Expired;
     match replacement.status {
         StreamGroupStatus::Error | StreamGroupStatus::ActiveWithErrors | StreamGroupStatus::Expired => {
             let why = format!(
-                "replacement {} is {}{}; the old group keeps serving",
+                "replacement {} is {}{}; {}",
                 replacement.id,
                 replacement.status,
-                replacement.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+                replacement.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
+                if expired { "the old group is EXPIRED" } else { "the old group keeps serving" }
             );
+            if expired {
+                return expired_replacement_failed(o, replacement, steps, now, settings, why, d);
+            }
+            let attempt = count(&g.tags, state::ATTEMPT);
             if g.tags.get(state::FAILED) != Some(&replacement.id) {
-                let backoff = settings.retry_backoff * 2i32.saturating_pow(attempt.min(10));
-                decision.items.push(steps.record_failed(replacement, attempt + 1, now + backoff, why.clone()));
+                let retry_after = now + backoff(settings, attempt + 1);
+                d.items.push(steps.record_failed(replacement, attempt + 1, retry_after, why.clone()));
             }
-            decision.items.push(steps.delete_failed(replacement, why.clone()));
-            decision.items.push(steps.unlink(why));
+            let done = format!("deleted the failed replacement {}", replacement.id);
+            d.items.push(steps.delete_group(
+                Step::DeleteFailedReplacement { replacement: replacement.id.clone() },
+                replacement,
+                why.clone(),
+                done,
+            ));
+            d.items.push(steps.unlink(why));
         }
-        StreamGroupStatus::Deleting => {
-            decision.items.push(steps.unlink(format!("replacement {} is being deleted", replacement.id)));
+        StreamGroupStatus::Deleting if !expired => {
+            d.items.push(steps.unlink(format!("replacement {} is being deleted", replacement.id)));
         }
-        StreamGroupStatus::Active => {
-            let missing: Vec<String> = g
-                .associated_applications
-                .iter()
-                .filter(|a| !replacement.associated_applications.contains(a))
-                .cloned()
-                .collect();
-            if !missing.is_empty() {
-                decision.items.push(steps.associate(replacement, missing));
-                return decision;
-            }
-            let Some(cutover_at) = epoch(&g.tags, state::CUTOVER_AT) else {
-                decision.items.push(steps.announce_cutover(replacement));
-                return decision;
-            };
-            match retirement(g, cutover_at, &o.sessions, now, settings) {
-                Retirement::Grace(until) => decision
-                    .notes
-                    .push(note(format!("cut over; retiring after the grace period, at {}", until.to_rfc3339()))),
-                Retirement::Players(live) => decision.notes.push(note(format!(
-                    "{live} session(s) still connected, active or reconnecting; retiring when they end"
-                ))),
-                Retirement::Now { live, reason } => {
-                    decision.items.push(steps.delete_old(replacement, live, reason));
-                    decision.items.push(announce_retired(replacement, &g.id, now, format!("{} is deleted", g.id)));
-                }
-            }
-        }
-        _ => decision.notes.push(note(format!("replacement {} is {}; waiting", replacement.id, replacement.status))),
+        StreamGroupStatus::Active => active_replacement(o, replacement, steps, now, settings, d),
+        _ => d.note(g, format!("replacement {} is {}; waiting", replacement.id, replacement.status)),
     }
-    decision
+    false
+}
+
+/// The replacement of an EXPIRED group failed: its record lives on the failed replacement
+/// itself, which stays until the back-off ends; then the next attempt is created and the
+/// failed one deleted (the next run deletes it if a crash comes between).
+fn expired_replacement_failed(
+    o: &Observed,
+    failed: &StreamGroup,
+    steps: &Steps<'_>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+    why: String,
+    d: &mut Decision,
+) -> bool {
+    let g = &o.group;
+    let attempt = count(&failed.tags, state::REPLACEMENT_ATTEMPT).max(1);
+    let Some(retry_after) = epoch(&failed.tags, state::RETRY_AFTER) else {
+        d.items.push(steps.record_failed(failed, attempt, now + backoff(settings, attempt), why));
+        return false;
+    };
+    if retry_after > now {
+        d.block(
+            g,
+            "failed_replacement",
+            format!("{why}; attempt {attempt} failed, next try after {}", retry_after.to_rfc3339()),
+        );
+        return false;
+    }
+    let readiness = Readiness { observed: o };
+    let default = match readiness.default_application() {
+        Ok(default) => default,
+        Err(why) => {
+            d.block(g, "application_not_ready", why);
+            return false;
+        }
+    };
+    let request = create_request(g, default, attempt + 1, settings);
+    d.items.push(steps.create(request, attempt + 1, backoff(settings, attempt + 1), format!("{why}; trying again")));
+    let done = format!("deleted the failed replacement {}", failed.id);
+    d.items.push(steps.delete_group(
+        Step::DeleteFailedReplacement { replacement: failed.id.clone() },
+        failed,
+        why,
+        done,
+    ));
+    true
+}
+
+fn active_replacement(
+    o: &Observed,
+    replacement: &StreamGroup,
+    steps: &Steps<'_>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+    d: &mut Decision,
+) {
+    let g = &o.group;
+    let readiness = Readiness { observed: o };
+    let (ready, not_ready): (Vec<String>, Vec<String>) = g
+        .associated_applications
+        .iter()
+        .filter(|a| !replacement.associated_applications.contains(a))
+        .cloned()
+        .partition(|a| readiness.ready(a));
+    if !ready.is_empty() {
+        d.items.push(steps.associate(replacement, ready));
+        return;
+    }
+    let ending =
+        g.status == StreamGroupStatus::Expired || g.expires_at.is_some_and(|e| now >= e - settings.expiry_guard);
+    let cutover_at = epoch(&steps.home.map_or_else(Tags::new, |h| h.tags.clone()), state::CUTOVER_AT);
+    if !not_ready.is_empty() && cutover_at.is_none() {
+        let why: Vec<String> = not_ready.iter().map(|a| readiness.why_not(a)).collect();
+        if !ending {
+            d.block(
+                g,
+                "application_not_ready",
+                format!("the cut-over to {} waits until it has every application: {}", replacement.id, why.join("; ")),
+            );
+            return;
+        }
+        d.note(g, format!("cutting over without {} as the old group expires (soon)", why.join("; ")));
+    }
+    let Some(cutover_at) = cutover_at else {
+        let notice = CutoverNotice {
+            old: g,
+            replacement,
+            stream_urls: cutover::active_urls(&o.stream_urls),
+            missing_applications: not_ready,
+            require_ack: settings.require_cutover_ack,
+        };
+        let reason = format!("replacement {} is ACTIVE with every READY application", replacement.id);
+        d.items.push(steps.announce_cutover(&notice, reason));
+        return;
+    };
+    match cutover::retirement(g, replacement, cutover_at, &o.sessions, &o.stream_urls, now, settings) {
+        Retirement::Grace(until) => {
+            d.note(g, format!("cut over; retiring after the grace period, at {}", until.to_rfc3339()))
+        }
+        Retirement::AwaitingAck => d.block(
+            g,
+            "awaiting_ack",
+            format!(
+                "cut over {}; the old group is deleted once the backend acknowledges: {}",
+                cutover_at.to_rfc3339(),
+                cutover::ack_command(replacement)
+            ),
+        ),
+        Retirement::Players(live) => {
+            d.note(g, format!("{live} session(s) still connected, active or reconnecting; retiring when they end"))
+        }
+        Retirement::StreamUrls(urls, until) => d.note(
+            g,
+            format!("{urls} stream URL(s) still active; retiring when none is, at the latest {}", until.to_rfc3339()),
+        ),
+        Retirement::Now { live, reason } => {
+            d.items.push(steps.delete_old(replacement, live, reason));
+            d.items.push(announce_retired(replacement, &g.id, now, format!("{} is deleted", g.id)));
+        }
+    }
 }
 
 /// The next steps for every observed group: each group's decision, with new recreations
@@ -503,10 +808,13 @@ pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> P
     for decision in decisions {
         plan.items.extend(decision.items);
         plan.notes.extend(decision.notes);
+        plan.blocked.extend(decision.blocked);
         if let Some(start) = decision.start {
             if in_flight < settings.max_groups_in_flight {
                 in_flight += 1;
-                plan.items.push(start);
+                // The create goes before the group's other steps (its blocked record).
+                let position = plan.items.iter().position(|i| i.sequence == start.sequence).unwrap_or(plan.items.len());
+                plan.items.insert(position, start);
             } else {
                 plan.note(
                     &start.stream_group,
@@ -519,72 +827,6 @@ pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> P
         }
     }
     plan
-}
-
-/// Failed remote locations: remember their capacity, remove them, add them back, forget.
-fn repair(g: &StreamGroup, steps: &Steps<'_>, decision: &mut Decision) {
-    let note = |text: String| Note { stream_group: g.id.clone(), note: text };
-    let changeable = matches!(g.status, StreamGroupStatus::Active | StreamGroupStatus::ActiveWithErrors);
-    for location in &g.locations {
-        let recorded = g.tags.get(&repair_key(&location.name));
-        match location.status {
-            LocationStatus::Error if g.is_primary_location(&location.name) => {}
-            LocationStatus::Error => {
-                if recorded.is_none() {
-                    let spec = location_spec(&location.name, &location.capacity);
-                    let write = TagWrite::set(&g.arn, Tags::from([(repair_key(&spec.name), encode_location(&spec))]));
-                    let done = format!("recorded the capacity of {} ({})", spec.name, encode_location(&spec));
-                    decision.items.push(steps.item(
-                        Step::RecordLocation { location: spec },
-                        format!("location {} is in ERROR", location.name),
-                        Effect::tags(write),
-                        done,
-                    ));
-                }
-                if changeable {
-                    let call = Call::RemoveLocation { group_id: g.id.clone(), location: location.name.clone() };
-                    decision.items.push(steps.item(
-                        Step::RemoveLocation { location: location.name.clone() },
-                        format!("location {} is in ERROR; it is added back once removed", location.name),
-                        Effect::call(call),
-                        format!("removed the failed location {}", location.name),
-                    ));
-                }
-            }
-            LocationStatus::Activating | LocationStatus::Active if recorded.is_some() => {
-                let write = TagWrite::remove(&g.arn, vec![repair_key(&location.name)]);
-                decision.items.push(steps.item(
-                    Step::ForgetLocation { location: location.name.clone() },
-                    format!("location {} is back", location.name),
-                    Effect::tags(write),
-                    format!("location {} is repaired", location.name),
-                ));
-            }
-            _ => {}
-        }
-    }
-    for (key, value) in &g.tags {
-        let Some(name) = key.strip_prefix(state::REPAIR_PREFIX) else { continue };
-        if g.location(name).is_some() {
-            continue;
-        }
-        match decode_location(name, value) {
-            Some(spec) if changeable => {
-                let done = format!("added {} back ({})", spec.name, encode_location(&spec));
-                let call = Call::AddLocation { group_id: g.id.clone(), location: spec.clone() };
-                decision.items.push(steps.item(
-                    Step::AddLocation { location: spec },
-                    format!("location {name} was removed to repair it; adding it back with its recorded capacity"),
-                    Effect::call(call),
-                    done,
-                ));
-            }
-            Some(_) => {
-                decision.notes.push(note(format!("location {name} removed; adding it back once the group is ACTIVE")))
-            }
-            None => decision.notes.push(note(format!("tag {key}={value:?} is not a capacity record; left alone"))),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -150,8 +150,14 @@ async fn a_failed_replacement_is_counted_deleted_and_backed_off() {
     assert_eq!(tags[state::ATTEMPT], "1");
     assert_eq!(tags[state::RETRY_AFTER], (now() + Duration::minutes(30)).timestamp().to_string());
     let backing_off = run(&recycler).await;
-    assert!(executed(&backing_off).is_empty());
-    assert!(backing_off.plan.notes.iter().any(|n| n.note.contains("next try after")));
+    assert!(executed(&backing_off).is_empty(), "{:?}", executed(&backing_off));
+    assert!(
+        backing_off
+            .plan
+            .blocked
+            .iter()
+            .any(|b| b.reason == "failed_replacement" && b.detail.contains("next try after"))
+    );
     world.set_now(now() + Duration::minutes(31));
     let retried = run(&recycler).await;
     assert_eq!(executed(&retried), ["create_replacement"]);
@@ -170,10 +176,14 @@ async fn a_failed_remote_location_is_recorded_removed_added_back_and_forgotten()
     group.tags.insert("watchdog:recycle".into(), "true".into());
     world.add_group(group);
     let recycler = recycler(&world, &[]);
-    assert_eq!(executed(&run(&recycler).await), ["record_location", "remove_location"]);
-    assert_eq!(world.group("sg-LOC").unwrap().tags[&state::repair_key("eu-central-1")], "ao=4;ti=;max=4;od=");
+    assert_eq!(executed(&run(&recycler).await), ["remove_location"]);
+    let next = (now() + Duration::minutes(60)).timestamp();
+    let recorded = world.group("sg-LOC").unwrap().tags[&state::repair_key("eu-central-1")].clone();
+    assert_eq!(recorded, format!("ao=4;ti=;max=4;od=;vpc=;cidr=;n=1;next={next};back="));
     assert_eq!(executed(&run(&recycler).await), ["add_location"]);
     world.set_group_status("sg-LOC", StreamGroupStatus::Active);
+    assert!(executed(&run(&recycler).await).is_empty(), "remembered until it has stayed healthy");
+    world.set_now(now() + Duration::hours(25));
     assert_eq!(executed(&run(&recycler).await), ["forget_location"]);
     assert!(world.group("sg-LOC").unwrap().tags.keys().all(|k| !k.starts_with(state::REPAIR_PREFIX)));
 }
@@ -235,4 +245,87 @@ async fn a_group_whose_details_cannot_be_read_is_not_recreated() {
         "{:?}",
         report.errors
     );
+}
+
+#[tokio::test]
+async fn a_quota_refusal_is_recorded_backed_off_counted_and_blocked() {
+    let world = World::new(now());
+    old_group(&world, "sg-OLD", &[("watchdog:recycle", "true")]);
+    world.fail("CreateStreamGroup", None, ErrorKind::Quota, None);
+    let recycler = recycler(&world, &[("RETRY_BACKOFF_MINUTES", "30")]);
+    let refused = run(&recycler).await;
+    assert_eq!(refused.failed_steps, 1);
+    assert!(refused.errors[0].contains("ServiceQuotaExceededException"), "{:?}", refused.errors);
+    let tags = world.group("sg-OLD").unwrap().tags;
+    assert_eq!((tags[state::BLOCKED].as_str(), tags[state::ATTEMPT].as_str()), ("quota", "1"));
+    assert_eq!(tags[state::RETRY_AFTER], (now() + Duration::minutes(30)).timestamp().to_string());
+
+    let waiting = run(&recycler).await;
+    assert_eq!(world.calls_of("CreateStreamGroup"), 1, "no call within the back-off");
+    assert_eq!(waiting.plan.blocked[0].reason, "quota");
+    let blocked: Vec<f64> =
+        world.metrics().iter().filter(|(_, d)| d.name == "StepsBlocked").map(|(_, d)| d.value).collect();
+    assert_eq!(blocked, [0.0, 1.0], "the health metric counts the block");
+
+    world.set_now(now() + Duration::minutes(31));
+    run(&recycler).await;
+    let tags = world.group("sg-OLD").unwrap().tags;
+    assert_eq!(tags[state::ATTEMPT], "2");
+    assert_eq!(tags[state::RETRY_AFTER], (now() + Duration::minutes(31 + 60)).timestamp().to_string(), "doubled");
+
+    world.clear_faults();
+    world.set_now(now() + Duration::minutes(31 + 61));
+    assert_eq!(executed(&run(&recycler).await), ["create_replacement"]);
+    assert_eq!(executed(&run(&recycler).await), ["clear_blocked"]);
+    assert!(!world.group("sg-OLD").unwrap().tags.contains_key(state::BLOCKED));
+}
+
+#[tokio::test]
+async fn an_expired_group_is_replaced_and_retired_with_no_write_to_it() {
+    let world = World::new(now());
+    let mut group = testkit::group(
+        REGION,
+        "sg-EXP",
+        "gen5n_high",
+        now() - Duration::days(366),
+        &[(REGION, 2), ("eu-central-1", 4)],
+    );
+    group.status = StreamGroupStatus::Expired;
+    group.expires_at = Some(now() - Duration::days(1));
+    group.tags.insert("team".into(), "racing".into());
+    group.associated_applications = vec!["arn:app/a-1".into()];
+    world.add_group(group);
+    let recycler = recycler(&world, &[]);
+
+    // The service gives no tags for an expired group: blocked until a person names it.
+    let report = run(&recycler).await;
+    assert!(report.executed.is_empty());
+    assert_eq!(report.plan.blocked[0].reason, "expired_tags_unreadable");
+    let named = RunRequest { stream_groups: Some(vec!["sg-EXP".into()]), ..RunRequest::default() };
+    let mut steps = Vec::new();
+    for hours in 1..=6 {
+        let report = recycler.run(&named).await.unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        steps.extend(executed(&report));
+        for g in world.groups() {
+            if g.id != "sg-EXP" && g.status == StreamGroupStatus::Activating {
+                world.set_group_status(&g.id, StreamGroupStatus::Active);
+            }
+        }
+        world.set_now(now() + Duration::hours(2 * hours));
+    }
+    assert_eq!(
+        steps,
+        ["create_replacement", "associate_applications", "announce_cutover", "delete_old_group", "announce_retired"]
+    );
+    let writes_to_expired = world
+        .calls()
+        .into_iter()
+        .filter(|c| ["TagResource", "UntagResource"].contains(&c.operation.as_str()) && c.target.ends_with("sg-EXP"))
+        .count();
+    assert_eq!(writes_to_expired, 0);
+    assert_eq!(world.group("sg-EXP").unwrap().status, StreamGroupStatus::Deleting);
+    let new = world.groups().into_iter().find(|g| g.id != "sg-EXP").unwrap();
+    assert_eq!(new.tags[state::REPLACES], "sg-EXP");
+    assert!(new.tags.contains_key(state::CUTOVER_AT) && new.tags.contains_key(state::RETIRED));
 }

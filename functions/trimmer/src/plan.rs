@@ -238,6 +238,8 @@ fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<N
                         target_idle: Some(to.target_idle),
                         maximum: location.capacity.maximum,
                         on_demand: None,
+                        // UpdateStreamGroup cannot change a location's VPC: never sent.
+                        vpc_transit: None,
                     };
                     let effect = Effect {
                         before: Some(TagWrite::set(
@@ -246,6 +248,7 @@ fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<N
                         )),
                         call: Call::UpdateCapacity { group_id: g.id.clone(), locations: vec![spec] },
                         after: None,
+                        on_failure: None,
                     };
                     let action = Action::SetCapacity {
                         location: location.name.clone(),
@@ -619,6 +622,7 @@ mod tests {
                 idle: 9,
                 ..Capacity::default()
             },
+            vpc_transit: None,
         }];
         let demand = BTreeMap::from([(
             "us-west-2".to_owned(),
