@@ -670,3 +670,51 @@ tags = {{ "watchdog:recycle" = "true" }}
     assert_eq!(blocked(&escalated), ["repair_limit"]);
     assert_eq!(s.emu.calls("RemoveStreamGroupLocations").await, 2, "no third removal");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_any_mutating_call_of_an_expired_groups_recreation_is_finished_by_the_next_run() {
+    // Create, associate, tag the replacement (cut-over), delete, tag the replacement (retired).
+    for k in 1..=5u64 {
+        let fleet = format!(
+            r#"{APPS}
+[[stream_groups]]
+id = "{OLD}"
+description = "racer-expired"
+stream_class = "gen5n_high"
+created_days_ago = 366
+default_application = "racer"
+applications = ["racer", "dlc"]
+  [[stream_groups.locations]]
+  name = "us-west-2"
+  always_on = 2
+"#
+        );
+        let s = setup(&format!("crash-expired{k}"), &fleet, &[("DRY_RUN", "false"), ("GRACE_MINUTES", "1")]).await;
+        let (status, body) = s.emu.admin_post("/_emulator/crash", json!({ "after_mutations": k })).await;
+        assert_eq!(status, 200, "{body}");
+        let mut crashed = false;
+        let mut done = false;
+        for _ in 0..12 {
+            let _ = s.watch.invoke(RECYCLER, &json!({ "stream_groups": [OLD] })).await;
+            if s.emu.admin_get("/_emulator/crash").await["crashed"] == true {
+                crashed = true;
+                s.emu.http().delete(format!("{}/_emulator/crash", s.emu.url)).send().await.unwrap();
+            }
+            s.emu.advance_seconds(61.0).await;
+            let all = groups(&s).await;
+            if all.len() == 1 && all[0].0 != OLD {
+                let arn = format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{}", all[0].0);
+                if tags(&s, &arn).await.contains_key("watchdog:retired") {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        assert!(crashed, "k={k}: the crash was injected");
+        assert!(done, "k={k}: the recreation finished; groups now: {:?}", groups(&s).await);
+        let all = groups(&s).await;
+        assert_eq!(all.len(), 1, "k={k}: exactly one replacement, no orphan: {all:?}");
+        assert_eq!(all[0].2.len(), 2, "k={k}: both applications associated");
+        assert_eq!(s.emu.calls("DeleteStreamGroup").await, 1, "k={k}: the expired group deleted once");
+    }
+}

@@ -10,7 +10,7 @@ use watchdog_core::opt_in::Eligibility;
 use watchdog_core::ports::StreamGroupReader;
 use watchdog_core::reconcile::{self, RegionRun};
 use watchdog_core::tags::recycle as state;
-use watchdog_core::{Application, StreamGroup, StreamGroupStatus, identifies};
+use watchdog_core::{Application, StreamGroup, StreamGroupStatus, id_of, identifies};
 
 pub async fn observe(run: &mut RegionRun<'_>, settings: &Settings) -> Vec<Observed> {
     // Every group's tags: a replacement names its predecessor there.
@@ -40,10 +40,9 @@ pub async fn observe(run: &mut RegionRun<'_>, settings: &Settings) -> Vec<Observ
     let wanted = |g: &StreamGroup| match only {
         None => true,
         Some(ids) => {
-            named(g)
-                || g.tags
-                    .get(state::REPLACES)
-                    .is_some_and(|old| all.iter().any(|o| &o.id == old && ids.iter().any(|i| identifies(i, o))))
+            // A replacement of a named group, even once that group is gone (its retirement
+            // is still to be announced).
+            named(g) || g.tags.get(state::REPLACES).is_some_and(|old| ids.iter().any(|i| id_of(i) == old))
         }
     };
     // Groups the recycler may act on, replacements still announcing their predecessor, and
