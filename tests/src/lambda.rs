@@ -185,6 +185,40 @@ impl LambdaWatch {
         watch
     }
 
+    /// SIGKILLs the running `binary` started by this watch, as a Lambda sandbox dies mid-run.
+    /// `cargo lambda watch` neither answers the invocation in flight nor starts the function
+    /// again: start a new watch afterwards, as Lambda starts a new sandbox. Whether one was running.
+    /// The function runs in a session of its own, so it is found among the watch's descendants.
+    pub fn kill_function(&self, binary: &str) -> bool {
+        let Ok(out) = Command::new("ps").args(["-eo", "pid=,ppid=,args="]).output() else { return false };
+        let processes: Vec<(u32, u32, String)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let pid = fields.next()?.parse().ok()?;
+                let ppid = fields.next()?.parse().ok()?;
+                Some((pid, ppid, fields.collect::<Vec<_>>().join(" ")))
+            })
+            .collect();
+        let mut family = vec![self.child.id()];
+        let mut i = 0;
+        while i < family.len() {
+            let parent = family[i];
+            family.extend(processes.iter().filter(|(_, ppid, _)| *ppid == parent).map(|(pid, _, _)| *pid));
+            i += 1;
+        }
+        let suffixes = [format!("target/debug/{binary}"), format!("target/release/{binary}")];
+        let victims: Vec<u32> = processes
+            .iter()
+            .filter(|(pid, _, args)| family.contains(pid) && suffixes.iter().any(|s| args.ends_with(s.as_str())))
+            .map(|(pid, _, _)| *pid)
+            .collect();
+        for pid in &victims {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
+        !victims.is_empty()
+    }
+
     /// What `cargo lambda watch` and the functions it ran have printed so far.
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log_file).unwrap_or_default()
@@ -218,6 +252,8 @@ impl LambdaWatch {
             ])
             .args(data)
             .current_dir(workspace_root())
+            // An invocation given up on (its function killed) does not outlive the test.
+            .kill_on_drop(true)
             .output()
             .await
             .expect("cargo lambda invoke");

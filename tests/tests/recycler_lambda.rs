@@ -84,6 +84,8 @@ struct Setup {
     aws: LocalAws,
     queue: String,
     watch: LambdaWatch,
+    /// The functions' environment, to start a new watch (a new sandbox) with.
+    env: Vec<(&'static str, String)>,
 }
 
 async fn setup(name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup {
@@ -106,7 +108,7 @@ async fn setup(name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup
         env.push((k, v.to_string()));
     }
     let watch = LambdaWatch::start(&format!("recycler-{name}"), &env);
-    Setup { emu, aws, queue, watch }
+    Setup { emu, aws, queue, watch, env }
 }
 
 fn executed(report: &Value) -> Vec<String> {
@@ -717,4 +719,68 @@ applications = ["racer", "dlc"]
         assert_eq!(all[0].2.len(), 2, "k={k}: both applications associated");
         assert_eq!(s.emu.calls("DeleteStreamGroup").await, 1, "k={k}: the expired group deleted once");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_killed_at_arbitrary_moments_still_ends_with_one_replacement_and_one_delete() {
+    let fleet = format!("{APPS}{}", old_group(""));
+    let mut s = setup("sigkill", &fleet, &[("DRY_RUN", "false"), ("GRACE_MINUTES", "1")]).await;
+    // Every call takes a while, so a kill lands in the middle of a run.
+    let (status, body) = s
+        .emu
+        .admin_post(
+            "/_emulator/faults",
+            json!({ "operation": "*", "error_rate": 0.0, "error": "InternalServerException", "latency_ms": 120 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // A fixed schedule of kill moments (milliseconds into an invocation), spread over a run.
+    let kill_after_ms = [900u64, 250, 1400, 600, 1100, 350, 1700, 800];
+    let (mut kills, mut done) = (0, false);
+    for round in 0..24 {
+        match kill_after_ms.get(round) {
+            Some(ms) => {
+                let killed = {
+                    let invocation = run_quietly(&s);
+                    tokio::pin!(invocation);
+                    tokio::select! {
+                        () = &mut invocation => false,
+                        () = tokio::time::sleep(Duration::from_millis(*ms)) => {
+                            // Killed mid-run, the invocation is never answered: given up on.
+                            s.watch.kill_function(RECYCLER)
+                        }
+                    }
+                };
+                if killed {
+                    // The sandbox is gone; the next invocation gets a new one.
+                    kills += 1;
+                    s.watch = LambdaWatch::start(&format!("recycler-sigkill-{round}"), &s.env);
+                }
+            }
+            None => run_quietly(&s).await,
+        }
+        s.emu.advance_seconds(61.0).await;
+        let all = groups(&s).await;
+        if all.len() == 1 && all[0].0 != OLD {
+            let arn = format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{}", all[0].0);
+            if tags(&s, &arn).await.contains_key("watchdog:retired") {
+                done = true;
+                break;
+            }
+        }
+    }
+    assert!(kills >= 3, "the function was killed mid-run {kills} time(s)");
+    assert!(done, "the recreation finished; groups now: {:?}", groups(&s).await);
+    let all = groups(&s).await;
+    assert_eq!(all.len(), 1, "exactly one replacement, no orphan: {all:?}");
+    assert_eq!(all[0].2.len(), 3, "all applications associated");
+    // A request cut off while the emulator was still delaying it never took effect, so calls
+    // may be more than one; deletes that took effect are one.
+    let counters = s.emu.admin_get("/_emulator/counters").await;
+    assert_eq!(counters["operations"]["DeleteStreamGroup"]["succeeded"], 1, "{counters:#}");
+}
+
+/// One scheduled run whose outcome does not matter (it may be killed).
+async fn run_quietly(s: &Setup) {
+    let _ = s.watch.invoke_file(RECYCLER, "recycler-scheduler-input.json").await;
 }
