@@ -69,6 +69,8 @@ pub struct RepairRecord {
     /// When the location was last added back; the record is forgotten once it has stayed
     /// healthy that long, so a location that fails again soon counts as the same repair.
     pub added_back_at: Option<DateTime<Utc>>,
+    /// The last removal was refused (`fail=1`): the next waits for `retry_after`.
+    pub removal_failed: bool,
 }
 
 fn epoch_field(value: Option<DateTime<Utc>>) -> String {
@@ -85,7 +87,7 @@ pub fn encode_repair(record: &RepairRecord) -> String {
         None => (String::new(), String::new()),
     };
     format!(
-        "ao={};ti={};max={};od={};vpc={vpc};cidr={cidrs};n={};next={};back={}",
+        "ao={};ti={};max={};od={};vpc={vpc};cidr={cidrs};n={};next={};back={}{}",
         spec.always_on,
         opt(spec.target_idle),
         opt(spec.maximum),
@@ -93,6 +95,7 @@ pub fn encode_repair(record: &RepairRecord) -> String {
         record.attempts,
         epoch_field(record.retry_after),
         epoch_field(record.added_back_at),
+        if record.removal_failed { ";fail=1" } else { "" },
     )
 }
 
@@ -118,6 +121,7 @@ pub fn decode_repair(name: &str, value: &str) -> Option<RepairRecord> {
         attempts: opt("n").unwrap_or(1),
         retry_after: at("next"),
         added_back_at: at("back"),
+        removal_failed: present("fail") == Some("1"),
     })
 }
 
@@ -143,6 +147,7 @@ mod tests {
             attempts: 3,
             retry_after: DateTime::from_timestamp(1_800_000_000, 0),
             added_back_at: None,
+            removal_failed: true,
         };
         let value = encode_repair(&record);
         assert!(value.len() <= 256, "{} characters", value.len());

@@ -42,10 +42,11 @@ pub(super) fn repair(g: &StreamGroup, steps: &Steps<'_>, settings: &Settings, d:
                     );
                     continue;
                 }
+                // After the last removal (or its failure), the back-off holds the next one.
                 if let Some(wait) = recorded.as_ref().and_then(|r| r.retry_after).filter(|t| *t > now)
-                    && recorded.as_ref().is_some_and(|r| r.added_back_at.is_some())
+                    && recorded.as_ref().is_some_and(|r| r.added_back_at.is_some() || r.removal_failed)
                 {
-                    d.note(g, format!("location {name} failed again; repair {attempt} after {}", wait.to_rfc3339()));
+                    d.note(g, format!("location {name} is in ERROR; repair {attempt} after {}", wait.to_rfc3339()));
                     continue;
                 }
                 if !changeable {
@@ -60,12 +61,20 @@ pub(super) fn repair(g: &StreamGroup, steps: &Steps<'_>, settings: &Settings, d:
                     attempts: attempt,
                     retry_after: Some(now + backoff(settings, attempt)),
                     added_back_at: None,
+                    removal_failed: false,
+                };
+                // A refused removal counts as an attempt and waits out its back-off.
+                let refused = RepairRecord {
+                    attempts: attempt + 1,
+                    retry_after: Some(now + backoff(settings, attempt)),
+                    removal_failed: true,
+                    ..record.clone()
                 };
                 let effect = Effect {
                     before: Some(write(&record)),
                     call: Call::RemoveLocation { group_id: g.id.clone(), location: name.clone() },
                     after: None,
-                    on_failure: None,
+                    on_failure: Some(write(&refused)),
                 };
                 d.items.push(steps.item(
                     Step::RemoveLocation { location: name.clone(), attempt },
@@ -100,7 +109,7 @@ pub(super) fn repair(g: &StreamGroup, steps: &Steps<'_>, settings: &Settings, d:
         match decode_repair(name, value) {
             Some(record) if changeable => {
                 let spec = record.spec.clone();
-                let added = RepairRecord { added_back_at: Some(now), ..record };
+                let added = RepairRecord { added_back_at: Some(now), removal_failed: false, ..record };
                 let effect = Effect {
                     before: None,
                     call: Call::AddLocation { group_id: g.id.clone(), location: spec.clone() },

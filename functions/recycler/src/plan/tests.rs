@@ -517,3 +517,25 @@ fn a_location_that_fails_again_after_repair_backs_off_and_is_escalated_after_the
     healthy.tags.insert(key.clone(), encode_repair(&stable));
     assert_eq!(actions(&run(&observed(healthy))), ["forget_location"]);
 }
+
+#[test]
+fn a_refused_removal_counts_as_an_attempt_and_waits_out_its_backoff() {
+    let mut g = group("sg-A", 3, &[("watchdog:recycle", "true")]);
+    g.status = StreamGroupStatus::ActiveWithErrors;
+    g.locations.push(location("eu-central-1", LocationStatus::Error));
+    let key = repair_key("eu-central-1");
+    let plan = run(&observed(g.clone()));
+    let refused = plan.items[0].effect.on_failure.as_ref().expect("a refused removal is recorded");
+    let refused = decode_repair("eu-central-1", &refused.set[&key]).unwrap();
+    assert_eq!((refused.attempts, refused.removal_failed), (2, true));
+    assert_eq!(refused.retry_after, Some(now() + Duration::minutes(30)));
+    g.tags.insert(key.clone(), encode_repair(&refused));
+    let plan = run(&observed(g.clone()));
+    assert!(actions(&plan).is_empty(), "within the back-off");
+    let due = RepairRecord { retry_after: Some(now()), ..refused };
+    g.tags.insert(key, encode_repair(&due));
+    let plan = run(&observed(g));
+    assert_eq!(actions(&plan), ["remove_location"]);
+    let Step::RemoveLocation { attempt, .. } = &plan.items[0].action else { panic!() };
+    assert_eq!(*attempt, 2);
+}
