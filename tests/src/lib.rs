@@ -106,6 +106,13 @@ impl TestEmulator {
         (status, response.json().await.expect("admin JSON"))
     }
 
+    /// POSTs to the admin API, which must accept it (the test sets the world up).
+    pub async fn admin_ok(&self, path: &str, body: Value) -> Value {
+        let (status, reply) = self.admin_post(path, body).await;
+        assert_eq!(status, 200, "POST {path}: {reply}");
+        reply
+    }
+
     pub async fn advance_days(&self, days: f64) {
         let (status, body) =
             self.admin_post("/_emulator/clock", serde_json::json!({ "advance_seconds": days * 86_400.0 })).await;

@@ -79,6 +79,47 @@ tags = { "watchdog:recycle" = "false" }
   always_on = 2
 "#;
 
+/// A 5-day-old opted-in group whose remote location eu-central-1 (with `capacity`) is in ERROR.
+fn global_group(capacity: &str) -> String {
+    format!(
+        r#"
+[[stream_groups]]
+id = "sg-GLOBAL001"
+description = "global"
+stream_class = "gen5n_ultra"
+created_days_ago = 5
+applications = ["racer"]
+tags = {{ "watchdog:recycle" = "true" }}
+  [[stream_groups.locations]]
+  name = "us-west-2"
+  always_on = 1
+  [[stream_groups.locations]]
+  name = "eu-central-1"
+  {capacity}
+  status = "ERROR"
+"#
+    )
+}
+
+/// OLD, opted in, a year and a day old: EXPIRED.
+fn expired_fleet() -> String {
+    format!(
+        r#"{APPS}
+[[stream_groups]]
+id = "{OLD}"
+description = "racer-expired"
+stream_class = "gen5n_high"
+created_days_ago = 366
+default_application = "racer"
+applications = ["racer", "dlc"]
+tags = {{ "watchdog:recycle" = "true" }}
+  [[stream_groups.locations]]
+  name = "us-west-2"
+  always_on = 2
+"#
+    )
+}
+
 struct Setup {
     emu: TestEmulator,
     aws: LocalAws,
@@ -237,37 +278,50 @@ async fn a_crash_after_any_mutating_call_is_finished_by_the_next_run() {
     for k in 1..=6u64 {
         let fleet = format!("{APPS}{}", old_group(""));
         let s = setup(&format!("crash{k}"), &fleet, &[("DRY_RUN", "false"), ("GRACE_MINUTES", "1")]).await;
-        let (status, body) = s.emu.admin_post("/_emulator/crash", json!({ "after_mutations": k })).await;
-        assert_eq!(status, 200, "{body}");
-        let mut crashed = false;
-        let mut done = false;
-        for _ in 0..12 {
-            let _ = s.watch.invoke_file(RECYCLER, "recycler-scheduler-input.json").await;
-            if s.emu.admin_get("/_emulator/crash").await["crashed"] == true {
-                crashed = true;
-                s.emu.http().delete(format!("{}/_emulator/crash", s.emu.url)).send().await.unwrap();
-            }
-            s.emu.advance_seconds(61.0).await;
-            let all = groups(&s).await;
-            let replacements: Vec<&(String, String, Vec<String>)> = all.iter().filter(|g| g.0 != OLD).collect();
-            if all.iter().all(|g| g.0 != OLD) && replacements.len() == 1 {
-                let new_arn =
-                    format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{}", replacements[0].0);
-                if tags(&s, &new_arn).await.contains_key("watchdog:retired") {
-                    done = true;
-                    break;
-                }
-            }
-        }
-        assert!(crashed, "k={k}: the crash was injected");
-        assert!(done, "k={k}: the recreation finished; groups now: {:?}", groups(&s).await);
-        let all = groups(&s).await;
-        assert_eq!(all.len(), 1, "k={k}: exactly one replacement, no orphan: {all:?}");
-        assert_eq!(all[0].2.len(), 3, "k={k}: all applications associated");
-        assert_eq!(s.emu.calls("DeleteStreamGroup").await, 1, "k={k}: the old group deleted once");
+        let scheduled: Value = serde_json::from_str(
+            &std::fs::read_to_string(watchdog_tests::lambda::event_file("recycler-scheduler-input.json")).unwrap(),
+        )
+        .unwrap();
+        finished_despite_a_crash(&s, k, &scheduled, 3).await;
         let messages = s.aws.drain(&s.queue, Duration::from_secs(1)).await;
         assert!(messages.iter().any(|m| m.attribute("type") == Some("cutover")), "k={k}: the cut-over was announced");
     }
+}
+
+/// Whether the recreation of OLD is over: OLD is gone and its one replacement announced it.
+async fn retired(s: &Setup) -> bool {
+    let all = groups(s).await;
+    if all.len() != 1 || all[0].0 == OLD {
+        return false;
+    }
+    let arn = format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{}", all[0].0);
+    tags(s, &arn).await.contains_key("watchdog:retired")
+}
+
+/// The emulator "crashes" the caller after its `k`-th mutating call (the call takes effect, the
+/// caller never hears of it); runs with `request` until the recreation is over, and checks it
+/// ended with one replacement holding `applications`, no orphan, and one delete.
+async fn finished_despite_a_crash(s: &Setup, k: u64, request: &Value, applications: usize) {
+    s.emu.admin_ok("/_emulator/crash", json!({ "after_mutations": k })).await;
+    let (mut crashed, mut done) = (false, false);
+    for _ in 0..12 {
+        let _ = s.watch.invoke(RECYCLER, request).await;
+        if s.emu.admin_get("/_emulator/crash").await["crashed"] == true {
+            crashed = true;
+            s.emu.http().delete(format!("{}/_emulator/crash", s.emu.url)).send().await.unwrap();
+        }
+        s.emu.advance_seconds(61.0).await;
+        if retired(s).await {
+            done = true;
+            break;
+        }
+    }
+    assert!(crashed, "k={k}: the crash was injected");
+    assert!(done, "k={k}: the recreation finished; groups now: {:?}", groups(s).await);
+    let all = groups(s).await;
+    assert_eq!(all.len(), 1, "k={k}: exactly one replacement, no orphan: {all:?}");
+    assert_eq!(all[0].2.len(), applications, "k={k}: every application associated");
+    assert_eq!(s.emu.calls("DeleteStreamGroup").await, 1, "k={k}: the old group deleted once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,23 +382,7 @@ async fn dry_run_is_the_default_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_remote_location_is_repaired_and_a_failed_primary_leads_to_recreation() {
     let fleet = format!(
-        r#"{APPS}
-[[stream_groups]]
-id = "sg-GLOBAL001"
-description = "global"
-stream_class = "gen5n_ultra"
-created_days_ago = 5
-applications = ["racer"]
-tags = {{ "watchdog:recycle" = "true" }}
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 1
-  [[stream_groups.locations]]
-  name = "eu-central-1"
-  always_on = 3
-  target_idle = 1
-  maximum = 6
-  status = "ERROR"
+        r#"{APPS}{}
 
 [[stream_groups]]
 id = "sg-PRIMARY01"
@@ -357,7 +395,8 @@ tags = {{ "watchdog:recycle" = "true" }}
   name = "us-west-2"
   always_on = 1
   status = "ERROR"
-"#
+"#,
+        global_group("always_on = 3\n  target_idle = 1\n  maximum = 6")
     );
     let s = setup("repair", &fleet, &[("DRY_RUN", "false"), ("MAX_GROUPS_IN_FLIGHT", "5")]).await;
     let first = run(&s).await;
@@ -501,14 +540,12 @@ tags = {{ "watchdog:recycle" = "true" }}
 async fn an_application_in_error_blocks_the_cutover_is_reported_and_the_recreation_completes_once_ready() {
     let fleet = format!("{APPS}{}", old_group(""));
     let s = setup("app-error", &fleet, &[("DRY_RUN", "false")]).await;
-    let (status, body) = s
-        .emu
-        .admin_post(
+    s.emu
+        .admin_ok(
             "/_emulator/applications/status",
             json!({ "application": "a-BETA00001", "status": "ERROR", "reason": "sourceModified" }),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     assert_eq!(executed(&run(&s).await), ["create_replacement"]);
     s.emu.advance_seconds(5.0).await;
     assert_eq!(executed(&run(&s).await), ["associate_applications"], "the READY ones");
@@ -529,21 +566,7 @@ async fn an_application_in_error_blocks_the_cutover_is_reported_and_the_recreati
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_group_is_replaced_with_no_write_to_it() {
-    let fleet = format!(
-        r#"{APPS}
-[[stream_groups]]
-id = "{OLD}"
-description = "racer-expired"
-stream_class = "gen5n_high"
-created_days_ago = 366
-default_application = "racer"
-applications = ["racer", "dlc"]
-tags = {{ "watchdog:recycle" = "true" }}
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-"#
-    );
+    let fleet = expired_fleet();
     let s = setup("expired", &fleet, &[("DRY_RUN", "false"), ("GRACE_MINUTES", "1")]).await;
     // The service returns no tags for an expired group: nothing happens until a person names it.
     let unnamed = run(&s).await;
@@ -583,14 +606,12 @@ async fn a_quota_refusal_backs_off_and_raises_a_finding_and_a_metric() {
         &[("DRY_RUN", "false"), ("RETRY_BACKOFF_MINUTES", "5"), ("METRIC_NAMESPACE", &namespace)],
     )
     .await;
-    let (status, body) = s
-        .emu
-        .admin_post(
+    s.emu
+        .admin_ok(
             "/_emulator/faults",
             json!({ "operation": "CreateStreamGroup", "error_rate": 1.0, "error": "ServiceQuotaExceededException" }),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     let refused = run(&s).await;
     assert_eq!(refused["failed_steps"], 1);
     assert!(refused["errors"].to_string().contains("ServiceQuotaExceededException"), "{refused:#}");
@@ -618,24 +639,7 @@ async fn a_quota_refusal_backs_off_and_raises_a_finding_and_a_metric() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_location_that_fails_again_after_repair_backs_off_and_is_escalated_after_the_limit() {
-    let fleet = format!(
-        r#"{APPS}
-[[stream_groups]]
-id = "sg-GLOBAL001"
-description = "global"
-stream_class = "gen5n_ultra"
-created_days_ago = 5
-applications = ["racer"]
-tags = {{ "watchdog:recycle" = "true" }}
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 1
-  [[stream_groups.locations]]
-  name = "eu-central-1"
-  always_on = 1
-  status = "ERROR"
-"#
-    );
+    let fleet = format!("{APPS}{}", global_group("always_on = 1"));
     let s = setup(
         "repair-limit",
         &fleet,
@@ -643,14 +647,12 @@ tags = {{ "watchdog:recycle" = "true" }}
     )
     .await;
     let fail_again = || async {
-        let (status, body) = s
-            .emu
-            .admin_post(
+        s.emu
+            .admin_ok(
                 "/_emulator/locations/status",
                 json!({ "stream_group": "sg-GLOBAL001", "location": "eu-central-1", "status": "ERROR" }),
             )
             .await;
-        assert_eq!(status, 200, "{body}");
     };
     assert_eq!(executed(&run(&s).await), ["remove_location"]);
     s.emu.advance_seconds(5.0).await;
@@ -677,47 +679,9 @@ tags = {{ "watchdog:recycle" = "true" }}
 async fn a_crash_after_any_mutating_call_of_an_expired_groups_recreation_is_finished_by_the_next_run() {
     // Create, associate, tag the replacement (cut-over), delete, tag the replacement (retired).
     for k in 1..=5u64 {
-        let fleet = format!(
-            r#"{APPS}
-[[stream_groups]]
-id = "{OLD}"
-description = "racer-expired"
-stream_class = "gen5n_high"
-created_days_ago = 366
-default_application = "racer"
-applications = ["racer", "dlc"]
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-"#
-        );
+        let fleet = expired_fleet();
         let s = setup(&format!("crash-expired{k}"), &fleet, &[("DRY_RUN", "false"), ("GRACE_MINUTES", "1")]).await;
-        let (status, body) = s.emu.admin_post("/_emulator/crash", json!({ "after_mutations": k })).await;
-        assert_eq!(status, 200, "{body}");
-        let mut crashed = false;
-        let mut done = false;
-        for _ in 0..12 {
-            let _ = s.watch.invoke(RECYCLER, &json!({ "stream_groups": [OLD] })).await;
-            if s.emu.admin_get("/_emulator/crash").await["crashed"] == true {
-                crashed = true;
-                s.emu.http().delete(format!("{}/_emulator/crash", s.emu.url)).send().await.unwrap();
-            }
-            s.emu.advance_seconds(61.0).await;
-            let all = groups(&s).await;
-            if all.len() == 1 && all[0].0 != OLD {
-                let arn = format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{}", all[0].0);
-                if tags(&s, &arn).await.contains_key("watchdog:retired") {
-                    done = true;
-                    break;
-                }
-            }
-        }
-        assert!(crashed, "k={k}: the crash was injected");
-        assert!(done, "k={k}: the recreation finished; groups now: {:?}", groups(&s).await);
-        let all = groups(&s).await;
-        assert_eq!(all.len(), 1, "k={k}: exactly one replacement, no orphan: {all:?}");
-        assert_eq!(all[0].2.len(), 2, "k={k}: both applications associated");
-        assert_eq!(s.emu.calls("DeleteStreamGroup").await, 1, "k={k}: the expired group deleted once");
+        finished_despite_a_crash(&s, k, &json!({ "stream_groups": [OLD] }), 2).await;
     }
 }
 
@@ -726,14 +690,12 @@ async fn a_function_killed_at_arbitrary_moments_still_ends_with_one_replacement_
     let fleet = format!("{APPS}{}", old_group(""));
     let mut s = setup("sigkill", &fleet, &[("DRY_RUN", "false"), ("GRACE_MINUTES", "1")]).await;
     // Every call takes a while, so a kill lands in the middle of a run.
-    let (status, body) = s
-        .emu
-        .admin_post(
+    s.emu
+        .admin_ok(
             "/_emulator/faults",
             json!({ "operation": "*", "error_rate": 0.0, "error": "InternalServerException", "latency_ms": 120 }),
         )
         .await;
-    assert_eq!(status, 200, "{body}");
     // A fixed schedule of kill moments (milliseconds into an invocation), spread over a run.
     let kill_after_ms = [900u64, 250, 1400, 600, 1100, 350, 1700, 800];
     let (mut kills, mut done) = (0, false);
@@ -760,13 +722,9 @@ async fn a_function_killed_at_arbitrary_moments_still_ends_with_one_replacement_
             None => run_quietly(&s).await,
         }
         s.emu.advance_seconds(61.0).await;
-        let all = groups(&s).await;
-        if all.len() == 1 && all[0].0 != OLD {
-            let arn = format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{}", all[0].0);
-            if tags(&s, &arn).await.contains_key("watchdog:retired") {
-                done = true;
-                break;
-            }
+        if retired(&s).await {
+            done = true;
+            break;
         }
     }
     assert!(kills >= 3, "the function was killed mid-run {kills} time(s)");
