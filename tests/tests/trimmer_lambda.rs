@@ -343,3 +343,65 @@ async fn dry_run_returns_and_publishes_the_plan_and_changes_nothing() {
     assert_eq!(report["dry_run"], true);
     assert_eq!(s.emu.admin_get("/_emulator/counters").await["mutating_calls"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_idle_buffer_raises_nothing_is_trimmed_only_when_opted_in_and_maximum_never_moves() {
+    // GIVEN a location at the smallest always-on (one tenancy step) with a target-idle buffer
+    // of 4 and no players: everything idle is capacity the studio pays for on purpose.
+    let fleet = r#"
+[[applications]]
+key = "racer"
+id = "a-RACER0001"
+description = "Racer"
+
+[[stream_groups]]
+id = "sg-BUFFER001"
+description = "racer-buffer"
+stream_class = "gen4n_high"
+created_days_ago = 3
+applications = ["racer"]
+default_application = "racer"
+tags = { "watchdog:trim" = "true" }
+  [[stream_groups.locations]]
+  name = "us-west-2"
+  always_on = 2
+  target_idle = 4
+  maximum = 12
+"#;
+    let s = setup("buffer", fleet, &[]).await;
+    scanner_history(&s).await;
+    let scan = s.watch.invoke_file(SCANNER, "scanner-scheduler-input.json").await.expect("scanner run");
+    let idle: Vec<&Value> = scan["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["stream_group_id"] == "sg-BUFFER001" && f["kind"] == "idle_capacity")
+        .collect();
+    assert!(idle.is_empty(), "the buffer is not waste: {idle:?}");
+
+    // WHEN the trimmer runs without the target-idle opt-in THEN nothing changes
+    let report = trim(&s).await;
+    assert!(executed(&report).is_empty(), "{report:#}");
+
+    // WHEN the group opts in to target-idle trimming THEN the buffer goes to the headroom
+    let client = s.emu.client("us-west-2").await;
+    let arn = "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-BUFFER001";
+    client.tag_resource().resource_arn(arn).tags("watchdog:trim-target-idle", "true").send().await.unwrap();
+    let report = trim(&s).await;
+    let done = executed(&report);
+    assert_eq!(done.len(), 1, "{report:#}");
+    assert_eq!(done[0]["to"], json!({ "always_on": 2, "target_idle": 2 }));
+
+    // AND MaximumCapacity is as it was (the emulator resets omitted fields, so it was sent),
+    // and the record keeps it with the original.
+    let group = client.get_stream_group().identifier("sg-BUFFER001").send().await.unwrap();
+    let location = &group.location_states()[0];
+    assert_eq!(
+        (location.always_on_capacity(), location.target_idle_capacity(), location.maximum_capacity()),
+        (Some(2), Some(2), Some(12))
+    );
+    let tags =
+        client.list_tags_for_resource().resource_arn(arn).send().await.unwrap().tags().cloned().unwrap_or_default();
+    let record = &tags[RECORD];
+    assert!(record.starts_with("original=2/4;set=2/2;") && record.ends_with(";max=12"), "{record}");
+}

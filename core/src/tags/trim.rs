@@ -14,6 +14,9 @@ pub const RECORD_PREFIX: &str = "watchdog:trim:";
 pub const OFF_HOURS: &str = "watchdog:off-hours";
 /// A group's own capacity floor, overriding the deployment's.
 pub const FLOOR: &str = "watchdog:trim-floor";
+/// A group's own choice (`true`/`false`) whether its target-idle buffer may be trimmed,
+/// overriding the deployment's TRIM_TARGET_IDLE.
+pub const TRIM_TARGET_IDLE: &str = "watchdog:trim-target-idle";
 
 /// The paid capacity settings of one location.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,26 +66,30 @@ impl Why {
     }
 }
 
-/// What the trimmer remembers about one location: the user's level, the level it set, when
-/// and why. Tag value: `original=10/0;set=4/0;at=1790000000;why=demand`.
+/// What the trimmer remembers about one location: the user's level (with the maximum it
+/// had, which the trimmer never changes), the level it set, when and why. Tag value:
+/// `original=10/0;set=4/0;at=1790000000;why=demand;max=12`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record {
     pub original: Levels,
     pub set: Levels,
     pub changed_at: DateTime<Utc>,
     pub why: Why,
+    /// MaximumCapacity when the original was recorded (absent in records of older versions).
+    pub original_maximum: Option<u32>,
 }
 
 impl Record {
     pub fn encode(&self) -> String {
         format!(
-            "original={}/{};set={}/{};at={};why={}",
+            "original={}/{};set={}/{};at={};why={};max={}",
             self.original.always_on,
             self.original.target_idle,
             self.set.always_on,
             self.set.target_idle,
             self.changed_at.timestamp(),
-            self.why.as_str()
+            self.why.as_str(),
+            self.original_maximum.map(|m| m.to_string()).unwrap_or_default(),
         )
     }
 
@@ -97,6 +104,7 @@ impl Record {
             set: levels("set")?,
             changed_at: DateTime::from_timestamp(fields.get("at")?.parse().ok()?, 0)?,
             why: Why::parse(fields.get("why")?)?,
+            original_maximum: fields.get("max").and_then(|m| m.parse().ok()),
         })
     }
 }

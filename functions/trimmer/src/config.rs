@@ -4,7 +4,7 @@
 use crate::plan::{SessionPolicy, Settings};
 use crate::schedule::{self, ScheduleSetting};
 use chrono::Duration;
-use watchdog_core::env_config::{self, ConfigError, Connection, FromEnv, Lookup, get, minutes, parse, whole};
+use watchdog_core::env_config::{self, ConfigError, Connection, FromEnv, Lookup, flag, get, minutes, parse, whole};
 use watchdog_core::ports::DemandMetric;
 use watchdog_core::reconcile::{Limit, RunSettings};
 
@@ -84,6 +84,7 @@ impl FromEnv for Config {
                 min_history_share: f64::from(percent(lookup, "MIN_HISTORY_PERCENT", 50)?) / 100.0,
                 raise_share: f64::from(percent(lookup, "RAISE_AT_PERCENT", 80)?) / 100.0,
                 off_hours,
+                trim_target_idle: flag(lookup, "TRIM_TARGET_IDLE", false)?,
                 sessions,
             },
         })

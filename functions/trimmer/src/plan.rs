@@ -16,7 +16,7 @@ use watchdog_core::opt_in::{self, Eligibility};
 use watchdog_core::ports::{Demand, LocationSpec, Tags};
 use watchdog_core::reconcile::{Call, Effect, Note, Plan, PlanItem, StepKind, TagWrite};
 use watchdog_core::rules::time_in_status;
-use watchdog_core::tags::trim::{FLOOR, OFF_HOURS, record_key};
+use watchdog_core::tags::trim::{FLOOR, OFF_HOURS, TRIM_TARGET_IDLE, record_key};
 use watchdog_core::{LocationStatus, StreamClass};
 use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, StreamSessionStatusReason};
 
@@ -84,6 +84,9 @@ pub struct Settings {
     /// In-use at this share of always-on capacity raises it back to the recorded level.
     pub raise_share: f64,
     pub off_hours: Option<OffHours>,
+    /// Whether target-idle (the buffer the studio pays to start sessions at once) may be
+    /// lowered; groups choose with `watchdog:trim-target-idle`. Off: only always-on is trimmed.
+    pub trim_target_idle: bool,
     pub sessions: SessionPolicy,
 }
 
@@ -201,6 +204,18 @@ fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<N
                 s.floor
             }
         };
+        let trim_target_idle = match g.tags.get(TRIM_TARGET_IDLE).map(|t| t.trim().to_ascii_lowercase()) {
+            None => s.trim_target_idle,
+            Some(v) if v == "true" => true,
+            Some(v) if v == "false" => false,
+            Some(v) => {
+                notes.push(note(format!(
+                    "tag {TRIM_TARGET_IDLE}={v:?} is not true or false; using {}",
+                    s.trim_target_idle
+                )));
+                s.trim_target_idle
+            }
+        };
         let class = g.stream_class.clone().unwrap_or(StreamClass::Unknown(String::new()));
         for location in g.locations.iter().filter(|l| l.status == LocationStatus::Active) {
             if let Some(why) = untouchable(location, &class) {
@@ -219,6 +234,7 @@ fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<N
                 placement_failures: placement_failures(&o.sessions, &location.name, now - s.window),
                 schedule: schedule.as_ref(),
                 floor,
+                trim_target_idle,
             };
             match decide(&context, now, s) {
                 Decision::Keep(None) => {}
@@ -231,7 +247,13 @@ fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<N
                     let saved = (f64::from(context.current.total()) - f64::from(to.total())) * hours;
                     // The record goes first: if the change is lost, the next run still knows the
                     // original. One group's changes share one tag write and one UpdateStreamGroup.
-                    let record = Record { original, set: to, changed_at: now, why };
+                    // The maximum is recorded with the original, so all of it can be put back.
+                    let original_maximum = context
+                        .record
+                        .filter(|r| r.set == context.current)
+                        .and_then(|r| r.original_maximum)
+                        .or(location.capacity.maximum);
+                    let record = Record { original, set: to, changed_at: now, why, original_maximum };
                     let spec = LocationSpec {
                         name: location.name.clone(),
                         always_on: to.always_on,
@@ -340,6 +362,7 @@ struct LocationContext<'a> {
     placement_failures: usize,
     schedule: Option<&'a OffHours>,
     floor: u32,
+    trim_target_idle: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -356,7 +379,10 @@ fn decide(c: &LocationContext<'_>, now: DateTime<Utc>, s: &Settings) -> Decision
         if to == c.current { Decision::Keep(None) } else { Decision::Change { to, original, why, reason } }
     };
     let floor = c.class.round_up_capacity(c.floor);
-    let floor = Levels { always_on: floor.min(original.always_on), target_idle: floor.min(original.target_idle) };
+    // Without the opt-in, target-idle never goes below the studio's level (seed 000: it is
+    // capacity "held in this intentional idle state"), neither for demand nor off-hours.
+    let target_idle_floor = if c.trim_target_idle { floor.min(original.target_idle) } else { original.target_idle };
+    let floor = Levels { always_on: floor.min(original.always_on), target_idle: target_idle_floor };
 
     if let Some(window) = c.schedule.filter(|w| w.is_off_hours(now)) {
         let to = Levels {
@@ -447,6 +473,7 @@ mod tests {
             min_history_share: 0.5,
             raise_share: 0.8,
             off_hours: None,
+            trim_target_idle: false,
             sessions: SessionPolicy::default(),
         }
     }
@@ -461,6 +488,7 @@ mod tests {
             placement_failures: 0,
             schedule: None,
             floor: 2,
+            trim_target_idle: false,
         }
     }
 
@@ -504,6 +532,7 @@ mod tests {
             set: levels(12, 0),
             changed_at: now() - Duration::minutes(30),
             why: Why::Demand,
+            original_maximum: None,
         });
         assert!(matches!(decide(&c, now(), &settings()), Decision::Keep(Some(n)) if n.contains("cool-down")));
 
@@ -522,6 +551,7 @@ mod tests {
             set: levels(4, 0),
             changed_at: now() - Duration::minutes(5),
             why: Why::Demand,
+            original_maximum: None,
         };
         let mut c = context(&class, 4, 4, 2);
         c.record = Some(record);
@@ -545,19 +575,37 @@ mod tests {
             set: levels(4, 0),
             changed_at: now() - Duration::minutes(1),
             why: Why::Demand,
+            original_maximum: None,
         });
         let Decision::Change { to, original, .. } = decide(&c, now(), &settings()) else { panic!() };
         assert_eq!((to, original), (levels(4, 0), levels(10, 0)), "no cool-down from a change that never landed");
     }
 
     #[test]
-    fn target_idle_is_trimmed_to_the_headroom() {
+    fn target_idle_is_trimmed_to_the_headroom_only_when_opted_in() {
         let class = StreamClass::parse("gen4n_high");
         let mut c = context(&class, 0, 2, 2);
         c.current = levels(0, 10);
+        assert_eq!(decide(&c, now(), &settings()), Decision::Keep(None), "the buffer is the studio's");
+        c.trim_target_idle = true;
         let Decision::Change { to, .. } = decide(&c, now(), &settings()) else { panic!() };
         // headroom 1 -> 2 (tenancy), floor 2.
         assert_eq!(to, levels(0, 2));
+    }
+
+    #[test]
+    fn off_hours_leave_target_idle_alone_unless_opted_in() {
+        let class = StreamClass::parse("gen4n_high");
+        let ScheduleSetting::Window(w) = ScheduleSetting::parse("UTC * 0-7,20-23 * * *").unwrap() else { panic!() };
+        let night = now() + Duration::hours(10);
+        let mut c = context(&class, 10, 0, 8);
+        c.current = levels(10, 4);
+        c.schedule = Some(&w);
+        let Decision::Change { to, .. } = decide(&c, night, &settings()) else { panic!() };
+        assert_eq!(to, levels(2, 4));
+        c.trim_target_idle = true;
+        let Decision::Change { to, .. } = decide(&c, night, &settings()) else { panic!() };
+        assert_eq!(to, levels(2, 2));
     }
 
     #[test]
@@ -572,7 +620,13 @@ mod tests {
 
         let mut c = context(&class, 2, 0, 0);
         c.schedule = Some(&w);
-        c.record = Some(Record { original: levels(10, 0), set: levels(2, 0), changed_at: night, why: Why::OffHours });
+        c.record = Some(Record {
+            original: levels(10, 0),
+            set: levels(2, 0),
+            changed_at: night,
+            why: Why::OffHours,
+            original_maximum: None,
+        });
         assert_eq!(decide(&c, night + Duration::hours(1), &settings()), Decision::Keep(None));
         let morning = night + Duration::hours(10); // 08:00
         let Decision::Change { to, why, .. } = decide(&c, morning, &settings()) else { panic!() };
@@ -581,10 +635,19 @@ mod tests {
 
     #[test]
     fn record_round_trips() {
-        let r = Record { original: levels(10, 2), set: levels(4, 0), changed_at: now(), why: Why::OffHours };
-        assert_eq!(r.encode(), format!("original=10/2;set=4/0;at={};why=off_hours", now().timestamp()));
+        let r = Record {
+            original: levels(10, 2),
+            set: levels(4, 0),
+            changed_at: now(),
+            why: Why::OffHours,
+            original_maximum: Some(12),
+        };
+        assert_eq!(r.encode(), format!("original=10/2;set=4/0;at={};why=off_hours;max=12", now().timestamp()));
         assert_eq!(Record::decode(&r.encode()), Some(r));
         assert_eq!(Record::decode("original=10;set=4/0"), None);
+        // A record of an older version, without the maximum.
+        let old = format!("original=10/2;set=4/0;at={};why=off_hours", now().timestamp());
+        assert_eq!(Record::decode(&old), Some(Record { original_maximum: None, ..r }));
     }
 
     #[test]
