@@ -405,3 +405,49 @@ tags = { "watchdog:trim" = "true" }
     let record = &tags[RECORD];
     assert!(record.starts_with("original=2/4;set=2/2;") && record.ends_with(";max=12"), "{record}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lowering_capacity_below_what_players_use_ends_no_session_and_new_ones_still_start() {
+    // GIVEN four players on always-on 10 (maximum 10) and an off-hours window that is now
+    let four = "  [[stream_groups.sessions]]\n  status = \"CONNECTED\"\n  count = 2\n";
+    let s = setup("players", &fleet(r#", "watchdog:off-hours" = "UTC * * * * *""#, four), &[]).await;
+    let client = s.emu.client("us-west-2").await;
+
+    // WHEN the trimmer lowers always-on to the floor (2), below the 4 in use
+    let report = trim(&s).await;
+    let done = executed(&report);
+    assert_eq!(done.len(), 1, "{report:#}");
+    assert_eq!((done[0]["why"].as_str(), done[0]["to"]["always_on"].as_i64()), (Some("off_hours"), Some(2)));
+
+    // THEN, after the service's release delay, every player is still streaming: only idle
+    // capacity is released, the players' capacity stays allocated
+    s.emu.advance_seconds(10.0 * 60.0).await;
+    let sessions = client.list_stream_sessions().identifier(GROUP).send().await.unwrap();
+    let connected = sessions.items().iter().filter(|x| x.status().map(|s| s.as_str()) == Some("CONNECTED")).count();
+    assert_eq!(connected, 4, "{sessions:?}");
+    let location = client.get_stream_group().identifier(GROUP).send().await.unwrap().location_states()[0].clone();
+    assert_eq!(location.always_on_capacity(), Some(2));
+    assert!(location.allocated_capacity().unwrap() >= 4, "{location:?}");
+
+    // AND a new player still gets a stream: capacity above always-on is allocated on demand,
+    // up to MaximumCapacity (which the trimmer never lowers), after the allocation delay
+    let started = client
+        .start_stream_session()
+        .identifier(GROUP)
+        .application_identifier("a-RACER0001")
+        .protocol(Protocol::Webrtc)
+        .signal_request("offer")
+        .user_id("p5")
+        .send()
+        .await
+        .expect("StartStreamSession");
+    s.emu.advance_seconds(75.0).await;
+    let placed = client
+        .get_stream_session()
+        .identifier(GROUP)
+        .stream_session_identifier(started.arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status().map(|s| s.as_str()), Some("ACTIVE"), "{placed:?}");
+}
