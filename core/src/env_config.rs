@@ -223,9 +223,14 @@ pub fn topic_arn(lookup: Lookup<'_>, variable: &'static str) -> Result<Option<St
     }
 }
 
-/// API_SHARE: the share of each documented rate limit a function may use.
+/// The share of each documented rate limit this function may use: API_SHARE, the share the
+/// studio leaves the whole watchdog, times API_SHARE_PART, this function's part of it (the
+/// template gives the three functions parts that add up to 1, so together they never use more
+/// than API_SHARE, tag writes included). Without a part the function takes the whole share.
 pub fn api_share(lookup: Lookup<'_>) -> Result<f64, ConfigError> {
-    parse(lookup, "API_SHARE", "a number in (0, 1], e.g. 0.5", 0.5, |s: &f64| *s > 0.0 && *s <= 1.0)
+    let share = parse(lookup, "API_SHARE", "a number in (0, 1], e.g. 0.5", 0.5, |s: &f64| *s > 0.0 && *s <= 1.0)?;
+    let part = parse(lookup, "API_SHARE_PART", "a number in (0, 1], e.g. 0.25", 1.0, |s: &f64| *s > 0.0 && *s <= 1.0)?;
+    Ok(share * part)
 }
 
 /// AWS region names: `us-west-2`, `ap-northeast-1`, `eu-central-1`...
@@ -305,5 +310,14 @@ mod tests {
         assert_eq!(minutes("1440"), Ok(Duration::minutes(1440)));
         assert!(minutes("1441").is_err());
         assert_eq!(minutes(""), Ok(Duration::minutes(15)), "blank is unset");
+    }
+
+    #[test]
+    fn a_functions_api_share_is_its_part_of_the_studios_share() {
+        let share = |pairs: &[(&str, &str)]| api_share(&lookup_from(pairs));
+        assert_eq!(share(&[]), Ok(0.5));
+        assert_eq!(share(&[("API_SHARE", "0.5"), ("API_SHARE_PART", "0.25")]), Ok(0.125));
+        let err = share(&[("API_SHARE_PART", "0")]).unwrap_err();
+        assert!(err.to_string().starts_with("API_SHARE_PART=\"0\" is invalid"), "{err}");
     }
 }
