@@ -481,7 +481,7 @@ pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision
     // A replacement whose predecessor is gone or going: announce the retirement once. A
     // replacement in flight is driven through its old group, never on its own.
     if let Some(old) = g.tags.get(state::REPLACES) {
-        if !g.tags.contains_key(state::RETIRED) && !o.predecessor_alive {
+        if !g.tags.contains_key(state::RETIRED) && !o.predecessor_alive && !opt_in::is_protected(&g.tags) {
             decision.items.push(announce_retired(g, old, now, format!("{old}, which this group replaced, is deleted")));
         }
         return decision;
@@ -520,6 +520,12 @@ pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision
                 decision.note(g, format!("opted out ({}=false)", settings.opt_in_tag));
                 return decision;
             }
+            Eligibility::Protected => {
+                if !recreation_reasons(g, now, &settings.policy).is_empty() {
+                    decision.note(g, format!("protected ({}=true): due, but never changed", opt_in::PROTECT_TAG));
+                }
+                return decision;
+            }
             Eligibility::NotOptedIn => return decision,
             Eligibility::OptedIn => {}
         }
@@ -532,9 +538,16 @@ pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision
         Some(Replacement::Found(r)) => Some(r.as_ref()),
         _ => None,
     };
+    if let Some(r) = found.filter(|r| opt_in::is_protected(&r.tags)) {
+        decision.note(
+            g,
+            format!("its replacement {} is protected ({}=true): the recreation waits", r.id, opt_in::PROTECT_TAG),
+        );
+        return decision;
+    }
     let steps = Steps { group: g, now, home: if expired { found } else { Some(g) } };
 
-    for extra in &o.extra_replacements {
+    for extra in o.extra_replacements.iter().filter(|e| !opt_in::is_protected(&e.tags)) {
         let why = format!("{} also says it replaces {}; the replacement in flight is another group", extra.id, g.id);
         let done = format!("deleted the extra replacement {}", extra.id);
         decision.items.push(steps.delete_group(

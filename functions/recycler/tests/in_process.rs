@@ -329,3 +329,13 @@ async fn an_expired_group_is_replaced_and_retired_with_no_write_to_it() {
     assert_eq!(new.tags[state::REPLACES], "sg-EXP");
     assert!(new.tags.contains_key(state::CUTOVER_AT) && new.tags.contains_key(state::RETIRED));
 }
+
+#[tokio::test]
+async fn a_protected_group_is_never_written_to_even_when_due() {
+    let world = World::new(now());
+    old_group(&world, "sg-OLD", &[("watchdog:recycle", "true"), (watchdog_core::opt_in::PROTECT_TAG, "true")]);
+    let report = run(&recycler(&world, &[("MANAGE_ALL_GROUPS", "true")])).await;
+    assert!(report.plan.items.is_empty(), "{:#?}", report.plan);
+    assert!(report.plan.notes.iter().any(|n| n.note.starts_with("protected")), "{:?}", report.plan.notes);
+    assert_eq!(world.mutating_calls(), 0);
+}

@@ -378,6 +378,12 @@ impl Scanner {
             tracing::info!(stream_group = %group.id, "expired: findings reported, not alerted (no tag access)");
         } else if !out.findings.is_empty() {
             match observe::alert_memory(region, &group).await {
+                Ok(tags) if watchdog_core::opt_in::is_protected(&tags) => {
+                    // No write to a protected group, so no alert memory: its findings are
+                    // reported, counted and alarmed on, not alerted one by one (without memory
+                    // they would repeat every scan).
+                    tracing::info!(stream_group = %group.id, "protected: findings reported, not alerted (no tag writes)");
+                }
                 Ok(tags) => {
                     let findings: Vec<&Finding> = out.findings.iter().collect();
                     let mut plan =

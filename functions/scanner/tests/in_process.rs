@@ -197,3 +197,35 @@ async fn an_unreadable_scan_forgets_no_alert_and_the_next_clean_scan_sends_nothi
     let clean = scan(&scanner).await;
     assert_eq!((clean.alerts.sent, clean.alerts.suppressed), (0, first.findings.len()), "nothing is sent again");
 }
+
+#[tokio::test]
+async fn a_protected_groups_findings_are_reported_but_it_gets_no_tag_and_no_alert() {
+    let world = World::new(now());
+    fleet(&world, 2);
+    let mut protected = world.group("sg-G00001").unwrap();
+    protected.tags.insert(watchdog_core::opt_in::PROTECT_TAG.into(), "true".into());
+    let world2 = World::new(now());
+    world2.add_group(world.group("sg-G00000").unwrap());
+    world2.add_group(protected);
+    let scanner = scanner(&world2, &[]);
+    for _ in 0..2 {
+        let report = scan(&scanner).await;
+        assert!(report.findings.iter().any(|f| f.stream_group_id == "sg-G00001"), "still a finding");
+    }
+    let writes: Vec<_> = world2
+        .calls()
+        .into_iter()
+        .filter(|c| ["TagResource", "UntagResource"].contains(&c.operation.as_str()) && c.target.ends_with("sg-G00001"))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    let alerted: Vec<_> = world2
+        .published()
+        .into_iter()
+        .filter(|(_, m)| m.attributes.get("stream_group").is_some_and(|g| g == "sg-G00001"))
+        .collect();
+    assert!(alerted.is_empty(), "{alerted:?}");
+    assert!(
+        world2.published().iter().any(|(_, m)| m.attributes.get("stream_group").is_some_and(|g| g == "sg-G00000")),
+        "the unprotected group is alerted"
+    );
+}

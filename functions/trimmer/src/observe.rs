@@ -61,7 +61,7 @@ async fn read_group(
     settings: &Settings,
 ) -> Result<Observed, String> {
     let eligibility = opt_in::eligibility(&group, &settings.opt_in_tag, settings.manage_all_groups);
-    if matches!(eligibility, Eligibility::NotOptedIn | Eligibility::OptedOut) {
+    if matches!(eligibility, Eligibility::NotOptedIn | Eligibility::OptedOut | Eligibility::Protected) {
         return Ok(Observed { group, demand: BTreeMap::new(), sessions: Vec::new() });
     }
     let mut details =

@@ -141,6 +141,10 @@ pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> P
         let g = &o.group;
         let items = match opt_in::eligibility(g, &settings.opt_in_tag, settings.manage_all_groups) {
             Eligibility::NotOptedIn => continue,
+            Eligibility::Protected => {
+                plan.note(&g.id, format!("protected ({}=true): no change, no tag", opt_in::PROTECT_TAG));
+                continue;
+            }
             Eligibility::OptedOut => {
                 plan.note(&g.id, format!("opted out ({}=false)", settings.opt_in_tag));
                 continue;

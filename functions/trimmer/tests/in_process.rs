@@ -183,3 +183,19 @@ async fn a_group_whose_sessions_cannot_be_read_is_left_alone() {
     assert_eq!(world.mutating_calls(), 0);
     assert!(report.errors[0].starts_with("sg-A"), "{:?}", report.errors);
 }
+
+#[tokio::test]
+async fn a_protected_group_is_never_written_to() {
+    let world = World::new(now());
+    idle_group(&world, "sg-PROT", &[REGION]);
+    let mut group = world.group("sg-PROT").unwrap();
+    group.tags.insert(watchdog_core::opt_in::PROTECT_TAG.into(), "true".into());
+    let world = World::new(now());
+    world.add_group(group);
+    world.set_demand("sg-PROT", REGION, Demand { peak: Some(2), oldest: Some(now() - Duration::hours(23)) });
+    let report = run(&trimmer(&world, &[("MANAGE_ALL_GROUPS", "true")])).await;
+    assert!(report.plan.items.is_empty() && report.plan.reported_only.is_empty(), "{:#?}", report.plan);
+    assert!(report.plan.notes.iter().any(|n| n.note.starts_with("protected")));
+    assert_eq!(world.mutating_calls(), 0);
+    assert_eq!(always_on(&world, "sg-PROT", REGION), 10);
+}
