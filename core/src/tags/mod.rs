@@ -7,3 +7,7 @@ pub mod recycle;
 pub mod trim;
 
 pub use crate::ports::Tags;
+
+/// The most tags one resource holds (AWS tagging reference; the model's TagResource takes 50):
+/// every function that adds tags to a group checks the room first.
+pub const MAX_TAGS_PER_RESOURCE: usize = 50;

@@ -36,8 +36,7 @@ pub const CARRIED: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The most tags a resource holds (AWS tagging reference; the model's TagResource takes 50).
-pub const MAX_TAGS: usize = 50;
+pub use watchdog_core::tags::MAX_TAGS_PER_RESOURCE as MAX_TAGS;
 /// Tags the recycler writes on a replacement when creating it: the link to the old group,
 /// its own marker (the IAM condition on CreateStreamGroup) and the attempt.
 const CREATE_TAGS: usize = 3;

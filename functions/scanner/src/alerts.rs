@@ -13,6 +13,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use watchdog_core::findings::Finding;
 use watchdog_core::ports::attributes;
 use watchdog_core::ports::{MAX_MESSAGES_PER_BATCH, Message, Notifier, StreamGroupWriter, Tags};
+use watchdog_core::tags::MAX_TAGS_PER_RESOURCE;
 use watchdog_core::tags::alert::{self, AlertRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,8 +44,11 @@ pub struct GroupAlerts {
     pub suppressed: Vec<Finding>,
     /// Tags to set once the sends succeed, by tag key.
     pub remember: BTreeMap<String, String>,
-    /// Memory of findings that no longer hold, so a recurrence alerts again.
+    /// Memory of findings that no longer hold and were last sent a re-send interval ago or
+    /// more, so a later recurrence alerts again.
     pub forget: Vec<String>,
+    /// Alerts not sent because their memory would not fit on the group (50 tags at most).
+    pub held_back: Vec<Finding>,
 }
 
 pub fn plan(
@@ -70,8 +74,14 @@ pub fn plan(
             None => plan.suppressed.push((*finding).clone()),
         }
     }
+    // A finding that no longer holds is forgotten only once its re-send interval is over: one
+    // that flaps around its threshold re-alerts at most once per interval, not on every flap.
     let current: Vec<String> = findings.iter().map(|f| f.dedup_key()).collect();
-    plan.forget = memory.keys().filter(|k| !current.contains(k)).map(|k| alert::key(prefix, k)).collect();
+    plan.forget = memory
+        .iter()
+        .filter(|(k, record)| !current.contains(k) && now - record.sent_at >= resend)
+        .map(|(k, _)| alert::key(prefix, k))
+        .collect();
     plan
 }
 
@@ -79,6 +89,26 @@ impl GroupAlerts {
     /// The tag that remembers `finding` once it is sent.
     pub fn memory_key(&self, finding: &Finding) -> String {
         alert::key(&self.prefix, &finding.dedup_key())
+    }
+
+    /// Keeps only the sends whose memory fits on the group, which holds at most
+    /// [`MAX_TAGS_PER_RESOURCE`] tags: an alert that could not be remembered would be sent again
+    /// every scan, so it is held back (reported, counted in `AlertMemoryFull`) instead.
+    pub fn fit_memory(&mut self, tags: &Tags) {
+        let mut room = MAX_TAGS_PER_RESOURCE.saturating_sub(tags.len());
+        let sends = std::mem::take(&mut self.send);
+        for (finding, why) in sends {
+            let key = self.memory_key(&finding);
+            if tags.contains_key(&key) {
+                self.send.push((finding, why));
+            } else if room > 0 {
+                room -= 1;
+                self.send.push((finding, why));
+            } else {
+                self.remember.remove(&key);
+                self.held_back.push(finding);
+            }
+        }
     }
 }
 
@@ -309,9 +339,51 @@ mod tests {
         let plan = plan(&rotation.stream_group_arn, &[&rotation, &idle], &tags, prefix, at(2), Duration::hours(24));
         assert_eq!(plan.send.len(), 1);
         assert_eq!(plan.send[0].0.dedup_key(), "idle_capacity:us-west-2");
-        assert_eq!(plan.suppressed, [rotation]);
+        assert_eq!(plan.suppressed, std::slice::from_ref(&rotation));
         assert_eq!(plan.remember["watchdog:alert:idle_capacity:us-west-2"], format!("warning|{}", at(2).timestamp()));
-        assert_eq!(plan.forget, ["watchdog:alert:idle_capacity:us-east-1"]);
+        assert!(plan.forget.is_empty(), "sent 2 h ago: kept, so a flap does not re-alert");
+        let plan = plan_at(&tags, &[&rotation, &idle], at(24));
+        assert_eq!(plan.forget, ["watchdog:alert:idle_capacity:us-east-1"], "forgotten after the interval");
+    }
+
+    fn plan_at(tags: &BTreeMap<String, String>, findings: &[&Finding], now: DateTime<Utc>) -> GroupAlerts {
+        plan(&findings[0].stream_group_arn, findings, tags, "watchdog:alert:", now, Duration::hours(24))
+    }
+
+    #[test]
+    fn alerts_whose_memory_would_not_fit_are_held_back() {
+        let mut tags: BTreeMap<String, String> = (0..48).map(|i| (format!("team-{i}"), "x".to_owned())).collect();
+        tags.insert("watchdog:alert:rotation_due".into(), format!("warning|{}", at(-48).timestamp()));
+        let rotation = finding(FindingKind::RotationDue, Severity::Warning, None);
+        let idle = finding(FindingKind::IdleCapacity, Severity::Warning, Some("us-west-2"));
+        let errors = finding(FindingKind::ActiveWithErrors, Severity::High, None);
+        let mut plan = plan_at(&tags, &[&rotation, &idle, &errors], at(0));
+        plan.fit_memory(&tags);
+        let sent: Vec<String> = plan.send.iter().map(|(f, _)| f.dedup_key()).collect();
+        // 49 tags: the resend of rotation_due overwrites its tag, one new tag fits, one does not.
+        assert_eq!(sent, ["rotation_due", "idle_capacity:us-west-2"]);
+        assert_eq!(plan.held_back.iter().map(|f| f.dedup_key()).collect::<Vec<_>>(), ["active_with_errors"]);
+        assert!(!plan.remember.contains_key("watchdog:alert:active_with_errors"));
+    }
+
+    #[test]
+    fn a_finding_flapping_around_its_threshold_alerts_once_per_interval() {
+        let idle = finding(FindingKind::IdleCapacity, Severity::Warning, Some("us-west-2"));
+        let rotation = finding(FindingKind::RotationDue, Severity::Warning, None);
+        let mut tags: BTreeMap<String, String> = BTreeMap::new();
+        let mut sent = 0;
+        // Every five minutes for a day the idle finding comes and goes; rotation stays.
+        for step in 0..288 {
+            let now = at(0) + Duration::minutes(5 * step);
+            let findings: Vec<&Finding> = if step % 2 == 0 { vec![&rotation, &idle] } else { vec![&rotation] };
+            let plan = plan_at(&tags, &findings, now);
+            sent += plan.send.iter().filter(|(f, _)| f.kind == FindingKind::IdleCapacity).count();
+            tags.extend(plan.remember);
+            for key in plan.forget {
+                tags.remove(&key);
+            }
+        }
+        assert_eq!(sent, 1, "one alert in the day, not one per flap");
     }
 
     #[test]

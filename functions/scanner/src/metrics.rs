@@ -195,7 +195,7 @@ pub fn group_datums(
 }
 
 /// The watchdog's own health for this run.
-pub fn health_datums(run: Duration, calls: &CallCounts, unread: usize) -> Vec<Datum> {
+pub fn health_datums(run: Duration, calls: &CallCounts, unread: usize, memory_full: usize) -> Vec<Datum> {
     let mut out = vec![datum("RunDuration", vec![], run.num_milliseconds() as f64 / 1000.0, Unit::Seconds)];
     for (operation, stats) in calls {
         out.push(datum("ApiCalls", vec![("Operation", operation.clone())], stats.attempts as f64, Unit::Count));
@@ -203,6 +203,7 @@ pub fn health_datums(run: Duration, calls: &CallCounts, unread: usize) -> Vec<Da
     out.push(datum("Throttles", vec![], calls.values().map(|s| s.throttled).sum::<u64>() as f64, Unit::Count));
     out.push(datum("ApiErrors", vec![], calls.values().map(|s| s.server_errors).sum::<u64>() as f64, Unit::Count));
     out.push(datum("UnreadItems", vec![], unread as f64, Unit::Count));
+    out.push(datum("AlertMemoryFull", vec![], memory_full as f64, Unit::Count));
     out
 }
 

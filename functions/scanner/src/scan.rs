@@ -42,6 +42,9 @@ pub struct AlertSummary {
     /// Would have been sent, had this not been a dry run or had a topic been configured.
     pub not_sent: usize,
     pub failed: usize,
+    /// Groups whose new alerts were held back: their alert memory would not fit in the 50 tags a
+    /// group holds. Counted in `AlertMemoryFull`, whose alarm notifies once instead of a storm.
+    pub memory_full: Vec<String>,
 }
 
 /// What the function returns.
@@ -80,6 +83,8 @@ pub struct RegionInventory {
     pub session_listing: Option<SessionListing>,
     pub findings: Vec<Finding>,
     pub unread: Vec<Unread>,
+    /// Groups with alerts held back because their memory would not fit (50 tags).
+    pub memory_full: Vec<String>,
 }
 
 /// The sessions phase's result, shared by every group's evaluation.
@@ -98,6 +103,7 @@ struct Evaluated {
     findings: Vec<Finding>,
     suppressed: usize,
     unread: Vec<Unread>,
+    memory_full: bool,
 }
 
 /// Where a region's results go while it is still being read.
@@ -162,9 +168,10 @@ impl Scanner {
                 let _ = metric_tx.send(datums);
             }
             let unread: usize = results.iter().map(|(i, d, _)| i.unread.len() + d.unread.len()).sum();
+            let memory_full: usize = results.iter().map(|(i, _, _)| i.memory_full.len()).sum();
             let calls = calls_since(&(self.ports.calls)(), calls_before);
             let run = Duration::from_std(started.elapsed()).unwrap_or_default();
-            let _ = metric_tx.send(metrics::health_datums(run, &calls, unread));
+            let _ = metric_tx.send(metrics::health_datums(run, &calls, unread, memory_full));
             drop(metric_tx);
             results
         };
@@ -179,6 +186,7 @@ impl Scanner {
             report.alerts.failed += delivered.failed;
             report.alerts.not_sent += delivered.not_sent;
             report.alerts.suppressed += suppressed;
+            report.alerts.memory_full.extend(inventory.memory_full.iter().cloned());
             report.publish_errors.extend(delivered.errors);
             report.unread.extend(delivered.unread);
             self.count(&mut report, inventory);
@@ -323,6 +331,9 @@ impl Scanner {
             inventory.unread.extend(e.unread);
             suppressed += e.suppressed;
             let Some(group) = e.group else { continue };
+            if e.memory_full {
+                inventory.memory_full.push(group.id.clone());
+            }
             if e.described {
                 inventory.described.push(group.id.clone());
             }
@@ -345,8 +356,14 @@ impl Scanner {
         outlets: &Outlets,
     ) -> Evaluated {
         let config = &self.config;
-        let mut out =
-            Evaluated { group: None, described: false, findings: Vec::new(), suppressed: 0, unread: Vec::new() };
+        let mut out = Evaluated {
+            group: None,
+            described: false,
+            findings: Vec::new(),
+            suppressed: 0,
+            unread: Vec::new(),
+            memory_full: false,
+        };
         let group = match described {
             Described::Full(group) => {
                 out.described = true;
@@ -393,6 +410,11 @@ impl Scanner {
                     // was missing, so the next full scan does not send them again.
                     if !out.described || !sessions.unread.is_empty() {
                         plan.forget.clear();
+                    }
+                    plan.fit_memory(&tags);
+                    if !plan.held_back.is_empty() {
+                        tracing::warn!(stream_group = %group.id, held_back = plan.held_back.len(), "alert memory full (50 tags): alerts held back");
+                        out.memory_full = true;
                     }
                     out.suppressed = plan.suppressed.len();
                     let _ = outlets.alerts.send((group.id.clone(), plan));

@@ -229,3 +229,28 @@ async fn a_protected_groups_findings_are_reported_but_it_gets_no_tag_and_no_aler
         "the unprotected group is alerted"
     );
 }
+
+#[tokio::test]
+async fn a_group_whose_alert_memory_is_full_sends_no_storm_and_is_counted() {
+    let world = World::new(now());
+    fleet(&world, 1);
+    // 49 tags of the studio's own: room for one alert's memory, not two.
+    let mut group = world.group("sg-G00000").unwrap();
+    group.tags = (0..49).map(|i| (format!("cost-{i:02}"), "x".to_owned())).collect();
+    let world = World::new(now());
+    world.add_group(group);
+    let scanner = scanner(&world, &[]);
+    let mut sent = 0;
+    for run in 0..3 {
+        world.set_now(now() + Duration::minutes(5 * run));
+        let report = scan(&scanner).await;
+        assert_eq!(report.findings.len(), 2, "rotation_due and active_with_errors");
+        assert_eq!(report.alerts.memory_full, ["sg-G00000"]);
+        sent += report.alerts.sent;
+    }
+    assert_eq!(sent, 1, "the one whose memory fits, once; the other held back, not re-sent every scan");
+    assert_eq!(world.group("sg-G00000").unwrap().tags.len(), 50);
+    let full: Vec<f64> =
+        world.metrics().iter().filter(|(_, d)| d.name == "AlertMemoryFull").map(|(_, d)| d.value).collect();
+    assert_eq!(full, [1.0, 1.0, 1.0]);
+}
