@@ -24,6 +24,28 @@ pub enum Why {
     ResendDue,
 }
 
+/// Without alert memory (ALERT_MEMORY=none): whether `now` falls in the first scan of a
+/// re-send interval, the intervals counted from midnight UTC. Every finding present then is
+/// alerted; none in between.
+pub fn first_scan_of_interval(now: DateTime<Utc>, resend: Duration, schedule: Duration) -> bool {
+    let into_interval = now.timestamp().rem_euclid(resend.num_seconds().max(1));
+    into_interval < schedule.num_seconds().max(1)
+}
+
+/// A group's alerts when nothing is remembered: all of them in the first scan of an interval,
+/// none otherwise, and no memory to write.
+pub fn plan_without_memory(group_arn: &str, findings: &[&Finding], alert_now: bool) -> GroupAlerts {
+    let mut plan = GroupAlerts { group_arn: group_arn.to_owned(), ..GroupAlerts::default() };
+    for finding in findings {
+        if alert_now {
+            plan.send.push(((*finding).clone(), Why::ResendDue));
+        } else {
+            plan.suppressed.push((*finding).clone());
+        }
+    }
+    plan
+}
+
 /// Whether to send `finding` given what was sent before.
 pub fn should_send(finding: &Finding, sent: Option<&AlertRecord>, now: DateTime<Utc>, resend: Duration) -> Option<Why> {
     match sent {
@@ -193,6 +215,10 @@ struct Pending {
     forget: Vec<String>,
 }
 
+/// A message waiting for a batch: its group's index, the memory tag (key, value) to write once
+/// SNS accepts it (none without alert memory), and the message.
+type Queued = (usize, Option<(String, String)>, Message);
+
 /// The delivery phase of one region: receives each group's plan as soon as it is made,
 /// publishes in batches of ten as they fill, and writes a group's memory once SNS has
 /// answered for all its messages (only what SNS accepted is remembered). Without a topic
@@ -206,8 +232,8 @@ pub async fn deliver(
     let mut out = Delivered::default();
     let mut pending: Vec<Pending> = Vec::new();
     // Messages waiting for a batch, each with the index of its group in `pending` and the
-    // memory (tag key and value) to write once SNS accepts it.
-    let mut queue: Vec<(usize, (String, String), Message)> = Vec::new();
+    // memory (tag key and value) to write once SNS accepts it, if the plan keeps memory.
+    let mut queue: Vec<Queued> = Vec::new();
     loop {
         let next = plans.recv().await;
         let closed = next.is_none();
@@ -226,15 +252,14 @@ pub async fn deliver(
             });
             for (finding, why) in &plan.send {
                 let key = plan.memory_key(finding);
-                let value = plan.remember.get(&key).cloned().unwrap_or_default();
-                queue.push((index, (key, value), message(finding, *why)));
+                let memory = plan.remember.get(&key).map(|value| (key, value.clone()));
+                queue.push((index, memory, message(finding, *why)));
             }
         }
         while let Some((notifier, topic_arn)) = topic
             && (queue.len() >= MAX_MESSAGES_PER_BATCH || (closed && !queue.is_empty()))
         {
-            let batch: Vec<(usize, (String, String), Message)> =
-                queue.drain(..queue.len().min(MAX_MESSAGES_PER_BATCH)).collect();
+            let batch: Vec<Queued> = queue.drain(..queue.len().min(MAX_MESSAGES_PER_BATCH)).collect();
             let messages: Vec<Message> = batch.iter().map(|(_, _, m)| m.clone()).collect();
             let results = match notifier.publish_batch(topic_arn, &messages).await {
                 Ok(results) => results,
@@ -243,13 +268,13 @@ pub async fn deliver(
                     messages.iter().map(|_| Err(String::new())).collect()
                 }
             };
-            for ((index, (key, value), _), result) in batch.into_iter().zip(results) {
+            for ((index, memory, _), result) in batch.into_iter().zip(results) {
                 let group = &mut pending[index];
                 group.outstanding -= 1;
                 match result {
                     Ok(()) => {
                         out.sent += 1;
-                        group.remember.insert(key, value);
+                        group.remember.extend(memory);
                     }
                     Err(reason) => {
                         out.failed += 1;
@@ -348,6 +373,23 @@ mod tests {
 
     fn plan_at(tags: &BTreeMap<String, String>, findings: &[&Finding], now: DateTime<Utc>) -> GroupAlerts {
         plan(&findings[0].stream_group_arn, findings, tags, "watchdog:alert:", now, Duration::hours(24))
+    }
+
+    #[test]
+    fn without_memory_each_finding_alerts_in_the_first_scan_of_each_interval_only() {
+        let (resend, schedule) = (Duration::hours(24), Duration::minutes(5));
+        let midnight = DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z").unwrap().with_timezone(&Utc);
+        let scans_alerting = (0..288 * 2)
+            .map(|i| midnight + Duration::minutes(5 * i) + Duration::seconds(17))
+            .filter(|at| first_scan_of_interval(*at, resend, schedule))
+            .count();
+        assert_eq!(scans_alerting, 2, "one scan a day alerts");
+        assert!(first_scan_of_interval(midnight + Duration::seconds(299), resend, schedule));
+        assert!(!first_scan_of_interval(midnight + Duration::seconds(300), resend, schedule));
+        let f = finding(FindingKind::RotationDue, Severity::Warning, None);
+        let plan = plan_without_memory("arn", &[&f], false);
+        assert!(plan.send.is_empty() && plan.remember.is_empty() && plan.forget.is_empty());
+        assert_eq!(plan_without_memory("arn", &[&f], true).send.len(), 1);
     }
 
     #[test]

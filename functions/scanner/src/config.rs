@@ -37,8 +37,23 @@ pub struct Config {
     pub price_table: BTreeMap<String, f64>,
     /// Prefix of the tags that hold the watchdog's alert memory on each stream group.
     pub alert_tag_prefix: String,
+    /// Where alert memory lives: tags on the groups, or nowhere (the scanner writes no tag).
+    pub alert_memory: AlertMemory,
     /// Compute but publish nothing, unless an invocation says otherwise.
     pub dry_run: bool,
+}
+
+/// ALERT_MEMORY: `tags` (default) or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertMemory {
+    /// Each group's tags remember what was sent: a finding alerts when new, when its severity
+    /// rises, and once per re-send interval.
+    Tags,
+    /// No tag is read or written. Without memory a finding is alerted only in the first scan
+    /// of each re-send interval (counted from midnight UTC): at most once per interval, and a
+    /// new finding may wait up to the interval for its first alert.
+    None,
 }
 
 impl FromEnv for Config {
@@ -85,6 +100,17 @@ impl FromEnv for Config {
             schedule_interval: minutes(lookup, "SCHEDULE_MINUTES", 1..=1440, 5)?,
             price_table,
             alert_tag_prefix: env_config::alert_tag_prefix(lookup)?,
+            alert_memory: match get(lookup, "ALERT_MEMORY").as_deref() {
+                None | Some("tags") => AlertMemory::Tags,
+                Some("none") => AlertMemory::None,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        variable: "ALERT_MEMORY",
+                        value: other.to_owned(),
+                        expected: "tags or none".into(),
+                    });
+                }
+            },
             dry_run,
         })
     }

@@ -5,6 +5,7 @@
 //! publishing overlaps the reads instead of following them.
 
 use crate::alerts::{self, GroupAlerts};
+use crate::config::AlertMemory;
 use crate::config::{Config, MetricDetail};
 use crate::event::{EventError, ScanRequest};
 use crate::metrics::{self, IdleCost, MetricSummary};
@@ -393,6 +394,13 @@ impl Scanner {
             // reported and counted in the metrics, not alerted (alerting without memory would
             // repeat every run). Its expiry was alerted while it approached.
             tracing::info!(stream_group = %group.id, "expired: findings reported, not alerted (no tag access)");
+        } else if !out.findings.is_empty() && config.alert_memory == AlertMemory::None {
+            // No tag is read or written: alerted in the first scan of each re-send interval.
+            let alert_now = alerts::first_scan_of_interval(now, config.alert_resend, config.schedule_interval);
+            let findings: Vec<&Finding> = out.findings.iter().collect();
+            let plan = alerts::plan_without_memory(&group.arn, &findings, alert_now);
+            out.suppressed = plan.suppressed.len();
+            let _ = outlets.alerts.send((group.id.clone(), plan));
         } else if !out.findings.is_empty() {
             match observe::alert_memory(region, &group).await {
                 Ok(tags) if watchdog_core::opt_in::is_protected(&tags) => {

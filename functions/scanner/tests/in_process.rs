@@ -254,3 +254,26 @@ async fn a_group_whose_alert_memory_is_full_sends_no_storm_and_is_counted() {
         world.metrics().iter().filter(|(_, d)| d.name == "AlertMemoryFull").map(|(_, d)| d.value).collect();
     assert_eq!(full, [1.0, 1.0, 1.0]);
 }
+
+#[tokio::test]
+async fn with_alert_memory_none_no_tag_is_touched_and_each_finding_alerts_once_a_day() {
+    let world = World::new(now());
+    fleet(&world, 1);
+    let scanner = scanner(&world, &[("ALERT_MEMORY", "none")]);
+    let mut alerting_scans = Vec::new();
+    // A day of scans every five minutes, from noon.
+    for step in 0..288 {
+        let at = now() + Duration::minutes(5 * step) + Duration::seconds(20);
+        world.set_now(at);
+        let report = scan(&scanner).await;
+        assert!(!report.findings.is_empty());
+        if report.alerts.sent > 0 {
+            assert_eq!(report.alerts.sent, report.findings.len(), "every finding of that scan");
+            alerting_scans.push(at.format("%H:%M").to_string());
+        }
+    }
+    assert_eq!(alerting_scans, ["00:00"], "one scan a day alerts: the first after midnight UTC");
+    let tag_calls =
+        ["ListTagsForResource", "TagResource", "UntagResource"].iter().map(|op| world.calls_of(op)).sum::<usize>();
+    assert_eq!(tag_calls, 0);
+}
