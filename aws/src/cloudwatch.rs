@@ -8,7 +8,9 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum,
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use watchdog_core::ports::{ApiError, Datum, Demand, DemandMetric, DemandSource, LocationKey, MetricSink, Unit};
+use watchdog_core::ports::{
+    ApiError, Datum, Demand, DemandMetric, DemandSource, HealthHistory, LocationKey, MetricSink, Unit,
+};
 
 /// GetMetricData takes at most 500 queries per call.
 const QUERIES_PER_CALL: usize = 500;
@@ -135,5 +137,44 @@ impl DemandSource for CloudWatch {
         }
         demand.retain(|_, d| d.peak.is_some());
         Ok(demand)
+    }
+}
+
+#[async_trait]
+impl HealthHistory for CloudWatch {
+    async fn sum(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimensions: &[(&'static str, String)],
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<f64, ApiError> {
+        let metric = Metric::builder()
+            .namespace(namespace)
+            .metric_name(metric)
+            .set_dimensions(Some(
+                dimensions.iter().map(|(name, value)| Dimension::builder().name(*name).value(value).build()).collect(),
+            ))
+            .build();
+        let query = MetricDataQuery::builder()
+            .id("q")
+            .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Sum").build())
+            .return_data(true)
+            .build();
+        let mut pages = self
+            .home
+            .get_metric_data()
+            .metric_data_queries(query)
+            .start_time(aws_smithy_types::DateTime::from_secs(since.timestamp()))
+            .end_time(aws_smithy_types::DateTime::from_secs(until.timestamp()))
+            .into_paginator()
+            .send();
+        let mut sum = 0.0;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("GetMetricData", &e))?;
+            sum += page.metric_data_results().iter().flat_map(|r| r.values()).sum::<f64>();
+        }
+        Ok(sum)
     }
 }

@@ -48,6 +48,7 @@ pub fn ports(sdk: &aws_types::SdkConfig, connection: &Connection) -> Ports {
         regions,
         metrics: Arc::new(cloudwatch::CloudWatch::new(sdk, &stats)),
         demand: Arc::new(cloudwatch::CloudWatch::new(sdk, &stats)),
+        history: Arc::new(cloudwatch::CloudWatch::new(sdk, &stats)),
         notifier: Arc::new(sns::Sns::new(sdk, &stats)),
         clock: match &connection.clock_url {
             None => Arc::new(clock::SystemClock),

@@ -55,7 +55,9 @@ pub fn remediation(
     opt_in_default: &str,
     publish_plan_default: bool,
     limit: crate::reconcile::Limit,
+    repeated_failure_default_minutes: i64,
 ) -> Result<Remediation, ConfigError> {
+    let window = minutes(lookup, "REPEATED_FAILURE_WINDOW_MINUTES", 0..=10_080, repeated_failure_default_minutes)?;
     Ok(Remediation {
         connection: connection(lookup, 3)?,
         run: crate::reconcile::RunSettings {
@@ -65,6 +67,7 @@ pub fn remediation(
             actions_topic_arn: topic_arn(lookup, "ACTIONS_TOPIC_ARN")?,
             publish_plan: flag(lookup, "PUBLISH_PLAN", publish_plan_default)?,
             metric_namespace: metric_namespace(lookup)?,
+            repeated_failure_window: (window > Duration::zero()).then_some(window),
         },
         opt_in_tag: tag_key(lookup, "OPT_IN_TAG", opt_in_default)?,
         manage_all_groups: flag(lookup, "MANAGE_ALL_GROUPS", false)?,

@@ -284,6 +284,21 @@ pub trait DemandSource: Send + Sync {
     ) -> Result<BTreeMap<LocationKey, Demand>, ApiError>;
 }
 
+/// CloudWatch as the memory of the watchdog's own health: what earlier runs published.
+#[async_trait]
+pub trait HealthHistory: Send + Sync {
+    /// The sum of `metric` (with exactly these dimensions) in `namespace` published from
+    /// `since` until `until`; zero when there is none.
+    async fn sum(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimensions: &[(&'static str, String)],
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<f64, ApiError>;
+}
+
 /// SNS.
 #[async_trait]
 pub trait Notifier: Send + Sync {
@@ -336,6 +351,7 @@ pub struct Ports {
     pub regions: BTreeMap<String, std::sync::Arc<dyn GameLiftStreams>>,
     pub metrics: std::sync::Arc<dyn MetricSink>,
     pub demand: std::sync::Arc<dyn DemandSource>,
+    pub history: std::sync::Arc<dyn HealthHistory>,
     pub notifier: std::sync::Arc<dyn Notifier>,
     pub clock: std::sync::Arc<dyn Clock>,
     /// Calls made so far, for reports and health metrics.

@@ -264,6 +264,9 @@ pub enum RunError {
     /// The run saw too little to be trusted (a region it could not list, most groups unread).
     #[error("the scan is incomplete: {0}")]
     Incomplete(String),
+    /// Steps failed in this run and in an earlier one within the repeated-failure window.
+    #[error("steps keep failing: {0}")]
+    StepsFailing(String),
 }
 
 impl RunError {
@@ -274,6 +277,7 @@ impl RunError {
             Self::Clock(_) => "ClockUnavailable",
             Self::Publish(_) => "PublishFailed",
             Self::Incomplete(_) => "ScanIncomplete",
+            Self::StepsFailing(_) => "StepsFailing",
         }
     }
 }
@@ -316,8 +320,12 @@ pub struct RunSettings {
     pub actions_topic_arn: Option<String>,
     /// Publish the plan of a dry run to the actions topic.
     pub publish_plan: bool,
-    /// Where the run's health metrics go (StepsDone, StepsFailed, StepsDeferred, Problems).
+    /// Where the run's health metrics go (StepsDone, StepsFailed, StepsDeferred, StepsBlocked,
+    /// Problems).
     pub metric_namespace: String,
+    /// A run whose steps fail, when steps also failed in an earlier run this recent, fails
+    /// its invocation (the function-errors alarm); `None` never fails on that account.
+    pub repeated_failure_window: Option<chrono::Duration>,
 }
 
 /// What a reconciler sees of one region's run.
@@ -478,6 +486,31 @@ pub async fn run<R: Reconciler>(
             publish_errors.push(format!("publishing the run's problems: {e}"));
         }
     }
+    // Steps that failed in an earlier run too: read before this run's health is published, so
+    // only earlier runs count.
+    let repeated = match settings.repeated_failure_window.filter(|_| report.failed_steps > 0) {
+        None => None,
+        Some(window) => {
+            let function = vec![("Function", settings.function.to_owned())];
+            let earlier = ports
+                .history
+                .sum(&settings.metric_namespace, "StepsFailed", &function, now - window, now - chrono::Duration::seconds(1))
+                .await;
+            match earlier {
+                Ok(earlier) if earlier > 0.0 => Some(format!(
+                    "{} step(s) failed in this run and {earlier} in the last {} minutes: {}",
+                    report.failed_steps,
+                    window.num_minutes(),
+                    report.errors.join("; ")
+                )),
+                Ok(_) => None,
+                Err(e) => {
+                    report.errors.push(format!("reading the earlier runs' StepsFailed: {e}"));
+                    None
+                }
+            }
+        }
+    };
     // The run's health, so alarms see failures that repeat run after run.
     if let Err(e) = ports.metrics.put(&settings.metric_namespace, &health(&report), now).await {
         publish_errors.push(format!("publishing the run's health metrics: {e}"));
@@ -496,6 +529,10 @@ pub async fn run<R: Reconciler>(
         // The report is the record of what was done: log it whole before failing.
         tracing::error!(report = %serde_json::to_string(&report).unwrap_or_default(), "publishing failed");
         return Err(RunError::Publish(publish_errors.join("; ")));
+    }
+    if let Some(why) = repeated {
+        tracing::error!(report = %serde_json::to_string(&report).unwrap_or_default(), "steps keep failing");
+        return Err(RunError::StepsFailing(why));
     }
     Ok(report)
 }
@@ -796,6 +833,7 @@ mod tests {
             actions_topic_arn: Some("arn:aws:sns:us-west-2:111122223333:actions".into()),
             publish_plan: true,
             metric_namespace: "Watchdog/Test".into(),
+            repeated_failure_window: Some(chrono::Duration::minutes(45)),
         }
     }
 
@@ -838,6 +876,26 @@ mod tests {
             ]
         );
         assert_eq!(report.executed.iter().map(|d| d.item.stream_group.as_str()).collect::<Vec<_>>(), ["sg-C"]);
+    }
+
+    #[tokio::test]
+    async fn steps_failing_run_after_run_fail_the_invocation_a_single_failure_does_not() {
+        let world = world();
+        world.fail("TagResource", Some("sg-A"), ErrorKind::Quota, None);
+        let items = vec![step("sg-A", "a", None, tag("sg-A", "k1"))];
+        let first = run_with(items.clone(), settings(Limit::Steps(10)), &world, request(None)).await;
+        assert_eq!(first.unwrap().failed_steps, 1, "the first failure is reported, the invocation succeeds");
+        world.set_now(now() + chrono::Duration::minutes(15));
+        let second = run_with(items.clone(), settings(Limit::Steps(10)), &world, request(None)).await.unwrap_err();
+        assert_eq!(second.error_type(), "StepsFailing");
+        assert!(second.to_string().contains("1 in the last 45 minutes"), "{second}");
+        // An hour later the earlier failure is out of the window: one failure again, no error.
+        world.set_now(now() + chrono::Duration::minutes(75));
+        world.clear_faults();
+        assert!(run_with(items.clone(), settings(Limit::Steps(10)), &world, request(None)).await.is_ok());
+        world.fail("TagResource", Some("sg-A"), ErrorKind::Quota, None);
+        world.set_now(now() + chrono::Duration::minutes(140));
+        assert!(run_with(items, settings(Limit::Steps(10)), &world, request(None)).await.is_ok());
     }
 
     #[tokio::test]

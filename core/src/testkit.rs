@@ -115,6 +115,8 @@ struct State {
     faults: Vec<Fault>,
     published: Vec<(String, Message)>,
     metrics: Vec<(String, Datum)>,
+    /// When each of `metrics` was published.
+    metric_times: Vec<DateTime<Utc>>,
     put_calls: usize,
     demand: BTreeMap<LocationKey, Demand>,
     now: Option<DateTime<Utc>>,
@@ -294,6 +296,7 @@ impl World {
                 .collect(),
             metrics: Arc::new(self.clone()),
             demand: Arc::new(self.clone()),
+            history: Arc::new(self.clone()),
             notifier: Arc::new(self.clone()),
             clock: Arc::new(self.clone()),
             calls: Arc::new(move || {
@@ -603,12 +606,13 @@ fn location_from_spec(spec: &LocationSpec) -> Location {
 
 #[async_trait]
 impl MetricSink for World {
-    async fn put(&self, namespace: &str, datums: &[Datum], _at: DateTime<Utc>) -> Result<(), ApiError> {
+    async fn put(&self, namespace: &str, datums: &[Datum], at: DateTime<Utc>) -> Result<(), ApiError> {
         assert!(datums.len() <= MAX_DATUMS_PER_CALL, "{} datums in one PutMetricData", datums.len());
         self.record("", "PutMetricData", namespace)?;
         let mut state = self.state();
         state.put_calls += 1;
         state.metrics.extend(datums.iter().map(|d| (namespace.to_owned(), d.clone())));
+        state.metric_times.extend(datums.iter().map(|_| at));
         Ok(())
     }
 }
@@ -626,6 +630,30 @@ impl DemandSource for World {
         self.record(region, "GetMetricData", "")?;
         let state = self.state();
         Ok(locations.iter().filter_map(|k| state.demand.get(k).map(|d| (k.clone(), *d))).collect())
+    }
+}
+
+#[async_trait]
+impl HealthHistory for World {
+    async fn sum(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimensions: &[(&'static str, String)],
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<f64, ApiError> {
+        self.record("", "GetMetricData", namespace)?;
+        let state = self.state();
+        Ok(state
+            .metrics
+            .iter()
+            .zip(&state.metric_times)
+            .filter(|((ns, d), at)| {
+                ns == namespace && d.name == metric && d.dimensions == dimensions && **at >= since && **at <= until
+            })
+            .map(|((_, d), _)| d.value)
+            .sum())
     }
 }
 

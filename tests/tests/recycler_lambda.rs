@@ -632,8 +632,15 @@ async fn a_quota_refusal_backs_off_and_raises_a_finding_and_a_metric() {
         "{metrics:?}"
     );
 
-    s.emu.http().delete(format!("{}/_emulator/faults", s.emu.url)).send().await.unwrap();
+    // Refused again after the back-off: failing run after run, the invocation itself fails
+    // (the function-errors alarm), the attempt recorded all the same.
     s.emu.advance_seconds(5.0 * 60.0).await;
+    let failing = s.watch.invoke_file(RECYCLER, "recycler-scheduler-input.json").await.unwrap_err();
+    assert!(failing.contains("StepsFailing"), "{failing}");
+    assert_eq!(tags(&s, OLD_ARN).await["watchdog:recycle-attempt"], "2");
+
+    s.emu.http().delete(format!("{}/_emulator/faults", s.emu.url)).send().await.unwrap();
+    s.emu.advance_seconds(10.0 * 60.0).await;
     assert_eq!(executed(&run(&s).await), ["create_replacement"]);
 }
 

@@ -22,6 +22,8 @@ impl FromEnv for Config {
             "watchdog:recycle",
             false,
             Limit::MutatingCalls(max_mutations),
+            // Two hourly runs and a margin.
+            150,
         )?;
         if !common.run.dry_run && common.run.actions_topic_arn.is_none() {
             // Without a topic the cut-over cannot be announced, so no recreation would ever end.

@@ -267,8 +267,11 @@ async fn a_quota_refusal_is_recorded_backed_off_counted_and_blocked() {
         world.metrics().iter().filter(|(_, d)| d.name == "StepsBlocked").map(|(_, d)| d.value).collect();
     assert_eq!(blocked, [0.0, 1.0], "the health metric counts the block");
 
+    // Refused again, run after run: the invocation itself fails now (the function-errors alarm),
+    // with the failure recorded all the same.
     world.set_now(now() + Duration::minutes(31));
-    run(&recycler).await;
+    let again = recycler.run(&RunRequest::default()).await.unwrap_err();
+    assert_eq!(again.error_type(), "StepsFailing", "{again}");
     let tags = world.group("sg-OLD").unwrap().tags;
     assert_eq!(tags[state::ATTEMPT], "2");
     assert_eq!(tags[state::RETRY_AFTER], (now() + Duration::minutes(31 + 60)).timestamp().to_string(), "doubled");

@@ -62,7 +62,9 @@ impl FromEnv for Config {
             }
         };
         let max_changes = whole(lookup, "MAX_CHANGES_PER_RUN", "number", 1..=500, 10)?;
-        let common = env_config::remediation(lookup, "trimmer", "watchdog:trim", true, Limit::Steps(max_changes))?;
+        // Two 15-minute runs and a margin.
+        let common =
+            env_config::remediation(lookup, "trimmer", "watchdog:trim", true, Limit::Steps(max_changes), 45)?;
         Ok(Self {
             connection: common.connection,
             run: common.run,
