@@ -494,7 +494,13 @@ pub async fn run<R: Reconciler>(
             let function = vec![("Function", settings.function.to_owned())];
             let earlier = ports
                 .history
-                .sum(&settings.metric_namespace, "StepsFailed", &function, now - window, now - chrono::Duration::seconds(1))
+                .sum(
+                    &settings.metric_namespace,
+                    "StepsFailed",
+                    &function,
+                    now - window,
+                    now - chrono::Duration::seconds(1),
+                )
                 .await;
             match earlier {
                 Ok(earlier) if earlier > 0.0 => Some(format!(

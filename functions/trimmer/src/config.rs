@@ -63,8 +63,7 @@ impl FromEnv for Config {
         };
         let max_changes = whole(lookup, "MAX_CHANGES_PER_RUN", "number", 1..=500, 10)?;
         // Two 15-minute runs and a margin.
-        let common =
-            env_config::remediation(lookup, "trimmer", "watchdog:trim", true, Limit::Steps(max_changes), 45)?;
+        let common = env_config::remediation(lookup, "trimmer", "watchdog:trim", true, Limit::Steps(max_changes), 45)?;
         Ok(Self {
             connection: common.connection,
             run: common.run,
