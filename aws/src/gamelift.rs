@@ -314,6 +314,13 @@ impl StreamGroupWriter for GameLiftStreamsApi {
         request.send().await.map(|_| ()).map_err(|e| classify("UpdateStreamGroup", &e))
     }
 
+    async fn set_default_application(&self, group_id: &str, application: &str) -> Result<(), ApiError> {
+        self.wait(Operation::UpdateStreamGroup).await;
+        let request =
+            self.client.update_stream_group().identifier(group_id).default_application_identifier(application);
+        request.send().await.map(|_| ()).map_err(|e| classify("UpdateStreamGroup", &e))
+    }
+
     async fn terminate_session(&self, group_id: &str, session_arn: &str) -> Result<(), ApiError> {
         self.wait(Operation::TerminateStreamSession).await;
         let request =

@@ -255,6 +255,9 @@ pub trait StreamGroupWriter: Send + Sync {
     async fn add_location(&self, group_id: &str, location: &LocationSpec) -> Result<(), ApiError>;
     /// UpdateStreamGroup with these locations' capacity (every setting sent for each).
     async fn update_capacity(&self, group_id: &str, locations: &[LocationSpec]) -> Result<(), ApiError>;
+    /// UpdateStreamGroup with only DefaultApplicationIdentifier (no location is sent, so no
+    /// capacity setting is touched).
+    async fn set_default_application(&self, group_id: &str, application: &str) -> Result<(), ApiError>;
     async fn terminate_session(&self, group_id: &str, session_arn: &str) -> Result<(), ApiError>;
 }
 

@@ -77,6 +77,10 @@ pub enum Call {
         group_id: String,
         session_arn: String,
     },
+    SetDefaultApplication {
+        group_id: String,
+        application: String,
+    },
     /// Publish to the actions topic; the step fails when there is no topic or SNS refuses.
     Announce(Message),
     /// Publish to the actions topic if one is configured.
@@ -694,6 +698,9 @@ impl<A: StepKind> Executor<'_, A> {
             Call::AddLocation { group_id, location } => region.add_location(group_id, location).await,
             Call::UpdateCapacity { group_id, locations } => region.update_capacity(group_id, locations).await,
             Call::TerminateSession { group_id, session_arn } => region.terminate_session(group_id, session_arn).await,
+            Call::SetDefaultApplication { group_id, application } => {
+                region.set_default_application(group_id, application).await
+            }
             Call::Announce(message) => {
                 let topic = self.settings.actions_topic_arn.as_ref().ok_or_else(|| {
                     (None, "no ACTIONS_TOPIC_ARN: this step must be announced and cannot be".to_owned())

@@ -509,6 +509,14 @@ impl StreamGroupWriter for RegionPort {
         group.tags = request.tags.clone();
         group.tags.insert("test:client-token".into(), request.client_token.clone());
         group.locations = request.locations.iter().map(location_from_spec).collect();
+        // As the service does: the default application is the first one associated.
+        if let Some(arn) = &request.default_application {
+            group.default_application = Some(crate::model::ApplicationRef {
+                id: Some(crate::model::id_of(arn).to_owned()),
+                arn: Some(arn.clone()),
+            });
+            group.associated_applications.push(arn.clone());
+        }
         let reference = group.group_ref();
         state.groups.entry(self.region.clone()).or_default().push(group);
         Ok(reference)
@@ -561,6 +569,16 @@ impl StreamGroupWriter for RegionPort {
                     l.capacity.requested = spec.always_on;
                 }
             }
+        })
+    }
+
+    async fn set_default_application(&self, group_id: &str, application: &str) -> Result<(), ApiError> {
+        self.world.call(&self.region, Operation::UpdateStreamGroup, group_id)?;
+        self.world.with_group(&self.region, "UpdateStreamGroup", group_id, |g| {
+            g.default_application = Some(crate::model::ApplicationRef {
+                id: Some(crate::model::id_of(application).to_owned()),
+                arn: Some(application.to_owned()),
+            });
         })
     }
 

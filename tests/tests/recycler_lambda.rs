@@ -749,3 +749,30 @@ async fn a_function_killed_at_arbitrary_moments_still_ends_with_one_replacement_
 async fn run_quietly(s: &Setup) {
     let _ = s.watch.invoke_file(RECYCLER, "recycler-scheduler-input.json").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_application_in_error_is_stood_in_for_then_restored_before_the_cutover() {
+    let fleet = format!("{APPS}{}", old_group(""));
+    let s = setup("default-error", &fleet, &[("DRY_RUN", "false")]).await;
+    let racer = json!({ "application": "a-RACER0001", "status": "ERROR", "reason": "sourceModified" });
+    s.emu.admin_ok("/_emulator/applications/status", racer).await;
+    let client = s.emu.client("us-west-2").await;
+
+    // Created with a READY stand-in as its default; the cut-over waits for the studio's default.
+    let first = run(&s).await;
+    assert_eq!(executed(&first), ["create_replacement"], "{first:#}");
+    assert!(first["plan"]["notes"].to_string().contains("a-RACER0001 is ERROR (sourceModified)"));
+    let new_id = tags(&s, OLD_ARN).await["watchdog:replacement"].clone();
+    s.emu.advance_seconds(5.0).await;
+    assert_eq!(executed(&run(&s).await), ["associate_applications"]);
+    let blocked_run = run(&s).await;
+    assert_eq!(blocked(&blocked_run), ["application_not_ready"], "{blocked_run:#}");
+
+    // READY again: associated, made the default again, then the cut-over.
+    s.emu.admin_ok("/_emulator/applications/status", json!({ "application": "a-RACER0001", "status": "READY" })).await;
+    assert_eq!(executed(&run(&s).await), ["associate_applications", "clear_blocked"]);
+    assert_eq!(executed(&run(&s).await), ["restore_default_application"]);
+    let new = client.get_stream_group().identifier(&new_id).send().await.unwrap();
+    assert_eq!(new.default_application().and_then(|d| d.id()), Some("a-RACER0001"));
+    assert_eq!(executed(&run(&s).await), ["announce_cutover"]);
+}

@@ -39,6 +39,7 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::AddStreamGroupLocations,
     Operation::GetApplication,
     Operation::ListStreamUrls,
+    Operation::UpdateStreamGroup,
 ];
 
 /// The configuration is the reconciler: everything it decides with is in it.

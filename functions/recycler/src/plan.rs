@@ -61,6 +61,12 @@ pub enum Step {
         replacement: String,
         applications: Vec<String>,
     },
+    /// The old group's default application, READY again, back as the replacement's default
+    /// (it started with a READY stand-in).
+    RestoreDefaultApplication {
+        replacement: String,
+        application: String,
+    },
     /// Publish the cut-over, then record its time.
     AnnounceCutover {
         replacement: String,
@@ -761,6 +767,26 @@ fn active_replacement(
     let ending =
         g.status == StreamGroupStatus::Expired || g.expires_at.is_some_and(|e| now >= e - settings.expiry_guard);
     let cutover_at = epoch(&steps.home.map_or_else(Tags::new, |h| h.tags.clone()), state::CUTOVER_AT);
+    // The studio's default is pre-cached on always-on capacity: once READY and associated, it
+    // becomes the replacement's default again, before the cut-over.
+    let intended = g.default_application.as_ref().and_then(|d| d.arn.clone());
+    let current = replacement.default_application.as_ref().and_then(|d| d.arn.clone());
+    if let Some(intended) = intended.filter(|i| {
+        cutover_at.is_none()
+            && current.as_ref() != Some(i)
+            && readiness.ready(i)
+            && replacement.associated_applications.contains(i)
+    }) {
+        let effect = Effect::call(Call::SetDefaultApplication {
+            group_id: replacement.id.clone(),
+            application: intended.clone(),
+        });
+        let step =
+            Step::RestoreDefaultApplication { replacement: replacement.id.clone(), application: intended.clone() };
+        let done = format!("{intended} is the default application of {} again", replacement.id);
+        d.items.push(steps.item(step, format!("{intended} is READY again"), effect, done));
+        return;
+    }
     if !not_ready.is_empty() && cutover_at.is_none() {
         let why: Vec<String> = not_ready.iter().map(|a| readiness.why_not(a)).collect();
         if !ending {

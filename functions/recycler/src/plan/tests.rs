@@ -539,3 +539,19 @@ fn a_refused_removal_counts_as_an_attempt_and_waits_out_its_backoff() {
     let Step::RemoveLocation { attempt, .. } = &plan.items[0].action else { panic!() };
     assert_eq!(*attempt, 2);
 }
+
+#[test]
+fn the_studios_default_application_is_restored_before_the_cutover_once_ready() {
+    let old = group("sg-A", 29, &[("watchdog:recycle", "true"), (state::REPLACEMENT, "sg-N")]);
+    let mut new = replacement("sg-A", &[]);
+    new.associated_applications = old.associated_applications.clone();
+    new.default_application = Some(ApplicationRef { id: Some("a-2".into()), arn: Some("arn:app/a-2".into()) });
+    let plan = run(&with_replacement(observed(old.clone()), &new));
+    assert_eq!(actions(&plan), ["restore_default_application"]);
+    assert_eq!(
+        plan.items[0].effect.call,
+        Call::SetDefaultApplication { group_id: "sg-N".into(), application: "arn:app/a-1".into() }
+    );
+    new.default_application = old.default_application.clone();
+    assert_eq!(actions(&run(&with_replacement(observed(old), &new))), ["announce_cutover"]);
+}
