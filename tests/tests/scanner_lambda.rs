@@ -244,8 +244,9 @@ async fn scheduled_scan_publishes_metrics_and_alerts_once_and_raises_new_finding
     assert!(dry["api_calls"].get("TagResource").is_none());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scan_under_throttling_and_server_errors_says_exactly_what_it_could_not_read() {
+/// 30 groups aged 20.5 to 49.5 days, each with one player and no idle waste: their only
+/// findings are lifecycle ones, which a group's summary is enough for.
+fn bulk_fleet() -> String {
     let mut fleet = String::from("[[applications]]\nkey = \"racer\"\ndescription = \"Racer\"\n");
     for i in 0..30 {
         fleet.push_str(&format!(
@@ -253,6 +254,43 @@ async fn a_scan_under_throttling_and_server_errors_says_exactly_what_it_could_no
             20 + i
         ));
     }
+    fleet
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_with_unreadable_groups_then_a_clean_scan_sends_nothing_twice() {
+    let mut config = quick_config();
+    config.frozen_clock = true;
+    let emu = TestEmulator::start(config, Some(&bulk_fleet())).await;
+    let (status, body) = emu
+        .admin_post(
+            "/_emulator/faults",
+            json!({ "operation": "GetStreamGroup", "error_rate": 0.3, "error": "InternalServerException" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let aws = LocalAws::connect().await;
+    let (topic, queue) = aws.topic_with_queue(&unique("resend")).await;
+    let mut env = scanner_env(&emu, &aws, &unique("WatchdogResend"), Some(&topic));
+    env.push(("MAX_ATTEMPTS", "1".to_owned()));
+    let watch = LambdaWatch::start("scanner-resend", &env);
+
+    let partial = watch.invoke_file(SCANNER, "scanner-scheduled-event.json").await.expect("scan");
+    assert_eq!(partial["complete"], false, "some groups went unread");
+    assert_eq!(partial["alerts"]["sent"], 22, "every rotation_due, from the summaries too: {partial:#}");
+
+    emu.http().delete(format!("{}/_emulator/faults", emu.url)).send().await.unwrap();
+    emu.advance_seconds(300.0).await;
+    let clean = watch.invoke_file(SCANNER, "scanner-scheduled-event.json").await.expect("scan");
+    assert_eq!(clean["complete"], true);
+    assert_eq!((clean["alerts"]["sent"].as_u64(), clean["alerts"]["suppressed"].as_u64()), (Some(0), Some(22)));
+    let delivered = aws.drain(&queue, Duration::from_secs(2)).await;
+    assert_eq!(delivered.len(), 22, "each finding reached subscribers once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_under_throttling_and_server_errors_says_exactly_what_it_could_not_read() {
+    let fleet = bulk_fleet();
     let mut config = quick_config();
     config.frozen_clock = true;
     let emu = TestEmulator::start(config, Some(&fleet)).await;
