@@ -39,6 +39,21 @@ pub enum ErrorKind {
     Other,
 }
 
+impl ErrorKind {
+    /// The kind's name, as it is serialized and recorded in failure tags.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Throttled => "throttled",
+            Self::Conflict => "conflict",
+            Self::Validation => "validation",
+            Self::Quota => "quota",
+            Self::AccessDenied => "access_denied",
+            Self::Other => "other",
+        }
+    }
+}
+
 impl ApiError {
     pub fn new(operation: &'static str, kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
         Self { operation, kind, code: code.into(), message: message.into() }
@@ -359,4 +374,17 @@ pub struct Ports {
     pub clock: std::sync::Arc<dyn Clock>,
     /// Calls made so far, for reports and health metrics.
     pub calls: std::sync::Arc<dyn Fn() -> CallCounts + Send + Sync>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_kind_is_recorded_under_its_serialized_name() {
+        use ErrorKind::*;
+        for kind in [NotFound, Throttled, Conflict, Validation, Quota, AccessDenied, Other] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+    }
 }

@@ -478,18 +478,6 @@ pub async fn run<R: Reconciler>(
             publish_errors.push(format!("publishing the plan: {e}"));
         }
     }
-    // What was left alone, and why, reaches people too, not only the report.
-    if !report.errors.is_empty()
-        && let Some(topic) = &settings.actions_topic_arn
-    {
-        let body =
-            json!({ "type": "problems", "function": settings.function, "dry_run": dry_run, "problems": report.errors });
-        let subject = format!("{}: {} problem(s) this run", settings.function, report.errors.len());
-        let message = Message::announcement(&subject, &body, &[("type", "problems"), ("action", "problems")]);
-        if let Err(e) = ports.notifier.publish(topic, &message).await {
-            publish_errors.push(format!("publishing the run's problems: {e}"));
-        }
-    }
     // Steps that failed in an earlier run too: read before this run's health is published, so
     // only earlier runs count.
     let repeated = match settings.repeated_failure_window.filter(|_| report.failed_steps > 0) {
@@ -521,6 +509,18 @@ pub async fn run<R: Reconciler>(
             }
         }
     };
+    // What was left alone, and why, reaches people too, not only the report.
+    if !report.errors.is_empty()
+        && let Some(topic) = &settings.actions_topic_arn
+    {
+        let body =
+            json!({ "type": "problems", "function": settings.function, "dry_run": dry_run, "problems": report.errors });
+        let subject = format!("{}: {} problem(s) this run", settings.function, report.errors.len());
+        let message = Message::announcement(&subject, &body, &[("type", "problems"), ("action", "problems")]);
+        if let Err(e) = ports.notifier.publish(topic, &message).await {
+            publish_errors.push(format!("publishing the run's problems: {e}"));
+        }
+    }
     // The run's health, so alarms see failures that repeat run after run.
     if let Err(e) = ports.metrics.put(&settings.metric_namespace, &health(&report), now).await {
         publish_errors.push(format!("publishing the run's health metrics: {e}"));
@@ -634,12 +634,11 @@ impl<A: StepKind> Executor<'_, A> {
                 }
                 Err((kind, mut error)) => {
                     if let (Some(record), Some(kind)) = (&effect.on_failure, kind) {
-                        let kind = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned));
                         let record = TagWrite {
                             set: record
                                 .set
                                 .iter()
-                                .map(|(k, v)| (k.clone(), v.replace(FAILURE_KIND, kind.as_deref().unwrap_or("other"))))
+                                .map(|(k, v)| (k.clone(), v.replace(FAILURE_KIND, kind.as_str())))
                                 .collect(),
                             ..record.clone()
                         };

@@ -178,7 +178,8 @@ impl World {
 
     /// A stream URL of `group_id` in `status`.
     pub fn add_stream_url(&self, group_id: &str, id: &str, status: crate::model::StreamUrlStatus) {
-        let region = "us-west-2";
+        let group = self.group(group_id);
+        let region = group.as_ref().and_then(|g| g.region()).unwrap_or("us-west-2");
         let url = StreamUrl {
             arn: format!("arn:aws:gameliftstreams:{region}:{ACCOUNT}:streamurl/{group_id}/{id}"),
             id: id.to_owned(),

@@ -25,13 +25,21 @@ pub async fn observe(run: &mut RegionRun<'_>, settings: &Settings) -> Vec<Observ
         .filter(|g| g.status == StreamGroupStatus::Expired && g.region() == Some(region.region()))
         .cloned()
         .collect();
-    let mut untagged = BTreeSet::new();
-    for mut group in expired {
-        match region.list_tags(&group.arn).await {
-            Ok(tags) => group.tags = tags,
-            Err(_) => {
-                untagged.insert(group.id.clone());
+    let read_expired = |mut group: StreamGroup| async move {
+        let readable = match region.list_tags(&group.arn).await {
+            Ok(tags) => {
+                group.tags = tags;
+                true
             }
+            // Expected where the service keeps to "only Get and Delete": a blocked finding.
+            Err(_) => false,
+        };
+        Ok((group, readable))
+    };
+    let mut untagged = BTreeSet::new();
+    for (group, readable) in reconcile::read_concurrently(expired, read_expired, errors).await {
+        if !readable {
+            untagged.insert(group.id.clone());
         }
         all.push(group);
     }
@@ -183,12 +191,14 @@ async fn read_applications(
         arns.extend(g.default_application.as_ref().and_then(|d| d.arn.clone()));
         arns
     };
-    let wanted: BTreeSet<String> = observed.iter().flat_map(needs).collect();
-    let mut read: BTreeMap<String, Result<Application, String>> = BTreeMap::new();
-    let results = futures::future::join_all(wanted.iter().map(|arn| region.get_application(arn))).await;
-    for (arn, result) in wanted.iter().zip(results) {
-        read.insert(arn.clone(), result.map_err(|e| e.to_string()));
-    }
+    let wanted: Vec<String> = observed.iter().flat_map(needs).collect::<BTreeSet<_>>().into_iter().collect();
+    // Each application once per run, a few at a time; a failed read is kept per application.
+    let read_one = |arn: String| async move {
+        let result = region.get_application(&arn).await.map_err(|e| e.to_string());
+        Ok((arn, result))
+    };
+    let read: BTreeMap<String, Result<Application, String>> =
+        reconcile::read_concurrently(wanted, read_one, errors).await.into_iter().collect();
     observed.retain_mut(|o| {
         let mut unreadable = Vec::new();
         for arn in needs(o) {

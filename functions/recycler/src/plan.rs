@@ -363,8 +363,9 @@ impl Steps<'_> {
             replacement.status,
             retry_after.to_rfc3339()
         );
-        let write = self.record(tags).unwrap_or_else(|| TagWrite::set(&replacement.arn, Tags::new()));
-        self.item(step, why, Effect::tags(write), done)
+        // On the old group, or, when it is EXPIRED, on the failed replacement (the home then).
+        let home = self.home.map_or(&replacement.arn, |h| &h.arn);
+        self.item(step, why, Effect::tags(TagWrite::set(home, tags)), done)
     }
 
     fn delete_group(&self, step: Step, victim: &StreamGroup, why: String, done: String) -> PlanItem<Step> {

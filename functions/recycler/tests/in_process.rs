@@ -342,3 +342,57 @@ async fn a_protected_group_is_never_written_to_even_when_due() {
     assert!(report.plan.notes.iter().any(|n| n.note.starts_with("protected")), "{:?}", report.plan.notes);
     assert_eq!(world.mutating_calls(), 0);
 }
+
+#[tokio::test]
+async fn reads_a_safety_decision_needs_that_fail_hold_the_step_back() {
+    // Applications unreadable: nothing is created.
+    let world = World::new(now());
+    old_group(&world, "sg-OLD", &[("watchdog:recycle", "true")]);
+    world.fail("GetApplication", None, ErrorKind::Throttled, None);
+    let report = run(&recycler(&world, &[])).await;
+    assert!(report.plan.items.is_empty(), "{:#?}", report.plan);
+    assert!(report.errors.iter().any(|e| e.starts_with("sg-OLD") && e.contains("its recreation waits")));
+    assert_eq!(world.mutating_calls(), 0);
+
+    // Stream URLs unreadable after the cut-over: the old group is not deleted.
+    let world = World::new(now());
+    let (recycler, _new) = recreation_started(&world, &[("GRACE_MINUTES", "1")]).await;
+    let new = replacement_id(&world, "sg-OLD");
+    world.set_group_status(&new, StreamGroupStatus::Active);
+    run(&recycler).await; // associate
+    run(&recycler).await; // cut over
+    world.set_now(now() + Duration::minutes(2));
+    world.fail("ListStreamUrls", Some("sg-OLD"), ErrorKind::Other, None);
+    let report = run(&recycler).await;
+    assert!(executed(&report).is_empty(), "{:?}", executed(&report));
+    assert_eq!(world.calls_of("DeleteStreamGroup"), 0);
+    world.clear_faults();
+    assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired"]);
+}
+
+#[tokio::test]
+async fn an_application_in_error_holds_the_cutover_and_an_active_stream_url_the_delete() {
+    use watchdog_core::{ApplicationStatus, StreamUrlStatus};
+    let world = World::new(now());
+    world.set_application("arn:app/a-2", ApplicationStatus::Error, Some("sourceModified"));
+    let (recycler, new) = recreation_started(&world, &[("GRACE_MINUTES", "1")]).await;
+    world.add_stream_url("sg-OLD", "su-LOBBY", StreamUrlStatus::Active);
+    world.set_group_status(&new, StreamGroupStatus::Active);
+    let held = run(&recycler).await;
+    assert_eq!(executed(&held), ["record_blocked"], "a-1 came with the create; a-2 is not READY");
+    assert_eq!(held.plan.blocked[0].reason, "application_not_ready");
+
+    world.set_application("arn:app/a-2", ApplicationStatus::Ready, None);
+    assert_eq!(executed(&run(&recycler).await), ["associate_applications", "clear_blocked"]);
+    let cutover = run(&recycler).await;
+    assert_eq!(executed(&cutover), ["announce_cutover"]);
+    let (_, message) = world.published().into_iter().find(|(_, m)| m.attributes["type"] == "cutover").unwrap();
+    assert!(message.body.contains("su-LOBBY"), "the URL is named: {}", message.body);
+
+    world.set_now(now() + Duration::minutes(2));
+    let waiting = run(&recycler).await;
+    assert!(executed(&waiting).is_empty());
+    assert!(waiting.plan.notes.iter().any(|n| n.note.contains("1 stream URL(s) still active")));
+    world.set_stream_url_status("su-LOBBY", StreamUrlStatus::Revoked);
+    assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired"]);
+}

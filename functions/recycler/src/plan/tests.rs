@@ -438,6 +438,7 @@ fn a_replacement_never_exceeds_fifty_tags() {
     let plan = run(&observed(old.clone()));
     let Step::CreateReplacement { spec } = &plan.items[0].action else { panic!() };
     assert!(spec.tags.len() + 4 <= 50, "{} tags and room for the later ones", spec.tags.len());
+    assert_eq!(spec.tags.len() + 4, 50, "the last user tag that fits is carried: exactly 50 in the end");
     old.tags.insert("one-too-many".into(), "x".into());
     let plan = run(&observed(old));
     assert_eq!(actions(&plan), ["record_blocked"]);
@@ -554,4 +555,48 @@ fn the_studios_default_application_is_restored_before_the_cutover_once_ready() {
     );
     new.default_application = old.default_application.clone();
     assert_eq!(actions(&run(&with_replacement(observed(old), &new))), ["announce_cutover"]);
+}
+
+#[test]
+fn waits_end_at_their_exact_instant_even_between_whole_seconds() {
+    // A run at xx:xx:xx.789 against a cut-over recorded in whole seconds.
+    let at = |seconds: i64, millis: i64| now() + Duration::seconds(seconds) + Duration::milliseconds(millis);
+    let mut old = group("sg-A", 29, &[("watchdog:recycle", "true"), (state::REPLACEMENT, "sg-N")]);
+    old.tags.insert(state::CUTOVER_AT.into(), now().timestamp().to_string());
+    let mut new = replacement("sg-A", &[]);
+    new.associated_applications = old.associated_applications.clone();
+    let o = with_replacement(observed(old.clone()), &new);
+    let s = settings();
+    let grace = s.grace.num_seconds();
+    assert!(actions(&plan(std::slice::from_ref(&o), at(grace - 1, 789), &s)).is_empty(), "still in the grace");
+    assert_eq!(actions(&plan(std::slice::from_ref(&o), at(grace, 0), &s)), ["delete_old_group", "announce_retired"]);
+
+    // The stream URL wait, to the second.
+    let mut o = o;
+    o.stream_urls = vec![StreamUrl {
+        arn: "arn:aws:gameliftstreams:us-west-2:111122223333:streamurl/sg-A/su-1".into(),
+        id: "su-1".into(),
+        status: StreamUrlStatus::Active,
+        expires_at: None,
+        remaining_uses: None,
+        description: None,
+    }];
+    let wait = s.stream_url_max_wait.num_seconds();
+    assert!(actions(&plan(std::slice::from_ref(&o), at(wait - 1, 999), &s)).is_empty());
+    assert_eq!(actions(&plan(std::slice::from_ref(&o), at(wait, 0), &s)), ["delete_old_group", "announce_retired"]);
+
+    // A repaired location is forgotten exactly when it has stayed healthy for REPAIR_STABLE_HOURS.
+    let mut g = group("sg-B", 3, &[("watchdog:recycle", "true")]);
+    g.locations.push(location("eu-central-1", LocationStatus::Active));
+    let record = RepairRecord {
+        spec: location_spec(&g.locations[1]),
+        attempts: 1,
+        retry_after: None,
+        added_back_at: Some(now()),
+        removal_failed: false,
+    };
+    g.tags.insert(repair_key("eu-central-1"), encode_repair(&record));
+    let stable = s.repair_stable.num_seconds();
+    assert!(actions(&plan(&[observed(g.clone())], at(stable - 1, 789), &s)).is_empty());
+    assert_eq!(actions(&plan(&[observed(g)], at(stable, 0), &s)), ["forget_location"]);
 }
