@@ -151,9 +151,15 @@ impl World {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Adds a group, or replaces the one with its id.
     pub fn add_group(&self, group: StreamGroup) {
         let region = group.region().unwrap_or("us-west-2").to_owned();
-        self.state().groups.entry(region).or_default().push(group);
+        let mut state = self.state();
+        let groups = state.groups.entry(region).or_default();
+        match groups.iter_mut().find(|g| g.id == group.id) {
+            Some(existing) => *existing = group,
+            None => groups.push(group),
+        }
     }
 
     pub fn add_session(&self, session: StreamSession) {

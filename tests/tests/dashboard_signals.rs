@@ -2,8 +2,9 @@
 //! functions run the way Lambda runs them (cargo lambda watch, JSON logs) on the sample fleet,
 //! against the emulator and LocalStack; then every metric, dimension set and dimension value
 //! in the watchdog's namespace that template.yaml's alarms and dashboard name must exist in
-//! CloudWatch, and every log field the dashboard's Logs Insights query reads must appear in the
-//! functions' log lines.
+//! CloudWatch, and every log field each of the dashboard's Logs Insights queries reads must
+//! appear in one log line of each function the query reads. The other way round, at the default
+//! detail nothing is published that no alarm, widget or trimmer reads: that is the bill.
 
 use serde_json::Value as Json;
 use serde_yaml::Value;
@@ -71,9 +72,18 @@ fn alarm_metrics(template: &Value) -> Vec<Named> {
     named
 }
 
+/// One Logs Insights query of the dashboard: the functions whose logs it reads, the fields it
+/// reads, and the kind of line it keeps (`fields.figures = '...'`), if it says.
+#[derive(Debug)]
+struct LogQuery {
+    functions: Vec<String>,
+    fields: BTreeSet<String>,
+    figures: Option<String>,
+}
+
 /// The dashboard's body, and in it the watchdog's metrics (SEARCH expressions name the
-/// dimension set, metric arrays name dimensions and values) and the log fields it queries.
-fn dashboard(template: &Value) -> (Vec<Named>, BTreeSet<String>) {
+/// dimension set, metric arrays name dimensions and values) and its Logs Insights queries.
+fn dashboard(template: &Value) -> (Vec<Named>, Vec<LogQuery>) {
     let body = &template["Resources"]["Dashboard"]["Properties"]["DashboardBody"];
     let Value::Tagged(sub) = body else { panic!("the dashboard body is a !Sub") };
     let body = sub.value.as_sequence().and_then(|s| s[0].as_str()).expect("!Sub [body, variables]").to_owned();
@@ -92,12 +102,23 @@ fn dashboard(template: &Value) -> (Vec<Named>, BTreeSet<String>) {
         let dimensions = parts[1..].chunks(2).map(|c| (c[0].clone(), c.get(1).cloned())).collect();
         named.push(Named { name: parts[0].clone(), dimensions, from: from.clone() });
     }
-    let fields = body
-        .split("fields.")
+    let queries = body
+        .split("\"query\": \"")
         .skip(1)
-        .map(|f| f.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>())
+        .map(|q| {
+            let query = q.split("\"}").next().unwrap();
+            let functions =
+                query.split("SOURCE '/aws/lambda/").skip(1).map(|f| f.split('\'').next().unwrap().to_owned()).collect();
+            let fields = query
+                .split("fields.")
+                .skip(1)
+                .map(|f| f.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>())
+                .collect();
+            let figures = query.split("fields.figures = '").nth(1).map(|f| f.split('\'').next().unwrap().to_owned());
+            LogQuery { functions, fields, figures }
+        })
         .collect();
-    (named, fields)
+    (named, queries)
 }
 
 #[tokio::test]
@@ -105,14 +126,11 @@ async fn every_metric_dimension_and_log_field_the_template_names_is_published() 
     let template: Value =
         serde_yaml::from_str(&std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap()).unwrap();
     let mut expected = alarm_metrics(&template);
-    let (dashboard_metrics, log_fields) = dashboard(&template);
+    let (dashboard_metrics, log_queries) = dashboard(&template);
     expected.extend(dashboard_metrics);
     assert!(expected.len() >= 10, "found the template's metrics: {expected:#?}");
-    assert_eq!(
-        log_fields,
-        BTreeSet::from(["action", "function", "outcome", "reason", "stream_group"].map(String::from)),
-        "the dashboard's query"
-    );
+    assert_eq!(log_queries.len(), 7, "found the dashboard's queries: {log_queries:#?}");
+    assert!(log_queries.iter().all(|q| !q.functions.is_empty() && !q.fields.is_empty()), "{log_queries:#?}");
 
     let fleet = std::fs::read_to_string(workspace_root().join("fleets/sample.toml")).unwrap();
     let emu = TestEmulator::start(quick_config(), Some(&fleet)).await;
@@ -124,7 +142,9 @@ async fn every_metric_dimension_and_log_field_the_template_names_is_published() 
     env.extend([
         ("REGIONS", "us-west-2,eu-central-1".into()),
         ("METRIC_NAMESPACE", namespace.clone()),
-        ("METRIC_DETAIL", "location".into()),
+        // The template's default detail; its scanner publishes demand for every location when
+        // the trimmer manages all groups, as here.
+        ("DEMAND_METRICS", "all".into()),
         ("FINDINGS_TOPIC_ARN", topic.clone()),
         ("ACTIONS_TOPIC_ARN", topic),
         ("DRY_RUN", "false".into()),
@@ -172,18 +192,42 @@ async fn every_metric_dimension_and_log_field_the_template_names_is_published() 
         assert!(found, "{} names {} {:?}, which nothing publishes", want.from, want.name, want.dimensions);
     }
 
-    // Every log field the dashboard queries, in the remediation functions' JSON log lines.
-    let actions: Vec<Json> = watch
+    // Nothing is published that no alarm or widget reads, but the trimmer's demand.
+    for (name, dims) in &published {
+        let read = expected.iter().any(|want| {
+            &want.name == name
+                && want.dimensions.len() == dims.len()
+                && want.dimensions.iter().all(|(dim, value)| {
+                    dims.iter().any(|(d, v)| d == dim && value.as_ref().is_none_or(|value| value == v))
+                })
+        });
+        let mut dimension_names: Vec<&str> = dims.iter().map(|(d, _)| d.as_str()).collect();
+        dimension_names.sort();
+        let demand = name == "InUseCapacity" && dimension_names == ["Location", "StreamGroupId"];
+        assert!(read || demand, "{name} {dims:?} is published (and billed) but nothing reads it");
+    }
+
+    // Every log field each query reads, in one JSON log line of each function it reads.
+    let lines: Vec<Json> = watch
         .output()
         .lines()
         .filter_map(|line| line.find('{').and_then(|start| serde_json::from_str::<Json>(&line[start..]).ok()))
-        .filter(|line| line["fields"]["action"].is_string())
         .collect();
-    for function in ["recycler", "trimmer"] {
-        let line = actions.iter().find(|l| l["fields"]["function"] == function);
-        let line = line.unwrap_or_else(|| panic!("no JSON action line from the {function}"));
-        for field in &log_fields {
-            assert!(line["fields"][field.as_str()].is_string(), "{function}: fields.{field} missing in {line}");
+    // Each function has its own log group on Lambda; here one watch prints all three, and the
+    // lines the dashboard reads name their function.
+    let from = |line: &Json, function: &str| line["fields"]["function"] == function.trim_start_matches("gls-watchdog-");
+    for query in &log_queries {
+        for function in &query.functions {
+            let found = lines.iter().find(|line| {
+                from(line, function)
+                    && query.figures.as_ref().is_none_or(|kind| line["fields"]["figures"] == kind.as_str())
+                    && query.fields.iter().all(|field| !line["fields"][field.as_str()].is_null())
+            });
+            let sample = lines.iter().find(|line| from(line, function));
+            assert!(
+                found.is_some(),
+                "no log line of {function} has every field of {query:?}; one of its lines: {sample:?}"
+            );
         }
     }
 }

@@ -88,7 +88,8 @@ async fn setup(name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup
     let mut env = local_env(&emu.url, &aws.url);
     env.extend([
         ("METRIC_NAMESPACE", format!("Watchdog/Test-{unique}")),
-        ("METRIC_DETAIL", "location".into()),
+        // The template's default detail: the scanner publishes demand only for the locations of
+        // trim-opted-in groups, and the trimmer reads it.
         ("ACTIONS_TOPIC_ARN", topic),
         ("MAX_ATTEMPTS", "1".into()),
         ("API_SHARE", "1".into()),

@@ -10,6 +10,9 @@ use watchdog_core::rules::Policy;
 /// How much detail the metrics carry; every name + dimension set is a billed custom metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MetricDetail {
+    /// Only what the template's alarms read (default): a handful per region and the
+    /// watchdog's health. Every other figure is in the structured log the dashboard queries.
+    Essential,
     /// Account (per region) totals and the watchdog's health only.
     Account,
     /// Plus per stream group figures.
@@ -25,6 +28,9 @@ pub struct Config {
     pub connection: Connection,
     pub namespace: String,
     pub metric_detail: MetricDetail,
+    /// Which locations get the `InUseCapacity` the trimmer reads as demand, below location
+    /// detail (where every location has it).
+    pub demand_metrics: DemandMetrics,
     /// Where findings go; without it findings are only returned and logged.
     pub findings_topic_arn: Option<String>,
     pub max_concurrency: usize,
@@ -41,6 +47,20 @@ pub struct Config {
     pub alert_memory: AlertMemory,
     /// Compute but publish nothing, unless an invocation says otherwise.
     pub dry_run: bool,
+}
+
+/// DEMAND_METRICS: which locations' in-use capacity is published for the trimmer's demand
+/// history when METRIC_DETAIL is below `location`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DemandMetrics {
+    /// `opted-in` (default): the locations of groups the trimmer may change (its opt-in tag
+    /// TRIM_OPT_IN_TAG set to true, not protected, not CloudFormation's). Costs one tag read
+    /// per group without findings.
+    OptedIn { tag: String },
+    /// `all`: every location (a trimmer with MANAGE_ALL_GROUPS); no tag read.
+    All,
+    /// `none`: the trimmer reads the service's own ActiveCapacity, or does not run.
+    None,
 }
 
 /// ALERT_MEMORY: `tags` (default) or `none`.
@@ -60,14 +80,29 @@ impl FromEnv for Config {
     fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
         let connection = env_config::connection(lookup, 5)?;
         let metric_detail = match get(lookup, "METRIC_DETAIL").as_deref() {
-            None | Some("group") => MetricDetail::Group,
+            None | Some("essential") => MetricDetail::Essential,
+            Some("group") => MetricDetail::Group,
             Some("account") => MetricDetail::Account,
             Some("location") => MetricDetail::Location,
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     variable: "METRIC_DETAIL",
                     value: other.to_owned(),
-                    expected: "account, group or location".into(),
+                    expected: "essential, account, group or location".into(),
+                });
+            }
+        };
+        let demand_metrics = match get(lookup, "DEMAND_METRICS").as_deref() {
+            None | Some("opted-in") => {
+                DemandMetrics::OptedIn { tag: env_config::tag_key(lookup, "TRIM_OPT_IN_TAG", "watchdog:trim")? }
+            }
+            Some("all") => DemandMetrics::All,
+            Some("none") => DemandMetrics::None,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: "DEMAND_METRICS",
+                    value: other.to_owned(),
+                    expected: "opted-in, all or none".into(),
                 });
             }
         };
@@ -93,6 +128,7 @@ impl FromEnv for Config {
             connection,
             namespace,
             metric_detail,
+            demand_metrics,
             findings_topic_arn,
             max_concurrency: whole(lookup, "MAX_CONCURRENCY", "number", 1..=64, 8)?,
             policy: env_config::policy(lookup)?,
@@ -128,7 +164,8 @@ mod tests {
     fn defaults_come_from_the_function_region() {
         let c = config(&[("AWS_REGION", "us-west-2")]).unwrap();
         assert_eq!(c.connection.regions, ["us-west-2"]);
-        assert_eq!(c.metric_detail, MetricDetail::Group);
+        assert_eq!(c.metric_detail, MetricDetail::Essential);
+        assert_eq!(c.demand_metrics, DemandMetrics::OptedIn { tag: "watchdog:trim".into() });
         assert_eq!(c.connection.api_share, 0.5);
         assert_eq!(c.policy, Policy::default());
         assert!(!c.dry_run);
@@ -149,6 +186,10 @@ mod tests {
         assert!(err.to_string().starts_with("EXPIRY_THRESHOLDS_DAYS="));
         let err = config(&[("AWS_REGION", "us-west-2"), ("METRIC_NAMESPACE", "AWS/GameLiftStreams")]).unwrap_err();
         assert!(err.to_string().contains("not starting with AWS/"));
+        let err = config(&[("AWS_REGION", "us-west-2"), ("DEMAND_METRICS", "some")]).unwrap_err();
+        assert_eq!(err.to_string(), "DEMAND_METRICS=\"some\" is invalid: expected opted-in, all or none");
+        let err = config(&[("AWS_REGION", "us-west-2"), ("TRIM_OPT_IN_TAG", "aws:trim")]).unwrap_err();
+        assert!(err.to_string().starts_with("TRIM_OPT_IN_TAG="), "{err}");
     }
 
     #[test]
@@ -161,8 +202,10 @@ mod tests {
             ("EXPIRY_THRESHOLDS_DAYS", "7,1"),
             ("PRICE_TABLE", "{\"gen5n_high\": 1.25}"),
             ("DRY_RUN", "true"),
+            ("DEMAND_METRICS", "all"),
         ])
         .unwrap();
+        assert_eq!(c.demand_metrics, DemandMetrics::All);
         assert_eq!(c.connection.regions, ["us-west-2", "eu-central-1"]);
         assert_eq!(c.metric_detail, MetricDetail::Location);
         assert_eq!(c.policy.rotation_days, 21);

@@ -2,9 +2,13 @@
 //! and testable), then published in PutMetricData calls of up to 1,000 datums each.
 //!
 //! Every name + dimension set is a billed custom metric. Per run, with R regions, G groups,
-//! L locations (summed over groups) and O API operations called:
-//! account detail: 25 R (26 R with a price table) + 4 + O; group detail adds 17 G;
-//! location detail adds 14 L. (Utilization is left out while nothing is allocated.)
+//! L locations (summed over groups), D locations that need demand history and O API
+//! operations called:
+//! essential detail: 10 + D (what the alarms read, summed over the regions, and the run's
+//! health; the rest is in the log, see `figures`); account detail adds 25 R (26 R with a price
+//! table) + O; group detail adds
+//! 17 G; location detail adds 14 L and every location has its demand. (Utilization is left out
+//! while nothing is allocated.)
 
 use crate::config::MetricDetail;
 use crate::scan::RegionInventory;
@@ -14,6 +18,7 @@ use std::collections::BTreeMap;
 use tokio::sync::mpsc::UnboundedReceiver;
 use watchdog_core::findings::{Finding, FindingKind};
 use watchdog_core::lifecycle::{Lifecycle, fractional_days};
+use watchdog_core::model::StreamGroupStatus as Status;
 use watchdog_core::ports::{CallCounts, Datum, MAX_DATUMS_PER_CALL, MetricSink, Unit};
 use watchdog_core::{Capacity, StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus};
 
@@ -106,33 +111,64 @@ pub fn inventory_datums(
     interval: Duration,
     prices: &BTreeMap<String, f64>,
 ) -> Vec<Datum> {
-    let mut out = account_datums(inventory, findings, interval, prices);
+    let mut out = account_datums(inventory, findings, detail, interval, prices);
     for group in &inventory.groups {
         let sessions: Vec<&StreamSession> =
             inventory.sessions.iter().filter(|s| s.stream_group_id.as_deref() == Some(&group.id)).collect();
-        out.extend(group_datums(group, inventory.described.contains(&group.id), &sessions, detail, now));
+        let described = inventory.described.contains(&group.id);
+        out.extend(group_datums(group, described, &sessions, detail, false, now));
     }
     out
 }
 
-/// One region's totals: groups by status, idle and allocated capacity, sessions by status,
-/// findings by kind.
+/// The group statuses template.yaml's `gls-watchdog-group-errors` alarm counts.
+pub const ALARMED_STATUSES: [Status; 2] = [Status::ActiveWithErrors, Status::Error];
+/// The finding kinds template.yaml's `gls-watchdog-expiry-soon` alarm counts.
+pub const ALARMED_FINDINGS: [FindingKind; 2] = [FindingKind::ExpirySoon, FindingKind::Expired];
+
+/// What the template's alarms read, summed over every region scanned (so one alarm covers them
+/// all): groups in the alarmed statuses, findings of the alarmed kinds, idle capacity. Published
+/// at every detail.
+pub fn alarm_datums(inventories: &[&RegionInventory]) -> Vec<Datum> {
+    let groups = || inventories.iter().flat_map(|i| i.groups.iter());
+    let mut out = Vec::new();
+    for status in &ALARMED_STATUSES {
+        let count = groups().filter(|g| &g.status == status).count();
+        out.push(datum("StreamGroups", vec![("Status", status.as_str().to_owned())], count as f64, Unit::Count));
+    }
+    for kind in ALARMED_FINDINGS {
+        let count = inventories.iter().flat_map(|i| i.findings.iter()).filter(|f| f.kind == kind).count();
+        out.push(datum("Findings", vec![("Kind", kind.as_str().to_owned())], count as f64, Unit::Count));
+    }
+    let serving = groups().filter(|g| g.status.is_serving());
+    let idle: u32 = serving.flat_map(|g| g.locations.iter().map(|l| l.capacity.idle)).sum();
+    out.push(datum("IdleCapacity", vec![], f64::from(idle), Unit::Count));
+    out
+}
+
+/// One region's totals (above essential detail): groups by status, idle and allocated
+/// capacity, sessions by status, findings by kind.
 pub fn account_datums(
     inventory: &RegionInventory,
     findings: &[Finding],
+    detail: MetricDetail,
     interval: Duration,
     prices: &BTreeMap<String, f64>,
 ) -> Vec<Datum> {
     let mut out = Vec::new();
-    let region = || vec![("Region", inventory.region.clone())];
-    for status in StreamGroupStatus::KNOWN {
-        let count = inventory.groups.iter().filter(|g| &g.status == status).count();
-        let mut dims = region();
-        dims.push(("Status", status.as_str().to_owned()));
-        out.push(datum("StreamGroups", dims, count as f64, Unit::Count));
+    if detail == MetricDetail::Essential {
+        return out;
     }
+    let region = || vec![("Region", inventory.region.clone())];
     let serving = inventory.groups.iter().filter(|g| g.status.is_serving());
     let total = sum(serving.flat_map(|g| g.locations.iter().map(|l| l.capacity.clone())));
+    let groups_in = |status: &Status| inventory.groups.iter().filter(|g| &g.status == status).count();
+    let findings_of = |kind: FindingKind| findings.iter().filter(|f| f.kind == kind).count();
+    for status in StreamGroupStatus::KNOWN {
+        let mut dims = region();
+        dims.push(("Status", status.as_str().to_owned()));
+        out.push(datum("StreamGroups", dims, groups_in(status) as f64, Unit::Count));
+    }
     out.push(datum("IdleCapacity", region(), f64::from(total.idle), Unit::Count));
     out.push(datum("AllocatedCapacity", region(), f64::from(total.allocated), Unit::Count));
     let cost = idle_cost(&inventory.groups, interval, prices);
@@ -142,25 +178,35 @@ pub fn account_datums(
     }
     session_counts(inventory.sessions.iter(), &region(), &mut out);
     for kind in FindingKind::ALL {
-        let count = findings.iter().filter(|f| f.kind == kind).count();
         let mut dims = region();
         dims.push(("Kind", kind.as_str().to_owned()));
-        out.push(datum("Findings", dims, count as f64, Unit::Count));
+        out.push(datum("Findings", dims, findings_of(kind) as f64, Unit::Count));
     }
     out
 }
 
-/// One group's figures at group or location detail (none at account detail): its lifecycle,
-/// and, when its details were read, its capacity and sessions.
+/// One group's figures at group or location detail: its lifecycle, and, when its details were
+/// read, its capacity and sessions. Below location detail, `demand` adds each location's
+/// `InUseCapacity`, the trimmer's demand history.
 pub fn group_datums(
     group: &StreamGroup,
     described: bool,
     sessions: &[&StreamSession],
     detail: MetricDetail,
+    demand: bool,
     now: DateTime<Utc>,
 ) -> Vec<Datum> {
     let mut out = Vec::new();
-    if detail == MetricDetail::Account || group.status == StreamGroupStatus::Deleting {
+    if group.status == StreamGroupStatus::Deleting {
+        return out;
+    }
+    if demand && described && detail != MetricDetail::Location {
+        for location in &group.locations {
+            let dims = vec![("StreamGroupId", group.id.clone()), ("Location", location.name.clone())];
+            out.push(datum("InUseCapacity", dims, f64::from(location.capacity.in_use()), Unit::Count));
+        }
+    }
+    if matches!(detail, MetricDetail::Essential | MetricDetail::Account) {
         return out;
     }
     let dims = vec![("StreamGroupId", group.id.clone())];
@@ -194,11 +240,20 @@ pub fn group_datums(
     out
 }
 
-/// The watchdog's own health for this run.
-pub fn health_datums(run: Duration, calls: &CallCounts, unread: usize, memory_full: usize) -> Vec<Datum> {
+/// The watchdog's own health for this run; calls per operation above essential detail (they
+/// are in the report).
+pub fn health_datums(
+    run: Duration,
+    calls: &CallCounts,
+    unread: usize,
+    memory_full: usize,
+    detail: MetricDetail,
+) -> Vec<Datum> {
     let mut out = vec![datum("RunDuration", vec![], run.num_milliseconds() as f64 / 1000.0, Unit::Seconds)];
-    for (operation, stats) in calls {
-        out.push(datum("ApiCalls", vec![("Operation", operation.clone())], stats.attempts as f64, Unit::Count));
+    if detail != MetricDetail::Essential {
+        for (operation, stats) in calls {
+            out.push(datum("ApiCalls", vec![("Operation", operation.clone())], stats.attempts as f64, Unit::Count));
+        }
     }
     out.push(datum("Throttles", vec![], calls.values().map(|s| s.throttled).sum::<u64>() as f64, Unit::Count));
     out.push(datum("ApiErrors", vec![], calls.values().map(|s| s.server_errors).sum::<u64>() as f64, Unit::Count));
@@ -314,8 +369,49 @@ mod tests {
         assert_eq!(group_level.len(), 25 + 17 + 16);
         let location_level = inventory_datums(&inv, &[], MetricDetail::Location, now, Duration::minutes(5), &none);
         assert_eq!(location_level.len(), 25 + 17 + 16 + 14 + 14 + 13);
+        let essential = inventory_datums(&inv, &[], MetricDetail::Essential, now, Duration::minutes(5), &none);
+        assert!(essential.is_empty(), "only the alarms' totals over all regions: {essential:?}");
+        let mut other = inventory(vec![group("sg-C", StreamGroupStatus::Error, vec![(1, 1, 1)])]);
+        other.region = "eu-central-1".into();
+        let alarmed = alarm_datums(&[&inv, &other]);
+        assert_eq!(alarmed.len(), 5);
+        let value = |name: &str, dim: Option<&str>| {
+            alarmed
+                .iter()
+                .find(|d| d.name == name && d.dimensions.iter().map(|(_, v)| v.as_str()).eq(dim))
+                .unwrap()
+                .value
+        };
+        assert_eq!(value("IdleCapacity", None), 3.0, "sg-A's idle; sg-C is not serving");
+        assert_eq!(value("StreamGroups", Some("ERROR")), 1.0);
+        assert_eq!(value("StreamGroups", Some("ACTIVE_WITH_ERRORS")), 0.0);
         let priced = BTreeMap::from([("gen5n_high".to_owned(), 2.0)]);
         assert_eq!(inventory_datums(&inv, &[], MetricDetail::Account, now, Duration::minutes(5), &priced).len(), 26);
+    }
+
+    #[test]
+    fn demand_is_one_in_use_figure_per_location_at_any_detail() {
+        let g = group("sg-A", StreamGroupStatus::Active, vec![(4, 4, 1), (2, 2, 2)]);
+        let now = Utc::now();
+        for detail in [MetricDetail::Essential, MetricDetail::Account, MetricDetail::Group, MetricDetail::Location] {
+            let with = group_datums(&g, true, &[], detail, true, now);
+            let without = group_datums(&g, true, &[], detail, false, now);
+            let in_use: Vec<f64> =
+                with.iter().filter(|d| d.name == "InUseCapacity" && d.dimensions.len() == 2).map(|d| d.value).collect();
+            assert_eq!(in_use, [3.0, 0.0], "{detail:?}");
+            let extra = if detail == MetricDetail::Location { 0 } else { 2 };
+            assert_eq!(with.len(), without.len() + extra, "{detail:?}: location detail has demand already");
+            assert!(group_datums(&g, false, &[], detail, true, now).iter().all(|d| d.name != "InUseCapacity"));
+        }
+    }
+
+    #[test]
+    fn essential_health_leaves_calls_per_operation_to_the_report() {
+        let calls = CallCounts::from([("GetStreamGroup".to_owned(), Default::default())]);
+        let essential = health_datums(Duration::seconds(3), &calls, 0, 0, MetricDetail::Essential);
+        assert_eq!(essential.len(), 5);
+        assert!(essential.iter().all(|d| d.name != "ApiCalls"));
+        assert_eq!(health_datums(Duration::seconds(3), &calls, 0, 0, MetricDetail::Account).len(), 6);
     }
 
     #[test]

@@ -201,14 +201,14 @@ pub async fn session_timeouts<'a>(
     (timeouts, unread)
 }
 
-/// A group's tags, where its alert memory lives.
-pub async fn alert_memory(reader: &dyn StreamGroupReader, group: &StreamGroup) -> Result<Tags, Unread> {
+/// A group's tags: its alert memory, and whether the trimmer may change it (its demand).
+pub async fn group_tags(reader: &dyn StreamGroupReader, group: &StreamGroup) -> Result<Tags, Unread> {
     reader.list_tags(&group.arn).await.map_err(|e| {
         Unread::new(
             reader.region(),
             Some(&group.id),
             &e,
-            "its findings are reported but not alerted this run (no alert memory)",
+            "its findings are reported but not alerted, and its demand not published, this run",
         )
     })
 }

@@ -6,7 +6,7 @@
 
 use crate::alerts::{self, GroupAlerts};
 use crate::config::AlertMemory;
-use crate::config::{Config, MetricDetail};
+use crate::config::{Config, DemandMetrics, MetricDetail};
 use crate::event::{EventError, ScanRequest};
 use crate::metrics::{self, IdleCost, MetricSummary};
 use crate::observe::{self, Described, SessionListing, Unread};
@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use watchdog_core::findings::Finding;
+use watchdog_core::opt_in;
 use watchdog_core::ports::{CallCounts, Datum, GameLiftStreams, Ports, calls_since};
 use watchdog_core::reconcile::{RunError, effective_dry_run};
 use watchdog_core::rules::{self, SessionTimeouts};
@@ -158,21 +159,25 @@ impl Scanner {
             let scans =
                 regions.iter().map(|region| self.scan_region(*region, request, dry_run, now, metric_tx.clone()));
             let results: Vec<(RegionInventory, alerts::Delivered, usize)> = join_all(scans).await;
+            let inventories: Vec<&RegionInventory> = results.iter().map(|(i, _, _)| i).collect();
+            let _ = metric_tx.send(metrics::alarm_datums(&inventories));
             // The regions' totals and the watchdog's own health, now that everything is read.
             for (inventory, _, _) in &results {
                 let datums = metrics::account_datums(
                     inventory,
                     &inventory.findings,
+                    config.metric_detail,
                     config.schedule_interval,
                     &config.price_table,
                 );
                 let _ = metric_tx.send(datums);
+                crate::figures::log_region(inventory, &inventory.findings);
             }
             let unread: usize = results.iter().map(|(i, d, _)| i.unread.len() + d.unread.len()).sum();
             let memory_full: usize = results.iter().map(|(i, _, _)| i.memory_full.len()).sum();
             let calls = calls_since(&(self.ports.calls)(), calls_before);
             let run = Duration::from_std(started.elapsed()).unwrap_or_default();
-            let _ = metric_tx.send(metrics::health_datums(run, &calls, unread, memory_full));
+            let _ = metric_tx.send(metrics::health_datums(run, &calls, unread, memory_full, config.metric_detail));
             drop(metric_tx);
             results
         };
@@ -383,12 +388,41 @@ impl Scanner {
         out.findings = rules::group_findings(&group, now, &config.policy);
         out.findings.extend(rules::stale_session_findings(&group, &stale, now));
 
-        if config.metric_detail != MetricDetail::Account {
-            let own: Vec<&StreamSession> =
-                sessions.sessions.iter().filter(|s| s.stream_group_id.as_deref() == Some(&group.id)).collect();
-            let _ = outlets.metrics.send(metrics::group_datums(&group, out.described, &own, config.metric_detail, now));
+        // The group's tags, read once when its alerts or its demand metric need them.
+        let expired = group.status == StreamGroupStatus::Expired;
+        let alerts_need_tags = !out.findings.is_empty() && config.alert_memory == AlertMemory::Tags && !expired;
+        let demand_needs_tags = matches!(config.demand_metrics, DemandMetrics::OptedIn { .. })
+            && config.metric_detail != MetricDetail::Location
+            && out.described
+            && group.status.is_serving();
+        let tags = if alerts_need_tags || demand_needs_tags {
+            match observe::group_tags(region, &group).await {
+                Ok(tags) => Some(tags),
+                Err(unread) => {
+                    out.unread.push(unread);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let demand = match (&config.demand_metrics, &tags) {
+            (DemandMetrics::All, _) => true,
+            // The groups the trimmer changes, and the stack-managed ones it reports on.
+            (DemandMetrics::OptedIn { tag }, Some(tags)) if demand_needs_tags => {
+                let tagged = StreamGroup { tags: tags.clone(), ..group.clone() };
+                !opt_in::is_protected(tags) && opt_in::asks_for_it(&tagged, tag, false)
+            }
+            _ => false,
+        };
+        let own: Vec<&StreamSession> =
+            sessions.sessions.iter().filter(|s| s.stream_group_id.as_deref() == Some(&group.id)).collect();
+        crate::figures::log_group(region.region(), &group, out.described, &own, now);
+        let datums = metrics::group_datums(&group, out.described, &own, config.metric_detail, demand, now);
+        if !datums.is_empty() {
+            let _ = outlets.metrics.send(datums);
         }
-        if group.status == StreamGroupStatus::Expired && !out.findings.is_empty() {
+        if expired && !out.findings.is_empty() {
             // Seed 000: "Only Get and Delete operations will work on an expired stream group",
             // so its alert memory (tags) can be neither read nor written: its findings are
             // reported and counted in the metrics, not alerted (alerting without memory would
@@ -401,33 +435,29 @@ impl Scanner {
             let plan = alerts::plan_without_memory(&group.arn, &findings, alert_now);
             out.suppressed = plan.suppressed.len();
             let _ = outlets.alerts.send((group.id.clone(), plan));
-        } else if !out.findings.is_empty() {
-            match observe::alert_memory(region, &group).await {
-                Ok(tags) if watchdog_core::opt_in::is_protected(&tags) => {
-                    // No write to a protected group, so no alert memory: its findings are
-                    // reported, counted and alarmed on, not alerted one by one (without memory
-                    // they would repeat every scan).
-                    tracing::info!(stream_group = %group.id, "protected: findings reported, not alerted (no tag writes)");
+        } else if let Some(tags) = tags.filter(|_| alerts_need_tags) {
+            if opt_in::is_protected(&tags) {
+                // No write to a protected group, so no alert memory: its findings are
+                // reported, counted and alarmed on, not alerted one by one (without memory
+                // they would repeat every scan).
+                tracing::info!(stream_group = %group.id, "protected: findings reported, not alerted (no tag writes)");
+            } else {
+                let findings: Vec<&Finding> = out.findings.iter().collect();
+                let mut plan =
+                    alerts::plan(&group.arn, &findings, &tags, &config.alert_tag_prefix, now, config.alert_resend);
+                // Forget only what this scan could see: a group read from its summary, or
+                // whose sessions went unread, keeps the memory of findings that need what
+                // was missing, so the next full scan does not send them again.
+                if !out.described || !sessions.unread.is_empty() {
+                    plan.forget.clear();
                 }
-                Ok(tags) => {
-                    let findings: Vec<&Finding> = out.findings.iter().collect();
-                    let mut plan =
-                        alerts::plan(&group.arn, &findings, &tags, &config.alert_tag_prefix, now, config.alert_resend);
-                    // Forget only what this scan could see: a group read from its summary, or
-                    // whose sessions went unread, keeps the memory of findings that need what
-                    // was missing, so the next full scan does not send them again.
-                    if !out.described || !sessions.unread.is_empty() {
-                        plan.forget.clear();
-                    }
-                    plan.fit_memory(&tags);
-                    if !plan.held_back.is_empty() {
-                        tracing::warn!(stream_group = %group.id, held_back = plan.held_back.len(), "alert memory full (50 tags): alerts held back");
-                        out.memory_full = true;
-                    }
-                    out.suppressed = plan.suppressed.len();
-                    let _ = outlets.alerts.send((group.id.clone(), plan));
+                plan.fit_memory(&tags);
+                if !plan.held_back.is_empty() {
+                    tracing::warn!(stream_group = %group.id, held_back = plan.held_back.len(), "alert memory full (50 tags): alerts held back");
+                    out.memory_full = true;
                 }
-                Err(unread) => out.unread.push(unread),
+                out.suppressed = plan.suppressed.len();
+                let _ = outlets.alerts.send((group.id.clone(), plan));
             }
         }
         out.group = Some(group);

@@ -277,3 +277,71 @@ async fn with_alert_memory_none_no_tag_is_touched_and_each_finding_alerts_once_a
         ["ListTagsForResource", "TagResource", "UntagResource"].iter().map(|op| world.calls_of(op)).sum::<usize>();
     assert_eq!(tag_calls, 0);
 }
+
+/// At the default detail the scanner publishes what the alarms read and, for the trimmer's
+/// demand history, the in-use capacity of the locations of groups that ask for the trimmer;
+/// nothing per group otherwise.
+#[tokio::test]
+async fn the_default_detail_publishes_what_alarms_read_and_demand_only_for_trim_opted_in_groups() {
+    let world = World::new(now());
+    fleet(&world, 5);
+    let tag = |id: &str, key: &str, value: &str| {
+        let mut group = world.group(id).unwrap();
+        group.tags.insert(key.into(), value.into());
+        world.add_group(group);
+    };
+    tag("sg-G00001", "watchdog:trim", "true");
+    tag("sg-G00002", "watchdog:trim", "true");
+    tag("sg-G00002", "watchdog:protect", "true");
+    tag("sg-G00003", "watchdog:trim", "false");
+    tag("sg-G00004", "watchdog:trim", "true");
+    tag("sg-G00004", "aws:cloudformation:stack-name", "games");
+    let config = Config::from_pairs(&[("AWS_REGION", REGION), ("FINDINGS_TOPIC_ARN", TOPIC)]).unwrap();
+    let scanner = Scanner::new(config, world.allowing(OPERATIONS).ports(&[REGION]));
+    let report = scan(&scanner).await;
+    assert!(report.complete, "{:?}", report.unread);
+
+    let metrics = world.metrics();
+    let mut names: Vec<String> = metrics
+        .iter()
+        .map(|(_, d)| {
+            let dims: Vec<String> = d.dimensions.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{} {}", d.name, dims.join(","))
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "AlertMemoryFull ",
+            "ApiErrors ",
+            "Findings Kind=expired",
+            "Findings Kind=expiry_soon",
+            "IdleCapacity ",
+            "InUseCapacity StreamGroupId=sg-G00001,Location=eu-west-1",
+            "InUseCapacity StreamGroupId=sg-G00001,Location=us-west-2",
+            "InUseCapacity StreamGroupId=sg-G00004,Location=eu-west-1",
+            "InUseCapacity StreamGroupId=sg-G00004,Location=us-west-2",
+            "RunDuration ",
+            "StreamGroups Status=ACTIVE_WITH_ERRORS",
+            "StreamGroups Status=ERROR",
+            "Throttles ",
+            "UnreadItems ",
+        ],
+        "demand for the opted-in groups that are not protected (a stack's group has what would be done reported)"
+    );
+    let errors = metrics.iter().find(|(_, d)| d.name == "StreamGroups" && d.dimensions[0].1 == "ACTIVE_WITH_ERRORS");
+    assert_eq!(errors.unwrap().1.value, 1.0, "sg-G00000 has a failed location");
+    let in_use = metrics.iter().find(|(_, d)| d.name == "InUseCapacity").unwrap();
+    assert_eq!(in_use.1.value, 2.0, "2 allocated, none idle");
+    assert_eq!(world.calls_of("ListTagsForResource"), 5, "one tag read per serving group, shared with alerts");
+
+    // With demand for every location (a trimmer managing all groups) no tag is read for it.
+    let world = World::new(now());
+    fleet(&world, 3);
+    let vars = [("AWS_REGION", REGION), ("DEMAND_METRICS", "all"), ("ALERT_MEMORY", "none")];
+    let scanner = Scanner::new(Config::from_pairs(&vars).unwrap(), world.allowing(OPERATIONS).ports(&[REGION]));
+    scan(&scanner).await;
+    assert_eq!(world.metrics().iter().filter(|(_, d)| d.name == "InUseCapacity").count(), 6);
+    assert_eq!(world.calls_of("ListTagsForResource"), 0);
+}

@@ -149,6 +149,13 @@ pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> P
                 plan.note(&g.id, format!("opted out ({}=false)", settings.opt_in_tag));
                 continue;
             }
+            // What the trimmer would do in a stack's group is reported when the group asks
+            // for the trimmer (its demand history is published only then).
+            Eligibility::CloudFormation(_)
+                if !opt_in::asks_for_it(g, &settings.opt_in_tag, settings.manage_all_groups) =>
+            {
+                continue;
+            }
             Eligibility::CloudFormation(stack) => {
                 let items = group_items(o, now, settings, &mut plan.notes);
                 if !items.is_empty() {
