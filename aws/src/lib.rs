@@ -9,6 +9,7 @@ pub mod convert;
 pub mod errors;
 pub mod gamelift;
 pub mod lambda;
+pub mod reach;
 pub mod sns;
 
 use call_stats::CallStats;

@@ -70,6 +70,13 @@ pub struct Report {
     pub publish_errors: Vec<String>,
     /// True when every group and session was read.
     pub complete: bool,
+    /// Every group read (details where they could be read), for tools that show the fleet;
+    /// left out of the Lambda's answer, which stays small.
+    #[serde(skip)]
+    pub groups: Vec<StreamGroup>,
+    /// The sessions that hold or wait for capacity, likewise.
+    #[serde(skip)]
+    pub sessions: Vec<StreamSession>,
 }
 
 /// What one region's scan saw and found.
@@ -246,6 +253,8 @@ impl Scanner {
         }
         report.unread.extend(inventory.unread);
         report.findings.extend(inventory.findings);
+        report.groups.extend(inventory.groups);
+        report.sessions.extend(inventory.sessions);
     }
 
     /// One region, every phase at once: group details stream into evaluation, evaluation

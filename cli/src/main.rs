@@ -1,0 +1,276 @@
+//! `gls-watchdog`: what the watchdog sees and would do in an account, from a laptop. `scan`,
+//! `plan` and `report` are read-only by construction; `restore` writes, after a dry run.
+//!
+//! Exit codes, for CI jobs: 0 done; 1 findings at or above `--fail-on`; 2 bad usage or
+//! settings; 3 cannot reach GameLift Streams (profile, region, endpoint, credentials);
+//! 4 the scan could not read everything (results shown are partial); 5 a restore failed.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use gls_watchdog_cli::connect::{ConnectError, Target, connect};
+use gls_watchdog_cli::look::{Look, LookError, Settings, look};
+use gls_watchdog_cli::read_only::Progress;
+use gls_watchdog_cli::report::{html, text};
+use gls_watchdog_cli::restore::{RestoreSettings, restore};
+use gls_watchdog_cli::view::view;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use watchdog_core::findings::Severity;
+
+#[derive(Parser)]
+#[command(name = "gls-watchdog", version, about = "What the GameLift Streams watchdog sees and would do, read-only")]
+struct Cli {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct TargetArgs {
+    /// AWS profile (default: AWS_PROFILE, then the standard chain).
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// Region to look at; repeat for more (default: the profile's or AWS_REGION).
+    #[arg(long = "region", global = true)]
+    regions: Vec<String>,
+    /// Print JSON for machines instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Args, Clone)]
+struct LookArgs {
+    /// Only these stream groups (ids or ARNs); repeat for more.
+    #[arg(long = "stream-group")]
+    stream_groups: Vec<String>,
+    /// Price per capacity-hour by stream class: a JSON object or a file holding one, e.g.
+    /// '{"gen5n_high": 1.25}' (default: PRICE_TABLE).
+    #[arg(long)]
+    prices: Option<String>,
+    /// Exit 1 when a finding has this severity or a higher one.
+    #[arg(long, value_enum)]
+    fail_on: Option<FailOn>,
+}
+
+#[derive(Args, Clone)]
+struct PlanArgs {
+    /// The recycler's opt-in tag.
+    #[arg(long, default_value = "watchdog:recycle")]
+    recycle_tag: String,
+    /// The trimmer's opt-in tag.
+    #[arg(long, default_value = "watchdog:trim")]
+    trim_tag: String,
+    /// Plan as if every group were opted in (MANAGE_ALL_GROUPS): what the watchdog would do
+    /// if it managed the whole account.
+    #[arg(long)]
+    manage_all: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    Info,
+    Warning,
+    High,
+    Critical,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inventory, findings and figures, as the scanner sees them (no metric, alert or tag).
+    Scan(LookArgs),
+    /// What the recycler and the trimmer would do, per group, with the reason and what it saves.
+    Plan {
+        #[command(flatten)]
+        look: LookArgs,
+        #[command(flatten)]
+        plan: PlanArgs,
+    },
+    /// One self-contained HTML file (and with --markdown a markdown one) of everything.
+    Report {
+        #[command(flatten)]
+        look: LookArgs,
+        #[command(flatten)]
+        plan: PlanArgs,
+        /// Where the HTML goes.
+        #[arg(long, default_value = "gls-watchdog-report.html")]
+        out: PathBuf,
+        /// Also write markdown here, for tickets.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
+    /// Put back the capacity the trimmer recorded (dry run unless --apply).
+    Restore {
+        /// Stream groups to restore (ids or ARNs); repeat for more.
+        #[arg(long = "stream-group", required_unless_present = "all")]
+        stream_groups: Vec<String>,
+        /// Every group with a trim record.
+        #[arg(long, conflicts_with = "stream_groups")]
+        all: bool,
+        /// Make the changes (without it, only says what it would do).
+        #[arg(long)]
+        apply: bool,
+        /// Leave the group opted in to trimming (the trimmer may lower it again).
+        #[arg(long)]
+        keep_opt_in: bool,
+        /// The trimmer's opt-in tag, set to false on restored groups.
+        #[arg(long, default_value = "watchdog:trim")]
+        trim_tag: String,
+    },
+}
+
+const USAGE: u8 = 2;
+const UNREACHABLE: u8 = 3;
+const PARTIAL: u8 = 4;
+const RESTORE_FAILED: u8 = 5;
+
+fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("gls-watchdog: {message}");
+    ExitCode::from(code)
+}
+
+fn prices(arg: Option<&str>) -> Result<BTreeMap<String, f64>, String> {
+    let Some(arg) = arg else { return Ok(BTreeMap::new()) };
+    let text = if arg.trim_start().starts_with('{') {
+        arg.to_owned()
+    } else {
+        std::fs::read_to_string(arg).map_err(|e| format!("--prices {arg}: cannot read it: {e}"))?
+    };
+    let table: BTreeMap<String, f64> = serde_json::from_str(&text).map_err(|e| {
+        format!("--prices: expected a JSON object of stream class to price, e.g. {{\"gen5n_high\": 1.25}}: {e}")
+    })?;
+    match table.iter().find(|(_, p)| !p.is_finite() || **p < 0.0) {
+        Some((class, price)) => Err(format!("--prices: {class} has price {price}; prices are 0 or more")),
+        None => Ok(table),
+    }
+}
+
+fn settings(look: &LookArgs, plan: Option<&PlanArgs>) -> Result<Settings, String> {
+    Ok(Settings {
+        recycle_tag: plan.map(|p| p.recycle_tag.clone()),
+        trim_tag: plan.map(|p| p.trim_tag.clone()),
+        manage_all: plan.is_some_and(|p| p.manage_all),
+        prices: prices(look.prices.as_deref())?,
+        stream_groups: look.stream_groups.clone(),
+    })
+}
+
+/// 0, 1 for findings at `--fail-on` or above, or 4 when the scan left something unread.
+fn outcome(look: &Look, fail_on: Option<FailOn>) -> ExitCode {
+    let threshold = fail_on.map(|f| match f {
+        FailOn::Info => Severity::Info,
+        FailOn::Warning => Severity::Warning,
+        FailOn::High => Severity::High,
+        FailOn::Critical => Severity::Critical,
+    });
+    if let Some(threshold) = threshold
+        && look.scan.findings.iter().any(|f| f.severity >= threshold)
+    {
+        return ExitCode::from(1);
+    }
+    if !look.scan.complete {
+        return ExitCode::from(PARTIAL);
+    }
+    ExitCode::SUCCESS
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Only warnings and errors from the libraries, on stderr: stdout is for the answer.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GLS_WATCHDOG_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let target = Target { profile: cli.target.profile.clone(), regions: cli.target.regions.clone() };
+    let json = cli.target.json;
+    let show_progress = !cli.target.quiet && !json;
+
+    let (look_args, plan_args, report_to) = match &cli.command {
+        Command::Scan(look) => (look.clone(), None, None),
+        Command::Plan { look, plan } => (look.clone(), Some(plan.clone()), None),
+        Command::Report { look, plan, out, markdown } => {
+            (look.clone(), Some(plan.clone()), Some((out.clone(), markdown.clone())))
+        }
+        Command::Restore { stream_groups, all, apply, keep_opt_in, trim_tag } => {
+            let connected = match connect(&target).await {
+                Ok(c) => c,
+                Err(ConnectError(message)) => return fail(UNREACHABLE, message),
+            };
+            let settings = RestoreSettings {
+                stream_groups: stream_groups.clone(),
+                all: *all,
+                apply: *apply,
+                keep_opt_in: *keep_opt_in,
+                trim_tag: trim_tag.clone(),
+            };
+            let ports = gls_watchdog_cli::connect::ports(&connected, false, &Progress::default());
+            let report = restore(&ports, &settings).await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                print!("{}", gls_watchdog_cli::restore_text(&report));
+            }
+            if !report.not_found.is_empty() {
+                return fail(USAGE, format!("no such stream group: {}", report.not_found.join(", ")));
+            }
+            return if report.groups.iter().all(|g| g.ok) { ExitCode::SUCCESS } else { ExitCode::from(RESTORE_FAILED) };
+        }
+    };
+    let settings = match settings(&look_args, plan_args.as_ref()) {
+        Ok(s) => s,
+        Err(message) => return fail(USAGE, message),
+    };
+    let connected = match connect(&target).await {
+        Ok(c) => c,
+        Err(ConnectError(message)) => return fail(UNREACHABLE, message),
+    };
+    let progress = Progress::default();
+    let result = progress
+        .show_while("scanning", show_progress, look(&connected, &settings, plan_args.is_some(), &progress))
+        .await;
+    let look = match result {
+        Ok(look) => look,
+        Err(LookError::Config(e)) => return fail(USAGE, e),
+        Err(LookError::Run(e)) => return fail(PARTIAL, e),
+    };
+    let view = view(&look);
+    if let Some((out, markdown)) = report_to {
+        let rotation = std::env::var("ROTATION_DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(28.0);
+        if let Err(e) = std::fs::write(&out, html::render(&view, rotation)) {
+            return fail(USAGE, format!("cannot write {}: {e}", out.display()));
+        }
+        if let Some(path) = &markdown
+            && let Err(e) = std::fs::write(path, text::markdown(&view))
+        {
+            return fail(USAGE, format!("cannot write {}: {e}", path.display()));
+        }
+        if json {
+            println!("{}", serde_json::json!({ "html": out, "markdown": markdown, "view": view }));
+        } else {
+            println!(
+                "Wrote {}{}",
+                out.display(),
+                markdown.map(|m| format!(" and {}", m.display())).unwrap_or_default()
+            );
+        }
+    } else if json {
+        let value = if plan_args.is_some() {
+            serde_json::json!({ "now": view.now, "steps": view.steps, "waiting": view.waiting, "recycler": look.recycler, "trimmer": look.trimmer })
+        } else {
+            serde_json::json!({ "view": view, "scan": look.scan })
+        };
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    } else if plan_args.is_some() {
+        print!("{}", text::plan(&view, false));
+    } else {
+        print!("{}", text::scan(&view, false));
+    }
+    outcome(&look, look_args.fail_on)
+}

@@ -1,0 +1,4 @@
+//! Renderings of a view: terminal tables and markdown ([`text`]), one HTML file ([`html`]).
+
+pub mod html;
+pub mod text;

@@ -1,0 +1,191 @@
+//! What a person reads, computed once from a look and rendered as terminal tables, HTML or
+//! markdown: the fleet, each group's life, capacity against use, findings, plans and money.
+
+use crate::look::Look;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use watchdog_core::lifecycle::{Lifecycle, fractional_days};
+use watchdog_core::{StreamGroup, StreamGroupStatus};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupRow {
+    pub region: String,
+    pub id: String,
+    pub description: String,
+    pub status: String,
+    pub class: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub age_days: Option<f64>,
+    pub days_to_cutoff: Option<f64>,
+    pub days_to_expiry: Option<f64>,
+    pub sessions: usize,
+    pub locations: Vec<LocationRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LocationRow {
+    pub name: String,
+    pub status: String,
+    pub always_on: Option<u32>,
+    pub target_idle: Option<u32>,
+    pub maximum: Option<u32>,
+    pub allocated: u32,
+    pub in_use: u32,
+    pub idle: u32,
+}
+
+/// One planned step, with what it saves (positive) or costs (negative).
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRow {
+    pub function: &'static str,
+    pub region: String,
+    pub stream_group: String,
+    pub action: String,
+    pub reason: String,
+    /// Only reported: the group belongs to a CloudFormation stack.
+    pub reported_only: bool,
+    /// Capacity-hours a day the step saves (the trimmer's figure).
+    pub capacity_hours_per_day: Option<f64>,
+    /// With a price for the group's class: money a 30-day month.
+    pub per_month: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Waiting {
+    pub function: &'static str,
+    pub stream_group: String,
+    pub why: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct View {
+    pub now: DateTime<Utc>,
+    pub regions: Vec<String>,
+    pub groups: Vec<GroupRow>,
+    pub findings: Vec<watchdog_core::findings::Finding>,
+    pub steps: Vec<StepRow>,
+    pub waiting: Vec<Waiting>,
+    pub idle_capacity_hours_per_day: f64,
+    pub idle_cost_per_day: Option<f64>,
+    pub unpriced_classes: Vec<String>,
+    pub unread: Vec<String>,
+    pub complete: bool,
+}
+
+fn group_row(group: &StreamGroup, sessions: usize, now: DateTime<Utc>) -> GroupRow {
+    let life = group.created_at.map(|c| Lifecycle::new(c, group.expires_at, now));
+    let days = |f: fn(&Lifecycle) -> chrono::Duration| life.as_ref().map(|l| fractional_days(f(l)));
+    GroupRow {
+        region: group.region().unwrap_or_default().to_owned(),
+        id: group.id.clone(),
+        description: group.description.clone().unwrap_or_default(),
+        status: group.status.as_str().to_owned(),
+        class: group.stream_class.as_ref().map(|c| c.name().to_owned()).unwrap_or_default(),
+        created_at: group.created_at,
+        expires_at: life.as_ref().map(|l| l.expires_at),
+        age_days: days(Lifecycle::age),
+        days_to_cutoff: days(Lifecycle::until_association_cutoff),
+        days_to_expiry: days(Lifecycle::until_expiry),
+        sessions,
+        locations: group
+            .locations
+            .iter()
+            .map(|l| LocationRow {
+                name: l.name.clone(),
+                status: l.status.as_str().to_owned(),
+                always_on: l.capacity.always_on,
+                target_idle: l.capacity.target_idle,
+                maximum: l.capacity.maximum,
+                allocated: l.capacity.allocated,
+                in_use: l.capacity.in_use(),
+                idle: l.capacity.idle,
+            })
+            .collect(),
+    }
+}
+
+/// The step's action name and figures, as the function's report serializes them.
+fn step<A: Serialize>(
+    function: &'static str,
+    item: &watchdog_core::reconcile::PlanItem<A>,
+    reported_only: bool,
+    price: Option<f64>,
+) -> StepRow {
+    let json = serde_json::to_value(item).unwrap_or(Value::Null);
+    let hours = json["capacity_hours_per_day"].as_f64();
+    StepRow {
+        function,
+        region: item.region.clone(),
+        stream_group: item.stream_group.clone(),
+        action: json["action"].as_str().unwrap_or("step").to_owned(),
+        reason: item.reason.clone(),
+        reported_only,
+        capacity_hours_per_day: hours,
+        per_month: hours.zip(price).map(|(h, p)| h * p * 30.0),
+    }
+}
+
+pub fn view(look: &Look) -> View {
+    let now = look.now;
+    let groups: Vec<GroupRow> = look
+        .scan
+        .groups
+        .iter()
+        .filter(|g| g.status != StreamGroupStatus::Deleting)
+        .map(|g| {
+            let sessions =
+                look.scan.sessions.iter().filter(|s| s.stream_group_id.as_deref() == Some(g.id.as_str())).count();
+            group_row(g, sessions, now)
+        })
+        .collect();
+    let price_of = |group_id: &str| {
+        let class = groups.iter().find(|g| g.id == group_id).map(|g| g.class.clone())?;
+        look.prices.get(&class).copied()
+    };
+    let mut steps = Vec::new();
+    let mut waiting = Vec::new();
+    if let Some(report) = &look.recycler {
+        for (items, reported_only) in [(&report.plan.items, false), (&report.plan.reported_only, true)] {
+            steps.extend(items.iter().map(|i| step("recycler", i, reported_only, price_of(&i.stream_group))));
+        }
+        waiting.extend(report.plan.blocked.iter().map(|b| Waiting {
+            function: "recycler",
+            stream_group: b.stream_group.clone(),
+            why: format!("{}: {}", b.reason, b.detail),
+        }));
+    }
+    if let Some(report) = &look.trimmer {
+        for (items, reported_only) in [(&report.plan.items, false), (&report.plan.reported_only, true)] {
+            steps.extend(items.iter().map(|i| step("trimmer", i, reported_only, price_of(&i.stream_group))));
+        }
+    }
+    let per_day = look.scan.idle.idle_capacity_hours * 24.0 * 60.0 / schedule_minutes();
+    View {
+        now,
+        regions: look.scan.regions.clone(),
+        groups,
+        findings: look.scan.findings.clone(),
+        steps,
+        waiting,
+        idle_capacity_hours_per_day: per_day,
+        idle_cost_per_day: look.scan.idle.cost.map(|c| c * 24.0 * 60.0 / schedule_minutes()),
+        unpriced_classes: look.scan.idle.unpriced_classes.clone(),
+        unread: look
+            .scan
+            .unread
+            .iter()
+            .map(|u| {
+                let group = u.stream_group.as_deref().map(|g| format!(" {g}")).unwrap_or_default();
+                format!("{} {}{group}: {} ({})", u.region, u.operation, u.error, u.consequence)
+            })
+            .collect(),
+        complete: look.scan.complete,
+    }
+}
+
+/// The scanner accrues idle capacity-hours over its schedule period (SCHEDULE_MINUTES, 5).
+fn schedule_minutes() -> f64 {
+    std::env::var("SCHEDULE_MINUTES").ok().and_then(|m| m.parse::<f64>().ok()).filter(|m| *m > 0.0).unwrap_or(5.0)
+}
