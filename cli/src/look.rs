@@ -34,6 +34,8 @@ pub struct Look {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trimmer: Option<gls_watchdog_trimmer::Report>,
     pub prices: BTreeMap<String, f64>,
+    /// The scanner's rotation age (ROTATION_DAYS), for the timeline's mark.
+    pub rotation_days: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +77,7 @@ pub async fn look(
     }
     let scanner_config = gls_watchdog_scanner::Config::from_lookup(&lookup(scan_vars))?;
     let prices = scanner_config.price_table.clone();
+    let rotation_days = scanner_config.policy.rotation_days;
     let scanner = gls_watchdog_scanner::Scanner::new(scanner_config, ports(connected, true, progress));
     let named = (!settings.stream_groups.is_empty()).then(|| settings.stream_groups.clone());
     let request = ScanRequest {
@@ -91,11 +94,7 @@ pub async fn look(
         let manage_all = settings.manage_all.to_string();
         let mut vars = common(connected);
         vars.push(("MANAGE_ALL_GROUPS", manage_all.clone()));
-        if let Some(tag) = &settings.recycle_tag {
-            vars.push(("OPT_IN_TAG", tag.clone()));
-        } else {
-            vars.push(("OPT_IN_TAG", "watchdog:recycle".into()));
-        }
+        vars.push(("OPT_IN_TAG", settings.recycle_tag.clone().unwrap_or_else(|| "watchdog:recycle".into())));
         let config = gls_watchdog_recycler::Config::from_lookup(&lookup(vars))?;
         let deployed = Deployed { reconciler: config, ports: ports(connected, true, &Progress::default()) };
         recycler = Some(deployed.run(&run).await?);
@@ -107,5 +106,5 @@ pub async fn look(
         let deployed = Deployed { reconciler: config, ports: ports(connected, true, &Progress::default()) };
         trimmer = Some(deployed.run(&run).await?);
     }
-    Ok(Look { now, scan, recycler, trimmer, prices })
+    Ok(Look { now, scan, recycler, trimmer, prices, rotation_days })
 }

@@ -242,8 +242,7 @@ async fn main() -> ExitCode {
     };
     let view = view(&look);
     if let Some((out, markdown)) = report_to {
-        let rotation = std::env::var("ROTATION_DAYS").ok().and_then(|d| d.parse().ok()).unwrap_or(28.0);
-        if let Err(e) = std::fs::write(&out, html::render(&view, rotation)) {
+        if let Err(e) = std::fs::write(&out, html::render(&view, look.rotation_days as f64)) {
             return fail(USAGE, format!("cannot write {}: {e}", out.display()));
         }
         if let Some(path) = &markdown

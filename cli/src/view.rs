@@ -161,7 +161,8 @@ pub fn view(look: &Look) -> View {
             steps.extend(items.iter().map(|i| step("trimmer", i, reported_only, price_of(&i.stream_group))));
         }
     }
-    let per_day = look.scan.idle.idle_capacity_hours * 24.0 * 60.0 / schedule_minutes();
+    // The scanner's own idle cost, over a day instead of its schedule period.
+    let idle = gls_watchdog_scanner::metrics::idle_cost(&look.scan.groups, chrono::Duration::days(1), &look.prices);
     View {
         now,
         regions: look.scan.regions.clone(),
@@ -169,9 +170,9 @@ pub fn view(look: &Look) -> View {
         findings: look.scan.findings.clone(),
         steps,
         waiting,
-        idle_capacity_hours_per_day: per_day,
-        idle_cost_per_day: look.scan.idle.cost.map(|c| c * 24.0 * 60.0 / schedule_minutes()),
-        unpriced_classes: look.scan.idle.unpriced_classes.clone(),
+        idle_capacity_hours_per_day: idle.idle_capacity_hours,
+        idle_cost_per_day: idle.cost,
+        unpriced_classes: idle.unpriced_classes,
         unread: look
             .scan
             .unread
@@ -183,9 +184,4 @@ pub fn view(look: &Look) -> View {
             .collect(),
         complete: look.scan.complete,
     }
-}
-
-/// The scanner accrues idle capacity-hours over its schedule period (SCHEDULE_MINUTES, 5).
-fn schedule_minutes() -> f64 {
-    std::env::var("SCHEDULE_MINUTES").ok().and_then(|m| m.parse::<f64>().ok()).filter(|m| *m > 0.0).unwrap_or(5.0)
 }

@@ -37,7 +37,7 @@ pub fn eligibility(group: &StreamGroup, opt_in_tag: &str, manage_all_groups: boo
     }
     match group.tags.get(opt_in_tag).map(|v| v.to_ascii_lowercase()) {
         Some(v) if v == "false" => Eligibility::OptedOut,
-        _ if asks_for_it(group, opt_in_tag, manage_all_groups) => Eligibility::OptedIn,
+        _ if asks_for_it(&group.tags, opt_in_tag, manage_all_groups) => Eligibility::OptedIn,
         _ => Eligibility::NotOptedIn,
     }
 }
@@ -45,8 +45,12 @@ pub fn eligibility(group: &StreamGroup, opt_in_tag: &str, manage_all_groups: boo
 /// Whether the opt-in tag (or a deployment that manages every group) asks for the function,
 /// leaving aside protection and CloudFormation: a stack-managed group asking for it has what
 /// would be done reported.
-pub fn asks_for_it(group: &StreamGroup, opt_in_tag: &str, manage_all_groups: bool) -> bool {
-    match group.tags.get(opt_in_tag).map(|v| v.to_ascii_lowercase()) {
+pub fn asks_for_it(
+    tags: &std::collections::BTreeMap<String, String>,
+    opt_in_tag: &str,
+    manage_all_groups: bool,
+) -> bool {
+    match tags.get(opt_in_tag).map(|v| v.to_ascii_lowercase()) {
         Some(v) if v == "false" => false,
         Some(v) if v == "true" => true,
         _ => manage_all_groups,
@@ -76,8 +80,8 @@ mod tests {
         let protected = tagged(&[("w", "true"), (PROTECT_TAG, "TRUE"), (CFN_STACK_TAG, "games")]);
         assert_eq!(eligibility(&protected, "w", true), Eligibility::Protected, "protection wins over everything");
         assert_eq!(eligibility(&tagged(&[(PROTECT_TAG, "no")]), "w", true), Eligibility::OptedIn);
-        assert!(asks_for_it(&tagged(&[("w", "true"), (CFN_STACK_TAG, "games")]), "w", false));
-        assert!(!asks_for_it(&tagged(&[(CFN_STACK_TAG, "games")]), "w", false));
-        assert!(!asks_for_it(&tagged(&[("w", "false")]), "w", true));
+        assert!(asks_for_it(&tagged(&[("w", "true"), (CFN_STACK_TAG, "games")]).tags, "w", false));
+        assert!(!asks_for_it(&tagged(&[(CFN_STACK_TAG, "games")]).tags, "w", false));
+        assert!(!asks_for_it(&tagged(&[("w", "false")]).tags, "w", true));
     }
 }

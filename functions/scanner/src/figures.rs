@@ -20,7 +20,7 @@ pub fn log_group(region: &str, group: &StreamGroup, described: bool, sessions: &
     let life = group.created_at.map(|created| Lifecycle::new(created, group.expires_at, now));
     let days = |f: fn(&Lifecycle) -> chrono::Duration| life.as_ref().map(|l| fractional_days(f(l)));
     let class = group.stream_class.as_ref().map(|c| c.name().to_owned()).unwrap_or_default();
-    let total = described.then(|| total(group.locations.iter().map(|l| &l.capacity)));
+    let total = described.then(|| crate::metrics::sum(group.locations.iter().map(|l| l.capacity.clone())));
     tracing::info!(
         function = "scanner",
         figures = "group",
@@ -92,13 +92,4 @@ pub fn log_region(inventory: &RegionInventory, findings: &[Finding]) {
             "sessions by status"
         );
     }
-}
-
-fn total<'a>(capacities: impl Iterator<Item = &'a Capacity>) -> Capacity {
-    capacities.fold(Capacity::default(), |a, c| Capacity {
-        requested: a.requested + c.requested,
-        allocated: a.allocated + c.allocated,
-        idle: a.idle + c.idle,
-        ..Capacity::default()
-    })
 }

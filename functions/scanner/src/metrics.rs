@@ -46,7 +46,7 @@ fn capacity_datums(dimensions: &[(&'static str, String)], c: &Capacity, out: &mu
     }
 }
 
-fn sum(capacities: impl Iterator<Item = Capacity>) -> Capacity {
+pub(crate) fn sum(capacities: impl Iterator<Item = Capacity>) -> Capacity {
     capacities.fold(Capacity::default(), |a, c| Capacity {
         always_on: Some(a.always_on.unwrap_or(0) + c.always_on.unwrap_or(0)),
         target_idle: Some(a.target_idle.unwrap_or(0) + c.target_idle.unwrap_or(0)),

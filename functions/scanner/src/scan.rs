@@ -419,8 +419,7 @@ impl Scanner {
             (DemandMetrics::All, _) => true,
             // The groups the trimmer changes, and the stack-managed ones it reports on.
             (DemandMetrics::OptedIn { tag }, Some(tags)) if demand_needs_tags => {
-                let tagged = StreamGroup { tags: tags.clone(), ..group.clone() };
-                !opt_in::is_protected(tags) && opt_in::asks_for_it(&tagged, tag, false)
+                !opt_in::is_protected(tags) && opt_in::asks_for_it(tags, tag, false)
             }
             _ => false,
         };

@@ -152,7 +152,7 @@ pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> P
             // What the trimmer would do in a stack's group is reported when the group asks
             // for the trimmer (its demand history is published only then).
             Eligibility::CloudFormation(_)
-                if !opt_in::asks_for_it(g, &settings.opt_in_tag, settings.manage_all_groups) =>
+                if !opt_in::asks_for_it(&g.tags, &settings.opt_in_tag, settings.manage_all_groups) =>
             {
                 continue;
             }
