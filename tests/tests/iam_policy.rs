@@ -157,7 +157,7 @@ fn resources_are_this_accounts_and_publishing_is_scoped() {
             }
             if actions.contains(&"sns:Publish".to_owned()) {
                 assert!(
-                    resources.iter().all(|r| r == "FindingsTopic" || r == "ActionsTopic"),
+                    resources.iter().all(|r| ["FindingsTopic", "DigestTopic", "ActionsTopic"].contains(&r.as_str())),
                     "{}: publishes only to its own topics: {resources:?}",
                     function.binary
                 );

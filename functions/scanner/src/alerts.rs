@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use tokio::sync::mpsc::UnboundedReceiver;
-use watchdog_core::findings::Finding;
+use watchdog_core::findings::{Finding, Severity};
 use watchdog_core::ports::attributes;
 use watchdog_core::ports::{MAX_MESSAGES_PER_BATCH, Message, Notifier, StreamGroupWriter, Tags};
 use watchdog_core::tags::MAX_TAGS_PER_RESOURCE;
@@ -24,6 +24,29 @@ pub enum Why {
     ResendDue,
 }
 
+/// The group an alert plan belongs to.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupRef {
+    pub id: String,
+    pub arn: String,
+    pub region: String,
+}
+
+impl GroupRef {
+    pub fn new(id: &str, arn: &str, region: &str) -> Self {
+        Self { id: id.to_owned(), arn: arn.to_owned(), region: region.to_owned() }
+    }
+}
+
+/// A finding that was alerted and is no longer seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The finding's dedup key: its kind, and `:<location>` where it has one.
+    pub key: String,
+    /// The severity it was last alerted at.
+    pub severity: Severity,
+}
+
 /// Without alert memory (ALERT_MEMORY=none): whether `now` falls in the first scan of a
 /// re-send interval, the intervals counted from midnight UTC. Every finding present then is
 /// alerted; none in between.
@@ -34,8 +57,8 @@ pub fn first_scan_of_interval(now: DateTime<Utc>, resend: Duration, schedule: Du
 
 /// A group's alerts when nothing is remembered: all of them in the first scan of an interval,
 /// none otherwise, and no memory to write.
-pub fn plan_without_memory(group_arn: &str, findings: &[&Finding], alert_now: bool) -> GroupAlerts {
-    let mut plan = GroupAlerts { group_arn: group_arn.to_owned(), ..GroupAlerts::default() };
+pub fn plan_without_memory(group: GroupRef, findings: &[&Finding], alert_now: bool) -> GroupAlerts {
+    let mut plan = GroupAlerts { group, ..GroupAlerts::default() };
     for finding in findings {
         if alert_now {
             plan.send.push(((*finding).clone(), Why::ResendDue));
@@ -59,38 +82,53 @@ pub fn should_send(finding: &Finding, sent: Option<&AlertRecord>, now: DateTime<
 /// One group's alerts this run: what to send, what not, and how its memory tags change.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct GroupAlerts {
-    pub group_arn: String,
+    pub group: GroupRef,
     /// The alert tag prefix the memory keys start with.
     pub prefix: String,
     pub send: Vec<(Finding, Why)>,
+    /// The severity a finding sent for [`Why::SeverityRose`] was alerted at before, by dedup key.
+    pub escalated_from: BTreeMap<String, Severity>,
     pub suppressed: Vec<Finding>,
     /// Tags to set once the sends succeed, by tag key.
     pub remember: BTreeMap<String, String>,
     /// Memory of findings that no longer hold and were last sent a re-send interval ago or
     /// more, so a later recurrence alerts again.
     pub forget: Vec<String>,
+    /// Findings alerted before and not seen in this scan, announced once by the digest (only
+    /// when resolutions are tracked); their memory is marked cleared in `remember`.
+    pub resolved: Vec<Resolved>,
     /// Alerts not sent because their memory would not fit on the group (50 tags at most).
     pub held_back: Vec<Finding>,
 }
 
+/// How a group's alerts are decided from its memory.
+#[derive(Debug, Clone)]
+pub struct AlertPolicy {
+    pub prefix: String,
+    pub resend: Duration,
+    /// Announce findings that cleared (the digest's "resolved"): marks their memory once.
+    pub track_resolved: bool,
+}
+
 pub fn plan(
-    group_arn: &str,
+    group: GroupRef,
     findings: &[&Finding],
     tags: &BTreeMap<String, String>,
-    prefix: &str,
+    policy: &AlertPolicy,
     now: DateTime<Utc>,
-    resend: Duration,
 ) -> GroupAlerts {
+    let prefix = policy.prefix.as_str();
     let memory = alert::memory(tags, prefix);
-    let mut plan = GroupAlerts { group_arn: group_arn.to_owned(), prefix: prefix.to_owned(), ..GroupAlerts::default() };
+    let mut plan = GroupAlerts { group, prefix: prefix.to_owned(), ..GroupAlerts::default() };
     for finding in findings {
         let key = finding.dedup_key();
-        match should_send(finding, memory.get(&key), now, resend) {
+        let remembered = memory.get(&key);
+        match should_send(finding, remembered, now, policy.resend) {
             Some(why) => {
-                plan.remember.insert(
-                    alert::key(prefix, &key),
-                    AlertRecord { severity: finding.severity, sent_at: now }.encode(),
-                );
+                plan.remember.insert(alert::key(prefix, &key), AlertRecord::sent(finding.severity, now).encode());
+                if let (Why::SeverityRose, Some(before)) = (why, remembered) {
+                    plan.escalated_from.insert(key, before.severity);
+                }
                 plan.send.push(((*finding).clone(), why));
             }
             None => plan.suppressed.push((*finding).clone()),
@@ -99,11 +137,20 @@ pub fn plan(
     // A finding that no longer holds is forgotten only once its re-send interval is over: one
     // that flaps around its threshold re-alerts at most once per interval, not on every flap.
     let current: Vec<String> = findings.iter().map(|f| f.dedup_key()).collect();
-    plan.forget = memory
-        .iter()
-        .filter(|(k, record)| !current.contains(k) && now - record.sent_at >= resend)
-        .map(|(k, _)| alert::key(prefix, k))
-        .collect();
+    for (key, record) in memory.iter().filter(|(key, _)| !current.contains(key)) {
+        let forget = now - record.sent_at >= policy.resend;
+        if forget {
+            plan.forget.push(alert::key(prefix, key));
+        }
+        // Announced once: the mark keeps later scans (and flaps) from announcing it again.
+        if policy.track_resolved && record.cleared_at.is_none() {
+            plan.resolved.push(Resolved { key: key.clone(), severity: record.severity });
+            if !forget {
+                let cleared = AlertRecord { cleared_at: Some(now), ..*record };
+                plan.remember.insert(alert::key(prefix, key), cleared.encode());
+            }
+        }
+    }
     plan
 }
 
@@ -111,6 +158,16 @@ impl GroupAlerts {
     /// The tag that remembers `finding` once it is sent.
     pub fn memory_key(&self, finding: &Finding) -> String {
         alert::key(&self.prefix, &finding.dedup_key())
+    }
+
+    /// For a scan that did not see all of the group (its details or the sessions went
+    /// unread): a finding missing from it may only be unread, so nothing is forgotten or
+    /// announced resolved, and the next full scan decides.
+    pub fn keep_unseen(&mut self) {
+        self.forget.clear();
+        for resolved in std::mem::take(&mut self.resolved) {
+            self.remember.remove(&alert::key(&self.prefix, &resolved.key));
+        }
     }
 
     /// Keeps only the sends whose memory fits on the group, which holds at most
@@ -204,15 +261,68 @@ pub struct Delivered {
     pub errors: Vec<String>,
     /// Memory that could not be written.
     pub unread: Vec<Unread>,
+    /// Every group's plan, for the digest (with [`MemoryWrite::AfterDigest`]).
+    pub plans: Vec<GroupAlerts>,
+    /// Memory waiting for the digest to be accepted (with [`MemoryWrite::AfterDigest`]).
+    pub held: Vec<GroupMemory>,
+}
+
+/// Where per-finding messages go.
+#[derive(Clone, Copy)]
+pub enum PerFinding<'a> {
+    /// Published to this topic; memory is kept only for what SNS accepted.
+    Publish(&'a dyn Notifier, &'a str),
+    /// Wanted but not published (a dry run, or no topic): counted as not sent, nothing kept.
+    Count,
+    /// Not wanted (digests only): the digest alone decides what is remembered.
+    Off,
+}
+
+/// When a group's alert memory is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryWrite {
+    /// As soon as SNS has answered for the group's messages.
+    PerGroup,
+    /// Only once the scan's digest is accepted: held in [`Delivered::held`], so a digest that
+    /// fails is sent again next run instead of being lost.
+    AfterDigest,
+}
+
+/// Tags to set and remove on one group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupMemory {
+    pub group: GroupRef,
+    pub remember: Tags,
+    pub forget: Vec<String>,
+}
+
+impl GroupMemory {
+    fn is_empty(&self) -> bool {
+        self.remember.is_empty() && self.forget.is_empty()
+    }
+
+    /// Writes it; what fails is returned as unread, with what that means.
+    pub async fn write(&self, writer: &dyn StreamGroupWriter) -> Vec<Unread> {
+        let mut unread = Vec::new();
+        let (region, id) = (self.group.region.as_str(), Some(self.group.id.as_str()));
+        if !self.remember.is_empty()
+            && let Err(e) = writer.tag(&self.group.arn, &self.remember).await
+        {
+            unread.push(Unread::new(region, id, &e, "these alerts may be sent again next run"));
+        }
+        if !self.forget.is_empty()
+            && let Err(e) = writer.untag(&self.group.arn, &self.forget).await
+        {
+            unread.push(Unread::new(region, id, &e, "a cleared finding's memory stays until it expires"));
+        }
+        unread
+    }
 }
 
 /// A group whose messages are in flight, and the memory to write once they are all answered.
 struct Pending {
-    group_arn: String,
-    group_id: String,
     outstanding: usize,
-    remember: Tags,
-    forget: Vec<String>,
+    memory: GroupMemory,
 }
 
 /// A message waiting for a batch: its group's index, the memory tag (key, value) to write once
@@ -220,43 +330,53 @@ struct Pending {
 type Queued = (usize, Option<(String, String)>, Message);
 
 /// The delivery phase of one region: receives each group's plan as soon as it is made,
-/// publishes in batches of ten as they fill, and writes a group's memory once SNS has
-/// answered for all its messages (only what SNS accepted is remembered). Without a topic
-/// nothing is sent or written.
+/// publishes its per-finding messages in batches of ten as they fill, and writes (or holds for
+/// the digest) a group's memory once SNS has answered for all its messages: only what SNS
+/// accepted is remembered. In a dry run nothing is sent or written.
 pub async fn deliver(
-    mut plans: UnboundedReceiver<(String, GroupAlerts)>,
-    topic: Option<(&dyn Notifier, &str)>,
+    mut plans: UnboundedReceiver<GroupAlerts>,
+    per_finding: PerFinding<'_>,
+    memory_write: MemoryWrite,
     writer: &dyn StreamGroupWriter,
-    region: &str,
 ) -> Delivered {
     let mut out = Delivered::default();
     let mut pending: Vec<Pending> = Vec::new();
-    // Messages waiting for a batch, each with the index of its group in `pending` and the
-    // memory (tag key and value) to write once SNS accepts it, if the plan keeps memory.
     let mut queue: Vec<Queued> = Vec::new();
     loop {
         let next = plans.recv().await;
         let closed = next.is_none();
-        if let Some((group_id, plan)) = next {
-            let Some(_) = topic else {
-                out.not_sent += plan.send.len();
-                continue;
+        if let Some(plan) = next {
+            if memory_write == MemoryWrite::AfterDigest {
+                out.plans.push(plan.clone());
+            }
+            let sent_keys: Vec<String> = plan.send.iter().map(|(f, _)| plan.memory_key(f)).collect();
+            // Memory not tied to a message of this run (cleared marks), or all of it when the
+            // digest alone decides.
+            let mut remember = Tags::new();
+            for (key, value) in &plan.remember {
+                if matches!(per_finding, PerFinding::Off) || !sent_keys.contains(key) {
+                    remember.insert(key.clone(), value.clone());
+                }
+            }
+            let outstanding = match per_finding {
+                PerFinding::Count => {
+                    out.not_sent += plan.send.len();
+                    continue;
+                }
+                PerFinding::Off => 0,
+                PerFinding::Publish(..) => plan.send.len(),
             };
             let index = pending.len();
-            pending.push(Pending {
-                group_arn: plan.group_arn.clone(),
-                group_id,
-                outstanding: plan.send.len(),
-                remember: Tags::new(),
-                forget: plan.forget.clone(),
-            });
-            for (finding, why) in &plan.send {
-                let key = plan.memory_key(finding);
-                let memory = plan.remember.get(&key).map(|value| (key, value.clone()));
-                queue.push((index, memory, message(finding, *why)));
+            let memory = GroupMemory { group: plan.group.clone(), remember, forget: plan.forget.clone() };
+            pending.push(Pending { outstanding, memory });
+            if let PerFinding::Publish(..) = per_finding {
+                for ((finding, why), key) in plan.send.iter().zip(sent_keys) {
+                    let memory = plan.remember.get(&key).map(|value| (key, value.clone()));
+                    queue.push((index, memory, message(finding, *why)));
+                }
             }
         }
-        while let Some((notifier, topic_arn)) = topic
+        while let PerFinding::Publish(notifier, topic_arn) = per_finding
             && (queue.len() >= MAX_MESSAGES_PER_BATCH || (closed && !queue.is_empty()))
         {
             let batch: Vec<Queued> = queue.drain(..queue.len().min(MAX_MESSAGES_PER_BATCH)).collect();
@@ -274,39 +394,25 @@ pub async fn deliver(
                 match result {
                     Ok(()) => {
                         out.sent += 1;
-                        group.remember.extend(memory);
+                        group.memory.remember.extend(memory);
                     }
                     Err(reason) => {
                         out.failed += 1;
                         if !reason.is_empty() {
-                            out.errors.push(format!("SNS refused an alert for {}: {reason}", group.group_id));
+                            out.errors.push(format!("SNS refused an alert for {}: {reason}", group.memory.group.id));
                         }
                     }
                 }
             }
         }
         // Memory of every group SNS has answered for.
-        for group in
-            pending.iter_mut().filter(|g| g.outstanding == 0 && !(g.remember.is_empty() && g.forget.is_empty()))
-        {
-            if let Err(e) = writer.tag(&group.group_arn, &group.remember).await {
-                out.unread.push(Unread::new(
-                    region,
-                    Some(&group.group_id),
-                    &e,
-                    "these alerts may be sent again next run",
-                ));
+        for group in pending.iter_mut().filter(|g| g.outstanding == 0 && !g.memory.is_empty()) {
+            let emptied = GroupMemory { group: group.memory.group.clone(), remember: Tags::new(), forget: Vec::new() };
+            let memory = std::mem::replace(&mut group.memory, emptied);
+            match memory_write {
+                MemoryWrite::PerGroup => out.unread.extend(memory.write(writer).await),
+                MemoryWrite::AfterDigest => out.held.push(memory),
             }
-            if let Err(e) = writer.untag(&group.group_arn, &group.forget).await {
-                out.unread.push(Unread::new(
-                    region,
-                    Some(&group.group_id),
-                    &e,
-                    "a cleared finding's memory stays until it expires",
-                ));
-            }
-            group.remember.clear();
-            group.forget.clear();
         }
         if closed {
             return out;
@@ -333,6 +439,14 @@ mod tests {
         }
     }
 
+    fn group() -> GroupRef {
+        GroupRef::new("sg-A", "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-A", "us-west-2")
+    }
+
+    fn policy(track_resolved: bool) -> AlertPolicy {
+        AlertPolicy { prefix: "watchdog:alert:".into(), resend: Duration::hours(24), track_resolved }
+    }
+
     fn at(hours: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap() + Duration::hours(hours)
     }
@@ -342,7 +456,7 @@ mod tests {
         let resend = Duration::hours(24);
         let f = finding(FindingKind::ExpirySoon, Severity::Warning, None);
         assert_eq!(should_send(&f, None, at(0), resend), Some(Why::New));
-        let record = AlertRecord { severity: Severity::Warning, sent_at: at(0) };
+        let record = AlertRecord::sent(Severity::Warning, at(0));
         assert_eq!(should_send(&f, Some(&record), at(23), resend), None);
         assert_eq!(should_send(&f, Some(&record), at(24), resend), Some(Why::ResendDue));
         let higher = finding(FindingKind::ExpirySoon, Severity::High, None);
@@ -353,7 +467,6 @@ mod tests {
 
     #[test]
     fn the_plan_remembers_sends_and_forgets_cleared_findings() {
-        let prefix = "watchdog:alert:";
         let tags = BTreeMap::from([
             ("team".to_owned(), "racing".to_owned()),
             ("watchdog:alert:rotation_due".to_owned(), format!("warning|{}", at(0).timestamp())),
@@ -361,7 +474,7 @@ mod tests {
         ]);
         let rotation = finding(FindingKind::RotationDue, Severity::Warning, None);
         let idle = finding(FindingKind::IdleCapacity, Severity::Warning, Some("us-west-2"));
-        let plan = plan(&rotation.stream_group_arn, &[&rotation, &idle], &tags, prefix, at(2), Duration::hours(24));
+        let plan = plan(group(), &[&rotation, &idle], &tags, &policy(false), at(2));
         assert_eq!(plan.send.len(), 1);
         assert_eq!(plan.send[0].0.dedup_key(), "idle_capacity:us-west-2");
         assert_eq!(plan.suppressed, std::slice::from_ref(&rotation));
@@ -372,7 +485,7 @@ mod tests {
     }
 
     fn plan_at(tags: &BTreeMap<String, String>, findings: &[&Finding], now: DateTime<Utc>) -> GroupAlerts {
-        plan(&findings[0].stream_group_arn, findings, tags, "watchdog:alert:", now, Duration::hours(24))
+        plan(group(), findings, tags, &policy(false), now)
     }
 
     #[test]
@@ -387,9 +500,9 @@ mod tests {
         assert!(first_scan_of_interval(midnight + Duration::seconds(299), resend, schedule));
         assert!(!first_scan_of_interval(midnight + Duration::seconds(300), resend, schedule));
         let f = finding(FindingKind::RotationDue, Severity::Warning, None);
-        let plan = plan_without_memory("arn", &[&f], false);
+        let plan = plan_without_memory(group(), &[&f], false);
         assert!(plan.send.is_empty() && plan.remember.is_empty() && plan.forget.is_empty());
-        assert_eq!(plan_without_memory("arn", &[&f], true).send.len(), 1);
+        assert_eq!(plan_without_memory(group(), &[&f], true).send.len(), 1);
     }
 
     #[test]
@@ -426,6 +539,90 @@ mod tests {
             }
         }
         assert_eq!(sent, 1, "one alert in the day, not one per flap");
+    }
+
+    /// Applies a plan's memory changes to the tags, as delivery does once SNS accepted.
+    fn apply(tags: &mut BTreeMap<String, String>, plan: &GroupAlerts) {
+        tags.extend(plan.remember.clone());
+        for key in &plan.forget {
+            tags.remove(key);
+        }
+    }
+
+    #[test]
+    fn a_cleared_finding_is_announced_resolved_once_and_forgotten_after_the_interval() {
+        let idle = finding(FindingKind::IdleCapacity, Severity::Warning, Some("us-west-2"));
+        let mut tags = BTreeMap::new();
+        let first = plan(group(), &[&idle], &tags, &policy(true), at(0));
+        apply(&mut tags, &first);
+
+        let cleared = plan(group(), &[], &tags, &policy(true), at(1));
+        assert_eq!(cleared.resolved, [Resolved { key: "idle_capacity:us-west-2".into(), severity: Severity::Warning }]);
+        assert!(cleared.forget.is_empty(), "kept for the interval, so a flap does not re-alert");
+        assert_eq!(
+            cleared.remember["watchdog:alert:idle_capacity:us-west-2"],
+            format!("warning|{}|{}", at(0).timestamp(), at(1).timestamp())
+        );
+        apply(&mut tags, &cleared);
+
+        let later = plan(group(), &[], &tags, &policy(true), at(2));
+        assert!(later.resolved.is_empty() && later.remember.is_empty(), "announced once, no further write");
+        let back = plan(group(), &[&idle], &tags, &policy(true), at(3));
+        assert!(back.send.is_empty() && back.remember.is_empty(), "back within the interval: quiet");
+        let after = plan(group(), &[], &tags, &policy(true), at(24));
+        assert_eq!(after.forget, ["watchdog:alert:idle_capacity:us-west-2"]);
+        assert!(after.resolved.is_empty());
+
+        // Without a digest nothing is marked: no tag write for a resolution nobody reads.
+        let mut tags = BTreeMap::new();
+        let first = plan(group(), &[&idle], &tags, &policy(false), at(0));
+        apply(&mut tags, &first);
+        let quiet = plan(group(), &[], &tags, &policy(false), at(1));
+        assert!(quiet.resolved.is_empty() && quiet.remember.is_empty());
+    }
+
+    #[test]
+    fn a_partial_scan_neither_forgets_nor_announces_resolutions() {
+        let idle = finding(FindingKind::IdleCapacity, Severity::Warning, Some("us-west-2"));
+        let rotation = finding(FindingKind::RotationDue, Severity::Warning, None);
+        let mut tags = BTreeMap::new();
+        let first = plan(group(), &[&idle, &rotation], &tags, &policy(true), at(0));
+        apply(&mut tags, &first);
+        let mut partial = plan(group(), &[&rotation], &tags, &policy(true), at(30));
+        assert_eq!((partial.resolved.len(), partial.forget.len()), (1, 1));
+        partial.keep_unseen();
+        assert!(partial.resolved.is_empty() && partial.forget.is_empty());
+        assert_eq!(partial.remember.keys().collect::<Vec<_>>(), ["watchdog:alert:rotation_due"], "the resend only");
+    }
+
+    #[test]
+    fn an_escalation_records_the_severity_it_rose_from() {
+        let mut tags = BTreeMap::new();
+        let warning = finding(FindingKind::ExpirySoon, Severity::Warning, None);
+        let first = plan(group(), &[&warning], &tags, &policy(true), at(0));
+        apply(&mut tags, &first);
+        let high = finding(FindingKind::ExpirySoon, Severity::High, None);
+        let rose = plan(group(), &[&high], &tags, &policy(true), at(1));
+        assert_eq!(rose.send, [(high, Why::SeverityRose)]);
+        assert_eq!(rose.escalated_from["expiry_soon"], Severity::Warning);
+    }
+
+    #[test]
+    fn a_flapping_finding_is_announced_at_most_once_per_interval_each_way() {
+        let idle = finding(FindingKind::IdleCapacity, Severity::Warning, Some("us-west-2"));
+        let mut tags = BTreeMap::new();
+        let (mut sent, mut resolved, mut writes) = (0, 0, 0);
+        for step in 0..288 {
+            let now = at(0) + Duration::minutes(5 * step);
+            let findings: Vec<&Finding> = if step % 2 == 0 { vec![&idle] } else { vec![] };
+            let plan = plan(group(), &findings, &tags, &policy(true), now);
+            sent += plan.send.len();
+            resolved += plan.resolved.len();
+            writes += usize::from(!plan.remember.is_empty() || !plan.forget.is_empty());
+            apply(&mut tags, &plan);
+        }
+        assert_eq!((sent, resolved), (1, 1), "one alert and one resolution in the day");
+        assert_eq!(writes, 2, "the alert and the cleared mark");
     }
 
     #[test]

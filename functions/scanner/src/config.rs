@@ -31,8 +31,12 @@ pub struct Config {
     /// Which locations get the `InUseCapacity` the trimmer reads as demand, below location
     /// detail (where every location has it).
     pub demand_metrics: DemandMetrics,
-    /// Where findings go; without it findings are only returned and logged.
+    /// Where per-finding messages go; without it findings are only returned and logged.
     pub findings_topic_arn: Option<String>,
+    /// Where digests go (DIGEST_TOPIC_ARN): for people, by e-mail and chat.
+    pub digest_topic_arn: Option<String>,
+    /// Per-finding messages, digests, or both.
+    pub alert_delivery: AlertDelivery,
     pub max_concurrency: usize,
     pub policy: Policy,
     /// A finding already sent is sent again after this long (or sooner if its severity rises).
@@ -61,6 +65,43 @@ pub enum DemandMetrics {
     All,
     /// `none`: the trimmer reads the service's own ActiveCapacity, or does not run.
     None,
+}
+
+impl Config {
+    /// How each group's alerts are decided from its memory.
+    pub fn alert_policy(&self) -> crate::alerts::AlertPolicy {
+        crate::alerts::AlertPolicy {
+            prefix: self.alert_tag_prefix.clone(),
+            resend: self.alert_resend,
+            // Only a digest announces resolutions; without one, marking them would cost tag
+            // writes nobody reads.
+            track_resolved: self.alert_delivery.digest(),
+        }
+    }
+}
+
+/// ALERT_DELIVERY: how findings reach subscribers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlertDelivery {
+    /// `per-finding` (default without a digest topic): one message per finding on
+    /// FINDINGS_TOPIC_ARN, with attributes machine subscribers filter on.
+    PerFinding,
+    /// `digest`: one message per scan with something new, on DIGEST_TOPIC_ARN.
+    Digest,
+    /// `both`: per-finding messages for machines and the digest for people. A finding is
+    /// remembered as sent only once both were accepted.
+    Both,
+}
+
+impl AlertDelivery {
+    pub fn per_finding(self) -> bool {
+        self != Self::Digest
+    }
+
+    pub fn digest(self) -> bool {
+        self != Self::PerFinding
+    }
 }
 
 /// ALERT_MEMORY: `tags` (default) or `none`.
@@ -108,6 +149,8 @@ impl FromEnv for Config {
         };
         let namespace = env_config::metric_namespace(lookup)?;
         let findings_topic_arn = env_config::topic_arn(lookup, "FINDINGS_TOPIC_ARN")?;
+        let digest_topic_arn = env_config::topic_arn(lookup, "DIGEST_TOPIC_ARN")?;
+        let alert_delivery = alert_delivery(lookup, findings_topic_arn.is_some(), digest_topic_arn.is_some())?;
         let price_table = match get(lookup, "PRICE_TABLE") {
             None => BTreeMap::new(),
             Some(json) => match serde_json::from_str::<BTreeMap<String, f64>>(&json) {
@@ -130,6 +173,8 @@ impl FromEnv for Config {
             metric_detail,
             demand_metrics,
             findings_topic_arn,
+            digest_topic_arn,
+            alert_delivery,
             max_concurrency: whole(lookup, "MAX_CONCURRENCY", "number", 1..=64, 8)?,
             policy: env_config::policy(lookup)?,
             alert_resend: hours(lookup, "ALERT_RESEND_HOURS", 1..=720, 24)?,
@@ -152,6 +197,37 @@ impl FromEnv for Config {
     }
 }
 
+/// ALERT_DELIVERY, checked against the topics it needs: a digest asked for without its topic
+/// would be lost silently, so that is refused at start-up.
+fn alert_delivery(lookup: Lookup<'_>, findings_topic: bool, digest_topic: bool) -> Result<AlertDelivery, ConfigError> {
+    let value = get(lookup, "ALERT_DELIVERY");
+    let delivery = match value.as_deref() {
+        None | Some("per-finding") => AlertDelivery::PerFinding,
+        Some("digest") => AlertDelivery::Digest,
+        Some("both") => AlertDelivery::Both,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                variable: "ALERT_DELIVERY",
+                value: other.to_owned(),
+                expected: "per-finding, digest or both".into(),
+            });
+        }
+    };
+    let name = value.as_deref().unwrap_or("per-finding");
+    let missing = match delivery {
+        AlertDelivery::Digest | AlertDelivery::Both if !digest_topic => Some(("DIGEST_TOPIC_ARN", "digests")),
+        AlertDelivery::Both if !findings_topic => Some(("FINDINGS_TOPIC_ARN", "per-finding messages")),
+        _ => None,
+    };
+    match missing {
+        Some((variable, what)) => Err(ConfigError::Missing {
+            variable,
+            expected: format!("the SNS topic ARN for the {what} ALERT_DELIVERY={name} sends"),
+        }),
+        None => Ok(delivery),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +242,7 @@ mod tests {
         assert_eq!(c.connection.regions, ["us-west-2"]);
         assert_eq!(c.metric_detail, MetricDetail::Essential);
         assert_eq!(c.demand_metrics, DemandMetrics::OptedIn { tag: "watchdog:trim".into() });
+        assert_eq!(c.alert_delivery, AlertDelivery::PerFinding);
         assert_eq!(c.connection.api_share, 0.5);
         assert_eq!(c.policy, Policy::default());
         assert!(!c.dry_run);
@@ -188,6 +265,20 @@ mod tests {
         assert!(err.to_string().contains("not starting with AWS/"));
         let err = config(&[("AWS_REGION", "us-west-2"), ("DEMAND_METRICS", "some")]).unwrap_err();
         assert_eq!(err.to_string(), "DEMAND_METRICS=\"some\" is invalid: expected opted-in, all or none");
+        let err = config(&[("AWS_REGION", "us-west-2"), ("ALERT_DELIVERY", "daily")]).unwrap_err();
+        assert_eq!(err.to_string(), "ALERT_DELIVERY=\"daily\" is invalid: expected per-finding, digest or both");
+        let err = config(&[("AWS_REGION", "us-west-2"), ("ALERT_DELIVERY", "digest")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "DIGEST_TOPIC_ARN is not set: expected the SNS topic ARN for the digests ALERT_DELIVERY=digest sends"
+        );
+        let err = config(&[
+            ("AWS_REGION", "us-west-2"),
+            ("ALERT_DELIVERY", "both"),
+            ("DIGEST_TOPIC_ARN", "arn:aws:sns:us-west-2:111122223333:digest"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().starts_with("FINDINGS_TOPIC_ARN is not set"), "{err}");
         let err = config(&[("AWS_REGION", "us-west-2"), ("TRIM_OPT_IN_TAG", "aws:trim")]).unwrap_err();
         assert!(err.to_string().starts_with("TRIM_OPT_IN_TAG="), "{err}");
     }
@@ -203,8 +294,12 @@ mod tests {
             ("PRICE_TABLE", "{\"gen5n_high\": 1.25}"),
             ("DRY_RUN", "true"),
             ("DEMAND_METRICS", "all"),
+            ("DIGEST_TOPIC_ARN", "arn:aws:sns:us-west-2:111122223333:digest"),
+            ("ALERT_DELIVERY", "both"),
         ])
         .unwrap();
+        assert_eq!(c.alert_delivery, AlertDelivery::Both);
+        assert_eq!(c.digest_topic_arn.as_deref(), Some("arn:aws:sns:us-west-2:111122223333:digest"));
         assert_eq!(c.demand_metrics, DemandMetrics::All);
         assert_eq!(c.connection.regions, ["us-west-2", "eu-central-1"]);
         assert_eq!(c.metric_detail, MetricDetail::Location);

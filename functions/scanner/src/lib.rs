@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod config;
+pub mod digest;
 pub mod event;
 pub mod figures;
 pub mod metrics;

@@ -4,9 +4,10 @@
 //! evaluated, its alerts delivered and its metrics batched as soon as its details arrive, so
 //! publishing overlaps the reads instead of following them.
 
-use crate::alerts::{self, GroupAlerts};
+use crate::alerts::{self, GroupAlerts, GroupRef, MemoryWrite, PerFinding};
 use crate::config::AlertMemory;
 use crate::config::{Config, DemandMetrics, MetricDetail};
+use crate::digest::{self, DigestSummary};
 use crate::event::{EventError, ScanRequest};
 use crate::metrics::{self, IdleCost, MetricSummary};
 use crate::observe::{self, Described, SessionListing, Unread};
@@ -60,6 +61,9 @@ pub struct Report {
     pub counts: Counts,
     pub findings: Vec<Finding>,
     pub alerts: AlertSummary,
+    /// The scan's digest, with ALERT_DELIVERY=digest or both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestSummary>,
     pub metrics: MetricSummary,
     pub idle: IdleCost,
     /// HTTP attempts by operation during this run, retries included.
@@ -115,10 +119,18 @@ struct Evaluated {
     memory_full: bool,
 }
 
+/// What the digest step did.
+struct DigestOutcome {
+    summary: DigestSummary,
+    /// Alert memory that could not be written after the digest went out.
+    unread: Vec<Unread>,
+    error: Option<String>,
+}
+
 /// Where a region's results go while it is still being read.
 struct Outlets {
     /// Each group's alert plan, to delivery.
-    alerts: UnboundedSender<(String, GroupAlerts)>,
+    alerts: UnboundedSender<GroupAlerts>,
     metrics: UnboundedSender<Vec<Datum>>,
 }
 
@@ -165,7 +177,11 @@ impl Scanner {
         let scan_phase = async move {
             let scans =
                 regions.iter().map(|region| self.scan_region(*region, request, dry_run, now, metric_tx.clone()));
-            let results: Vec<(RegionInventory, alerts::Delivered, usize)> = join_all(scans).await;
+            let mut results: Vec<(RegionInventory, alerts::Delivered, usize)> = join_all(scans).await;
+            let digest = match config.alert_delivery.digest() {
+                true => Some(self.digest(&mut results, dry_run, now).await),
+                false => None,
+            };
             let inventories: Vec<&RegionInventory> = results.iter().map(|(i, _, _)| i).collect();
             let _ = metric_tx.send(metrics::alarm_datums(&inventories));
             // The regions' totals and the watchdog's own health, now that everything is read.
@@ -180,19 +196,25 @@ impl Scanner {
                 let _ = metric_tx.send(datums);
                 crate::figures::log_region(inventory, &inventory.findings);
             }
-            let unread: usize = results.iter().map(|(i, d, _)| i.unread.len() + d.unread.len()).sum();
+            let unread: usize = results.iter().map(|(i, d, _)| i.unread.len() + d.unread.len()).sum::<usize>()
+                + digest.as_ref().map_or(0, |d| d.unread.len());
             let memory_full: usize = results.iter().map(|(i, _, _)| i.memory_full.len()).sum();
             let calls = calls_since(&(self.ports.calls)(), calls_before);
             let run = Duration::from_std(started.elapsed()).unwrap_or_default();
             let _ = metric_tx.send(metrics::health_datums(run, &calls, unread, memory_full, config.metric_detail));
             drop(metric_tx);
-            results
+            (results, digest)
         };
-        let (results, metric_summary) = tokio::join!(scan_phase, metric_phase);
+        let ((results, digest), metric_summary) = tokio::join!(scan_phase, metric_phase);
 
         let mut report =
             Report { trigger, dry_run, now: now.to_rfc3339(), metrics: metric_summary, ..Report::default() };
         report.publish_errors.append(&mut report.metrics.errors);
+        if let Some(outcome) = digest {
+            report.digest = Some(outcome.summary);
+            report.unread.extend(outcome.unread);
+            report.publish_errors.extend(outcome.error);
+        }
         for (inventory, delivered, suppressed) in results {
             report.regions.push(inventory.region.clone());
             report.alerts.sent += delivered.sent;
@@ -230,6 +252,49 @@ impl Scanner {
             return Err(RunError::Publish(report.publish_errors.join("; ")));
         }
         Ok(report)
+    }
+
+    /// The scan's digest, once every region is read: built from every group's alert plan,
+    /// published when it has news (not in a dry run), and only then is the alert memory the
+    /// regions held back written, so a digest SNS refused is sent again next run.
+    async fn digest(
+        &self,
+        results: &mut [(RegionInventory, alerts::Delivered, usize)],
+        dry_run: bool,
+        now: DateTime<Utc>,
+    ) -> DigestOutcome {
+        let mut plans = Vec::new();
+        let mut held = Vec::new();
+        for (_, delivered, _) in results.iter_mut() {
+            plans.append(&mut delivered.plans);
+            held.append(&mut delivered.held);
+        }
+        let findings: Vec<Finding> = results.iter().flat_map(|(i, _, _)| i.findings.iter().cloned()).collect();
+        let regions: Vec<String> = results.iter().map(|(i, _, _)| i.region.clone()).collect();
+        let digest = digest::build(&plans, &findings, &regions, now);
+        let mut outcome = DigestOutcome { summary: digest.summary(false), unread: Vec::new(), error: None };
+        if dry_run {
+            return outcome;
+        }
+        if digest.has_news() {
+            let topic = self.config.digest_topic_arn.as_deref().expect("checked at start-up: a digest has its topic");
+            match self.ports.notifier.publish(topic, &digest.message()).await {
+                Ok(()) => outcome.summary.sent = true,
+                Err(e) => {
+                    outcome.error = Some(format!("SNS refused the digest ({}): {e}", digest.headline()));
+                    return outcome;
+                }
+            }
+            tracing::info!(digest = %digest.headline(), "digest sent");
+        }
+        let writes = held.iter().filter_map(|memory| {
+            let writer = self.ports.regions.get(&memory.group.region)?;
+            Some(async move { memory.write(writer.as_ref()).await })
+        });
+        let unread: Vec<Vec<Unread>> =
+            stream::iter(writes).buffer_unordered(self.config.max_concurrency).collect().await;
+        outcome.unread = unread.into_iter().flatten().collect();
+        outcome
     }
 
     fn count(&self, report: &mut Report, inventory: RegionInventory) {
@@ -335,9 +400,14 @@ impl Scanner {
             }
         };
         // In a dry run nothing is sent or written; delivery only counts what would have been.
-        let topic =
-            config.findings_topic_arn.as_deref().filter(|_| !dry_run).map(|t| (self.ports.notifier.as_ref(), t));
-        let deliver_phase = alerts::deliver(alert_rx, topic, region, region.region());
+        let per_finding = match config.findings_topic_arn.as_deref() {
+            _ if !config.alert_delivery.per_finding() => PerFinding::Off,
+            Some(topic) if !dry_run => PerFinding::Publish(self.ports.notifier.as_ref(), topic),
+            _ => PerFinding::Count,
+        };
+        let memory_write =
+            if config.alert_delivery.digest() { MemoryWrite::AfterDigest } else { MemoryWrite::PerGroup };
+        let deliver_phase = alerts::deliver(alert_rx, per_finding, memory_write, region);
         let (_, evaluated, sessions, delivered) =
             tokio::join!(describe_phase, evaluate_phase, sessions_phase.clone(), deliver_phase);
 
@@ -440,9 +510,9 @@ impl Scanner {
             // No tag is read or written: alerted in the first scan of each re-send interval.
             let alert_now = alerts::first_scan_of_interval(now, config.alert_resend, config.schedule_interval);
             let findings: Vec<&Finding> = out.findings.iter().collect();
-            let plan = alerts::plan_without_memory(&group.arn, &findings, alert_now);
+            let plan = alerts::plan_without_memory(group_ref(&group, region), &findings, alert_now);
             out.suppressed = plan.suppressed.len();
-            let _ = outlets.alerts.send((group.id.clone(), plan));
+            let _ = outlets.alerts.send(plan);
         } else if let Some(tags) = tags.filter(|_| alerts_need_tags) {
             if opt_in::is_protected(&tags) {
                 // No write to a protected group, so no alert memory: its findings are
@@ -451,13 +521,12 @@ impl Scanner {
                 tracing::info!(stream_group = %group.id, "protected: findings reported, not alerted (no tag writes)");
             } else {
                 let findings: Vec<&Finding> = out.findings.iter().collect();
-                let mut plan =
-                    alerts::plan(&group.arn, &findings, &tags, &config.alert_tag_prefix, now, config.alert_resend);
+                let mut plan = alerts::plan(group_ref(&group, region), &findings, &tags, &config.alert_policy(), now);
                 // Forget only what this scan could see: a group read from its summary, or
                 // whose sessions went unread, keeps the memory of findings that need what
                 // was missing, so the next full scan does not send them again.
                 if !out.described || !sessions.unread.is_empty() {
-                    plan.forget.clear();
+                    plan.keep_unseen();
                 }
                 plan.fit_memory(&tags);
                 if !plan.held_back.is_empty() {
@@ -465,12 +534,16 @@ impl Scanner {
                     out.memory_full = true;
                 }
                 out.suppressed = plan.suppressed.len();
-                let _ = outlets.alerts.send((group.id.clone(), plan));
+                let _ = outlets.alerts.send(plan);
             }
         }
         out.group = Some(group);
         out
     }
+}
+
+fn group_ref(group: &StreamGroup, region: &dyn GameLiftStreams) -> GroupRef {
+    GroupRef::new(&group.id, &group.arn, region.region())
 }
 
 /// A stream of what arrives on `rx` until every sender is gone.

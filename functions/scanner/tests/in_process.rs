@@ -345,3 +345,126 @@ async fn the_default_detail_publishes_what_alarms_read_and_demand_only_for_trim_
     assert_eq!(world.metrics().iter().filter(|(_, d)| d.name == "InUseCapacity").count(), 6);
     assert_eq!(world.calls_of("ListTagsForResource"), 0);
 }
+
+const DIGEST_TOPIC: &str = "arn:aws:sns:us-west-2:111122223333:digest";
+
+fn digest_scanner(world: &World, delivery: &str) -> Scanner {
+    scanner(world, &[("DIGEST_TOPIC_ARN", DIGEST_TOPIC), ("ALERT_DELIVERY", delivery)])
+}
+
+/// The digests published so far: (subject, chat description, e-mail text).
+fn digests(world: &World) -> Vec<(String, String, String)> {
+    world
+        .published()
+        .into_iter()
+        .filter(|(topic, _)| topic == DIGEST_TOPIC)
+        .map(|(_, message)| {
+            let body: serde_json::Value = serde_json::from_str(&message.body).unwrap();
+            let chat: serde_json::Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
+            let description = chat["content"]["description"].as_str().unwrap().to_owned();
+            (message.subject, description, body["email"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn one_digest_names_every_new_finding_and_an_unchanged_scan_sends_none() {
+    let world = World::new(now());
+    fleet(&world, 12);
+    let scanner = digest_scanner(&world, "both");
+    let first = scan(&scanner).await;
+    assert_eq!(first.findings.len(), 14, "12 rotation_due + 2 active_with_errors");
+    assert_eq!(first.alerts.sent, 14, "per-finding messages for machines too");
+    let sent = digests(&world);
+    assert_eq!(sent.len(), 1, "one digest for the whole scan");
+    let (subject, chat, email) = &sent[0];
+    assert_eq!(subject, "[GameLift Streams watchdog] 14 new");
+    for finding in &first.findings {
+        let line = format!("{} ({})\n    - {} [new]", finding.stream_group_id, finding.region, finding.kind);
+        let named = email.contains(&line) || email.contains(&format!("[new]: {}", finding.message));
+        assert!(named, "{} {} missing from\n{email}", finding.stream_group_id, finding.kind);
+    }
+    assert!(chat.find("*High* (2)").unwrap() < chat.find("*Warning* (12)").unwrap(), "{chat}");
+    let summary = first.digest.as_ref().unwrap();
+    assert!(summary.sent);
+    assert_eq!((summary.new, summary.still_open), (14, 0));
+
+    let again = scan(&scanner).await;
+    assert_eq!(digests(&world).len(), 1, "nothing new, no digest");
+    let summary = again.digest.unwrap();
+    assert!(!summary.sent && summary.title.is_none());
+    assert_eq!(summary.still_open, 14);
+}
+
+#[tokio::test]
+async fn an_escalation_and_a_resolution_each_send_one_digest_naming_them() {
+    let world = World::new(now());
+    // 7.5 days before expiry: 12 hours later expiry_soon rises from warning to high.
+    let created = now() - Duration::days(365) + Duration::hours(180);
+    world.add_group(testkit::group(REGION, "sg-AGING0001", "gen5n_high", created, &[(REGION, 2)]));
+    fleet(&world, 1);
+    let scanner = digest_scanner(&world, "digest");
+    let first = scan(&scanner).await;
+    assert!(first.findings.iter().any(|f| f.kind.as_str() == "expiry_soon" && f.severity.as_str() == "warning"));
+    assert_eq!(world.calls_of("PublishBatch"), 0, "digest only: no per-finding messages");
+    assert_eq!(digests(&world).len(), 1);
+
+    let later = now() + Duration::hours(12);
+    world.set_now(later);
+    let escalated = scan(&scanner).await;
+    assert_eq!(escalated.digest.as_ref().map(|d| (d.escalated, d.new)), Some((1, 0)), "{:?}", escalated.digest);
+    let (subject, chat, _) = digests(&world).pop().unwrap();
+    assert_eq!(subject, "[GameLift Streams watchdog] 1 escalated");
+    assert!(chat.contains("`sg-AGING0001`") && chat.contains("expiry_soon _escalated from warning_"), "{chat}");
+
+    // The failed location is repaired: its finding is announced resolved, once.
+    let mut repaired = world.group("sg-G00000").unwrap();
+    repaired.status = StreamGroupStatus::Active;
+    repaired.locations[1].status = LocationStatus::Active;
+    world.add_group(repaired);
+    world.set_now(later + Duration::minutes(5));
+    scan(&scanner).await;
+    let (subject, chat, email) = digests(&world).pop().unwrap();
+    assert_eq!(subject, "[GameLift Streams watchdog] 1 resolved");
+    assert!(chat.contains("`sg-G00000` (us-west-2): active_with_errors no longer seen (was high)"), "{chat}");
+    assert!(email.contains("RESOLVED (no longer seen)\n  sg-G00000 (us-west-2): active_with_errors"), "{email}");
+    world.set_now(later + Duration::minutes(10));
+    scan(&scanner).await;
+    assert_eq!(digests(&world).len(), 3, "announced once");
+}
+
+#[tokio::test]
+async fn a_refused_digest_loses_nothing_it_is_sent_again_next_scan() {
+    let world = World::new(now());
+    fleet(&world, 3);
+    let scanner = digest_scanner(&world, "both");
+    world.fail("Publish", None, ErrorKind::Other, Some(1));
+    let error = scanner.scan(ScanRequest::default()).await.unwrap_err();
+    assert_eq!(error.error_type(), "PublishFailed");
+    assert!(error.to_string().contains("SNS refused the digest (4 new)"), "{error}");
+    assert!(
+        !world.groups().iter().any(|g| g.tags.keys().any(|k| k.starts_with("watchdog:alert:"))),
+        "no memory without the digest"
+    );
+    let retry = scan(&scanner).await;
+    assert!(retry.digest.unwrap().sent);
+    assert_eq!(digests(&world).len(), 1);
+    assert_eq!(retry.alerts.sent, 4, "per-finding messages go again too: a machine may see one twice, nobody none");
+    let third = scan(&scanner).await;
+    assert_eq!((third.alerts.sent, digests(&world).len()), (0, 1));
+}
+
+#[tokio::test]
+async fn a_dry_run_builds_the_digest_but_sends_and_writes_nothing() {
+    let world = World::new(now());
+    fleet(&world, 3);
+    let report = digest_scanner(&world, "digest")
+        .scan(ScanRequest { dry_run: Some(true), ..ScanRequest::default() })
+        .await
+        .unwrap();
+    let summary = report.digest.unwrap();
+    assert_eq!((summary.sent, summary.new), (false, 4));
+    assert_eq!(summary.title.as_deref(), Some("[GameLift Streams watchdog] 4 new"));
+    assert_eq!(world.mutating_calls(), 0);
+    assert!(world.published().is_empty());
+}

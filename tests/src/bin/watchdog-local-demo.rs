@@ -23,6 +23,7 @@ async fn main() {
     let run = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
     let namespace = format!("GameLiftStreams/Watchdog/demo-{run}");
     let (topic, queue) = aws.topic_with_queue(&format!("watchdog-findings-{run}")).await;
+    let (digest_topic, digest_queue) = aws.topic_with_queue(&format!("watchdog-digest-{run}")).await;
     let env = vec![
         ("AWS_REGION", "us-west-2".to_owned()),
         ("REGIONS", regions),
@@ -35,6 +36,9 @@ async fn main() {
         ("METRIC_NAMESPACE", namespace.clone()),
         ("METRIC_DETAIL", "location".to_owned()),
         ("FINDINGS_TOPIC_ARN", topic.clone()),
+        ("DIGEST_TOPIC_ARN", digest_topic.clone()),
+        // As the template deploys it: a digest for people, a message per finding for programs.
+        ("ALERT_DELIVERY", "both".to_owned()),
     ];
     println!("Starting the scanner with cargo lambda watch (the first build takes a few minutes)...");
     let watch = LambdaWatch::start("demo", &env);
@@ -62,6 +66,15 @@ async fn main() {
             first.attribute("stream_group").unwrap_or("?")
         );
     }
+    // The digest as chat shows it (the SQS subscription gets the Chatbot custom notification).
+    let digests = aws.drain(&digest_queue, Duration::from_secs(2)).await;
+    println!("\nDigest: {} message(s) on {digest_topic}.", digests.len());
+    for digest in &digests {
+        println!("  {}", digest.payload["content"]["title"].as_str().unwrap_or(""));
+        for line in digest.payload["content"]["description"].as_str().unwrap_or("").lines() {
+            println!("  {line}");
+        }
+    }
     let metrics =
         aws.cloudwatch.list_metrics().namespace(&namespace).send().await.map(|o| o.metrics().len()).unwrap_or(0);
     println!(
@@ -72,7 +85,12 @@ async fn main() {
     println!("\nRunning the scan again: alerts already sent are not repeated.");
     match watch.invoke_file("gls-watchdog-scanner", "scanner-scheduler-input.json").await {
         Ok(again) => {
-            println!("  second run: {} sent, {} suppressed.", again["alerts"]["sent"], again["alerts"]["suppressed"]);
+            println!(
+                "  second run: {} sent, {} suppressed; digest: {}.",
+                again["alerts"]["sent"],
+                again["alerts"]["suppressed"],
+                again["digest"]["title"].as_str().unwrap_or("none, nothing new")
+            );
             // What was sent again is new: a finding the first run did not have (time moved on).
             let key = |f: &serde_json::Value| {
                 format!("{} {} {}", f["stream_group_id"], f["kind"], f["location"].as_str().unwrap_or(""))
