@@ -48,7 +48,9 @@ pub struct Remediation {
 }
 
 /// ACTIONS_TOPIC_ARN, DRY_RUN (default true), PUBLISH_PLAN, OPT_IN_TAG, MANAGE_ALL_GROUPS and
-/// the connection; `limit` is the function's own per-run limit.
+/// the connection; `limit` is the function's own per-run limit. REPEATED_FAILURE_WINDOW_MINUTES
+/// defaults to two runs and a margin of the function's SCHEDULE_EXPRESSION when that is a
+/// `rate(...)`, else to `repeated_failure_default_minutes`.
 pub fn remediation(
     lookup: Lookup<'_>,
     function: &'static str,
@@ -57,7 +59,11 @@ pub fn remediation(
     limit: crate::reconcile::Limit,
     repeated_failure_default_minutes: i64,
 ) -> Result<Remediation, ConfigError> {
-    let window = minutes(lookup, "REPEATED_FAILURE_WINDOW_MINUTES", 0..=10_080, repeated_failure_default_minutes)?;
+    let default = match schedule_period(lookup)? {
+        Some(period) => repeated_failure_window(period).num_minutes().min(10_080),
+        None => repeated_failure_default_minutes,
+    };
+    let window = minutes(lookup, "REPEATED_FAILURE_WINDOW_MINUTES", 0..=10_080, default)?;
     Ok(Remediation {
         connection: connection(lookup, 3)?,
         run: crate::reconcile::RunSettings {
@@ -296,9 +302,61 @@ pub fn policy(lookup: Lookup<'_>) -> Result<Policy, ConfigError> {
     })
 }
 
+/// The period of SCHEDULE_EXPRESSION (the function's EventBridge Scheduler expression): `None`
+/// when unset or a `cron(...)`/`at(...)` expression, whose period is not one number.
+pub fn schedule_period(lookup: Lookup<'_>) -> Result<Option<Duration>, ConfigError> {
+    let Some(expression) = get(lookup, "SCHEDULE_EXPRESSION") else { return Ok(None) };
+    let invalid = || ConfigError::Invalid {
+        variable: "SCHEDULE_EXPRESSION",
+        value: expression.clone(),
+        expected: "an EventBridge Scheduler expression: rate(N minutes|hours|days), cron(...) or at(...)".into(),
+    };
+    let trimmed = expression.trim();
+    if (trimmed.starts_with("cron(") || trimmed.starts_with("at(")) && trimmed.ends_with(')') {
+        return Ok(None);
+    }
+    let inner = trimmed.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')).ok_or_else(invalid)?;
+    let (value, unit) = inner.trim().split_once(' ').ok_or_else(invalid)?;
+    let value: i64 = value.parse().ok().filter(|v| *v > 0).ok_or_else(invalid)?;
+    // Scheduler's own rule: the singular unit for 1, the plural otherwise.
+    let period = match (unit.trim(), value) {
+        ("minute", 1) | ("minutes", 2..) => Duration::minutes(value),
+        ("hour", 1) | ("hours", 2..) => Duration::hours(value),
+        ("day", 1) | ("days", 2..) => Duration::days(value),
+        _ => return Err(invalid()),
+    };
+    Ok(Some(period))
+}
+
+/// How far back a failed run makes this run's failures "run after run": two periods, so the
+/// run before counts even when it started late, and a margin of half a period (15 minutes at
+/// least) for runs that take long.
+pub fn repeated_failure_window(period: Duration) -> Duration {
+    period * 2 + (period / 2).max(Duration::minutes(15))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_repeated_failure_window_follows_the_schedule() {
+        let period = |value: &str| schedule_period(&lookup_from(&[("SCHEDULE_EXPRESSION", value)]));
+        assert_eq!(period("rate(1 hour)"), Ok(Some(Duration::hours(1))));
+        assert_eq!(period("rate(15 minutes)"), Ok(Some(Duration::minutes(15))));
+        assert_eq!(period("rate(2 days)"), Ok(Some(Duration::days(2))));
+        assert_eq!(period("cron(0 * * * ? *)"), Ok(None));
+        assert_eq!(schedule_period(&lookup_from(&[])), Ok(None));
+        for bad in ["rate(1 hours)", "rate(15 minute)", "rate(0 minutes)", "rate(ten minutes)", "every hour"] {
+            let err = period(bad).unwrap_err();
+            assert!(err.to_string().starts_with(&format!("SCHEDULE_EXPRESSION={bad:?} is invalid")), "{err}");
+        }
+        // The defaults the functions had: 150 minutes hourly, 45 every 15 minutes.
+        assert_eq!(repeated_failure_window(Duration::hours(1)), Duration::minutes(150));
+        assert_eq!(repeated_failure_window(Duration::minutes(15)), Duration::minutes(45));
+        assert_eq!(repeated_failure_window(Duration::minutes(5)), Duration::minutes(25));
+        assert_eq!(repeated_failure_window(Duration::days(1)), Duration::hours(60));
+    }
 
     #[test]
     fn whole_numbers_take_both_ends_of_their_range_and_nothing_beyond() {

@@ -468,3 +468,36 @@ async fn a_dry_run_builds_the_digest_but_sends_and_writes_nothing() {
     assert_eq!(world.mutating_calls(), 0);
     assert!(world.published().is_empty());
 }
+
+/// The demand decision needs the group's tags; when they cannot be read the group's demand is
+/// not published that run (the trimmer then has less history and lowers nothing), and the
+/// scan says what it could not read.
+#[tokio::test]
+async fn an_unreadable_opt_in_tag_publishes_no_demand_for_that_group_and_says_so() {
+    let world = World::new(now());
+    fleet(&world, 3);
+    for id in ["sg-G00001", "sg-G00002"] {
+        let mut group = world.group(id).unwrap();
+        group.tags.insert("watchdog:trim".into(), "true".into());
+        world.add_group(group);
+    }
+    world.fail("ListTagsForResource", Some("sg-G00002"), ErrorKind::Throttled, None);
+    let config = Config::from_pairs(&[("AWS_REGION", REGION), ("FINDINGS_TOPIC_ARN", TOPIC)]).unwrap();
+    let scanner = Scanner::new(config, world.allowing(OPERATIONS).ports(&[REGION]));
+    let report = scan(&scanner).await;
+
+    let demand: Vec<String> = world
+        .metrics()
+        .iter()
+        .filter(|(_, d)| d.name == "InUseCapacity")
+        .map(|(_, d)| d.dimensions[0].1.clone())
+        .collect();
+    assert_eq!(demand, ["sg-G00001", "sg-G00001"], "both locations of the readable opted-in group only");
+    let unread: Vec<_> = report.unread.iter().filter(|u| u.operation == "ListTagsForResource").collect();
+    assert_eq!(unread.len(), 1);
+    assert_eq!(unread[0].stream_group.as_deref(), Some("sg-G00002"));
+    assert!(unread[0].consequence.contains("demand not published"), "{}", unread[0].consequence);
+    assert!(!report.complete);
+    let unread_items = world.metrics().iter().find(|(_, d)| d.name == "UnreadItems").map(|(_, d)| d.value);
+    assert_eq!(unread_items, Some(1.0), "counted in the scanner's health");
+}

@@ -111,6 +111,18 @@ mod tests {
         assert_eq!(c.settings.sessions, SessionPolicy::default(), "ends no session unless told");
         assert!(c.settings.off_hours.is_none());
         assert_eq!(c.run.limit, Limit::Steps(10));
+        assert_eq!(c.run.repeated_failure_window, Some(chrono::Duration::minutes(45)));
+    }
+
+    #[test]
+    fn failing_run_after_run_is_judged_over_two_runs_of_its_own_schedule() {
+        let window = |vars: &[(&str, &str)]| config(vars).unwrap().run.repeated_failure_window;
+        assert_eq!(window(&[("SCHEDULE_EXPRESSION", "rate(30 minutes)")]), Some(chrono::Duration::minutes(75)));
+        assert_eq!(window(&[("SCHEDULE_EXPRESSION", "cron(0 8 * * ? *)")]), Some(chrono::Duration::minutes(45)));
+        let told = [("SCHEDULE_EXPRESSION", "rate(30 minutes)"), ("REPEATED_FAILURE_WINDOW_MINUTES", "0")];
+        assert_eq!(window(&told), None, "an explicit window wins; 0 never fails");
+        let err = config(&[("SCHEDULE_EXPRESSION", "hourly")]).unwrap_err();
+        assert!(err.to_string().starts_with("SCHEDULE_EXPRESSION=\"hourly\" is invalid"), "{err}");
     }
 
     #[test]

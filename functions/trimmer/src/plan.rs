@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use watchdog_core::opt_in::{self, Eligibility};
 use watchdog_core::ports::{Demand, LocationSpec, Tags};
-use watchdog_core::reconcile::{Call, Effect, Note, Plan, PlanItem, StepKind, TagWrite};
+use watchdog_core::reconcile::{Blocked, Call, Effect, Note, Plan, PlanItem, StepKind, TagWrite};
 use watchdog_core::rules::time_in_status;
 use watchdog_core::tags::trim::{FLOOR, OFF_HOURS, TRIM_TARGET_IDLE, record_key};
 use watchdog_core::{LocationStatus, StreamClass};
@@ -157,14 +157,15 @@ pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> P
                 continue;
             }
             Eligibility::CloudFormation(stack) => {
-                let items = group_items(o, now, settings, &mut plan.notes);
+                // Never changed, so nothing it holds back waits for a person.
+                let items = group_items(o, now, settings, &mut plan.notes, &mut Vec::new());
                 if !items.is_empty() {
                     plan.note(&g.id, format!("managed by CloudFormation stack {stack}; reported only"));
                 }
                 plan.reported_only.extend(items);
                 continue;
             }
-            Eligibility::OptedIn => group_items(o, now, settings, &mut plan.notes),
+            Eligibility::OptedIn => group_items(o, now, settings, &mut plan.notes, &mut plan.blocked),
         };
         plan.items.extend(items);
     }
@@ -193,7 +194,13 @@ fn item(
     }
 }
 
-fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<Note>) -> Vec<PlanItem<Action>> {
+fn group_items(
+    o: &Observed,
+    now: DateTime<Utc>,
+    s: &Settings,
+    notes: &mut Vec<Note>,
+    blocked: &mut Vec<Blocked>,
+) -> Vec<PlanItem<Action>> {
     let g = &o.group;
     let note = |text: String| Note { stream_group: g.id.clone(), note: text };
     let mut items = Vec::new();
@@ -229,8 +236,16 @@ fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<N
         };
         let class = g.stream_class.clone().unwrap_or(StreamClass::Unknown(String::new()));
         for location in g.locations.iter().filter(|l| l.status == LocationStatus::Active) {
-            if let Some(why) = untouchable(location, &class) {
+            if let Some((reason, why)) = untouchable(location, &class) {
                 notes.push(note(format!("{}: left alone: {why}", location.name)));
+                // Idle capacity the trimmer may not lower waits for a person (StepsBlocked).
+                if location.capacity.idle > 0 {
+                    blocked.push(Blocked {
+                        stream_group: g.id.clone(),
+                        reason: reason.to_owned(),
+                        detail: format!("{}: {} idle, left alone: {why}", location.name, location.capacity.idle),
+                    });
+                }
                 continue;
             }
             let context = LocationContext {
@@ -329,22 +344,25 @@ fn group_items(o: &Observed, now: DateTime<Utc>, s: &Settings, notes: &mut Vec<N
 /// request omits, so an update is only safe when all three are known; the deprecated
 /// OnDemandCapacity cannot be sent with the other two; and a class of unknown tenancy gives no
 /// valid capacity to set (the service wants whole multiples of it).
-fn untouchable(location: &watchdog_core::Location, class: &StreamClass) -> Option<String> {
+/// Returns the blocked reason and the sentence.
+fn untouchable(location: &watchdog_core::Location, class: &StreamClass) -> Option<(&'static str, String)> {
     let c = &location.capacity;
     if c.on_demand.unwrap_or(0) > 0 {
-        return Some(
+        return Some((
+            "on_demand_capacity",
             "it uses the deprecated OnDemandCapacity, which an update cannot carry with the other settings".into(),
-        );
+        ));
     }
     if c.maximum.is_none() {
-        return Some(
+        return Some((
+            "maximum_unknown",
             "MaximumCapacity is not reported, and an update without it gets the service's internal defaults".into(),
-        );
+        ));
     }
     if class.tenancy().is_none() {
-        return Some(format!(
-            "stream class {:?} has no known tenancy, so no valid capacity can be chosen",
-            class.name()
+        return Some((
+            "unknown_tenancy",
+            format!("stream class {:?} has no known tenancy, so no valid capacity can be chosen", class.name()),
         ));
     }
     None
@@ -724,17 +742,27 @@ mod tests {
             }),
             ("no known tenancy", |o| o.group.stream_class = Some(StreamClass::parse("gen9n_mega"))),
         ];
-        for (why, change) in cases {
+        let reasons = ["maximum_unknown", "on_demand_capacity", "unknown_tenancy"];
+        for ((why, change), reason) in cases.into_iter().zip(reasons) {
             let mut o = observed(&[], vec![]);
             change(&mut o);
-            let plan = plan(&[o], now(), &s);
+            let idle = o.group.locations[0].capacity.idle;
+            assert!(idle > 0);
+            let plan = plan(&[o.clone()], now(), &s);
             assert!(plan.items.is_empty(), "{why}: {:?}", plan.items);
             assert!(
                 plan.notes.iter().any(|n| n.note.contains("left alone") && n.note.contains(why)),
                 "{why}: {:?}",
                 plan.notes
             );
+            // Idle capacity it may not lower waits for a person: a blocked step every run.
+            assert_eq!(plan.blocked.iter().map(|b| b.reason.as_str()).collect::<Vec<_>>(), [reason], "{why}");
+            o.group.locations[0].capacity.idle = 0;
+            assert!(super::plan(&[o], now(), &s).blocked.is_empty(), "{why}: nothing idle, nothing waits");
         }
+        let mut stack = observed(&[("watchdog:trim", "true"), (opt_in::CFN_STACK_TAG, "games")], vec![]);
+        stack.group.locations[0].capacity.maximum = None;
+        assert!(plan(&[stack], now(), &settings()).blocked.is_empty(), "a stack's group is never changed");
         assert_eq!(plan(&[observed(&[], vec![])], now(), &s).items.len(), 1, "with every setting known it trims");
     }
 
