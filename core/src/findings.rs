@@ -112,6 +112,14 @@ impl Finding {
             None => self.kind.to_string(),
         }
     }
+
+    /// The kind and location a [`Finding::dedup_key`] was made of.
+    pub fn split_dedup_key(key: &str) -> (&str, Option<&str>) {
+        match key.split_once(':') {
+            Some((kind, location)) => (kind, Some(location)),
+            None => (key, None),
+        }
+    }
 }
 
 #[cfg(test)]

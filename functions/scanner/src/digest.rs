@@ -112,11 +112,13 @@ pub fn build(plans: &[GroupAlerts], findings: &[Finding], regions: &[String], at
             entries.push(Entry { finding: finding.clone(), change, from });
         }
         for gone in &plan.resolved {
-            let (kind, location) = match gone.key.split_once(':') {
-                Some((kind, location)) => (kind.to_owned(), Some(location.to_owned())),
-                None => (gone.key.clone(), None),
-            };
-            resolved.push(ResolvedEntry { group: plan.group.clone(), kind, location, severity: gone.severity });
+            let (kind, location) = Finding::split_dedup_key(&gone.key);
+            resolved.push(ResolvedEntry {
+                group: plan.group.clone(),
+                kind: kind.to_owned(),
+                location: location.map(str::to_owned),
+                severity: gone.severity,
+            });
         }
         held_back += plan.held_back.len();
     }

@@ -469,7 +469,11 @@ impl Scanner {
 
         // The group's tags, read once when its alerts or its demand metric need them.
         let expired = group.status == StreamGroupStatus::Expired;
-        let alerts_need_tags = !out.findings.is_empty() && config.alert_memory == AlertMemory::Tags && !expired;
+        // With digests, a group without findings is read too: its last finding may just have
+        // cleared, and the digest announces that (and its memory is forgotten on time).
+        let alerts_need_tags = (!out.findings.is_empty() || config.alert_delivery.digest())
+            && config.alert_memory == AlertMemory::Tags
+            && !expired;
         let demand_needs_tags = matches!(config.demand_metrics, DemandMetrics::OptedIn { .. })
             && config.metric_detail != MetricDetail::Location
             && out.described

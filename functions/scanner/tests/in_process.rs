@@ -501,3 +501,23 @@ async fn an_unreadable_opt_in_tag_publishes_no_demand_for_that_group_and_says_so
     let unread_items = world.metrics().iter().find(|(_, d)| d.name == "UnreadItems").map(|(_, d)| d.value);
     assert_eq!(unread_items, Some(1.0), "counted in the scanner's health");
 }
+
+#[tokio::test]
+async fn a_group_whose_only_finding_cleared_is_announced_resolved() {
+    let world = World::new(now());
+    let mut broken = testkit::group(REGION, "sg-BROKEN001", "gen5n_high", now() - Duration::days(3), &[(REGION, 2)]);
+    broken.status = StreamGroupStatus::Error;
+    world.add_group(broken);
+    let scanner = digest_scanner(&world, "digest");
+    let first = scan(&scanner).await;
+    assert_eq!(first.findings.len(), 1, "group_error only");
+    let mut repaired = world.group("sg-BROKEN001").unwrap();
+    repaired.status = StreamGroupStatus::Active;
+    world.add_group(repaired);
+    world.set_now(now() + Duration::minutes(5));
+    let after = scan(&scanner).await;
+    assert!(after.findings.is_empty());
+    let (subject, chat, _) = digests(&world).pop().unwrap();
+    assert_eq!(subject, "[GameLift Streams watchdog] 1 resolved");
+    assert!(chat.contains("`sg-BROKEN001` (us-west-2): group_error no longer seen (was critical)"), "{chat}");
+}
