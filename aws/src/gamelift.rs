@@ -27,7 +27,7 @@ const PAGE_SIZE: i32 = 100;
 const APPLICATIONS_PER_CALL: usize = 50;
 
 /// The IAM actions each operation needs, from the Service Authorization Reference
-/// (`shared/reference/iam/`): CreateStreamGroup also needs AssociateApplications and, as it
+/// (vendored in `reference/iam/`): CreateStreamGroup also needs AssociateApplications and, as it
 /// tags the new group, TagResource. The IAM drift test checks every function's policy in
 /// template.yaml against this table and the function's declared operations.
 pub const IAM_ACTIONS: &[(Operation, &[&str])] = &[

@@ -10,7 +10,8 @@ LOCALSTACK_PORT="${LOCALSTACK_PORT:-4566}"
 export LOCALSTACK_URL="http://127.0.0.1:${LOCALSTACK_PORT}"
 
 # LocalStack 4.13.1 is the last release that runs on Python 3.11 and serves CloudWatch's
-# RPCv2-CBOR protocol to the current SDK; the pins are the ones it needs (shared/reference/NOTES.md).
+# RPCv2-CBOR protocol to the current SDK; it installs and starts without Docker with these
+# pins beside it (found by trying on this project's machines, 2026).
 PYTHON_PACKAGES=(
   'localstack-core[runtime]==4.13.1' 'cbor2<6' 'pyopenssl==24.2.1' 'cryptography==43.0.3'
   'service_identity<24.2' 'cargo-lambda==1.9.2'
@@ -98,7 +99,7 @@ start_localstack() {
 stop_localstack() { stop_pidfile localstack; }
 
 # boto3 as a second, independent client of the emulator: its botocore carries AWS's copy of
-# the service model. 1.44.5 is the release shared/reference/gameliftstreams was taken from.
+# the service model. 1.44.5 is the release emulator/model/ was taken from.
 BOTO3_VENV="$ROOT/.venv-boto3"
 BOTO3_PACKAGES=('boto3==1.44.5' 'botocore==1.44.5')
 

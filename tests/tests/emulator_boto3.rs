@@ -1,5 +1,5 @@
 //! The emulator through a second, independent client: boto3, whose botocore carries AWS's own
-//! copy of the service model (release 1.44.5, the one `shared/reference` was taken from).
+//! copy of the service model (release 1.44.5, the one `emulator/model/` was taken from).
 //! `tests/boto3/every_operation.py` calls every operation of the model and checks each raw
 //! response against that model; this test starts the emulator, runs it and reads its report.
 //! `scripts/test` installs boto3 (`ensure_boto3_venv`) and sets BOTO3_PYTHON.

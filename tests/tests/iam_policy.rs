@@ -183,9 +183,10 @@ fn every_operation_the_ports_offer_has_iam_actions() {
     }
 }
 
-/// The Service Authorization Reference for GameLift Streams, as `shared/reference/iam/` holds it.
+/// The Service Authorization Reference for GameLift Streams, vendored in `reference/iam/`
+/// (`reference/README.md` says where it came from and when).
 fn reference() -> serde_json::Value {
-    let path = workspace_root().join("../shared/reference/iam/gameliftstreams-authorization.json");
+    let path = workspace_root().join("reference/iam/gameliftstreams-authorization.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("the reference is JSON")
 }

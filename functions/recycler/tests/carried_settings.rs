@@ -1,7 +1,7 @@
 //! The recycler's list of carried settings against the official service model: a member the
 //! model adds to CreateStreamGroupInput or LocationConfiguration that the list does not name
 //! fails here, before a recycled group silently loses it. The model is read as a file (the
-//! copy bundled with the emulator, itself checked against shared/reference), not through any
+//! copy bundled with the emulator, the botocore 1.44.5 model, see reference/README.md), not through any
 //! of the emulator's code.
 
 use gls_watchdog_recycler::carry::CARRIED;
