@@ -14,53 +14,16 @@ use aws_sdk_gameliftstreams::types::{
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use watchdog_core::api_limits::ClientRateLimiter;
+use watchdog_core::operations::APPLICATIONS_PER_CALL;
 use watchdog_core::ports::{
     ApiError, CreateGroupRequest, ErrorKind, GroupRef, LocationSpec, Operation, StreamGroupReader, StreamGroupWriter,
-    Tags,
+    Tags, Write,
 };
 use watchdog_core::rules::SessionTimeouts;
 use watchdog_core::{Application, StreamGroup, StreamSession, StreamSessionStatus, StreamUrl};
 
 /// The largest page every list operation allows.
 const PAGE_SIZE: i32 = 100;
-/// AssociateApplications takes at most this many applications per call.
-const APPLICATIONS_PER_CALL: usize = 50;
-
-/// The IAM actions each operation needs, from the Service Authorization Reference
-/// (vendored in `reference/iam/`): CreateStreamGroup also needs AssociateApplications and, as it
-/// tags the new group, TagResource. The IAM drift test checks every function's policy in
-/// template.yaml against this table and the function's declared operations.
-pub const IAM_ACTIONS: &[(Operation, &[&str])] = &[
-    (Operation::ListStreamGroups, &["gameliftstreams:ListStreamGroups"]),
-    (Operation::GetStreamGroup, &["gameliftstreams:GetStreamGroup"]),
-    (Operation::ListTagsForResource, &["gameliftstreams:ListTagsForResource"]),
-    (Operation::ListStreamSessions, &["gameliftstreams:ListStreamSessions"]),
-    (Operation::ListStreamSessionsByAccount, &["gameliftstreams:ListStreamSessionsByAccount"]),
-    (Operation::GetStreamSession, &["gameliftstreams:GetStreamSession"]),
-    (Operation::TagResource, &["gameliftstreams:TagResource"]),
-    (Operation::UntagResource, &["gameliftstreams:UntagResource"]),
-    (
-        Operation::CreateStreamGroup,
-        &["gameliftstreams:CreateStreamGroup", "gameliftstreams:AssociateApplications", "gameliftstreams:TagResource"],
-    ),
-    (Operation::AssociateApplications, &["gameliftstreams:AssociateApplications"]),
-    (Operation::DeleteStreamGroup, &["gameliftstreams:DeleteStreamGroup"]),
-    (Operation::RemoveStreamGroupLocations, &["gameliftstreams:RemoveStreamGroupLocations"]),
-    (Operation::AddStreamGroupLocations, &["gameliftstreams:AddStreamGroupLocations"]),
-    (Operation::UpdateStreamGroup, &["gameliftstreams:UpdateStreamGroup"]),
-    (Operation::TerminateStreamSession, &["gameliftstreams:TerminateStreamSession"]),
-    (Operation::GetApplication, &["gameliftstreams:GetApplication"]),
-    (Operation::ListStreamUrls, &["gameliftstreams:ListStreamUrls"]),
-];
-
-/// The IAM actions a function that calls `operations` needs.
-pub fn iam_actions(operations: &[Operation]) -> std::collections::BTreeSet<&'static str> {
-    operations
-        .iter()
-        .flat_map(|op| IAM_ACTIONS.iter().find(|(o, _)| o == op).map(|(_, actions)| actions.iter().copied()))
-        .flatten()
-        .collect()
-}
 
 /// One region's GameLift Streams, within the function's share of its rate limits.
 pub struct GameLiftStreamsApi {
@@ -228,32 +191,95 @@ impl StreamGroupReader for GameLiftStreamsApi {
     }
 }
 
+/// The adapter's one dispatch of every write: an arm per [`Write`], each waiting on the rate
+/// limiter for its operation first.
 #[async_trait]
 impl StreamGroupWriter for GameLiftStreamsApi {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), ApiError> {
-        if tags.is_empty() {
-            return Ok(());
+    async fn write(&self, write: &Write) -> Result<Option<GroupRef>, ApiError> {
+        if write.is_empty() {
+            return Ok(None);
         }
-        self.wait(Operation::TagResource).await;
-        let request = self.client.tag_resource().resource_arn(arn).set_tags(Some(tags.clone().into_iter().collect()));
-        request.send().await.map(|_| ()).map_err(|e| classify("TagResource", &e))
-    }
-
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), ApiError> {
-        if keys.is_empty() {
-            return Ok(());
+        let operation = write.operation();
+        let name = operation.name();
+        match write {
+            Write::Tag { arn, tags } => {
+                self.wait(operation).await;
+                let tags = Some(tags.clone().into_iter().collect());
+                self.client
+                    .tag_resource()
+                    .resource_arn(arn)
+                    .set_tags(tags)
+                    .send()
+                    .await
+                    .map_err(|e| classify(name, &e))?;
+            }
+            Write::Untag { arn, keys } => {
+                self.wait(operation).await;
+                let request = self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(keys.clone()));
+                request.send().await.map_err(|e| classify(name, &e))?;
+            }
+            Write::CreateStreamGroup(request) => return self.create_stream_group(request).await.map(Some),
+            Write::AssociateApplications { group_id, applications } => {
+                for chunk in applications.chunks(APPLICATIONS_PER_CALL) {
+                    self.wait(operation).await;
+                    let request = self.client.associate_applications().identifier(group_id);
+                    request
+                        .set_application_identifiers(Some(chunk.to_vec()))
+                        .send()
+                        .await
+                        .map_err(|e| classify(name, &e))?;
+                }
+            }
+            Write::DeleteStreamGroup { group_id } => {
+                self.wait(operation).await;
+                self.client.delete_stream_group().identifier(group_id).send().await.map_err(|e| classify(name, &e))?;
+            }
+            Write::RemoveLocation { group_id, location } => {
+                self.wait(operation).await;
+                let request = self.client.remove_stream_group_locations().identifier(group_id).locations(location);
+                request.send().await.map_err(|e| classify(name, &e))?;
+            }
+            Write::AddLocation { group_id, location } => {
+                let configuration = location_configuration(location, name)?;
+                self.wait(operation).await;
+                let request = self
+                    .client
+                    .add_stream_group_locations()
+                    .identifier(group_id)
+                    .location_configurations(configuration);
+                request.send().await.map_err(|e| classify(name, &e))?;
+            }
+            Write::UpdateCapacity { group_id, locations } => {
+                let configurations =
+                    locations.iter().map(|l| location_configuration(l, name)).collect::<Result<Vec<_>, _>>()?;
+                self.wait(operation).await;
+                let request = self.client.update_stream_group().identifier(group_id);
+                request
+                    .set_location_configurations(Some(configurations))
+                    .send()
+                    .await
+                    .map_err(|e| classify(name, &e))?;
+            }
+            Write::SetDefaultApplication { group_id, application } => {
+                self.wait(operation).await;
+                let request = self.client.update_stream_group().identifier(group_id);
+                request.default_application_identifier(application).send().await.map_err(|e| classify(name, &e))?;
+            }
+            Write::TerminateSession { group_id, session_arn } => {
+                self.wait(operation).await;
+                let request = self.client.terminate_stream_session().identifier(group_id);
+                request.stream_session_identifier(session_arn).send().await.map_err(|e| classify(name, &e))?;
+            }
         }
-        self.wait(Operation::UntagResource).await;
-        let request = self.client.untag_resource().resource_arn(arn).set_tag_keys(Some(keys.to_vec()));
-        request.send().await.map(|_| ()).map_err(|e| classify("UntagResource", &e))
+        Ok(None)
     }
+}
 
+impl GameLiftStreamsApi {
     async fn create_stream_group(&self, request: &CreateGroupRequest) -> Result<GroupRef, ApiError> {
-        let locations = request
-            .locations
-            .iter()
-            .map(|l| location_configuration(l, "CreateStreamGroup"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let operation = Operation::CreateStreamGroup.name();
+        let locations =
+            request.locations.iter().map(|l| location_configuration(l, operation)).collect::<Result<Vec<_>, _>>()?;
         self.wait(Operation::CreateStreamGroup).await;
         let created = self
             .client
@@ -266,66 +292,10 @@ impl StreamGroupWriter for GameLiftStreamsApi {
             .client_token(&request.client_token)
             .send()
             .await
-            .map_err(|e| classify("CreateStreamGroup", &e))?;
+            .map_err(|e| classify(operation, &e))?;
         let arn = created.arn().to_owned();
         let id = created.id().map_or_else(|| watchdog_core::id_of(&arn).to_owned(), str::to_owned);
         Ok(GroupRef { id, arn })
-    }
-
-    async fn associate_applications(&self, group_id: &str, applications: &[String]) -> Result<(), ApiError> {
-        for chunk in applications.chunks(APPLICATIONS_PER_CALL) {
-            self.wait(Operation::AssociateApplications).await;
-            let request = self
-                .client
-                .associate_applications()
-                .identifier(group_id)
-                .set_application_identifiers(Some(chunk.to_vec()));
-            request.send().await.map_err(|e| classify("AssociateApplications", &e))?;
-        }
-        Ok(())
-    }
-
-    async fn delete_stream_group(&self, group_id: &str) -> Result<(), ApiError> {
-        self.wait(Operation::DeleteStreamGroup).await;
-        let result = self.client.delete_stream_group().identifier(group_id).send().await;
-        result.map(|_| ()).map_err(|e| classify("DeleteStreamGroup", &e))
-    }
-
-    async fn remove_location(&self, group_id: &str, location: &str) -> Result<(), ApiError> {
-        self.wait(Operation::RemoveStreamGroupLocations).await;
-        let result = self.client.remove_stream_group_locations().identifier(group_id).locations(location).send().await;
-        result.map(|_| ()).map_err(|e| classify("RemoveStreamGroupLocations", &e))
-    }
-
-    async fn add_location(&self, group_id: &str, location: &LocationSpec) -> Result<(), ApiError> {
-        let configuration = location_configuration(location, "AddStreamGroupLocations")?;
-        self.wait(Operation::AddStreamGroupLocations).await;
-        let request =
-            self.client.add_stream_group_locations().identifier(group_id).location_configurations(configuration);
-        request.send().await.map(|_| ()).map_err(|e| classify("AddStreamGroupLocations", &e))
-    }
-
-    async fn update_capacity(&self, group_id: &str, locations: &[LocationSpec]) -> Result<(), ApiError> {
-        let configurations =
-            locations.iter().map(|l| location_configuration(l, "UpdateStreamGroup")).collect::<Result<Vec<_>, _>>()?;
-        self.wait(Operation::UpdateStreamGroup).await;
-        let request =
-            self.client.update_stream_group().identifier(group_id).set_location_configurations(Some(configurations));
-        request.send().await.map(|_| ()).map_err(|e| classify("UpdateStreamGroup", &e))
-    }
-
-    async fn set_default_application(&self, group_id: &str, application: &str) -> Result<(), ApiError> {
-        self.wait(Operation::UpdateStreamGroup).await;
-        let request =
-            self.client.update_stream_group().identifier(group_id).default_application_identifier(application);
-        request.send().await.map(|_| ()).map_err(|e| classify("UpdateStreamGroup", &e))
-    }
-
-    async fn terminate_session(&self, group_id: &str, session_arn: &str) -> Result<(), ApiError> {
-        self.wait(Operation::TerminateStreamSession).await;
-        let request =
-            self.client.terminate_stream_session().identifier(group_id).stream_session_identifier(session_arn);
-        request.send().await.map(|_| ()).map_err(|e| classify("TerminateStreamSession", &e))
     }
 }
 

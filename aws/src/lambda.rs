@@ -6,7 +6,7 @@ use lambda_runtime::{Diagnostic, Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
-use watchdog_core::env_config::ConfigError;
+use watchdog_core::env_config::{ConfigError, Connection};
 use watchdog_core::event_fields::{EventError, RunRequest};
 use watchdog_core::reconcile::{Deployed, Reconciler, Report, RunError};
 
@@ -53,16 +53,15 @@ pub fn diagnostic(error: RunError) -> Diagnostic {
 }
 
 /// `reconciler` on AWS (or whatever the standard endpoint variables point at).
-pub async fn deploy<R: Reconciler>(reconciler: R) -> Deployed<R> {
-    let ports = crate::connect(reconciler.deployment().1).await;
-    Deployed { reconciler, ports }
+pub async fn deploy<R: Reconciler>(reconciler: R, connection: &Connection) -> Deployed<R> {
+    Deployed { reconciler, ports: crate::connect(connection).await }
 }
 
 /// A remediation function's handler: the parsed request (or the error naming its field), run.
 pub async fn reconcile<R: Reconciler>(
     deployed: Arc<Deployed<R>>,
     request: Result<RunRequest, EventError>,
-) -> Result<Report<R::Action>, Diagnostic> {
+) -> Result<Report<R::Kind>, Diagnostic> {
     let request = request.map_err(|e| diagnostic(e.into()))?;
     deployed.run(&request).await.map_err(diagnostic)
 }

@@ -4,14 +4,14 @@
 //! functions' own code on these, so no decision of theirs can change an account.
 
 use async_trait::async_trait;
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use watchdog_core::StreamSessionStatus;
 use watchdog_core::model::{Application, StreamGroup, StreamSession, StreamUrl};
 use watchdog_core::ports::{
-    ApiError, CreateGroupRequest, Datum, ErrorKind, GameLiftStreams, GroupRef, LocationSpec, Message, MetricSink,
-    Notifier, StreamGroupReader, StreamGroupWriter, Tags,
+    ApiError, Datum, ErrorKind, GameLiftStreams, GroupRef, Message, MetricSink, Notifier, StreamGroupReader,
+    StreamGroupWriter, Tags, Write,
 };
 use watchdog_core::rules::SessionTimeouts;
 
@@ -122,45 +122,9 @@ impl StreamGroupReader for ReadOnly {
 
 #[async_trait]
 impl StreamGroupWriter for ReadOnly {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), ApiError> {
-        self.refuse("TagResource")?;
-        self.inner.tag(arn, tags).await
-    }
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), ApiError> {
-        self.refuse("UntagResource")?;
-        self.inner.untag(arn, keys).await
-    }
-    async fn create_stream_group(&self, request: &CreateGroupRequest) -> Result<GroupRef, ApiError> {
-        self.refuse("CreateStreamGroup")?;
-        self.inner.create_stream_group(request).await
-    }
-    async fn associate_applications(&self, group_id: &str, applications: &[String]) -> Result<(), ApiError> {
-        self.refuse("AssociateApplications")?;
-        self.inner.associate_applications(group_id, applications).await
-    }
-    async fn delete_stream_group(&self, group_id: &str) -> Result<(), ApiError> {
-        self.refuse("DeleteStreamGroup")?;
-        self.inner.delete_stream_group(group_id).await
-    }
-    async fn remove_location(&self, group_id: &str, location: &str) -> Result<(), ApiError> {
-        self.refuse("RemoveStreamGroupLocations")?;
-        self.inner.remove_location(group_id, location).await
-    }
-    async fn add_location(&self, group_id: &str, location: &LocationSpec) -> Result<(), ApiError> {
-        self.refuse("AddStreamGroupLocations")?;
-        self.inner.add_location(group_id, location).await
-    }
-    async fn update_capacity(&self, group_id: &str, locations: &[LocationSpec]) -> Result<(), ApiError> {
-        self.refuse("UpdateStreamGroup")?;
-        self.inner.update_capacity(group_id, locations).await
-    }
-    async fn set_default_application(&self, group_id: &str, application: &str) -> Result<(), ApiError> {
-        self.refuse("UpdateStreamGroup")?;
-        self.inner.set_default_application(group_id, application).await
-    }
-    async fn terminate_session(&self, group_id: &str, session_arn: &str) -> Result<(), ApiError> {
-        self.refuse("TerminateStreamSession")?;
-        self.inner.terminate_session(group_id, session_arn).await
+    async fn write(&self, write: &Write) -> Result<Option<GroupRef>, ApiError> {
+        self.refuse(write.operation().name())?;
+        self.inner.write(write).await
     }
 }
 

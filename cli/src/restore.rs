@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 use watchdog_core::opt_in::is_protected;
-use watchdog_core::ports::{GameLiftStreams, LocationSpec, Ports, Tags};
+use watchdog_core::ports::{GameLiftStreams, LocationSpec, Ports, Tags, Write};
 use watchdog_core::tags::trim::{RECORD_PREFIX, Record};
 use watchdog_core::{StreamGroup, StreamGroupStatus};
 
@@ -114,6 +114,11 @@ pub async fn restore(ports: &Ports, settings: &RestoreSettings) -> RestoreReport
     report
 }
 
+/// The tag write that opts a group out of trimming (`<trim tag>=false`).
+fn opt_out(arn: &str, trim_tag: &str) -> Write {
+    Write::Tag { arn: arn.to_owned(), tags: Tags::from([(trim_tag.to_owned(), "false".to_owned())]) }
+}
+
 async fn restore_group(
     region: &dyn GameLiftStreams,
     summary: &StreamGroup,
@@ -159,19 +164,19 @@ async fn restore_group(
         return result;
     }
     if !settings.keep_opt_in
-        && let Err(e) = region.tag(&group.arn, &Tags::from([(settings.trim_tag.clone(), "false".to_owned())])).await
+        && let Err(e) = region.write(&opt_out(&group.arn, &settings.trim_tag)).await
     {
         result.outcome =
             format!("could not opt it out of trimming ({}=false), nothing changed: {e}", settings.trim_tag);
         return result;
     }
     if !specs.is_empty()
-        && let Err(e) = region.update_capacity(&group.id, &specs).await
+        && let Err(e) = region.write(&Write::UpdateCapacity { group_id: group.id.clone(), locations: specs }).await
     {
         result.outcome = format!("UpdateStreamGroup failed, the records are kept (run again): {e}");
         return result;
     }
-    if let Err(e) = region.untag(&group.arn, &keys).await {
+    if let Err(e) = region.write(&Write::Untag { arn: group.arn.clone(), keys }).await {
         result.outcome = format!("restored; removing the trim records failed (run again to remove them): {e}");
         return result;
     }

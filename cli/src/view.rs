@@ -109,7 +109,7 @@ fn group_row(group: &StreamGroup, sessions: usize, now: DateTime<Utc>) -> GroupR
 /// The step's action name and figures, as the function's report serializes them.
 fn step<A: Serialize>(
     function: &'static str,
-    item: &watchdog_core::reconcile::PlanItem<A>,
+    item: &watchdog_core::reconcile::Step<A>,
     reported_only: bool,
     price: Option<f64>,
 ) -> StepRow {

@@ -10,6 +10,7 @@ pub mod event_fields;
 pub mod findings;
 pub mod lifecycle;
 pub mod model;
+pub mod operations;
 pub mod opt_in;
 pub mod ports;
 pub mod reconcile;

@@ -9,10 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt;
 
-/// A resource's tags.
-pub type Tags = BTreeMap<String, String>;
+// The vocabulary of the writer port, described once in `operations`.
+pub use crate::operations::{CreateGroupRequest, GroupRef, LocationSpec, Operation, Tags, VpcTransitSettings, Write};
 
 /// What went wrong with a call, classified once in the adapter so that no decision ever
 /// matches error text.
@@ -62,47 +61,6 @@ impl ApiError {
     pub fn is_not_found(&self) -> bool {
         self.kind == ErrorKind::NotFound
     }
-}
-
-/// A stream group named by both its id and its ARN.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GroupRef {
-    pub id: String,
-    pub arn: String,
-}
-
-/// A location's capacity settings, as CreateStreamGroup, AddStreamGroupLocations and
-/// UpdateStreamGroup take them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LocationSpec {
-    pub name: String,
-    pub always_on: u32,
-    pub target_idle: Option<u32>,
-    pub maximum: Option<u32>,
-    /// The deprecated on-demand form; the service refuses it together with the two above.
-    pub on_demand: Option<u32>,
-    /// `VpcTransitConfiguration`: taken only by CreateStreamGroup and AddStreamGroupLocations
-    /// (the VPC cannot be changed afterwards); never sent with UpdateStreamGroup.
-    pub vpc_transit: Option<VpcTransitSettings>,
-}
-
-/// The settings of a location's VPC transit: what CreateStreamGroup takes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VpcTransitSettings {
-    pub vpc_id: String,
-    pub ipv4_cidr_blocks: Vec<String>,
-}
-
-/// Everything CreateStreamGroup needs to build a group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CreateGroupRequest {
-    pub description: String,
-    pub stream_class: String,
-    pub default_application: Option<String>,
-    pub locations: Vec<LocationSpec>,
-    pub tags: Tags,
-    /// A retried create with the same token returns the same group.
-    pub client_token: String,
 }
 
 /// One message for a topic: a subject, a body and attributes subscriptions filter on.
@@ -182,61 +140,6 @@ pub struct Demand {
     pub oldest: Option<DateTime<Utc>>,
 }
 
-/// Every GameLift Streams operation the watchdog can call. The adapter names the IAM actions
-/// each one needs (`watchdog_aws::gamelift::IAM_ACTIONS`), each function names the ones it
-/// uses, and the in-memory world refuses any other, so the template's policies are checked
-/// against what the code really does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum Operation {
-    ListStreamGroups,
-    GetStreamGroup,
-    ListTagsForResource,
-    ListStreamSessions,
-    ListStreamSessionsByAccount,
-    GetStreamSession,
-    TagResource,
-    UntagResource,
-    CreateStreamGroup,
-    AssociateApplications,
-    DeleteStreamGroup,
-    RemoveStreamGroupLocations,
-    AddStreamGroupLocations,
-    UpdateStreamGroup,
-    TerminateStreamSession,
-    GetApplication,
-    ListStreamUrls,
-}
-
-impl Operation {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ListStreamGroups => "ListStreamGroups",
-            Self::GetStreamGroup => "GetStreamGroup",
-            Self::ListTagsForResource => "ListTagsForResource",
-            Self::ListStreamSessions => "ListStreamSessions",
-            Self::ListStreamSessionsByAccount => "ListStreamSessionsByAccount",
-            Self::GetStreamSession => "GetStreamSession",
-            Self::TagResource => "TagResource",
-            Self::UntagResource => "UntagResource",
-            Self::CreateStreamGroup => "CreateStreamGroup",
-            Self::AssociateApplications => "AssociateApplications",
-            Self::DeleteStreamGroup => "DeleteStreamGroup",
-            Self::RemoveStreamGroupLocations => "RemoveStreamGroupLocations",
-            Self::AddStreamGroupLocations => "AddStreamGroupLocations",
-            Self::UpdateStreamGroup => "UpdateStreamGroup",
-            Self::TerminateStreamSession => "TerminateStreamSession",
-            Self::GetApplication => "GetApplication",
-            Self::ListStreamUrls => "ListStreamUrls",
-        }
-    }
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// Reads of one region's GameLift Streams, every list through all its pages.
 #[async_trait]
 pub trait StreamGroupReader: Send + Sync {
@@ -258,22 +161,11 @@ pub trait StreamGroupReader: Send + Sync {
     async fn list_stream_urls(&self, group_id: &str) -> Result<Vec<StreamUrl>, ApiError>;
 }
 
-/// Writes to one region's GameLift Streams.
+/// Writes to one region's GameLift Streams: every write is a [`Write`].
 #[async_trait]
 pub trait StreamGroupWriter: Send + Sync {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), ApiError>;
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), ApiError>;
-    async fn create_stream_group(&self, request: &CreateGroupRequest) -> Result<GroupRef, ApiError>;
-    async fn associate_applications(&self, group_id: &str, applications: &[String]) -> Result<(), ApiError>;
-    async fn delete_stream_group(&self, group_id: &str) -> Result<(), ApiError>;
-    async fn remove_location(&self, group_id: &str, location: &str) -> Result<(), ApiError>;
-    async fn add_location(&self, group_id: &str, location: &LocationSpec) -> Result<(), ApiError>;
-    /// UpdateStreamGroup with these locations' capacity (every setting sent for each).
-    async fn update_capacity(&self, group_id: &str, locations: &[LocationSpec]) -> Result<(), ApiError>;
-    /// UpdateStreamGroup with only DefaultApplicationIdentifier (no location is sent, so no
-    /// capacity setting is touched).
-    async fn set_default_application(&self, group_id: &str, application: &str) -> Result<(), ApiError>;
-    async fn terminate_session(&self, group_id: &str, session_arn: &str) -> Result<(), ApiError>;
+    /// Makes the write; for CreateStreamGroup, returns the group it made.
+    async fn write(&self, write: &Write) -> Result<Option<GroupRef>, ApiError>;
 }
 
 /// One region's GameLift Streams, reads and writes.

@@ -257,24 +257,9 @@ impl World {
 
     /// Calls that would change the service (tag writes included).
     pub fn mutating_calls(&self) -> usize {
-        const READS: [&str; 8] = [
-            "ListStreamGroups",
-            "GetStreamGroup",
-            "ListTagsForResource",
-            "ListStreamSessions",
-            "ListStreamSessionsByAccount",
-            "GetStreamSession",
-            "GetApplication",
-            "ListStreamUrls",
-        ];
-        self.state()
-            .calls
-            .iter()
-            .filter(|c| {
-                !READS.contains(&c.operation.as_str())
-                    && !["Publish", "PublishBatch", "PutMetricData", "GetMetricData"].contains(&c.operation.as_str())
-            })
-            .count()
+        let mutating: BTreeSet<&str> =
+            Operation::ALL.iter().filter(|op| op.is_mutating()).map(|op| op.name()).collect();
+        self.state().calls.iter().filter(|c| mutating.contains(c.operation.as_str())).count()
     }
 
     pub fn published(&self) -> Vec<(String, Message)> {
@@ -482,20 +467,83 @@ impl StreamGroupReader for RegionPort {
 
 #[async_trait]
 impl StreamGroupWriter for RegionPort {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), ApiError> {
-        self.world.call(&self.region, Operation::TagResource, arn)?;
-        self.world.refuse_expired(&self.region, "TagResource", arn)?;
-        self.world.with_group(&self.region, "TagResource", arn, |g| g.tags.extend(tags.clone()))
+    async fn write(&self, write: &Write) -> Result<Option<GroupRef>, ApiError> {
+        let operation = write.operation().name();
+        self.world.call(&self.region, write.operation(), write.target())?;
+        let region = &self.region;
+        let world = &self.world;
+        match write {
+            Write::Tag { arn, tags } => {
+                world.refuse_expired(region, operation, arn)?;
+                world.with_group(region, operation, arn, |g| g.tags.extend(tags.clone()))?;
+            }
+            Write::Untag { arn, keys } => {
+                world.refuse_expired(region, operation, arn)?;
+                world.with_group(region, operation, arn, |g| g.tags.retain(|k, _| !keys.contains(k)))?;
+            }
+            Write::CreateStreamGroup(request) => return Ok(Some(self.create_stream_group(request))),
+            Write::AssociateApplications { group_id, applications } => {
+                world.with_group(region, operation, group_id, |g| {
+                    for app in applications {
+                        if !g.associated_applications.contains(app) {
+                            g.associated_applications.push(app.clone());
+                        }
+                    }
+                })?;
+            }
+            Write::DeleteStreamGroup { group_id } => {
+                world.with_group(region, operation, group_id, |g| g.status = StreamGroupStatus::Deleting)?;
+                // The model: deleting the group behind a stream URL revokes the URL.
+                for url in world.state().stream_urls.entry(crate::model::id_of(group_id).to_owned()).or_default() {
+                    url.status = crate::model::StreamUrlStatus::Revoked;
+                }
+            }
+            Write::RemoveLocation { group_id, location } => {
+                world.with_group(region, operation, group_id, |g| g.locations.retain(|l| &l.name != location))?;
+            }
+            Write::AddLocation { group_id, location } => {
+                world.with_group(region, operation, group_id, |g| g.locations.push(location_from_spec(location)))?;
+            }
+            Write::UpdateCapacity { group_id, locations } => {
+                world.with_group(region, operation, group_id, |g| {
+                    for spec in locations {
+                        if let Some(l) = g.locations.iter_mut().find(|l| l.name == spec.name) {
+                            l.capacity.always_on = Some(spec.always_on);
+                            l.capacity.target_idle = spec.target_idle;
+                            l.capacity.maximum = spec.maximum;
+                            l.capacity.requested = spec.always_on;
+                        }
+                    }
+                })?;
+            }
+            Write::SetDefaultApplication { group_id, application } => {
+                world.with_group(region, operation, group_id, |g| {
+                    g.default_application = Some(crate::model::ApplicationRef {
+                        id: Some(crate::model::id_of(application).to_owned()),
+                        arn: Some(application.to_owned()),
+                    });
+                })?;
+            }
+            Write::TerminateSession { session_arn, .. } => {
+                let mut state = world.state();
+                let session = state.sessions.get_mut(region).and_then(|s| s.iter_mut().find(|s| &s.arn == session_arn));
+                let Some(session) = session else {
+                    return Err(ApiError::new(
+                        operation,
+                        ErrorKind::NotFound,
+                        "ResourceNotFoundException",
+                        "no such session",
+                    ));
+                };
+                session.status = StreamSessionStatus::Terminated;
+            }
+        }
+        Ok(None)
     }
+}
 
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), ApiError> {
-        self.world.call(&self.region, Operation::UntagResource, arn)?;
-        self.world.refuse_expired(&self.region, "UntagResource", arn)?;
-        self.world.with_group(&self.region, "UntagResource", arn, |g| g.tags.retain(|k, _| !keys.contains(k)))
-    }
-
-    async fn create_stream_group(&self, request: &CreateGroupRequest) -> Result<GroupRef, ApiError> {
-        self.world.call(&self.region, Operation::CreateStreamGroup, &request.client_token)?;
+impl RegionPort {
+    fn create_stream_group(&self, request: &CreateGroupRequest) -> GroupRef {
         let mut state = self.world.state();
         // Idempotent on the client token, as the service is.
         if let Some(existing) = state
@@ -503,7 +551,7 @@ impl StreamGroupWriter for RegionPort {
             .get(&self.region)
             .and_then(|groups| groups.iter().find(|g| g.tags.get("test:client-token") == Some(&request.client_token)))
         {
-            return Ok(existing.group_ref());
+            return existing.group_ref();
         }
         state.created += 1;
         let id = format!("sg-NEW{:05}", state.created);
@@ -526,85 +574,7 @@ impl StreamGroupWriter for RegionPort {
         }
         let reference = group.group_ref();
         state.groups.entry(self.region.clone()).or_default().push(group);
-        Ok(reference)
-    }
-
-    async fn associate_applications(&self, group_id: &str, applications: &[String]) -> Result<(), ApiError> {
-        self.world.call(&self.region, Operation::AssociateApplications, group_id)?;
-        self.world.with_group(&self.region, "AssociateApplications", group_id, |g| {
-            for app in applications {
-                if !g.associated_applications.contains(app) {
-                    g.associated_applications.push(app.clone());
-                }
-            }
-        })
-    }
-
-    async fn delete_stream_group(&self, group_id: &str) -> Result<(), ApiError> {
-        self.world.call(&self.region, Operation::DeleteStreamGroup, group_id)?;
-        self.world
-            .with_group(&self.region, "DeleteStreamGroup", group_id, |g| g.status = StreamGroupStatus::Deleting)?;
-        // The model: deleting the group behind a stream URL revokes the URL.
-        for url in self.world.state().stream_urls.entry(crate::model::id_of(group_id).to_owned()).or_default() {
-            url.status = crate::model::StreamUrlStatus::Revoked;
-        }
-        Ok(())
-    }
-
-    async fn remove_location(&self, group_id: &str, location: &str) -> Result<(), ApiError> {
-        self.world.call(&self.region, Operation::RemoveStreamGroupLocations, group_id)?;
-        self.world.with_group(&self.region, "RemoveStreamGroupLocations", group_id, |g| {
-            g.locations.retain(|l| l.name != location)
-        })
-    }
-
-    async fn add_location(&self, group_id: &str, location: &LocationSpec) -> Result<(), ApiError> {
-        self.world.call(&self.region, Operation::AddStreamGroupLocations, group_id)?;
-        self.world.with_group(&self.region, "AddStreamGroupLocations", group_id, |g| {
-            g.locations.push(location_from_spec(location))
-        })
-    }
-
-    async fn update_capacity(&self, group_id: &str, locations: &[LocationSpec]) -> Result<(), ApiError> {
-        self.world.call(&self.region, Operation::UpdateStreamGroup, group_id)?;
-        self.world.with_group(&self.region, "UpdateStreamGroup", group_id, |g| {
-            for spec in locations {
-                if let Some(l) = g.locations.iter_mut().find(|l| l.name == spec.name) {
-                    l.capacity.always_on = Some(spec.always_on);
-                    l.capacity.target_idle = spec.target_idle;
-                    l.capacity.maximum = spec.maximum;
-                    l.capacity.requested = spec.always_on;
-                }
-            }
-        })
-    }
-
-    async fn set_default_application(&self, group_id: &str, application: &str) -> Result<(), ApiError> {
-        self.world.call(&self.region, Operation::UpdateStreamGroup, group_id)?;
-        self.world.with_group(&self.region, "UpdateStreamGroup", group_id, |g| {
-            g.default_application = Some(crate::model::ApplicationRef {
-                id: Some(crate::model::id_of(application).to_owned()),
-                arn: Some(application.to_owned()),
-            });
-        })
-    }
-
-    async fn terminate_session(&self, group_id: &str, session_arn: &str) -> Result<(), ApiError> {
-        self.world.call(&self.region, Operation::TerminateStreamSession, session_arn)?;
-        let _ = group_id;
-        let mut state = self.world.state();
-        match state.sessions.get_mut(&self.region).and_then(|s| s.iter_mut().find(|s| s.arn == session_arn)) {
-            Some(session) => {
-                session.status = StreamSessionStatus::Terminated;
-                Ok(())
-            }
-            None => Err(ApiError::new(
-                "TerminateStreamSession",
-                ErrorKind::NotFound,
-                "ResourceNotFoundException",
-                "no such session",
-            )),
-        }
+        reference
     }
 }
 

@@ -1,7 +1,7 @@
 //! Least privilege, checked against the code: for every function in template.yaml, the
 //! gameliftstreams actions its IAM policy allows must be exactly the actions its declared
-//! operations need, by the adapter's table (`watchdog_aws::gamelift::IAM_ACTIONS`, next to the
-//! calls). A function cannot call an operation it does not declare: the in-memory world its
+//! operations need (`Operation::iam_actions`, in `watchdog_core::operations`, where every
+//! write is described once). A function cannot call an operation it does not declare: the in-memory world its
 //! in-process tests run on refuses it. So a call without permission, or a permission the
 //! code no longer needs, fails here rather than in production.
 
@@ -76,7 +76,7 @@ fn each_policy_allows_exactly_the_gameliftstreams_actions_its_operations_need() 
     let binaries: BTreeSet<&str> = functions.iter().map(|f| f.binary.as_str()).collect();
     assert_eq!(binaries, BTreeSet::from(["gls-watchdog-recycler", "gls-watchdog-scanner", "gls-watchdog-trimmer"]));
     for function in &functions {
-        let called: BTreeSet<String> = watchdog_aws::gamelift::iam_actions(declared(&function.binary))
+        let called: BTreeSet<String> = Operation::iam_actions_of(declared(&function.binary))
             .into_iter()
             .filter_map(|a| a.strip_prefix("gameliftstreams:").map(str::to_owned))
             .collect();
@@ -169,10 +169,11 @@ fn resources_are_this_accounts_and_publishing_is_scoped() {
 
 #[test]
 fn every_operation_the_ports_offer_has_iam_actions() {
-    let table: BTreeSet<Operation> = watchdog_aws::gamelift::IAM_ACTIONS.iter().map(|(op, _)| *op).collect();
+    let table: BTreeSet<Operation> = Operation::ALL.iter().copied().collect();
     for binary in ["gls-watchdog-scanner", "gls-watchdog-recycler", "gls-watchdog-trimmer"] {
         for op in declared(binary) {
-            assert!(table.contains(op), "{binary}: {op} has no IAM actions in the adapter's table");
+            assert!(table.contains(op), "{binary}: {op} is not in Operation::ALL");
+            assert!(!op.iam_actions().is_empty(), "{binary}: {op} has no IAM actions");
         }
     }
     let model: serde_json::Value =

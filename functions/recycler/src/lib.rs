@@ -16,12 +16,11 @@ use async_trait::async_trait;
 use lambda_runtime::Diagnostic;
 use serde_json::Value;
 use std::sync::Arc;
-use watchdog_core::env_config::Connection;
 use watchdog_core::ports::Operation;
 use watchdog_core::reconcile::{self, Deployed, Plan, Reconciler, RegionRun, RunSettings};
 
 /// What a run returns.
-pub type Report = reconcile::Report<plan::Step>;
+pub type Report = reconcile::Report<plan::RecyclerStep>;
 
 /// Every GameLift Streams operation the recycler calls; its IAM policy is checked against
 /// these, and the in-memory world refuses any other.
@@ -42,22 +41,39 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::UpdateStreamGroup,
 ];
 
-/// The configuration is the reconciler: everything it decides with is in it.
-#[async_trait]
-impl Reconciler for Config {
-    fn deployment(&self) -> (&RunSettings, &Connection) {
-        (&self.run, &self.connection)
+/// The recycler as the runner sees it: a value of its own, made from the configuration it
+/// decides with.
+pub struct Recycler {
+    config: Config,
+}
+
+impl Recycler {
+    pub fn new(config: Config) -> Self {
+        Self { config }
     }
 
-    type Action = plan::Step;
+    /// The recycler on AWS (or whatever the standard endpoint variables point at).
+    pub async fn deploy(config: Config) -> Deployed<Self> {
+        let connection = config.connection.clone();
+        watchdog_aws::lambda::deploy(Self::new(config), &connection).await
+    }
+}
 
-    async fn plan_region(&self, mut run: RegionRun<'_>) -> Plan<Self::Action> {
-        let observed = observe::observe(&mut run, &self.settings).await;
-        plan::plan(&observed, run.now, &self.settings)
+#[async_trait]
+impl Reconciler for Recycler {
+    type Kind = plan::RecyclerStep;
+
+    fn settings(&self) -> &RunSettings {
+        &self.config.run
+    }
+
+    async fn plan_region(&self, mut run: RegionRun<'_>) -> Plan<Self::Kind> {
+        let observed = observe::observe(&mut run, &self.config.settings).await;
+        plan::plan(&observed, run.now, &self.config.settings)
     }
 }
 
 /// The Lambda handler: parse the event (errors name the field), run, return the report.
-pub async fn handle(recycler: Arc<Deployed<Config>>, event: Value) -> Result<Report, Diagnostic> {
+pub async fn handle(recycler: Arc<Deployed<Recycler>>, event: Value) -> Result<Report, Diagnostic> {
     watchdog_aws::lambda::reconcile(recycler, event::parse(event)).await
 }

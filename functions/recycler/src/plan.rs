@@ -14,9 +14,9 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use watchdog_core::findings::FindingKind;
 use watchdog_core::opt_in::{self, Eligibility};
-use watchdog_core::ports::{CreateGroupRequest, LocationSpec, Message, Tags};
+use watchdog_core::ports::{CreateGroupRequest, LocationSpec, Message, Tags, Write};
 use watchdog_core::reconcile::{
-    Blocked, CREATED_GROUP_ID, Call, Effect, FAILURE_KIND, Note, Plan, PlanItem, StepKind, TagWrite,
+    Blocked, CREATED_GROUP_ID, Call, Effect, FAILURE_KIND, Note, Plan, Step, StepKind, TagWrite,
 };
 use watchdog_core::rules::{self, Policy};
 use watchdog_core::tags::recycle as state;
@@ -52,7 +52,7 @@ pub struct Settings {
 /// The recycler's steps, as reports, logs and the `action` attribute name them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Step {
+pub enum RecyclerStep {
     /// CreateStreamGroup, then tag the old group with the new id (when it takes writes).
     CreateReplacement {
         spec: CreateGroupRequest,
@@ -117,7 +117,7 @@ pub enum Step {
     },
 }
 
-impl StepKind for Step {}
+impl StepKind for RecyclerStep {}
 
 /// What one run saw of one group.
 #[derive(Debug, Clone)]
@@ -212,11 +212,11 @@ fn count(tags: &Tags, key: &str) -> u32 {
 /// What the recycler decides for one group.
 #[derive(Debug, Default)]
 pub struct Decision {
-    pub items: Vec<PlanItem<Step>>,
+    pub items: Vec<Step<RecyclerStep>>,
     pub notes: Vec<Note>,
     pub blocked: Vec<Blocked>,
     /// A new recreation, admitted only while fewer than the limit are in flight.
-    pub start: Option<PlanItem<Step>>,
+    pub start: Option<Step<RecyclerStep>>,
     /// Whether a recreation of this group is already under way.
     pub in_flight: bool,
 }
@@ -241,12 +241,12 @@ pub(crate) struct Steps<'a> {
 }
 
 impl Steps<'_> {
-    pub fn item(&self, step: Step, reason: String, effect: Effect, done: String) -> PlanItem<Step> {
-        PlanItem {
+    pub fn item(&self, step: RecyclerStep, reason: String, effect: Effect, done: String) -> Step<RecyclerStep> {
+        Step {
             stream_group: self.group.id.clone(),
             stream_group_arn: self.group.arn.clone(),
             region: self.group.region().unwrap_or_default().to_owned(),
-            action: step,
+            kind: step,
             reason,
             sequence: self.group.id.clone(),
             batch: None,
@@ -264,7 +264,13 @@ impl Steps<'_> {
         self.home.map(|home| TagWrite::set(&home.arn, tags))
     }
 
-    fn create(&self, request: CreateGroupRequest, attempt: u32, backoff: Duration, reason: String) -> PlanItem<Step> {
+    fn create(
+        &self,
+        request: CreateGroupRequest,
+        attempt: u32,
+        backoff: Duration,
+        reason: String,
+    ) -> Step<RecyclerStep> {
         let g = self.group;
         let writable = g.status != StreamGroupStatus::Expired;
         // An EXPIRED group is linked only by the replacement's own `watchdog:replaces` tag.
@@ -282,22 +288,23 @@ impl Steps<'_> {
                 ]),
             )
         });
-        let effect = Effect { before: None, call: Call::CreateStreamGroup(request.clone()), after, on_failure };
+        let effect =
+            Effect { before: None, call: Call::Write(Write::CreateStreamGroup(request.clone())), after, on_failure };
         let done = format!("created {CREATED_GROUP_ID} to replace {}", g.id);
-        self.item(Step::CreateReplacement { spec: request }, reason, effect, done)
+        self.item(RecyclerStep::CreateReplacement { spec: request }, reason, effect, done)
     }
 
-    fn associate(&self, replacement: &StreamGroup, applications: Vec<String>) -> PlanItem<Step> {
-        let effect = Effect::call(Call::AssociateApplications {
+    fn associate(&self, replacement: &StreamGroup, applications: Vec<String>) -> Step<RecyclerStep> {
+        let effect = Effect::call(Write::AssociateApplications {
             group_id: replacement.id.clone(),
             applications: applications.clone(),
         });
         let done = format!("associated {} application(s) with {}", applications.len(), replacement.id);
-        let step = Step::AssociateApplications { replacement: replacement.id.clone(), applications };
+        let step = RecyclerStep::AssociateApplications { replacement: replacement.id.clone(), applications };
         self.item(step, format!("replacement {} is ACTIVE", replacement.id), effect, done)
     }
 
-    fn announce_cutover(&self, notice: &CutoverNotice<'_>, reason: String) -> PlanItem<Step> {
+    fn announce_cutover(&self, notice: &CutoverNotice<'_>, reason: String) -> Step<RecyclerStep> {
         let (g, replacement) = (self.group, notice.replacement);
         let body = notice.body();
         let subject = format!("cut over {} -> {}", g.id, replacement.id);
@@ -309,7 +316,7 @@ impl Steps<'_> {
             after: self.record(Tags::from([(state::CUTOVER_AT.into(), self.epoch())])),
             on_failure: None,
         };
-        let step = Step::AnnounceCutover {
+        let step = RecyclerStep::AnnounceCutover {
             replacement: replacement.id.clone(),
             replacement_arn: replacement.arn.clone(),
             stream_urls: notice.stream_urls.iter().map(|u| u.id.clone()).collect(),
@@ -324,12 +331,12 @@ impl Steps<'_> {
         self.item(step, reason, effect, format!("announced the cut-over {} -> {}", g.id, replacement.id))
     }
 
-    fn delete_old(&self, replacement: &StreamGroup, live: usize, reason: String) -> PlanItem<Step> {
+    fn delete_old(&self, replacement: &StreamGroup, live: usize, reason: String) -> Step<RecyclerStep> {
         let g = self.group;
-        let effect = Effect::call(Call::DeleteStreamGroup { group_id: g.id.clone() });
+        let effect = Effect::call(Write::DeleteStreamGroup { group_id: g.id.clone() });
         let done = format!("deleted {}, replaced by {} ({live} live session(s) ended)", g.id, replacement.id);
         self.item(
-            Step::DeleteOldGroup { replacement: replacement.id.clone(), live_sessions: live },
+            RecyclerStep::DeleteOldGroup { replacement: replacement.id.clone(), live_sessions: live },
             reason,
             effect,
             done,
@@ -342,7 +349,7 @@ impl Steps<'_> {
         attempt: u32,
         retry_after: DateTime<Utc>,
         why: String,
-    ) -> PlanItem<Step> {
+    ) -> Step<RecyclerStep> {
         let mut tags = Tags::from([
             (state::ATTEMPT.into(), attempt.to_string()),
             (state::RETRY_AFTER.into(), retry_after.timestamp().to_string()),
@@ -351,7 +358,7 @@ impl Steps<'_> {
         if self.group.status != StreamGroupStatus::Expired {
             tags.insert(state::FAILED.into(), replacement.id.clone());
         }
-        let step = Step::RecordFailedReplacement {
+        let step = RecyclerStep::RecordFailedReplacement {
             replacement: replacement.id.clone(),
             status: replacement.status.to_string(),
             attempt,
@@ -368,19 +375,19 @@ impl Steps<'_> {
         self.item(step, why, Effect::tags(TagWrite::set(home, tags)), done)
     }
 
-    fn delete_group(&self, step: Step, victim: &StreamGroup, why: String, done: String) -> PlanItem<Step> {
-        let effect = Effect::call(Call::DeleteStreamGroup { group_id: victim.id.clone() });
+    fn delete_group(&self, step: RecyclerStep, victim: &StreamGroup, why: String, done: String) -> Step<RecyclerStep> {
+        let effect = Effect::call(Write::DeleteStreamGroup { group_id: victim.id.clone() });
         self.item(step, why, effect, done)
     }
 
-    fn unlink(&self, why: String) -> PlanItem<Step> {
+    fn unlink(&self, why: String) -> Step<RecyclerStep> {
         let g = self.group;
         let write = TagWrite::remove(&g.arn, vec![state::REPLACEMENT.into(), state::CUTOVER_AT.into()]);
-        self.item(Step::Unlink, why, Effect::tags(write), format!("{} has no replacement in flight", g.id))
+        self.item(RecyclerStep::Unlink, why, Effect::tags(write), format!("{} has no replacement in flight", g.id))
     }
 
     /// Records the blocked reasons where the state lives, announced once per change.
-    fn blocked_record(&self, blocked: &[Blocked], planned_create: bool) -> Option<PlanItem<Step>> {
+    fn blocked_record(&self, blocked: &[Blocked], planned_create: bool) -> Option<Step<RecyclerStep>> {
         let home = self.home?;
         let reasons: BTreeSet<&str> = blocked.iter().map(|b| b.reason.as_str()).collect();
         let reasons = reasons.into_iter().collect::<Vec<_>>().join(",");
@@ -392,7 +399,7 @@ impl Steps<'_> {
             }
             let write = TagWrite::remove(&home.arn, vec![state::BLOCKED.into()]);
             let done = format!("{} is no longer blocked", self.group.id);
-            return Some(self.item(Step::ClearBlocked, "nothing blocks it".into(), Effect::tags(write), done));
+            return Some(self.item(RecyclerStep::ClearBlocked, "nothing blocks it".into(), Effect::tags(write), done));
         }
         if recorded == Some(&reasons) {
             return None;
@@ -400,22 +407,27 @@ impl Steps<'_> {
         let details: Vec<String> = blocked.iter().map(|b| format!("{}: {}", b.reason, b.detail)).collect();
         let write = TagWrite::set(&home.arn, Tags::from([(state::BLOCKED.into(), reasons.clone())]));
         let done = format!("{} is blocked: {}", self.group.id, details.join("; "));
-        Some(self.item(Step::RecordBlocked { reasons }, details.join("; "), Effect::tags(write), done))
+        Some(self.item(RecyclerStep::RecordBlocked { reasons }, details.join("; "), Effect::tags(write), done))
     }
 }
 
 /// The retirement announcement, made on the replacement but part of the old group's sequence:
 /// if the old group's delete fails, the retirement waits with it.
-fn announce_retired(replacement: &StreamGroup, old_group: &str, now: DateTime<Utc>, reason: String) -> PlanItem<Step> {
+fn announce_retired(
+    replacement: &StreamGroup,
+    old_group: &str,
+    now: DateTime<Utc>,
+    reason: String,
+) -> Step<RecyclerStep> {
     let body = json!({ "type": "retired", "old": { "id": old_group }, "new": { "id": replacement.id, "arn": replacement.arn } });
     let subject = format!("retired {old_group}, replaced by {}", replacement.id);
     let attributes = [("type", "retired"), ("action", "announce_retired"), ("stream_group", replacement.id.as_str())];
     let message = Message::announcement(&subject, &body, &attributes);
-    PlanItem {
+    Step {
         stream_group: replacement.id.clone(),
         stream_group_arn: replacement.arn.clone(),
         region: replacement.region().unwrap_or_default().to_owned(),
-        action: Step::AnnounceRetired { old_group: old_group.to_owned() },
+        kind: RecyclerStep::AnnounceRetired { old_group: old_group.to_owned() },
         reason,
         sequence: old_group.to_owned(),
         batch: None,
@@ -558,7 +570,7 @@ pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision
         let why = format!("{} also says it replaces {}; the replacement in flight is another group", extra.id, g.id);
         let done = format!("deleted the extra replacement {}", extra.id);
         decision.items.push(steps.delete_group(
-            Step::DeleteExtraReplacement { replacement: extra.id.clone() },
+            RecyclerStep::DeleteExtraReplacement { replacement: extra.id.clone() },
             extra,
             why,
             done,
@@ -683,7 +695,7 @@ fn drive_replacement(
             }
             let done = format!("deleted the failed replacement {}", replacement.id);
             d.items.push(steps.delete_group(
-                Step::DeleteFailedReplacement { replacement: replacement.id.clone() },
+                RecyclerStep::DeleteFailedReplacement { replacement: replacement.id.clone() },
                 replacement,
                 why.clone(),
                 done,
@@ -737,7 +749,7 @@ fn expired_replacement_failed(
     d.items.push(steps.create(request, attempt + 1, backoff(settings, attempt + 1), format!("{why}; trying again")));
     let done = format!("deleted the failed replacement {}", failed.id);
     d.items.push(steps.delete_group(
-        Step::DeleteFailedReplacement { replacement: failed.id.clone() },
+        RecyclerStep::DeleteFailedReplacement { replacement: failed.id.clone() },
         failed,
         why,
         done,
@@ -778,12 +790,14 @@ fn active_replacement(
             && readiness.ready(i)
             && replacement.associated_applications.contains(i)
     }) {
-        let effect = Effect::call(Call::SetDefaultApplication {
+        let effect = Effect::call(Write::SetDefaultApplication {
             group_id: replacement.id.clone(),
             application: intended.clone(),
         });
-        let step =
-            Step::RestoreDefaultApplication { replacement: replacement.id.clone(), application: intended.clone() };
+        let step = RecyclerStep::RestoreDefaultApplication {
+            replacement: replacement.id.clone(),
+            application: intended.clone(),
+        };
         let done = format!("{intended} is the default application of {} again", replacement.id);
         d.items.push(steps.item(step, format!("{intended} is READY again"), effect, done));
         return;
@@ -841,7 +855,7 @@ fn active_replacement(
 
 /// The next steps for every observed group: each group's decision, with new recreations
 /// admitted in order while fewer than `max_groups_in_flight` are under way.
-pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> Plan<Step> {
+pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> Plan<RecyclerStep> {
     let decisions: Vec<Decision> = observed.iter().map(|o| decide(o, now, settings)).collect();
     let mut in_flight = decisions.iter().filter(|d| d.in_flight).count();
     let mut plan = Plan::default();

@@ -3,7 +3,7 @@
 //! paths through cargo lambda, the emulator and LocalStack are in tests/tests/recycler_lambda.rs.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use gls_watchdog_recycler::{Config, OPERATIONS, Report};
+use gls_watchdog_recycler::{Config, OPERATIONS, Recycler, Report};
 use watchdog_core::env_config::FromEnv;
 use watchdog_core::event_fields::RunRequest;
 use watchdog_core::ports::ErrorKind;
@@ -29,20 +29,20 @@ fn old_group(world: &World, id: &str, tags: &[(&str, &str)]) {
     world.add_group(group);
 }
 
-fn recycler(world: &World, extra: &[(&str, &str)]) -> Deployed<Config> {
+fn recycler(world: &World, extra: &[(&str, &str)]) -> Deployed<Recycler> {
     let mut vars =
         vec![("AWS_REGION", REGION), ("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", TOPIC), ("GRACE_MINUTES", "60")];
     vars.extend_from_slice(extra);
     let config = Config::from_pairs(&vars).expect("valid configuration");
-    Deployed { reconciler: config, ports: world.allowing(OPERATIONS).ports(&[REGION]) }
+    Deployed { reconciler: Recycler::new(config), ports: world.allowing(OPERATIONS).ports(&[REGION]) }
 }
 
-async fn run(recycler: &Deployed<Config>) -> Report {
+async fn run(recycler: &Deployed<Recycler>) -> Report {
     recycler.run(&RunRequest::default()).await.expect("the run succeeds")
 }
 
 fn executed(report: &Report) -> Vec<String> {
-    report.executed.iter().map(|e| e.item.action.name()).collect()
+    report.executed.iter().map(|e| e.step.kind.name()).collect()
 }
 
 fn replacement_id(world: &World, old: &str) -> String {
@@ -51,7 +51,7 @@ fn replacement_id(world: &World, old: &str) -> String {
 
 /// An opted-in 29-day-old `sg-OLD` whose replacement the first run created: the recycler and
 /// the replacement's id.
-async fn recreation_started(world: &World, extra: &[(&str, &str)]) -> (Deployed<Config>, String) {
+async fn recreation_started(world: &World, extra: &[(&str, &str)]) -> (Deployed<Recycler>, String) {
     old_group(world, "sg-OLD", &[("watchdog:recycle", "true")]);
     let recycler = recycler(world, extra);
     run(&recycler).await;
@@ -134,7 +134,7 @@ async fn a_failed_delete_keeps_the_retirement_waiting() {
     let report = run(&recycler).await;
     assert!(executed(&report).is_empty());
     assert!(report.errors[0].contains("ConflictException"), "{:?}", report.errors);
-    assert_eq!(report.deferred.iter().map(|d| d.action.name()).collect::<Vec<_>>(), ["announce_retired"]);
+    assert_eq!(report.deferred.iter().map(|d| d.kind.name()).collect::<Vec<_>>(), ["announce_retired"]);
     assert!(!world.group(&new).unwrap().tags.contains_key(state::RETIRED), "not announced while the old group serves");
     assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired"], "the next run finishes");
 }
@@ -161,7 +161,7 @@ async fn a_failed_replacement_is_counted_deleted_and_backed_off() {
     world.set_now(now() + Duration::minutes(31));
     let retried = run(&recycler).await;
     assert_eq!(executed(&retried), ["create_replacement"]);
-    let gls_watchdog_recycler::plan::Step::CreateReplacement { spec } = &retried.executed[0].item.action else {
+    let gls_watchdog_recycler::plan::RecyclerStep::CreateReplacement { spec } = &retried.executed[0].step.kind else {
         panic!()
     };
     assert!(spec.client_token.ends_with("attempt-0002"), "a new attempt, a new token");

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use tokio::sync::mpsc::UnboundedReceiver;
 use watchdog_core::findings::{Finding, Severity};
 use watchdog_core::ports::attributes;
-use watchdog_core::ports::{MAX_MESSAGES_PER_BATCH, Message, Notifier, StreamGroupWriter, Tags};
+use watchdog_core::ports::{MAX_MESSAGES_PER_BATCH, Message, Notifier, StreamGroupWriter, Tags, Write};
 use watchdog_core::tags::MAX_TAGS_PER_RESOURCE;
 use watchdog_core::tags::alert::{self, AlertRecord};
 
@@ -305,13 +305,15 @@ impl GroupMemory {
     pub async fn write(&self, writer: &dyn StreamGroupWriter) -> Vec<Unread> {
         let mut unread = Vec::new();
         let (region, id) = (self.group.region.as_str(), Some(self.group.id.as_str()));
-        if !self.remember.is_empty()
-            && let Err(e) = writer.tag(&self.group.arn, &self.remember).await
+        let remember = Write::Tag { arn: self.group.arn.clone(), tags: self.remember.clone() };
+        if !remember.is_empty()
+            && let Err(e) = writer.write(&remember).await
         {
             unread.push(Unread::new(region, id, &e, "these alerts may be sent again next run"));
         }
-        if !self.forget.is_empty()
-            && let Err(e) = writer.untag(&self.group.arn, &self.forget).await
+        let forget = Write::Untag { arn: self.group.arn.clone(), keys: self.forget.clone() };
+        if !forget.is_empty()
+            && let Err(e) = writer.write(&forget).await
         {
             unread.push(Unread::new(region, id, &e, "a cleared finding's memory stays until it expires"));
         }

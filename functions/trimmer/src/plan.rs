@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use watchdog_core::opt_in::{self, Eligibility};
-use watchdog_core::ports::{Demand, LocationSpec, Tags};
-use watchdog_core::reconcile::{Blocked, Call, Effect, Note, Plan, PlanItem, StepKind, TagWrite};
+use watchdog_core::ports::{Demand, LocationSpec, Tags, Write};
+use watchdog_core::reconcile::{Blocked, Call, Effect, Note, Plan, Step, StepKind, TagWrite};
 use watchdog_core::rules::time_in_status;
 use watchdog_core::tags::trim::{FLOOR, OFF_HOURS, TRIM_TARGET_IDLE, record_key};
 use watchdog_core::{LocationStatus, StreamClass};
@@ -101,7 +101,7 @@ pub struct Observed {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
+pub enum TrimmerStep {
     SetCapacity {
         location: String,
         from: Levels,
@@ -122,7 +122,7 @@ pub enum Action {
     },
 }
 
-impl StepKind for Action {
+impl StepKind for TrimmerStep {
     /// Capacity-hours per day the action saves; ending a session frees a slot but changes no
     /// paid setting.
     fn figures(&self) -> Map<String, Value> {
@@ -135,7 +135,7 @@ impl StepKind for Action {
 }
 
 /// Everything the trimmer would do for the observed groups at `now`.
-pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> Plan<Action> {
+pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> Plan<TrimmerStep> {
     let mut plan = Plan::default();
     for o in observed {
         let g = &o.group;
@@ -175,17 +175,17 @@ pub fn plan(observed: &[Observed], now: DateTime<Utc>, settings: &Settings) -> P
 /// One step of one group, with its effect.
 fn item(
     g: &StreamGroup,
-    action: Action,
+    kind: TrimmerStep,
     reason: String,
     effect: Effect,
     batch: Option<String>,
     done: &str,
-) -> PlanItem<Action> {
-    PlanItem {
+) -> Step<TrimmerStep> {
+    Step {
         stream_group: g.id.clone(),
         stream_group_arn: g.arn.clone(),
         region: g.region().unwrap_or_default().to_owned(),
-        action,
+        kind,
         reason,
         sequence: g.id.clone(),
         batch,
@@ -200,7 +200,7 @@ fn group_items(
     s: &Settings,
     notes: &mut Vec<Note>,
     blocked: &mut Vec<Blocked>,
-) -> Vec<PlanItem<Action>> {
+) -> Vec<Step<TrimmerStep>> {
     let g = &o.group;
     let note = |text: String| Note { stream_group: g.id.clone(), note: text };
     let mut items = Vec::new();
@@ -263,9 +263,9 @@ fn group_items(
                 trim_target_idle,
             };
             match decide(&context, now, s) {
-                Decision::Keep(None) => {}
-                Decision::Keep(Some(text)) => notes.push(note(format!("{}: {text}", location.name))),
-                Decision::Change { to, original, why, reason } => {
+                Verdict::Keep(None) => {}
+                Verdict::Keep(Some(text)) => notes.push(note(format!("{}: {text}", location.name))),
+                Verdict::Change { to, original, why, reason } => {
                     let hours = match (why, &context.schedule) {
                         (Why::OffHours | Why::OnHours, Some(w)) => w.hours_per_day(),
                         _ => 24.0,
@@ -294,11 +294,11 @@ fn group_items(
                             &g.arn,
                             Tags::from([(record_key(&location.name), record.encode())]),
                         )),
-                        call: Call::UpdateCapacity { group_id: g.id.clone(), locations: vec![spec] },
+                        call: Call::Write(Write::UpdateCapacity { group_id: g.id.clone(), locations: vec![spec] }),
                         after: None,
                         on_failure: None,
                     };
-                    let action = Action::SetCapacity {
+                    let action = TrimmerStep::SetCapacity {
                         location: location.name.clone(),
                         from: context.current,
                         to,
@@ -318,7 +318,7 @@ fn group_items(
         let Some(limit) = s.sessions.limit_for(&session.status) else { continue };
         let Some(elapsed) = time_in_status(session, now) else { continue };
         if elapsed > limit {
-            let action = Action::EndSession {
+            let action = TrimmerStep::EndSession {
                 session_arn: session.arn.clone(),
                 location: session.location.clone(),
                 status: session.status.to_string(),
@@ -332,7 +332,7 @@ fn group_items(
                 limit.num_minutes()
             );
             let effect =
-                Effect::call(Call::TerminateSession { group_id: g.id.clone(), session_arn: session.arn.clone() });
+                Effect::call(Write::TerminateSession { group_id: g.id.clone(), session_arn: session.arn.clone() });
             items.push(item(g, action, reason, effect, None, "terminated"));
         }
     }
@@ -395,17 +395,17 @@ struct LocationContext<'a> {
 }
 
 #[derive(Debug, PartialEq)]
-enum Decision {
+enum Verdict {
     Keep(Option<String>),
     Change { to: Levels, original: Levels, why: Why, reason: String },
 }
 
-fn decide(c: &LocationContext<'_>, now: DateTime<Utc>, s: &Settings) -> Decision {
+fn decide(c: &LocationContext<'_>, now: DateTime<Utc>, s: &Settings) -> Verdict {
     // The trimmer's record holds only while capacity is still what the trimmer set.
     let record = c.record.filter(|r| r.set == c.current);
     let original = record.map_or(c.current, |r| r.original);
     let change = |to: Levels, why: Why, reason: String| {
-        if to == c.current { Decision::Keep(None) } else { Decision::Change { to, original, why, reason } }
+        if to == c.current { Verdict::Keep(None) } else { Verdict::Change { to, original, why, reason } }
     };
     let floor = c.class.round_up_capacity(c.floor);
     // Without the opt-in, target-idle never goes below the studio's level (seed 000: it is
@@ -470,7 +470,7 @@ fn decide(c: &LocationContext<'_>, now: DateTime<Utc>, s: &Settings) -> Decision
         return change(to, Why::Demand, format!("{needs} (window {} h)", s.window.num_hours()));
     }
     let lower = desired.always_on < c.current.always_on || desired.target_idle < c.current.target_idle;
-    Decision::Keep(match () {
+    Verdict::Keep(match () {
         _ if !lower => None,
         _ if !covered => Some(format!(
             "{needs}, but CloudWatch holds too little demand history (oldest {}); nothing lowered",
@@ -528,7 +528,7 @@ mod tests {
     #[test]
     fn lowers_to_peak_plus_headroom_rounded_to_tenancy() {
         let class = StreamClass::parse("gen4n_high"); // tenancy 2
-        let Decision::Change { to, original, why, .. } = decide(&context(&class, 10, 1, 2), now(), &settings()) else {
+        let Verdict::Change { to, original, why, .. } = decide(&context(&class, 10, 1, 2), now(), &settings()) else {
             panic!("expected a change")
         };
         // peak 2 + max(25% of 2 -> 1, 1) = 3, rounded up to 4.
@@ -542,18 +542,18 @@ mod tests {
             c.floor = 13; // rounds up to 24
             decide(&c, now(), &settings())
         };
-        let Decision::Change { to, .. } = floor(context(&class, 36, 0, 0)) else { panic!() };
+        let Verdict::Change { to, .. } = floor(context(&class, 36, 0, 0)) else { panic!() };
         assert_eq!(to, levels(24, 0));
         // Never above what is there now, whatever the floor says.
-        assert_eq!(floor(context(&class, 12, 0, 0)), Decision::Keep(None));
+        assert_eq!(floor(context(&class, 12, 0, 0)), Verdict::Keep(None));
     }
 
     #[test]
     fn hysteresis_cool_down_and_missing_history_keep_capacity() {
         let class = StreamClass::parse("gen6n_medium"); // tenancy 4
         // peak 5 + 2 = 7 -> 8 of 12: one step, so it changes; 8 -> 8 would not.
-        assert!(matches!(decide(&context(&class, 12, 0, 5), now(), &settings()), Decision::Change { .. }));
-        assert_eq!(decide(&context(&class, 8, 0, 5), now(), &settings()), Decision::Keep(None));
+        assert!(matches!(decide(&context(&class, 12, 0, 5), now(), &settings()), Verdict::Change { .. }));
+        assert_eq!(decide(&context(&class, 8, 0, 5), now(), &settings()), Verdict::Keep(None));
 
         let mut c = context(&class, 12, 0, 1);
         c.record = Some(Record {
@@ -563,13 +563,13 @@ mod tests {
             why: Why::Demand,
             original_maximum: None,
         });
-        assert!(matches!(decide(&c, now(), &settings()), Decision::Keep(Some(n)) if n.contains("cool-down")));
+        assert!(matches!(decide(&c, now(), &settings()), Verdict::Keep(Some(n)) if n.contains("cool-down")));
 
         let mut c = context(&class, 12, 0, 1);
         c.demand.oldest = Some(now() - Duration::hours(2));
-        assert!(matches!(decide(&c, now(), &settings()), Decision::Keep(Some(n)) if n.contains("history")));
+        assert!(matches!(decide(&c, now(), &settings()), Verdict::Keep(Some(n)) if n.contains("history")));
         c.demand = Demand::default();
-        assert!(matches!(decide(&c, now(), &settings()), Decision::Keep(Some(n)) if n.contains("history")));
+        assert!(matches!(decide(&c, now(), &settings()), Verdict::Keep(Some(n)) if n.contains("history")));
     }
 
     #[test]
@@ -584,13 +584,13 @@ mod tests {
         };
         let mut c = context(&class, 4, 4, 2);
         c.record = Some(record);
-        let Decision::Change { to, why, .. } = decide(&c, now(), &settings()) else { panic!() };
+        let Verdict::Change { to, why, .. } = decide(&c, now(), &settings()) else { panic!() };
         assert_eq!((to, why), (levels(10, 0), Why::DemandReturned), "in use 4 of 4, inside the cool-down");
 
         let mut c = context(&class, 4, 0, 2);
         c.record = Some(record);
         c.placement_failures = 2;
-        assert!(matches!(decide(&c, now(), &settings()), Decision::Change { to, .. } if to == levels(10, 0)));
+        assert!(matches!(decide(&c, now(), &settings()), Verdict::Change { to, .. } if to == levels(10, 0)));
     }
 
     #[test]
@@ -606,7 +606,7 @@ mod tests {
             why: Why::Demand,
             original_maximum: None,
         });
-        let Decision::Change { to, original, .. } = decide(&c, now(), &settings()) else { panic!() };
+        let Verdict::Change { to, original, .. } = decide(&c, now(), &settings()) else { panic!() };
         assert_eq!((to, original), (levels(4, 0), levels(10, 0)), "no cool-down from a change that never landed");
     }
 
@@ -615,9 +615,9 @@ mod tests {
         let class = StreamClass::parse("gen4n_high");
         let mut c = context(&class, 0, 2, 2);
         c.current = levels(0, 10);
-        assert_eq!(decide(&c, now(), &settings()), Decision::Keep(None), "the buffer is the studio's");
+        assert_eq!(decide(&c, now(), &settings()), Verdict::Keep(None), "the buffer is the studio's");
         c.trim_target_idle = true;
-        let Decision::Change { to, .. } = decide(&c, now(), &settings()) else { panic!() };
+        let Verdict::Change { to, .. } = decide(&c, now(), &settings()) else { panic!() };
         // headroom 1 -> 2 (tenancy), floor 2.
         assert_eq!(to, levels(0, 2));
     }
@@ -630,10 +630,10 @@ mod tests {
         let mut c = context(&class, 10, 0, 8);
         c.current = levels(10, 4);
         c.schedule = Some(&w);
-        let Decision::Change { to, .. } = decide(&c, night, &settings()) else { panic!() };
+        let Verdict::Change { to, .. } = decide(&c, night, &settings()) else { panic!() };
         assert_eq!(to, levels(2, 4));
         c.trim_target_idle = true;
-        let Decision::Change { to, .. } = decide(&c, night, &settings()) else { panic!() };
+        let Verdict::Change { to, .. } = decide(&c, night, &settings()) else { panic!() };
         assert_eq!(to, levels(2, 2));
     }
 
@@ -644,7 +644,7 @@ mod tests {
         let night = now() + Duration::hours(10); // 22:00
         let mut c = context(&class, 10, 6, 8);
         c.schedule = Some(&w);
-        let Decision::Change { to, why, .. } = decide(&c, night, &settings()) else { panic!() };
+        let Verdict::Change { to, why, .. } = decide(&c, night, &settings()) else { panic!() };
         assert_eq!((to, why), (levels(2, 0), Why::OffHours), "even with players: the window is the studio's call");
 
         let mut c = context(&class, 2, 0, 0);
@@ -656,9 +656,9 @@ mod tests {
             why: Why::OffHours,
             original_maximum: None,
         });
-        assert_eq!(decide(&c, night + Duration::hours(1), &settings()), Decision::Keep(None));
+        assert_eq!(decide(&c, night + Duration::hours(1), &settings()), Verdict::Keep(None));
         let morning = night + Duration::hours(10); // 08:00
-        let Decision::Change { to, why, .. } = decide(&c, morning, &settings()) else { panic!() };
+        let Verdict::Change { to, why, .. } = decide(&c, morning, &settings()) else { panic!() };
         assert_eq!((to, why), (levels(10, 0), Why::OnHours));
     }
 
@@ -777,9 +777,9 @@ mod tests {
             session(StreamSessionStatus::Connected, 600),
         ];
         let plan = plan(&[observed(&[("watchdog:trim", "true")], sessions)], now(), &s);
-        let ended: Vec<_> = plan.items.iter().filter(|i| i.action.name() == "end_session").collect();
+        let ended: Vec<_> = plan.items.iter().filter(|i| i.kind.name() == "end_session").collect();
         assert_eq!(ended.len(), 1);
-        assert!(matches!(&ended[0].action, Action::EndSession { minutes_in_status: 45, .. }));
+        assert!(matches!(&ended[0].kind, TrimmerStep::EndSession { minutes_in_status: 45, .. }));
     }
 
     #[test]
@@ -793,7 +793,7 @@ mod tests {
         assert!(stack.items.is_empty());
         assert_eq!(stack.reported_only.len(), 1);
         let opted_in = plan(&[observed(&[("watchdog:trim", "true")], vec![])], now(), &s);
-        let Action::SetCapacity { to, capacity_hours_per_day, .. } = &opted_in.items[0].action else { panic!() };
+        let TrimmerStep::SetCapacity { to, capacity_hours_per_day, .. } = &opted_in.items[0].kind else { panic!() };
         assert_eq!(*to, levels(2, 0));
         assert_eq!(*capacity_hours_per_day, 8.0 * 24.0);
     }

@@ -4,7 +4,7 @@
 //! tests/tests/trimmer_lambda.rs.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use gls_watchdog_trimmer::{Config, OPERATIONS, Report};
+use gls_watchdog_trimmer::{Config, OPERATIONS, Report, Trimmer};
 use watchdog_core::env_config::FromEnv;
 use watchdog_core::event_fields::RunRequest;
 use watchdog_core::ports::{Demand, ErrorKind};
@@ -33,15 +33,15 @@ fn idle_group(world: &World, id: &str, locations: &[&str]) {
     world.add_group(group);
 }
 
-fn trimmer(world: &World, extra: &[(&str, &str)]) -> Deployed<Config> {
+fn trimmer(world: &World, extra: &[(&str, &str)]) -> Deployed<Trimmer> {
     let mut vars =
         vec![("AWS_REGION", REGION), ("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", TOPIC), ("FLOOR_CAPACITY", "2")];
     vars.extend_from_slice(extra);
     let config = Config::from_pairs(&vars).expect("valid configuration");
-    Deployed { reconciler: config, ports: world.allowing(OPERATIONS).ports(&[REGION]) }
+    Deployed { reconciler: Trimmer::new(config), ports: world.allowing(OPERATIONS).ports(&[REGION]) }
 }
 
-async fn run(trimmer: &Deployed<Config>) -> Report {
+async fn run(trimmer: &Deployed<Trimmer>) -> Report {
     trimmer.run(&RunRequest::default()).await.expect("the run succeeds")
 }
 
@@ -54,7 +54,7 @@ async fn idle_capacity_goes_to_peak_plus_headroom_with_the_record_written_first(
     let world = World::new(now());
     idle_group(&world, "sg-T", &[REGION, "us-east-1"]);
     let report = run(&trimmer(&world, &[])).await;
-    let done: Vec<String> = report.executed.iter().map(|e| e.item.action.name()).collect();
+    let done: Vec<String> = report.executed.iter().map(|e| e.step.kind.name()).collect();
     assert_eq!(done, ["set_capacity", "set_capacity"], "{report:#?}");
     assert_eq!((always_on(&world, "sg-T", REGION), always_on(&world, "sg-T", "us-east-1")), (4, 4));
     // One group, one record write and one update, the record before the update.
@@ -115,7 +115,7 @@ async fn the_change_limit_defers_the_rest_and_a_failure_defers_its_group_session
     world.fail("TagResource", Some("sg-A"), ErrorKind::Other, Some(1));
     let report = run(&trimmer(&world, &[("END_SESSIONS", "PENDING_CLIENT_RECONNECTION>30m")])).await;
     assert!(report.executed.is_empty());
-    assert_eq!(report.deferred.iter().map(|d| d.action.name()).collect::<Vec<_>>(), ["end_session"]);
+    assert_eq!(report.deferred.iter().map(|d| d.kind.name()).collect::<Vec<_>>(), ["end_session"]);
     assert_eq!(world.calls_of("TerminateStreamSession"), 0);
 }
 
@@ -138,7 +138,7 @@ async fn only_named_stale_sessions_end() {
     world.add_session(session(2, StreamSessionStatus::PendingClientReconnection, 10));
     world.add_session(session(3, StreamSessionStatus::Active, 600));
     let report = run(&trimmer(&world, &[("END_SESSIONS", "PENDING_CLIENT_RECONNECTION>30m")])).await;
-    let ended: Vec<_> = report.executed.iter().filter(|e| e.item.action.name() == "end_session").collect();
+    let ended: Vec<_> = report.executed.iter().filter(|e| e.step.kind.name() == "end_session").collect();
     assert_eq!(ended.len(), 1);
     let statuses: Vec<StreamSessionStatus> = world.sessions().into_iter().map(|s| s.status).collect();
     assert_eq!(

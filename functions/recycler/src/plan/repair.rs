@@ -4,9 +4,9 @@
 //! each further removal waits an exponentially longer back-off, and past the attempt limit
 //! the location is left in ERROR and escalated (a blocked finding) for a person to look at.
 
-use super::{Decision, Settings, Step, Steps, backoff};
+use super::{Decision, RecyclerStep, Settings, Steps, backoff};
 use crate::carry::location_spec;
-use watchdog_core::ports::Tags;
+use watchdog_core::ports::{Tags, Write};
 use watchdog_core::reconcile::{Call, Effect, TagWrite};
 use watchdog_core::tags::recycle::{self as state, RepairRecord, decode_repair, encode_repair, repair_key};
 use watchdog_core::{LocationStatus, StreamGroup, StreamGroupStatus};
@@ -72,12 +72,12 @@ pub(super) fn repair(g: &StreamGroup, steps: &Steps<'_>, settings: &Settings, d:
                 };
                 let effect = Effect {
                     before: Some(write(&record)),
-                    call: Call::RemoveLocation { group_id: g.id.clone(), location: name.clone() },
+                    call: Call::Write(Write::RemoveLocation { group_id: g.id.clone(), location: name.clone() }),
                     after: None,
                     on_failure: Some(write(&refused)),
                 };
                 d.items.push(steps.item(
-                    Step::RemoveLocation { location: name.clone(), attempt },
+                    RecyclerStep::RemoveLocation { location: name.clone(), attempt },
                     format!(
                         "location {name} is in ERROR (repair {attempt} of {}); it is added back once removed",
                         settings.max_repair_attempts
@@ -91,7 +91,7 @@ pub(super) fn repair(g: &StreamGroup, steps: &Steps<'_>, settings: &Settings, d:
                     && now >= added + settings.repair_stable
                 {
                     d.items.push(steps.item(
-                        Step::ForgetLocation { location: name.clone() },
+                        RecyclerStep::ForgetLocation { location: name.clone() },
                         format!("location {name} has stayed healthy since it was added back at {}", added.to_rfc3339()),
                         Effect::tags(TagWrite::remove(&g.arn, vec![repair_key(name)])),
                         format!("location {name} is repaired"),
@@ -112,12 +112,12 @@ pub(super) fn repair(g: &StreamGroup, steps: &Steps<'_>, settings: &Settings, d:
                 let added = RepairRecord { added_back_at: Some(now), removal_failed: false, ..record };
                 let effect = Effect {
                     before: None,
-                    call: Call::AddLocation { group_id: g.id.clone(), location: spec.clone() },
+                    call: Call::Write(Write::AddLocation { group_id: g.id.clone(), location: spec.clone() }),
                     after: Some(write(&added)),
                     on_failure: None,
                 };
                 d.items.push(steps.item(
-                    Step::AddLocation { location: spec },
+                    RecyclerStep::AddLocation { location: spec },
                     format!("location {name} was removed to repair it; adding it back with its recorded settings"),
                     effect,
                     format!("added {name} back ({})", encode_repair(&added)),

@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::carry::location_spec;
-use watchdog_core::reconcile::FAILURE_KIND;
+use watchdog_core::ports::Write;
+use watchdog_core::reconcile::{Call, FAILURE_KIND};
 use watchdog_core::tags::recycle::{RepairRecord, decode_repair, encode_repair, repair_key};
 use watchdog_core::{
     ApplicationRef, Capacity, Location, LocationStatus, StreamClass, StreamSessionStatus, StreamUrlStatus, VpcTransit,
@@ -88,19 +89,19 @@ fn replacement(old: &str, tags: &[(&str, &str)]) -> StreamGroup {
     new
 }
 
-fn actions(plan: &Plan<Step>) -> Vec<String> {
-    plan.items.iter().map(|i| i.action.name()).collect()
+fn actions(plan: &Plan<RecyclerStep>) -> Vec<String> {
+    plan.items.iter().map(|i| i.kind.name()).collect()
 }
 
-fn reasons(plan: &Plan<Step>) -> Vec<&str> {
+fn reasons(plan: &Plan<RecyclerStep>) -> Vec<&str> {
     plan.blocked.iter().map(|b| b.reason.as_str()).collect()
 }
 
-fn run(o: &Observed) -> Plan<Step> {
+fn run(o: &Observed) -> Plan<RecyclerStep> {
     plan(std::slice::from_ref(o), now(), &settings())
 }
 
-fn run_with(o: &Observed, s: &Settings) -> Plan<Step> {
+fn run_with(o: &Observed, s: &Settings) -> Plan<RecyclerStep> {
     plan(std::slice::from_ref(o), now(), s)
 }
 
@@ -244,7 +245,7 @@ fn a_default_application_in_error_falls_back_to_a_ready_one_or_blocks_the_recrea
     o.applications.extend([app("arn:app/a-1", ApplicationStatus::Error, Some("sourceModified"))]);
     let plan = run(&o);
     assert_eq!(actions(&plan), ["create_replacement"]);
-    let Step::CreateReplacement { spec } = &plan.items[0].action else { panic!() };
+    let RecyclerStep::CreateReplacement { spec } = &plan.items[0].kind else { panic!() };
     assert_eq!(spec.default_application.as_deref(), Some("arn:app/a-2"), "the READY associated one");
     assert!(plan.notes[0].note.contains("a-1 is ERROR (sourceModified)"), "{:?}", plan.notes);
 
@@ -278,7 +279,7 @@ fn an_application_not_ready_holds_the_cutover_until_ready_or_expiry() {
     o.applications.extend([app("arn:app/a-2", ApplicationStatus::Error, None)]);
     let plan = run(&o);
     assert_eq!(actions(&plan), ["announce_cutover"], "the old group expires anyway");
-    let Step::AnnounceCutover { missing_applications, .. } = &plan.items[0].action else { panic!() };
+    let RecyclerStep::AnnounceCutover { missing_applications, .. } = &plan.items[0].kind else { panic!() };
     assert_eq!(missing_applications, &["arn:app/a-2"]);
 }
 
@@ -298,7 +299,7 @@ fn active_stream_urls_are_named_and_hold_the_old_group_until_revoked_or_the_wait
     let mut o = with_replacement(observed(old.clone()), &new);
     o.stream_urls = vec![url("su-LIVE", StreamUrlStatus::Active), url("su-OLD", StreamUrlStatus::Expired)];
     let plan = run(&o);
-    let Step::AnnounceCutover { stream_urls, .. } = &plan.items[0].action else { panic!("{plan:?}") };
+    let RecyclerStep::AnnounceCutover { stream_urls, .. } = &plan.items[0].kind else { panic!("{plan:?}") };
     assert_eq!(stream_urls, &["su-LIVE"], "only the active one is named");
 
     old.tags.insert(state::CUTOVER_AT.into(), cutover_at(61));
@@ -345,7 +346,7 @@ fn an_expired_group_is_replaced_without_a_write_to_it() {
     assert_eq!(actions(&plan), ["create_replacement"]);
     let create = &plan.items[0].effect;
     assert!(create.after.is_none() && create.on_failure.is_none(), "no tag on the expired group");
-    let Step::CreateReplacement { spec } = &plan.items[0].action else { panic!() };
+    let RecyclerStep::CreateReplacement { spec } = &plan.items[0].kind else { panic!() };
     assert_eq!(spec.tags["team"], "racing");
 
     // The state lives on the replacement: the cut-over time is written there.
@@ -361,7 +362,7 @@ fn an_expired_group_is_replaced_without_a_write_to_it() {
     assert_eq!(actions(&plan), ["delete_old_group", "announce_retired"]);
     for item in &plan.items {
         for write in [&item.effect.before, &item.effect.after].into_iter().flatten() {
-            assert_ne!(write.arn, old.arn, "{} writes on the expired group", item.action.name());
+            assert_ne!(write.arn, old.arn, "{} writes on the expired group", item.kind.name());
         }
     }
 }
@@ -396,7 +397,7 @@ fn a_failed_replacement_of_an_expired_group_is_recorded_on_itself_then_retried_a
     failed.tags.insert(state::RETRY_AFTER.into(), (now() - Duration::minutes(1)).timestamp().to_string());
     let plan = run(&with_replacement(observed(old), &failed));
     assert_eq!(actions(&plan), ["create_replacement", "delete_failed_replacement"]);
-    let Step::CreateReplacement { spec } = &plan.items[0].action else { panic!() };
+    let RecyclerStep::CreateReplacement { spec } = &plan.items[0].kind else { panic!() };
     assert_eq!(spec.tags[state::REPLACEMENT_ATTEMPT], "2");
 }
 
@@ -436,7 +437,7 @@ fn a_replacement_never_exceeds_fifty_tags() {
         old.tags.insert(format!("cost-centre-{i:02}"), "x".into());
     }
     let plan = run(&observed(old.clone()));
-    let Step::CreateReplacement { spec } = &plan.items[0].action else { panic!() };
+    let RecyclerStep::CreateReplacement { spec } = &plan.items[0].kind else { panic!() };
     assert!(spec.tags.len() + 4 <= 50, "{} tags and room for the later ones", spec.tags.len());
     assert_eq!(spec.tags.len() + 4, 50, "the last user tag that fits is carried: exactly 50 in the end");
     old.tags.insert("one-too-many".into(), "x".into());
@@ -456,7 +457,7 @@ fn an_extra_replacement_from_an_earlier_attempt_is_deleted() {
     o.extra_replacements = vec![extra];
     let plan = run(&o);
     assert_eq!(actions(&plan)[0], "delete_extra_replacement");
-    assert_eq!(plan.items[0].effect.call, Call::DeleteStreamGroup { group_id: "sg-X".into() });
+    assert_eq!(plan.items[0].effect.call, Call::Write(Write::DeleteStreamGroup { group_id: "sg-X".into() }));
 }
 
 #[test]
@@ -486,7 +487,7 @@ fn a_location_that_fails_again_after_repair_backs_off_and_is_escalated_after_the
     removed.tags.insert(key.clone(), encode_repair(&record));
     let plan = run(&observed(removed));
     assert_eq!(actions(&plan), ["add_location"]);
-    let Call::AddLocation { location, .. } = &plan.items[0].effect.call else { panic!() };
+    let Call::Write(Write::AddLocation { location, .. }) = &plan.items[0].effect.call else { panic!() };
     assert_eq!(location.vpc_transit.as_ref().unwrap().ipv4_cidr_blocks, ["10.0.0.0/16"]);
     let added = decode_repair("eu-central-1", &plan.items[0].effect.after.as_ref().unwrap().set[&key]).unwrap();
 
@@ -537,7 +538,7 @@ fn a_refused_removal_counts_as_an_attempt_and_waits_out_its_backoff() {
     g.tags.insert(key, encode_repair(&due));
     let plan = run(&observed(g));
     assert_eq!(actions(&plan), ["remove_location"]);
-    let Step::RemoveLocation { attempt, .. } = &plan.items[0].action else { panic!() };
+    let RecyclerStep::RemoveLocation { attempt, .. } = &plan.items[0].kind else { panic!() };
     assert_eq!(*attempt, 2);
 }
 
@@ -551,7 +552,7 @@ fn the_studios_default_application_is_restored_before_the_cutover_once_ready() {
     assert_eq!(actions(&plan), ["restore_default_application"]);
     assert_eq!(
         plan.items[0].effect.call,
-        Call::SetDefaultApplication { group_id: "sg-N".into(), application: "arn:app/a-1".into() }
+        Call::Write(Write::SetDefaultApplication { group_id: "sg-N".into(), application: "arn:app/a-1".into() })
     );
     new.default_application = old.default_application.clone();
     assert_eq!(actions(&run(&with_replacement(observed(old), &new))), ["announce_cutover"]);

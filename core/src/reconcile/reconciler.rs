@@ -1,0 +1,38 @@
+//! What a remediation function supplies to the runner: how it observes and plans one region.
+//! The function's value is the reconciler; the runner (`run`) does the rest.
+
+use super::plan::{Plan, StepKind};
+use super::settings::RunSettings;
+use crate::event_fields::RunRequest;
+use crate::model::StreamGroup;
+use crate::ports::{GameLiftStreams, Ports};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// What a reconciler sees of one region's run.
+pub struct RegionRun<'a> {
+    pub region: &'a dyn GameLiftStreams,
+    pub ports: &'a Ports,
+    pub request: &'a RunRequest,
+    pub now: DateTime<Utc>,
+    /// Observation errors; the groups concerned stay out of the plan.
+    pub errors: &'a mut Vec<String>,
+    /// Every group listed in the region, so that a request naming a group that exists
+    /// nowhere is reported.
+    pub listed: &'a mut Vec<StreamGroup>,
+}
+
+/// A remediation function: how it observes and plans one region.
+#[async_trait]
+pub trait Reconciler: Send + Sync {
+    /// The function's own step kinds.
+    type Kind: StepKind;
+
+    /// The deployment's settings: dry run, the limit, the actions topic.
+    fn settings(&self) -> &RunSettings;
+
+    /// Observe one region through its port and plan it. Observation errors go to
+    /// `run.errors` and leave the groups concerned out of the plan (unknown means "do not
+    /// touch").
+    async fn plan_region(&self, run: RegionRun<'_>) -> Plan<Self::Kind>;
+}
