@@ -146,50 +146,6 @@ pub enum LimitSource {
     Assumed,
 }
 
-/// Requests per second per account and Region, by operation (developer guide, "API rate
-/// limits" page: every operation it lists; the rest ASSUMED like their nearest kin).
-pub const RATE_LIMITS: &[(&str, f64, LimitSource)] = {
-    use LimitSource::{Assumed, DeveloperGuide as Guide};
-    &[
-        ("CreateStreamGroup", 1.0, Guide),
-        ("UpdateStreamGroup", 5.0, Guide),
-        ("DeleteStreamGroup", 5.0, Guide),
-        ("AddStreamGroupLocations", 5.0, Guide),
-        ("RemoveStreamGroupLocations", 5.0, Guide),
-        ("AssociateApplications", 5.0, Guide),
-        ("DisassociateApplications", 5.0, Guide),
-        ("CreateApplication", 5.0, Guide),
-        ("UpdateApplication", 5.0, Guide),
-        ("DeleteApplication", 5.0, Guide),
-        ("GetStreamGroup", 10.0, Guide),
-        ("ListStreamGroups", 10.0, Guide),
-        ("GetApplication", 10.0, Guide),
-        ("ListApplications", 10.0, Guide),
-        ("ListTagsForResource", 10.0, Guide),
-        ("TagResource", 10.0, Guide),
-        ("UntagResource", 10.0, Guide),
-        ("ListStreamSessions", 20.0, Guide),
-        ("ListStreamSessionsByAccount", 20.0, Guide),
-        ("GetStreamSession", 20.0, Guide),
-        ("StartStreamSession", 20.0, Guide),
-        ("TerminateStreamSession", 20.0, Guide),
-        ("CreateStreamSessionConnection", 20.0, Guide),
-        ("ExportStreamSessionFiles", 20.0, Guide),
-        // Not on the page: creating and revoking like the other writes, reads like reads,
-        // the admin shell like the other per-session calls.
-        ("CreateStreamUrl", 5.0, Assumed),
-        ("RevokeStreamUrl", 5.0, Assumed),
-        ("GetStreamUrl", 10.0, Assumed),
-        ("ListStreamUrls", 10.0, Assumed),
-        ("ListApplicationShaderCaches", 10.0, Assumed),
-        ("CreateStreamSessionAdminShell", 20.0, Assumed),
-    ]
-};
-
-pub fn rate_limit(operation: &str) -> Option<(f64, LimitSource)> {
-    RATE_LIMITS.iter().find(|(name, ..)| *name == operation).map(|(_, rate, source)| (*rate, *source))
-}
-
 // ---- behaviour the sources leave open: chosen here, changeable on the command line ----
 
 /// What UpdateStreamGroup does with capacity fields a location configuration leaves out.
@@ -259,15 +215,6 @@ mod tests {
             assert_eq!(tenancy(class), Some(*tenancy_documented), "{class}");
         }
         assert_eq!(TENANCY.len(), classes.len());
-    }
-
-    #[test]
-    fn every_model_operation_has_a_rate_limit() {
-        let model = ServiceModel::load();
-        for operation in model.operation_names() {
-            assert!(rate_limit(operation).is_some(), "{operation} has no rate limit");
-        }
-        assert_eq!(RATE_LIMITS.len(), model.operation_names().count());
     }
 
     #[test]

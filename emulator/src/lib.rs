@@ -6,10 +6,12 @@
 //! `AWS_ENDPOINT_URL_GAMELIFTSTREAMS`. Every service fact lives in `facts` with its source;
 //! the emulator depends on no crate of the watchdog.
 
+pub mod admin;
 pub mod clock;
 pub mod error;
 pub mod facts;
 pub mod fleet;
+pub mod instance;
 pub mod limits;
 pub mod operations;
 pub mod server;
@@ -19,7 +21,8 @@ pub mod vocabulary;
 
 pub use facts::{CapacityTimings, ExpiredGroups, OmittedCapacity};
 pub use fleet::Fleet;
-pub use server::{Emulator, router};
+pub use instance::Emulator;
+pub use server::router;
 pub use state::{Behaviour, Timings, World};
 
 use std::sync::Arc;

@@ -1,7 +1,6 @@
 //! The service's per-account, per-Region API rate limits (developer guide), fault injection
 //! for resilience tests, and per-operation call counters.
 
-use crate::facts;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -40,7 +39,7 @@ impl RateLimits {
         if self.scale <= 0.0 {
             return true;
         }
-        let Some((limit, _source)) = facts::rate_limit(operation) else {
+        let Some((limit, _source)) = crate::operations::rate_limit(operation) else {
             return true;
         };
         let per_second = limit * self.scale;
@@ -93,11 +92,7 @@ impl Counters {
 
     /// Calls to operations that change state, successful or not: a dry run must make none.
     pub fn mutating_calls(&self) -> u64 {
-        self.operations
-            .iter()
-            .filter(|(name, _)| crate::operations::MUTATING.contains(&name.as_str()))
-            .map(|(_, c)| c.calls)
-            .sum()
+        self.operations.iter().filter(|(name, _)| crate::operations::is_mutating(name)).map(|(_, c)| c.calls).sum()
     }
 }
 

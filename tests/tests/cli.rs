@@ -287,6 +287,8 @@ async fn the_report_renders_in_a_real_browser_without_script_errors() {
 
     let shot = workspace_root().join("target/report-screenshot.png");
     let _ = std::fs::remove_file(&shot);
+    // `target/` may not exist here (CARGO_TARGET_DIR elsewhere): chromium does not create it.
+    std::fs::create_dir_all(shot.parent().expect("a parent")).expect("create target/");
     let taken = browser(&[&format!("--screenshot={}", shot.display()), "--window-size=1400,2200", "--hide-scrollbars"]);
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(size > 20_000, "a screenshot with content ({size} bytes): {}", String::from_utf8_lossy(&taken.stderr));

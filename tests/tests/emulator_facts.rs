@@ -28,9 +28,10 @@ fn lifecycle_days() {
 
 #[test]
 fn rate_limits_of_every_documented_operation() {
-    for (operation, rate, source) in facts::RATE_LIMITS {
-        match source {
-            LimitSource::DeveloperGuide => assert_eq!(documented_limit(operation), Some(*rate), "{operation}"),
+    for spec in gls_emulator::operations::OPERATIONS {
+        let (operation, rate) = (spec.name, spec.rate_limit);
+        match spec.rate_source {
+            LimitSource::DeveloperGuide => assert_eq!(documented_limit(operation), Some(rate), "{operation}"),
             // The emulator has to throttle somewhere; the watchdog does not invent a figure.
             LimitSource::Assumed => assert_eq!(documented_limit(operation), None, "{operation}"),
         }

@@ -97,10 +97,8 @@ fn the_scanner_cannot_change_streaming_and_tags_only_its_alert_memory() {
     let template = template();
     let functions = functions(&template);
     let scanner = functions.iter().find(|f| f.binary == "gls-watchdog-scanner").unwrap();
-    let mutating: Vec<_> = allowed_gamelift_actions(scanner)
-        .into_iter()
-        .filter(|a| gls_emulator::operations::MUTATING.contains(&a.as_str()))
-        .collect();
+    let mutating: Vec<_> =
+        allowed_gamelift_actions(scanner).into_iter().filter(|a| gls_emulator::operations::is_mutating(a)).collect();
     assert_eq!(mutating, ["TagResource", "UntagResource"], "only tag writes");
     for statement in &scanner.statements {
         let actions = strings(&statement["Action"]);

@@ -1,4 +1,4 @@
-//! The thirty operations of the service model. Each takes the model-validated input
+//! The operations of the service model, one row each in [`OPERATIONS`]. Each takes the model-validated input
 //! (PascalCase JSON) and answers what the service answers, including the documented rules the
 //! model cannot express: tenancy multiples, status preconditions, the 180-day association
 //! cutoff, expiry, replication, stream URL statuses. One module per resource.
@@ -15,7 +15,7 @@ pub use responses::{epoch, group_json, location_json, session_json};
 pub use stream_urls::use_stream_url;
 
 use crate::error::ApiError;
-use crate::facts::{self, ExpiredGroups};
+use crate::facts::{self, ExpiredGroups, LimitSource};
 use crate::service_model::Operation;
 use crate::state::{Application, Region, StreamGroup, World};
 use crate::vocabulary::{ApplicationStatus, StreamGroupStatus};
@@ -28,70 +28,100 @@ use serde_json::{Value, json};
 /// The page size when a list call names no MaxResults.
 const DEFAULT_PAGE_SIZE: usize = 25;
 
-/// Operations that change the world: the counters report them apart (dry runs must make none).
-pub const MUTATING: &[&str] = &[
-    "CreateStreamGroup",
-    "UpdateStreamGroup",
-    "DeleteStreamGroup",
-    "AddStreamGroupLocations",
-    "RemoveStreamGroupLocations",
-    "AssociateApplications",
-    "DisassociateApplications",
-    "StartStreamSession",
-    "TerminateStreamSession",
-    "CreateStreamSessionConnection",
-    "ExportStreamSessionFiles",
-    "CreateStreamSessionAdminShell",
-    "TagResource",
-    "UntagResource",
-    "CreateApplication",
-    "UpdateApplication",
-    "DeleteApplication",
-    "CreateStreamUrl",
-    "RevokeStreamUrl",
-];
+/// One row per operation of the model, in the model's order of resources.
+///
+/// - `mutating`: the call changes the world; the counters report such calls apart (dry runs
+///   must make none) and the world settles what the change set in motion.
+/// - `group`: the input member that names a stream group, for seed 000's "Only Get and
+///   Delete operations will work on an expired stream group" (application operations name an
+///   application in `Identifier`, so they have none).
+/// - the rate limit, requests per second per account and Region: the developer guide's "API
+///   rate limits" page for every operation it lists (`Guide`); the rest `Assumed` like their
+///   nearest kin (creating and revoking like the other writes, reads like reads, the admin
+///   shell like the other per-session calls).
+pub const OPERATIONS: &[OperationSpec] = {
+    use LimitSource::{Assumed, DeveloperGuide as Guide};
+    macro_rules! row {
+        ($name:literal, $handler:ident, mutating: $mutating:literal, group: $group:expr, $rate:literal, $source:ident) => {
+            OperationSpec {
+                name: $name,
+                handle: |call, input| call.$handler(parse(input)?),
+                mutating: $mutating,
+                group_member: $group,
+                rate_limit: $rate,
+                rate_source: $source,
+            }
+        };
+    }
+    &[
+        row!("ListStreamGroups", list_stream_groups, mutating: false, group: None, 10.0, Guide),
+        row!("GetStreamGroup", get_stream_group, mutating: false, group: Some("Identifier"), 10.0, Guide),
+        row!("CreateStreamGroup", create_stream_group, mutating: true, group: None, 1.0, Guide),
+        row!("UpdateStreamGroup", update_stream_group, mutating: true, group: Some("Identifier"), 5.0, Guide),
+        row!("DeleteStreamGroup", delete_stream_group, mutating: true, group: Some("Identifier"), 5.0, Guide),
+        row!("AddStreamGroupLocations", add_locations, mutating: true, group: Some("Identifier"), 5.0, Guide),
+        row!("RemoveStreamGroupLocations", remove_locations, mutating: true, group: Some("Identifier"), 5.0, Guide),
+        row!("AssociateApplications", associate, mutating: true, group: Some("Identifier"), 5.0, Guide),
+        row!("DisassociateApplications", disassociate, mutating: true, group: Some("Identifier"), 5.0, Guide),
+        row!("ListStreamSessions", list_stream_sessions, mutating: false, group: Some("Identifier"), 20.0, Guide),
+        row!("ListStreamSessionsByAccount", list_sessions_by_account, mutating: false, group: None, 20.0, Guide),
+        row!("GetStreamSession", get_stream_session, mutating: false, group: Some("Identifier"), 20.0, Guide),
+        row!("StartStreamSession", start_stream_session, mutating: true, group: Some("Identifier"), 20.0, Guide),
+        row!("TerminateStreamSession", terminate_stream_session, mutating: true, group: Some("Identifier"), 20.0, Guide),
+        row!("CreateStreamSessionConnection", create_connection, mutating: true, group: Some("Identifier"), 20.0, Guide),
+        row!("ExportStreamSessionFiles", export_files, mutating: true, group: Some("Identifier"), 20.0, Guide),
+        row!("CreateStreamSessionAdminShell", admin_shell, mutating: true, group: Some("Identifier"), 20.0, Assumed),
+        row!("ListTagsForResource", list_tags, mutating: false, group: Some("ResourceArn"), 10.0, Guide),
+        row!("TagResource", tag_resource, mutating: true, group: Some("ResourceArn"), 10.0, Guide),
+        row!("UntagResource", untag_resource, mutating: true, group: Some("ResourceArn"), 10.0, Guide),
+        row!("CreateApplication", create_application, mutating: true, group: None, 5.0, Guide),
+        row!("ListApplications", list_applications, mutating: false, group: None, 10.0, Guide),
+        row!("GetApplication", get_application, mutating: false, group: None, 10.0, Guide),
+        row!("UpdateApplication", update_application, mutating: true, group: None, 5.0, Guide),
+        row!("DeleteApplication", delete_application, mutating: true, group: None, 5.0, Guide),
+        row!("ListApplicationShaderCaches", list_shader_caches, mutating: false, group: None, 10.0, Assumed),
+        row!("CreateStreamUrl", create_stream_url, mutating: true, group: Some("Identifier"), 5.0, Assumed),
+        row!("GetStreamUrl", get_stream_url, mutating: false, group: Some("Identifier"), 10.0, Assumed),
+        row!("ListStreamUrls", list_stream_urls, mutating: false, group: Some("StreamGroupIdentifier"), 10.0, Assumed),
+        row!("RevokeStreamUrl", revoke_stream_url, mutating: true, group: Some("Identifier"), 5.0, Assumed),
+    ]
+};
+
+/// What the emulator knows of one operation besides its shape in the model.
+pub struct OperationSpec {
+    pub name: &'static str,
+    handle: fn(&mut Call<'_>, Value) -> Reply,
+    pub mutating: bool,
+    pub group_member: Option<&'static str>,
+    pub rate_limit: f64,
+    pub rate_source: LimitSource,
+}
+
+/// The row of `name`, if the emulator implements it.
+pub fn spec(name: &str) -> Option<&'static OperationSpec> {
+    OPERATIONS.iter().find(|spec| spec.name == name)
+}
+
+/// Requests per second per account and Region of `operation`, and where the figure comes from.
+pub fn rate_limit(operation: &str) -> Option<(f64, LimitSource)> {
+    spec(operation).map(|spec| (spec.rate_limit, spec.rate_source))
+}
+
+/// Whether `name` changes the world (see [`OPERATIONS`]).
+pub fn is_mutating(name: &str) -> bool {
+    spec(name).is_some_and(|spec| spec.mutating)
+}
 
 /// What an operation answers: a JSON body, or nothing (204 operations).
 pub type Reply = Result<Option<Value>, ApiError>;
 
 pub fn dispatch(world: &mut World, region: &str, op: &Operation, input: Value) -> Reply {
+    let Some(spec) = spec(&op.name) else { return Err(ApiError::unknown_operation(&op.method, &op.name)) };
     world.advance();
     let mut call = Call { world, region: region.to_owned(), op };
-    call.refuse_on_expired_group(&input)?;
-    let reply = match op.name.as_str() {
-        "ListStreamGroups" => call.list_stream_groups(parse(input)?),
-        "GetStreamGroup" => call.get_stream_group(parse(input)?),
-        "CreateStreamGroup" => call.create_stream_group(parse(input)?),
-        "UpdateStreamGroup" => call.update_stream_group(parse(input)?),
-        "DeleteStreamGroup" => call.delete_stream_group(parse(input)?),
-        "AddStreamGroupLocations" => call.add_locations(parse(input)?),
-        "RemoveStreamGroupLocations" => call.remove_locations(parse(input)?),
-        "AssociateApplications" => call.associate(parse(input)?),
-        "DisassociateApplications" => call.disassociate(parse(input)?),
-        "ListStreamSessions" => call.list_stream_sessions(parse(input)?),
-        "ListStreamSessionsByAccount" => call.list_sessions_by_account(parse(input)?),
-        "GetStreamSession" => call.get_stream_session(parse(input)?),
-        "StartStreamSession" => call.start_stream_session(parse(input)?),
-        "TerminateStreamSession" => call.terminate_stream_session(parse(input)?),
-        "CreateStreamSessionConnection" => call.create_connection(parse(input)?),
-        "ExportStreamSessionFiles" => call.export_files(parse(input)?),
-        "CreateStreamSessionAdminShell" => call.admin_shell(parse(input)?),
-        "ListTagsForResource" => call.list_tags(parse(input)?),
-        "TagResource" => call.tag_resource(parse(input)?),
-        "UntagResource" => call.untag_resource(parse(input)?),
-        "CreateApplication" => call.create_application(parse(input)?),
-        "ListApplications" => call.list_applications(parse(input)?),
-        "GetApplication" => call.get_application(parse(input)?),
-        "UpdateApplication" => call.update_application(parse(input)?),
-        "DeleteApplication" => call.delete_application(parse(input)?),
-        "ListApplicationShaderCaches" => call.list_shader_caches(parse(input)?),
-        "CreateStreamUrl" => call.create_stream_url(parse(input)?),
-        "GetStreamUrl" => call.get_stream_url(parse(input)?),
-        "ListStreamUrls" => call.list_stream_urls(parse(input)?),
-        "RevokeStreamUrl" => call.revoke_stream_url(parse(input)?),
-        _ => Err(ApiError::unknown_operation(&op.method, &op.name)),
-    };
-    if reply.is_ok() && MUTATING.contains(&op.name.as_str()) {
+    call.refuse_on_expired_group(spec, &input)?;
+    let reply = (spec.handle)(&mut call, input);
+    if reply.is_ok() && spec.mutating {
         // Settle what the change set in motion (placement, capacity plans) at this instant.
         world.advance();
     }
@@ -171,7 +201,7 @@ impl Call<'_> {
 
     /// Seed 000: "Only Get and Delete operations will work on an expired stream group."
     /// Applied to every operation that names a stream group, before anything else.
-    fn refuse_on_expired_group(&self, input: &Value) -> Result<(), ApiError> {
+    fn refuse_on_expired_group(&self, spec: &OperationSpec, input: &Value) -> Result<(), ApiError> {
         let name = self.op.name.as_str();
         if facts::EXPIRED_GROUP_OPERATIONS.contains(&name)
             || (self.world.behaviour.expired_groups == ExpiredGroups::Lenient
@@ -179,13 +209,7 @@ impl Call<'_> {
         {
             return Ok(());
         }
-        // The member that names a stream group, where the operation has one. Application
-        // operations name an application in `Identifier`; no group has an application's id.
-        let identifier = match name {
-            "ListTagsForResource" | "TagResource" | "UntagResource" => input.get("ResourceArn"),
-            "ListStreamUrls" => input.get("StreamGroupIdentifier"),
-            _ => input.get("Identifier"),
-        };
+        let identifier = spec.group_member.and_then(|member| input.get(member));
         let Some(group) = identifier.and_then(Value::as_str).and_then(|i| {
             self.region_ref()
                 .and_then(|r| r.groups.get(resource_id(i)))
@@ -296,4 +320,20 @@ fn decode_token(scope: &str, token: &str) -> Result<String, ApiError> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.strip_prefix(&format!("{scope}|")).map(str::to_owned))
         .ok_or_else(|| ApiError::validation(format!("The NextToken {token} is not valid for {scope}.")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service_model::ServiceModel;
+
+    #[test]
+    fn every_model_operation_has_one_row() {
+        let model = ServiceModel::load();
+        let names: Vec<&str> = model.operation_names().collect();
+        for name in &names {
+            assert!(spec(name).is_some(), "{name} has no row");
+        }
+        assert_eq!(OPERATIONS.len(), names.len(), "one row per operation, none beyond the model");
+    }
 }

@@ -3,7 +3,7 @@
 //! recycler sends for it; a test (tests/carried_settings.rs) fails when the model grows a
 //! member this list does not name, so a new setting cannot be silently dropped again.
 
-use crate::plan::Settings;
+use crate::config::Settings;
 use watchdog_core::ports::{CreateGroupRequest, LocationSpec, Tags, VpcTransitSettings};
 use watchdog_core::tags::recycle as state;
 use watchdog_core::{Capacity, Location, StreamGroup};

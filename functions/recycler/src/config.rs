@@ -1,9 +1,10 @@
 //! The recycler's configuration, read once at start-up. Dry run is the default: nothing
 //! changes until the deployment says so.
 
-use crate::plan::Settings;
+use chrono::Duration;
 use watchdog_core::env_config::{self, ConfigError, Connection, FromEnv, Lookup, flag, hours, minutes, whole};
 use watchdog_core::reconcile::{Limit, RunSettings};
+use watchdog_core::rules::Policy;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -96,4 +97,30 @@ mod tests {
                 .dry_run
         );
     }
+}
+
+/// What the recycler plans with: everything but the connection and the runner's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub opt_in_tag: String,
+    pub manage_all_groups: bool,
+    /// How long the old group keeps serving after the cut-over announcement.
+    pub grace: Duration,
+    /// Retire the old group regardless of sessions and stream URLs this close to its expiry.
+    pub expiry_guard: Duration,
+    /// Wait after a failed creation, replacement or repair; doubles with every further failure.
+    pub retry_backoff: Duration,
+    pub max_groups_in_flight: usize,
+    pub repair_locations: bool,
+    /// Repairs of one location (removals) before it is escalated and left alone.
+    pub max_repair_attempts: u32,
+    /// How long a repaired location must stay healthy before its repair is forgotten.
+    pub repair_stable: Duration,
+    /// The old group is deleted only after the backend tags the replacement `watchdog:cutover-ack`.
+    pub require_cutover_ack: bool,
+    /// How long after the cut-over active stream URLs hold the old group back.
+    pub stream_url_max_wait: Duration,
+    /// The scanner's alert-memory prefix: those tags are never copied to a replacement.
+    pub alert_tag_prefix: String,
+    pub policy: Policy,
 }

@@ -2,7 +2,7 @@
 //! group, the stream URLs that die with the old one, the VPC steps to repeat, how to
 //! acknowledge), and when the old group may be deleted afterwards.
 
-use crate::plan::Settings;
+use crate::config::Settings;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use watchdog_core::tags::recycle as state;

@@ -4,7 +4,8 @@
 //! tags cannot be read is left out ([`reconcile::tagged_groups`]), except an EXPIRED one: the
 //! service gives no tags for it, and a person may still name it for recreation.
 
-use crate::plan::{self, Observed, Replacement, Settings};
+use crate::config::Settings;
+use crate::plan::{self, Observed, Replacement};
 use std::collections::{BTreeMap, BTreeSet};
 use watchdog_core::opt_in::Eligibility;
 use watchdog_core::ports::StreamGroupReader;

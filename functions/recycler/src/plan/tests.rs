@@ -1,12 +1,13 @@
 //! The recycler planner's tests: pure, in-process, one per step and failure path.
 
 use super::*;
-use crate::carry::location_spec;
+use crate::carry::{create_request, location_spec};
 use watchdog_core::ports::Write;
 use watchdog_core::reconcile::{Call, FAILURE_KIND};
 use watchdog_core::tags::recycle::{RepairRecord, decode_repair, encode_repair, repair_key};
 use watchdog_core::{
-    ApplicationRef, Capacity, Location, LocationStatus, StreamClass, StreamSessionStatus, StreamUrlStatus, VpcTransit,
+    ApplicationRef, ApplicationStatus, Capacity, Location, LocationStatus, StreamClass, StreamSessionStatus,
+    StreamUrlStatus, VpcTransit,
 };
 
 fn now() -> DateTime<Utc> {

@@ -1,0 +1,54 @@
+//! One running emulator: the world and the controls around it (rate limits, injected faults,
+//! counters, the emulated crash). The service API (`server`) and the admin API (`admin`) both
+//! serve it.
+
+use crate::fleet::{self, Fleet};
+use crate::limits::{Counters, FaultRule, RateLimits};
+use crate::service_model::ServiceModel;
+use crate::state::World;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+pub struct Emulator {
+    pub(crate) model: ServiceModel,
+    pub(crate) world: Mutex<World>,
+    pub(crate) limits: Mutex<RateLimits>,
+    pub(crate) faults: Mutex<HashMap<String, FaultRule>>,
+    pub(crate) counters: Mutex<Counters>,
+    pub(crate) fault_rng: Mutex<StdRng>,
+    pub(crate) crash: Mutex<Crash>,
+}
+
+/// Emulates a caller that dies right after its k-th mutating call: that call takes effect,
+/// its response is lost, and every request after it fails until the crash is cleared.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub(crate) struct Crash {
+    pub(crate) after_mutations: Option<u64>,
+    pub(crate) mutations_seen: u64,
+    pub(crate) crashed: bool,
+}
+
+/// A poisoned lock only means another request panicked; the data is still usable.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Emulator {
+    pub fn new(world: World, rate_limit_scale: f64, seed: u64) -> Self {
+        Self {
+            model: ServiceModel::load(),
+            world: Mutex::new(world),
+            limits: Mutex::new(RateLimits::new(rate_limit_scale)),
+            faults: Mutex::new(HashMap::new()),
+            counters: Mutex::new(Counters::default()),
+            fault_rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5EED)),
+            crash: Mutex::new(Crash::default()),
+        }
+    }
+
+    pub fn load_fleet(&self, fleet: &Fleet) -> Result<fleet::LoadSummary, String> {
+        fleet::load(&mut lock(&self.world), fleet)
+    }
+}

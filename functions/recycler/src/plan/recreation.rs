@@ -1,0 +1,317 @@
+//! A group's recreation: starting one when it is due (or repairing its locations instead),
+//! and driving a replacement in flight to its cut-over and retirement.
+
+use super::steps::{Steps, announce_retired};
+use super::{Decision, Observed, RecyclerStep, Settings, backoff, count, epoch, recreation_reasons, repair};
+use crate::carry::{self, create_request, user_tag_room};
+use crate::cutover::{self, CutoverNotice, Retirement};
+use chrono::{DateTime, Utc};
+use watchdog_core::ports::{Tags, Write};
+use watchdog_core::reconcile::Effect;
+use watchdog_core::tags::recycle as state;
+use watchdog_core::{Application, ApplicationStatus, StreamGroup, StreamGroupStatus};
+
+/// Applications as the recycler judges them for a recreation.
+struct Readiness<'a> {
+    observed: &'a Observed,
+}
+
+impl Readiness<'_> {
+    fn status(&self, arn: &str) -> Option<&Application> {
+        self.observed.applications.get(arn)
+    }
+
+    fn ready(&self, arn: &str) -> bool {
+        self.status(arn).is_some_and(|a| a.status == ApplicationStatus::Ready)
+    }
+
+    fn why_not(&self, arn: &str) -> String {
+        match self.status(arn) {
+            Some(a) => format!(
+                "{} is {}{}",
+                a.id,
+                a.status,
+                a.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+            ),
+            None => format!("{arn} was not read"),
+        }
+    }
+
+    /// The default for the replacement: the old default when READY, else the first READY
+    /// associated application; `Err` names why none can be.
+    fn default_application(&self) -> Result<Option<String>, String> {
+        let g = &self.observed.group;
+        let Some(default) = g.default_application.as_ref().and_then(|d| d.arn.clone()) else {
+            return Ok(None);
+        };
+        if self.ready(&default) {
+            return Ok(Some(default));
+        }
+        let mut associated: Vec<&String> = g.associated_applications.iter().filter(|a| self.ready(a)).collect();
+        associated.sort();
+        match associated.first() {
+            Some(fallback) => Ok(Some((*fallback).clone())),
+            None => Err(format!("no READY application to be the default: {}", self.why_not(&default))),
+        }
+    }
+}
+
+/// No replacement yet: repair failed locations, or start a recreation when one is due and
+/// nothing blocks it. Returns whether a create is planned.
+pub(super) fn start_recreation(
+    o: &Observed,
+    steps: &Steps<'_>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+    d: &mut Decision,
+) -> bool {
+    let g = &o.group;
+    let reasons = recreation_reasons(g, now, &settings.policy);
+    if reasons.is_empty() {
+        let repairing = g.tags.keys().any(|k| k.starts_with(state::REPAIR_PREFIX));
+        if settings.repair_locations && (g.status == StreamGroupStatus::ActiveWithErrors || repairing) {
+            repair::repair(g, steps, settings, d);
+        }
+        return false;
+    }
+    let reasons = reasons.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ");
+    let failures = count(&g.tags, state::ATTEMPT);
+    if let Some(retry_after) = epoch(&g.tags, state::RETRY_AFTER).filter(|t| *t > now) {
+        let kind = g.tags.get(state::BLOCKED).cloned().unwrap_or_else(|| "failed_replacement".into());
+        d.block(
+            g,
+            &kind,
+            format!(
+                "due ({reasons}) but {failures} attempt(s) failed ({kind}); next try after {}",
+                retry_after.to_rfc3339()
+            ),
+        );
+        return false;
+    }
+    let user_tags = carry::user_tags(g, settings).len();
+    if user_tags > user_tag_room() {
+        d.block(
+            g,
+            "tag_limit",
+            format!(
+                "due ({reasons}) but it has {user_tags} user tags; a replacement holds {} of them next to the recycler's own (50 in all): remove {} tag(s)",
+                user_tag_room(),
+                user_tags - user_tag_room()
+            ),
+        );
+        return false;
+    }
+    let readiness = Readiness { observed: o };
+    let default = match readiness.default_application() {
+        Ok(default) => default,
+        Err(why) => {
+            d.block(g, "application_not_ready", format!("due ({reasons}) but {why}"));
+            return false;
+        }
+    };
+    let old_default = g.default_application.as_ref().and_then(|a| a.arn.clone());
+    if default != old_default {
+        d.note(
+            g,
+            format!(
+                "the default application {} is not READY ({}); the replacement starts with {} as its default",
+                old_default.as_deref().unwrap_or("-"),
+                readiness.why_not(old_default.as_deref().unwrap_or("-")),
+                default.as_deref().unwrap_or("none")
+            ),
+        );
+    }
+    let attempt = failures + 1;
+    let request = create_request(g, default, attempt, settings);
+    d.start = Some(steps.create(request, attempt, backoff(settings, attempt), reasons));
+    true
+}
+
+/// A replacement exists: associate, announce the cut-over, retire, or clean up a failure.
+/// Returns whether a create is planned (a new attempt for an EXPIRED group).
+pub(super) fn drive_replacement(
+    o: &Observed,
+    replacement: &StreamGroup,
+    steps: &Steps<'_>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+    d: &mut Decision,
+) -> bool {
+    let g = &o.group;
+    let expired = g.status == StreamGroupStatus::Expired;
+    match replacement.status {
+        StreamGroupStatus::Error | StreamGroupStatus::ActiveWithErrors | StreamGroupStatus::Expired => {
+            let why = format!(
+                "replacement {} is {}{}; {}",
+                replacement.id,
+                replacement.status,
+                replacement.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
+                if expired { "the old group is EXPIRED" } else { "the old group keeps serving" }
+            );
+            if expired {
+                return expired_replacement_failed(o, replacement, steps, now, settings, why, d);
+            }
+            let attempt = count(&g.tags, state::ATTEMPT);
+            if g.tags.get(state::FAILED) != Some(&replacement.id) {
+                let retry_after = now + backoff(settings, attempt + 1);
+                d.items.push(steps.record_failed(replacement, attempt + 1, retry_after, why.clone()));
+            }
+            let done = format!("deleted the failed replacement {}", replacement.id);
+            d.items.push(steps.delete_group(
+                RecyclerStep::DeleteFailedReplacement { replacement: replacement.id.clone() },
+                replacement,
+                why.clone(),
+                done,
+            ));
+            d.items.push(steps.unlink(why));
+        }
+        StreamGroupStatus::Deleting if !expired => {
+            d.items.push(steps.unlink(format!("replacement {} is being deleted", replacement.id)));
+        }
+        StreamGroupStatus::Active => active_replacement(o, replacement, steps, now, settings, d),
+        _ => d.note(g, format!("replacement {} is {}; waiting", replacement.id, replacement.status)),
+    }
+    false
+}
+
+/// The replacement of an EXPIRED group failed: its record lives on the failed replacement
+/// itself, which stays until the back-off ends; then the next attempt is created and the
+/// failed one deleted (the next run deletes it if a crash comes between).
+fn expired_replacement_failed(
+    o: &Observed,
+    failed: &StreamGroup,
+    steps: &Steps<'_>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+    why: String,
+    d: &mut Decision,
+) -> bool {
+    let g = &o.group;
+    let attempt = count(&failed.tags, state::REPLACEMENT_ATTEMPT).max(1);
+    let Some(retry_after) = epoch(&failed.tags, state::RETRY_AFTER) else {
+        d.items.push(steps.record_failed(failed, attempt, now + backoff(settings, attempt), why));
+        return false;
+    };
+    if retry_after > now {
+        d.block(
+            g,
+            "failed_replacement",
+            format!("{why}; attempt {attempt} failed, next try after {}", retry_after.to_rfc3339()),
+        );
+        return false;
+    }
+    let readiness = Readiness { observed: o };
+    let default = match readiness.default_application() {
+        Ok(default) => default,
+        Err(why) => {
+            d.block(g, "application_not_ready", why);
+            return false;
+        }
+    };
+    let request = create_request(g, default, attempt + 1, settings);
+    d.items.push(steps.create(request, attempt + 1, backoff(settings, attempt + 1), format!("{why}; trying again")));
+    let done = format!("deleted the failed replacement {}", failed.id);
+    d.items.push(steps.delete_group(
+        RecyclerStep::DeleteFailedReplacement { replacement: failed.id.clone() },
+        failed,
+        why,
+        done,
+    ));
+    true
+}
+
+fn active_replacement(
+    o: &Observed,
+    replacement: &StreamGroup,
+    steps: &Steps<'_>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+    d: &mut Decision,
+) {
+    let g = &o.group;
+    let readiness = Readiness { observed: o };
+    let (ready, not_ready): (Vec<String>, Vec<String>) = g
+        .associated_applications
+        .iter()
+        .filter(|a| !replacement.associated_applications.contains(a))
+        .cloned()
+        .partition(|a| readiness.ready(a));
+    if !ready.is_empty() {
+        d.items.push(steps.associate(replacement, ready));
+        return;
+    }
+    let ending =
+        g.status == StreamGroupStatus::Expired || g.expires_at.is_some_and(|e| now >= e - settings.expiry_guard);
+    let cutover_at = epoch(&steps.home.map_or_else(Tags::new, |h| h.tags.clone()), state::CUTOVER_AT);
+    // The studio's default is pre-cached on always-on capacity: once READY and associated, it
+    // becomes the replacement's default again, before the cut-over.
+    let intended = g.default_application.as_ref().and_then(|d| d.arn.clone());
+    let current = replacement.default_application.as_ref().and_then(|d| d.arn.clone());
+    if let Some(intended) = intended.filter(|i| {
+        cutover_at.is_none()
+            && current.as_ref() != Some(i)
+            && readiness.ready(i)
+            && replacement.associated_applications.contains(i)
+    }) {
+        let effect = Effect::call(Write::SetDefaultApplication {
+            group_id: replacement.id.clone(),
+            application: intended.clone(),
+        });
+        let step = RecyclerStep::RestoreDefaultApplication {
+            replacement: replacement.id.clone(),
+            application: intended.clone(),
+        };
+        let done = format!("{intended} is the default application of {} again", replacement.id);
+        d.items.push(steps.item(step, format!("{intended} is READY again"), effect, done));
+        return;
+    }
+    if !not_ready.is_empty() && cutover_at.is_none() {
+        let why: Vec<String> = not_ready.iter().map(|a| readiness.why_not(a)).collect();
+        if !ending {
+            d.block(
+                g,
+                "application_not_ready",
+                format!("the cut-over to {} waits until it has every application: {}", replacement.id, why.join("; ")),
+            );
+            return;
+        }
+        d.note(g, format!("cutting over without {} as the old group expires (soon)", why.join("; ")));
+    }
+    let Some(cutover_at) = cutover_at else {
+        let notice = CutoverNotice {
+            old: g,
+            replacement,
+            stream_urls: cutover::active_urls(&o.stream_urls),
+            missing_applications: not_ready,
+            require_ack: settings.require_cutover_ack,
+        };
+        let reason = format!("replacement {} is ACTIVE with every READY application", replacement.id);
+        d.items.push(steps.announce_cutover(&notice, reason));
+        return;
+    };
+    match cutover::retirement(g, replacement, cutover_at, &o.sessions, &o.stream_urls, now, settings) {
+        Retirement::Grace(until) => {
+            d.note(g, format!("cut over; retiring after the grace period, at {}", until.to_rfc3339()))
+        }
+        Retirement::AwaitingAck => d.block(
+            g,
+            "awaiting_ack",
+            format!(
+                "cut over {}; the old group is deleted once the backend acknowledges: {}",
+                cutover_at.to_rfc3339(),
+                cutover::ack_command(replacement)
+            ),
+        ),
+        Retirement::Players(live) => {
+            d.note(g, format!("{live} session(s) still connected, active or reconnecting; retiring when they end"))
+        }
+        Retirement::StreamUrls(urls, until) => d.note(
+            g,
+            format!("{urls} stream URL(s) still active; retiring when none is, at the latest {}", until.to_rfc3339()),
+        ),
+        Retirement::Now { live, reason } => {
+            d.items.push(steps.delete_old(replacement, live, reason));
+            d.items.push(announce_retired(replacement, &g.id, now, format!("{} is deleted", g.id)));
+        }
+    }
+}
