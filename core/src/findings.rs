@@ -19,7 +19,7 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 9] = [
+    pub const ALL: &[FindingKind] = &[
         Self::RotationDue,
         Self::AssociationCutoffSoon,
         Self::AssociationCutoffPassed,
@@ -46,7 +46,7 @@ impl FindingKind {
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
+        Self::ALL.iter().copied().find(|k| k.as_str() == name)
     }
 }
 
@@ -143,7 +143,7 @@ mod tests {
                 "stale_session"
             ]
         );
-        for kind in FindingKind::ALL {
+        for &kind in FindingKind::ALL {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
             assert_eq!(FindingKind::parse(kind.as_str()), Some(kind));
         }

@@ -21,6 +21,14 @@ use std::sync::{Arc, Mutex};
 
 pub const ACCOUNT: &str = "111122223333";
 
+/// The one instant the in-process tests start from: 2026-11-21 12:00 UTC, a Saturday noon.
+pub fn fixed_now() -> DateTime<Utc> {
+    DateTime::from_timestamp(FIXED_NOW_EPOCH_SECONDS, 0).expect("a valid instant")
+}
+
+/// [`fixed_now`] in epoch seconds.
+pub const FIXED_NOW_EPOCH_SECONDS: i64 = 1_795_262_400;
+
 pub fn group_arn(region: &str, id: &str) -> String {
     format!("arn:aws:gameliftstreams:{region}:{ACCOUNT}:streamgroup/{id}")
 }

@@ -6,7 +6,6 @@ use crate::event_fields::RunRequest;
 use crate::ports::{CreateGroupRequest, ErrorKind, LocationSpec, Message, Tags, Write};
 use crate::testkit::{self, World};
 use async_trait::async_trait;
-use chrono::TimeZone;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -53,7 +52,7 @@ fn request(dry_run: Option<bool>) -> RunRequest {
 }
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+    crate::testkit::fixed_now()
 }
 
 fn world() -> World {

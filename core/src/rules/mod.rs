@@ -110,7 +110,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+        crate::testkit::fixed_now()
     }
 
     use crate::testkit::location;

@@ -2,7 +2,7 @@
 //! executed, dry run, limits, deferral and failure paths. Runs in milliseconds; the same
 //! paths through cargo lambda, the emulator and LocalStack are in tests/tests/recycler_lambda.rs.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use gls_watchdog_recycler::{Config, OPERATIONS, Recycler, Report};
 use watchdog_core::env_config::FromEnv;
 use watchdog_core::event_fields::RunRequest;
@@ -16,7 +16,7 @@ const REGION: &str = "us-west-2";
 const TOPIC: &str = "arn:aws:sns:us-west-2:111122223333:actions";
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+    watchdog_core::testkit::fixed_now()
 }
 
 /// A 29-day-old opted-in group with two locations and two applications.

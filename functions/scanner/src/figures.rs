@@ -66,7 +66,7 @@ pub fn log_group(region: &str, group: &StreamGroup, described: bool, sessions: &
 /// line per open session status, zeros included (so a chart drops to zero instead of a gap).
 pub fn log_region(inventory: &RegionInventory, findings: &[Finding]) {
     let region = inventory.region.as_str();
-    for kind in FindingKind::ALL {
+    for &kind in FindingKind::ALL {
         let count = findings.iter().filter(|f| f.kind == kind).count();
         tracing::info!(
             function = "scanner",

@@ -5,8 +5,8 @@
 //! L locations (summed over groups), D locations that need demand history and O API
 //! operations called:
 //! essential detail: 10 + D (what the alarms read, summed over the regions, and the run's
-//! health; the rest is in the log, see `figures`); account detail adds 25 R (26 R with a price
-//! table) + O; group detail adds
+//! health; the rest is in the log, see `figures`); account detail adds (16 + K) R, K the finding
+//! kinds (`FindingKind::ALL`), one more R with a price table, + O; group detail adds
 //! 17 G; location detail adds 14 L and every location has its demand. (Utilization is left out
 //! while nothing is allocated.)
 
@@ -177,7 +177,7 @@ pub fn account_datums(
         out.push(datum("IdleCapacityCost", region(), value, Unit::None));
     }
     session_counts(inventory.sessions.iter(), &region(), &mut out);
-    for kind in FindingKind::ALL {
+    for &kind in FindingKind::ALL {
         let mut dims = region();
         dims.push(("Kind", kind.as_str().to_owned()));
         out.push(datum("Findings", dims, findings_of(kind) as f64, Unit::Count));
@@ -363,12 +363,15 @@ mod tests {
         let now = Utc::now();
         let none = BTreeMap::new();
         let account = inventory_datums(&inv, &[], MetricDetail::Account, now, Duration::minutes(5), &none);
-        assert_eq!(account.len(), 25);
+        // Per region: a count per group status, three capacity figures, a count per open
+        // session status and one per finding kind, counted from the lists themselves.
+        let per_region = StreamGroupStatus::KNOWN.len() + 3 + StreamSessionStatus::OPEN.len() + FindingKind::ALL.len();
+        assert_eq!(account.len(), per_region);
         let group_level = inventory_datums(&inv, &[], MetricDetail::Group, now, Duration::minutes(5), &none);
         // sg-B allocates nothing, so it has no Utilization datum.
-        assert_eq!(group_level.len(), 25 + 17 + 16);
+        assert_eq!(group_level.len(), per_region + 17 + 16);
         let location_level = inventory_datums(&inv, &[], MetricDetail::Location, now, Duration::minutes(5), &none);
-        assert_eq!(location_level.len(), 25 + 17 + 16 + 14 + 14 + 13);
+        assert_eq!(location_level.len(), per_region + 17 + 16 + 14 + 14 + 13);
         let essential = inventory_datums(&inv, &[], MetricDetail::Essential, now, Duration::minutes(5), &none);
         assert!(essential.is_empty(), "only the alarms' totals over all regions: {essential:?}");
         let mut other = inventory(vec![group("sg-C", StreamGroupStatus::Error, vec![(1, 1, 1)])]);

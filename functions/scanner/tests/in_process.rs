@@ -3,7 +3,7 @@
 //! dry run and publish failures. The same through cargo lambda, the emulator and LocalStack
 //! is in tests/tests/scanner_lambda.rs.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use gls_watchdog_scanner::event::ScanRequest;
 use gls_watchdog_scanner::{Config, OPERATIONS, Report, Scanner};
 use watchdog_core::env_config::FromEnv;
@@ -15,7 +15,7 @@ const REGION: &str = "us-west-2";
 const TOPIC: &str = "arn:aws:sns:us-west-2:111122223333:findings";
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+    watchdog_core::testkit::fixed_now()
 }
 
 /// `count` groups: every one 30 days old (rotation due), every tenth one with a failed remote

@@ -3,7 +3,7 @@
 //! sessions, dry run. The same paths through cargo lambda, the emulator and LocalStack are in
 //! tests/tests/trimmer_lambda.rs.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use gls_watchdog_trimmer::{Config, OPERATIONS, Report, Trimmer};
 use watchdog_core::env_config::FromEnv;
 use watchdog_core::event_fields::RunRequest;
@@ -17,7 +17,7 @@ const REGION: &str = "us-west-2";
 const TOPIC: &str = "arn:aws:sns:us-west-2:111122223333:actions";
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap()
+    watchdog_core::testkit::fixed_now()
 }
 
 /// An opted-in gen4n_high group (tenancy 2) with always-on 10 in each location, two players

@@ -11,7 +11,7 @@ use watchdog_core::{
 };
 
 fn now() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    watchdog_core::testkit::fixed_now()
 }
 
 fn settings() -> Settings {

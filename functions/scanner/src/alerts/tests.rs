@@ -24,7 +24,7 @@ fn policy(track_resolved: bool) -> AlertPolicy {
 }
 
 fn at(hours: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(1_800_000_000, 0).unwrap() + Duration::hours(hours)
+    watchdog_core::testkit::fixed_now() + Duration::hours(hours)
 }
 
 #[test]

@@ -2,7 +2,7 @@ use super::*;
 use watchdog_core::{Capacity, Location};
 
 fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z").unwrap().with_timezone(&Utc)
+    watchdog_core::testkit::fixed_now()
 }
 
 fn settings() -> Settings {
