@@ -15,24 +15,7 @@ const GROUP: &str = "sg-FLAPPING1";
 // idle_capacity finding; with two more players 1 idle (25%), none. At 30 days it also has a
 // rotation_due finding at every scan, so its alert memory is read, and could be forgotten, at
 // the scans without the idle finding too.
-const FLEET: &str = r#"
-[[applications]]
-key = "racer"
-id = "a-RACER0001"
-description = "Racer"
-
-[[stream_groups]]
-id = "sg-FLAPPING1"
-description = "flapping"
-stream_class = "gen5n_ultra"
-created_days_ago = 30
-applications = ["racer"]
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 4
-  [[stream_groups.sessions]]
-  status = "CONNECTED"
-"#;
+const FLEET: &str = include_str!("../fleets/alert-flapping.toml");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flapping_idle_share_sends_one_alert_per_resend_interval() {

@@ -9,56 +9,7 @@ use watchdog_tests::{TestEmulator, quick_config};
 
 const SCANNER: &str = "gls-watchdog-scanner";
 
-const FLEET: &str = r#"
-[[applications]]
-key = "racer"
-id = "a-RACER0001"
-description = "Racer"
-
-# 7.5 days before expiry: expiry_soon is a warning now and high twelve hours later.
-[[stream_groups]]
-id = "sg-EXPIRING1"
-description = "expiring"
-stream_class = "gen5n_high"
-created_days_ago = 357.5
-applications = ["racer"]
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-  [[stream_groups.sessions]]
-  status = "CONNECTED"
-  count = 2
-
-# 36 allocated, 1 in use, and a session the service never ended.
-[[stream_groups]]
-id = "sg-IDLE00001"
-description = "idle"
-stream_class = "gen6n_small"
-created_days_ago = 3
-applications = ["racer"]
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 36
-  [[stream_groups.sessions]]
-  status = "CONNECTED"
-  [[stream_groups.sessions]]
-  status = "PENDING_CLIENT_RECONNECTION"
-  started_minutes_ago = 240
-  status_minutes_ago = 200
-  stuck = true
-
-[[stream_groups]]
-id = "sg-BROKEN001"
-description = "broken"
-stream_class = "gen5n_high"
-created_days_ago = 1
-status = "ERROR"
-status_reason = "noAvailableInstances"
-applications = ["racer"]
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-"#;
+const FLEET: &str = include_str!("../fleets/digest.toml");
 
 fn validator() -> jsonschema::Validator {
     let path = workspace_root().join("schemas/chatbot-custom-notification.schema.json");

@@ -14,31 +14,7 @@ use watchdog_tests::{TestEmulator, quick_config};
 const WAIT: Duration = Duration::from_secs(120);
 
 /// Two ready applications and one 10-day-old group with fixed ids.
-const FLEET: &str = r#"
-[[applications]]
-key = "racer"
-id = "a-RACER0001"
-description = "Racer"
-
-[[applications]]
-key = "tactics"
-id = "a-TACTICS01"
-description = "Tactics"
-runtime_type = "WINDOWS"
-runtime_version = "2022"
-
-[[stream_groups]]
-id = "sg-EXIST0001"
-description = "existing"
-stream_class = "gen5n_high"
-created_days_ago = 10
-applications = ["racer"]
-tags = { team = "racing" }
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-  maximum = 4
-"#;
+const FLEET: &str = include_str!("../fleets/emulator-api.toml");
 
 fn location(name: &str, always_on: i32) -> LocationConfiguration {
     LocationConfiguration::builder().location_name(name).always_on_capacity(always_on).build().unwrap()

@@ -7,56 +7,7 @@ use gls_emulator::{Behaviour, Config, ExpiredGroups, OmittedCapacity};
 use serde_json::json;
 use watchdog_tests::{TestEmulator, quick_config};
 
-const FLEET: &str = r#"
-[[applications]]
-key = "racer"
-id = "a-RACER0001"
-description = "Racer"
-
-[[applications]]
-key = "tactics"
-id = "a-TACTICS01"
-description = "Tactics"
-runtime_type = "WINDOWS"
-runtime_version = "2022"
-
-[[stream_groups]]
-id = "sg-SCALE0001"
-description = "scale on demand"
-stream_class = "gen5n_ultra"
-created_days_ago = 10
-applications = ["racer"]
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 1
-  target_idle = 1
-  maximum = 6
-  [[stream_groups.locations]]
-  name = "eu-central-1"
-  always_on = 1
-
-[[stream_groups]]
-id = "sg-WINDOWS01"
-description = "windows on demand"
-stream_class = "gen5n_win2022"
-created_days_ago = 10
-applications = ["tactics"]
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 0
-  maximum = 2
-
-[[stream_groups]]
-id = "sg-EXPIRED01"
-description = "expired"
-stream_class = "gen5n_ultra"
-created_days_ago = 370
-applications = ["racer"]
-tags = { team = "racing" }
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 1
-"#;
+const FLEET: &str = include_str!("../fleets/emulator-behaviour.toml");
 
 fn frozen() -> Config {
     Config { frozen_clock: true, ..quick_config() }

@@ -6,20 +6,7 @@
 
 use watchdog_tests::{TestEmulator, quick_config};
 
-const FLEET: &str = r#"
-[[applications]]
-key = "spare"
-id = "a-SPARE00001"
-description = "Spare"
-
-[[applications]]
-key = "cached"
-id = "a-CACHED0001"
-description = "Cached"
-  [[applications.shader_caches]]
-  status = "READY"
-  storage_bytes = 734003200
-"#;
+const FLEET: &str = include_str!("../fleets/emulator-boto3.toml");
 
 fn python() -> String {
     std::env::var("BOTO3_PYTHON")

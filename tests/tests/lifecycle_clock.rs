@@ -5,35 +5,7 @@ use aws_sdk_gameliftstreams::types::{StreamClass, StreamGroupStatus};
 use serde_json::json;
 use watchdog_tests::{TestEmulator, quick_config};
 
-const FLEET: &str = r#"
-[[applications]]
-key = "racer"
-id = "a-RACER0001"
-description = "Racer"
-
-[[applications]]
-key = "beta"
-id = "a-BETA00001"
-description = "Racer beta"
-
-[[applications]]
-key = "dlc"
-id = "a-DLC000001"
-description = "Racer DLC"
-
-[[stream_groups]]
-id = "sg-AGED00179"
-description = "aged"
-stream_class = "gen5n_high"
-created_days_ago = 179.5
-applications = ["racer"]
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-  [[stream_groups.sessions]]
-  status = "CONNECTED"
-  started_minutes_ago = 5
-"#;
+const FLEET: &str = include_str!("../fleets/lifecycle-clock.toml");
 
 #[tokio::test]
 async fn day_180_refuses_new_associations() {

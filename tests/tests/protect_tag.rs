@@ -9,25 +9,7 @@ use watchdog_tests::{TestEmulator, quick_config};
 const GROUP: &str = "sg-PROTECT01";
 const ARN: &str = "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-PROTECT01";
 
-const FLEET: &str = r#"
-[[applications]]
-key = "racer"
-id = "a-RACER0001"
-description = "Racer"
-
-[[stream_groups]]
-id = "sg-PROTECT01"
-description = "owned by terraform"
-stream_class = "gen4n_high"
-created_days_ago = 29
-applications = ["racer"]
-default_application = "racer"
-tags = { "watchdog:protect" = "true", "watchdog:recycle" = "true", "watchdog:trim" = "true", "owner" = "terraform" }
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 10
-  maximum = 10
-"#;
+const FLEET: &str = include_str!("../fleets/protect-tag.toml");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_protected_group_receives_no_write_from_any_function() {

@@ -13,22 +13,7 @@ const RECYCLER: &str = "gls-watchdog-recycler";
 const OLD: &str = "sg-RACER0001";
 const OLD_ARN: &str = "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-RACER0001";
 
-const APPS: &str = r#"
-[[applications]]
-key = "racer"
-id = "a-RACER0001"
-description = "Racer"
-
-[[applications]]
-key = "beta"
-id = "a-BETA00001"
-description = "Racer beta"
-
-[[applications]]
-key = "dlc"
-id = "a-DLC000001"
-description = "Racer DLC"
-"#;
+const APPS: &str = include_str!("../fleets/recycler-lambda-apps.toml");
 
 /// A 29-day-old group with two locations, three applications, user tags, opted in.
 fn old_group(sessions: &str) -> String {
@@ -55,29 +40,7 @@ tags = {{ team = "racing", env = "prod", "watchdog:recycle" = "true" }}
     )
 }
 
-const BYSTANDERS: &str = r#"
-[[stream_groups]]
-id = "sg-CFN000001"
-description = "stack-managed"
-stream_class = "gen5n_high"
-created_days_ago = 40
-applications = ["racer"]
-tags = { "aws:cloudformation:stack-name" = "racer-stack", "watchdog:recycle" = "true" }
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-
-[[stream_groups]]
-id = "sg-OPTOUT001"
-description = "opted-out"
-stream_class = "gen5n_high"
-created_days_ago = 40
-applications = ["racer"]
-tags = { "watchdog:recycle" = "false" }
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-"#;
+const BYSTANDERS: &str = include_str!("../fleets/recycler-lambda-bystanders.toml");
 
 /// A 5-day-old opted-in group whose remote location eu-central-1 (with `capacity`) is in ERROR.
 fn global_group(capacity: &str) -> String {

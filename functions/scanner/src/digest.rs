@@ -10,7 +10,7 @@
 //! Building is pure (plans and findings in, a [`Digest`] out); the scan publishes it and
 //! writes the groups' alert memory only once SNS has accepted it.
 
-use crate::alerts::{GroupAlerts, GroupRef, Why};
+use crate::alerts::{AlertTarget, GroupAlerts, Why};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -60,7 +60,7 @@ pub struct Entry {
 /// A finding alerted before and no longer seen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResolvedEntry {
-    pub group: GroupRef,
+    pub group: AlertTarget,
     pub kind: String,
     pub location: Option<String>,
     pub severity: Severity,
@@ -450,7 +450,7 @@ mod tests {
 
     fn plan(group: &str, send: Vec<(Finding, Why)>) -> GroupAlerts {
         GroupAlerts {
-            group: GroupRef::new(
+            group: AlertTarget::new(
                 group,
                 &format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{group}"),
                 "us-west-2",

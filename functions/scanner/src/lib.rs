@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod config;
 pub mod digest;
+pub mod evaluate;
 pub mod event;
 pub mod figures;
 pub mod metrics;

@@ -7,7 +7,7 @@
 use futures::{StreamExt, stream};
 use serde::Serialize;
 use std::collections::HashSet;
-use watchdog_core::ports::{ApiError, StreamGroupReader, Tags};
+use watchdog_core::ports::{ApiError, Operation, StreamGroupReader, Tags};
 use watchdog_core::rules::SessionTimeouts;
 use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, identifies};
 
@@ -70,7 +70,7 @@ pub async fn list_groups(
         .filter(|name| !summaries.iter().any(|g| identifies(name, g)))
         .map(|name| Unread {
             region: region.to_owned(),
-            operation: "ListStreamGroups",
+            operation: Operation::ListStreamGroups.name(),
             stream_group: Some(name.clone()),
             error: "ResourceNotFoundException: no such stream group in this region".into(),
             consequence: "nothing to scan for it",

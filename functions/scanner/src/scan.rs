@@ -4,10 +4,10 @@
 //! evaluated, its alerts delivered and its metrics batched as soon as its details arrive, so
 //! publishing overlaps the reads instead of following them.
 
-use crate::alerts::{self, GroupAlerts, GroupRef, MemoryWrite, PerFinding};
-use crate::config::AlertMemory;
-use crate::config::{Config, DemandMetrics, MetricDetail};
+use crate::alerts::{self, MemoryWrite, PerFinding};
+use crate::config::Config;
 use crate::digest::{self, DigestSummary};
+use crate::evaluate::{Evaluated, Outlets, SessionsSeen, evaluate};
 use crate::event::{EventError, ScanRequest};
 use crate::metrics::{self, IdleCost, MetricSummary};
 use crate::observe::{self, Described, SessionListing, Unread};
@@ -20,8 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use watchdog_core::findings::Finding;
-use watchdog_core::opt_in;
-use watchdog_core::ports::{CallCounts, Datum, GameLiftStreams, Ports, calls_since};
+use watchdog_core::ports::{CallCounts, Datum, GameLiftStreams, Operation, Ports, calls_since};
 use watchdog_core::reconcile::{RunError, effective_dry_run};
 use watchdog_core::rules::{self, SessionTimeouts};
 use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession};
@@ -100,23 +99,13 @@ pub struct RegionInventory {
     pub memory_full: Vec<String>,
 }
 
-/// The sessions phase's result, shared by every group's evaluation.
+/// What one region's scan returns.
 #[derive(Default)]
-struct SessionsSeen {
-    sessions: Vec<StreamSession>,
-    /// Confirmed stale (past their own timeouts plus the margin), by group id.
-    stale: HashMap<String, Vec<StreamSession>>,
-    unread: Vec<Unread>,
-}
-
-/// One group after evaluation.
-struct Evaluated {
-    group: Option<StreamGroup>,
-    described: bool,
-    findings: Vec<Finding>,
+struct RegionResult {
+    inventory: RegionInventory,
+    delivered: alerts::Delivered,
+    /// Findings not alerted this run (their memory says they were sent recently).
     suppressed: usize,
-    unread: Vec<Unread>,
-    memory_full: bool,
 }
 
 /// What the digest step did.
@@ -125,13 +114,6 @@ struct DigestOutcome {
     /// Alert memory that could not be written after the digest went out.
     unread: Vec<Unread>,
     error: Option<String>,
-}
-
-/// Where a region's results go while it is still being read.
-struct Outlets {
-    /// Each group's alert plan, to delivery.
-    alerts: UnboundedSender<GroupAlerts>,
-    metrics: UnboundedSender<Vec<Datum>>,
 }
 
 pub struct Scanner {
@@ -177,15 +159,15 @@ impl Scanner {
         let scan_phase = async move {
             let scans =
                 regions.iter().map(|region| self.scan_region(*region, request, dry_run, now, metric_tx.clone()));
-            let mut results: Vec<(RegionInventory, alerts::Delivered, usize)> = join_all(scans).await;
+            let mut results: Vec<RegionResult> = join_all(scans).await;
             let digest = match config.alert_delivery.digest() {
                 true => Some(self.digest(&mut results, dry_run, now).await),
                 false => None,
             };
-            let inventories: Vec<&RegionInventory> = results.iter().map(|(i, _, _)| i).collect();
+            let inventories: Vec<&RegionInventory> = results.iter().map(|r| &r.inventory).collect();
             let _ = metric_tx.send(metrics::alarm_datums(&inventories));
             // The regions' totals and the watchdog's own health, now that everything is read.
-            for (inventory, _, _) in &results {
+            for RegionResult { inventory, .. } in &results {
                 let datums = metrics::account_datums(
                     inventory,
                     &inventory.findings,
@@ -196,9 +178,10 @@ impl Scanner {
                 let _ = metric_tx.send(datums);
                 crate::figures::log_region(inventory, &inventory.findings);
             }
-            let unread: usize = results.iter().map(|(i, d, _)| i.unread.len() + d.unread.len()).sum::<usize>()
-                + digest.as_ref().map_or(0, |d| d.unread.len());
-            let memory_full: usize = results.iter().map(|(i, _, _)| i.memory_full.len()).sum();
+            let unread: usize =
+                results.iter().map(|r| r.inventory.unread.len() + r.delivered.unread.len()).sum::<usize>()
+                    + digest.as_ref().map_or(0, |d| d.unread.len());
+            let memory_full: usize = results.iter().map(|r| r.inventory.memory_full.len()).sum();
             let calls = calls_since(&(self.ports.calls)(), calls_before);
             let run = Duration::from_std(started.elapsed()).unwrap_or_default();
             let _ = metric_tx.send(metrics::health_datums(run, &calls, unread, memory_full, config.metric_detail));
@@ -215,7 +198,7 @@ impl Scanner {
             report.unread.extend(outcome.unread);
             report.publish_errors.extend(outcome.error);
         }
-        for (inventory, delivered, suppressed) in results {
+        for RegionResult { inventory, delivered, suppressed } in results {
             report.regions.push(inventory.region.clone());
             report.alerts.sent += delivered.sent;
             report.alerts.failed += delivered.failed;
@@ -257,20 +240,15 @@ impl Scanner {
     /// The scan's digest, once every region is read: built from every group's alert plan,
     /// published when it has news (not in a dry run), and only then is the alert memory the
     /// regions held back written, so a digest SNS refused is sent again next run.
-    async fn digest(
-        &self,
-        results: &mut [(RegionInventory, alerts::Delivered, usize)],
-        dry_run: bool,
-        now: DateTime<Utc>,
-    ) -> DigestOutcome {
+    async fn digest(&self, results: &mut [RegionResult], dry_run: bool, now: DateTime<Utc>) -> DigestOutcome {
         let mut plans = Vec::new();
         let mut held = Vec::new();
-        for (_, delivered, _) in results.iter_mut() {
-            plans.append(&mut delivered.plans);
-            held.append(&mut delivered.held);
+        for result in results.iter_mut() {
+            plans.append(&mut result.delivered.plans);
+            held.append(&mut result.delivered.held);
         }
-        let findings: Vec<Finding> = results.iter().flat_map(|(i, _, _)| i.findings.iter().cloned()).collect();
-        let regions: Vec<String> = results.iter().map(|(i, _, _)| i.region.clone()).collect();
+        let findings: Vec<Finding> = results.iter().flat_map(|r| r.inventory.findings.iter().cloned()).collect();
+        let regions: Vec<String> = results.iter().map(|r| r.inventory.region.clone()).collect();
         let digest = digest::build(&plans, &findings, &regions, now);
         let mut outcome = DigestOutcome { summary: digest.summary(false), unread: Vec::new(), error: None };
         if dry_run {
@@ -331,14 +309,14 @@ impl Scanner {
         dry_run: bool,
         now: DateTime<Utc>,
         metrics: UnboundedSender<Vec<Datum>>,
-    ) -> (RegionInventory, alerts::Delivered, usize) {
+    ) -> RegionResult {
         let config = &self.config;
         let mut inventory = RegionInventory { region: region.region().to_owned(), ..RegionInventory::default() };
         let (summaries, missing) = match observe::list_groups(region, request.stream_groups.as_deref()).await {
             Ok(listed) => listed,
             Err(unread) => {
                 inventory.unread.push(unread);
-                return (inventory, alerts::Delivered::default(), 0);
+                return RegionResult { inventory, ..RegionResult::default() };
             }
         };
         inventory.unread.extend(missing);
@@ -390,7 +368,10 @@ impl Scanner {
                 let evaluated = tokio_stream_of(described_rx)
                     .map(|described| {
                         let sessions = sessions.clone();
-                        async move { self.evaluate(region, described, sessions.await, now, outlets).await }
+                        async move {
+                            let seen = sessions.await;
+                            evaluate(config, region, described, &seen, now, outlets).await
+                        }
                     })
                     .buffer_unordered(config.max_concurrency)
                     .collect::<Vec<Evaluated>>()
@@ -427,127 +408,8 @@ impl Scanner {
         }
         inventory.sessions = sessions.sessions.clone();
         inventory.unread.extend(sessions.unread.iter().cloned());
-        (inventory, delivered, suppressed)
+        RegionResult { inventory, delivered, suppressed }
     }
-
-    /// Evaluates one group: its findings (rules), its datums (to the metric phase), and,
-    /// when it has findings, its alert plan from its memory (to delivery).
-    async fn evaluate(
-        &self,
-        region: &dyn GameLiftStreams,
-        described: Described,
-        sessions: Arc<SessionsSeen>,
-        now: DateTime<Utc>,
-        outlets: &Outlets,
-    ) -> Evaluated {
-        let config = &self.config;
-        let mut out = Evaluated {
-            group: None,
-            described: false,
-            findings: Vec::new(),
-            suppressed: 0,
-            unread: Vec::new(),
-            memory_full: false,
-        };
-        let group = match described {
-            Described::Full(group) => {
-                out.described = true;
-                group
-            }
-            Described::Summary(group, unread) => {
-                out.unread.extend(unread);
-                group
-            }
-            Described::Gone(unread) => {
-                out.unread.push(unread);
-                return out;
-            }
-        };
-        let stale: Vec<&StreamSession> = sessions.stale.get(&group.id).map(|s| s.iter().collect()).unwrap_or_default();
-        out.findings = rules::group_findings(&group, now, &config.policy);
-        out.findings.extend(rules::stale_session_findings(&group, &stale, now));
-
-        // The group's tags, read once when its alerts or its demand metric need them.
-        let expired = group.status == StreamGroupStatus::Expired;
-        // With digests, a group without findings is read too: its last finding may just have
-        // cleared, and the digest announces that (and its memory is forgotten on time).
-        let alerts_need_tags = (!out.findings.is_empty() || config.alert_delivery.digest())
-            && config.alert_memory == AlertMemory::Tags
-            && !expired;
-        let demand_needs_tags = matches!(config.demand_metrics, DemandMetrics::OptedIn { .. })
-            && config.metric_detail != MetricDetail::Location
-            && out.described
-            && group.status.is_serving();
-        let tags = if alerts_need_tags || demand_needs_tags {
-            match observe::group_tags(region, &group).await {
-                Ok(tags) => Some(tags),
-                Err(unread) => {
-                    out.unread.push(unread);
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let demand = match (&config.demand_metrics, &tags) {
-            (DemandMetrics::All, _) => true,
-            // The groups the trimmer changes, and the stack-managed ones it reports on.
-            (DemandMetrics::OptedIn { tag }, Some(tags)) if demand_needs_tags => {
-                !opt_in::is_protected(tags) && opt_in::asks_for_it(tags, tag, false)
-            }
-            _ => false,
-        };
-        let own: Vec<&StreamSession> =
-            sessions.sessions.iter().filter(|s| s.stream_group_id.as_deref() == Some(&group.id)).collect();
-        crate::figures::log_group(region.region(), &group, out.described, &own, now);
-        let datums = metrics::group_datums(&group, out.described, &own, config.metric_detail, demand, now);
-        if !datums.is_empty() {
-            let _ = outlets.metrics.send(datums);
-        }
-        if expired && !out.findings.is_empty() {
-            // Seed 000: "Only Get and Delete operations will work on an expired stream group",
-            // so its alert memory (tags) can be neither read nor written: its findings are
-            // reported and counted in the metrics, not alerted (alerting without memory would
-            // repeat every run). Its expiry was alerted while it approached.
-            tracing::info!(stream_group = %group.id, "expired: findings reported, not alerted (no tag access)");
-        } else if !out.findings.is_empty() && config.alert_memory == AlertMemory::None {
-            // No tag is read or written: alerted in the first scan of each re-send interval.
-            let alert_now = alerts::first_scan_of_interval(now, config.alert_resend, config.schedule_interval);
-            let findings: Vec<&Finding> = out.findings.iter().collect();
-            let plan = alerts::plan_without_memory(group_ref(&group, region), &findings, alert_now);
-            out.suppressed = plan.suppressed.len();
-            let _ = outlets.alerts.send(plan);
-        } else if let Some(tags) = tags.filter(|_| alerts_need_tags) {
-            if opt_in::is_protected(&tags) {
-                // No write to a protected group, so no alert memory: its findings are
-                // reported, counted and alarmed on, not alerted one by one (without memory
-                // they would repeat every scan).
-                tracing::info!(stream_group = %group.id, "protected: findings reported, not alerted (no tag writes)");
-            } else {
-                let findings: Vec<&Finding> = out.findings.iter().collect();
-                let mut plan = alerts::plan(group_ref(&group, region), &findings, &tags, &config.alert_policy(), now);
-                // Forget only what this scan could see: a group read from its summary, or
-                // whose sessions went unread, keeps the memory of findings that need what
-                // was missing, so the next full scan does not send them again.
-                if !out.described || !sessions.unread.is_empty() {
-                    plan.keep_unseen();
-                }
-                plan.fit_memory(&tags);
-                if !plan.held_back.is_empty() {
-                    tracing::warn!(stream_group = %group.id, held_back = plan.held_back.len(), "alert memory full (50 tags): alerts held back");
-                    out.memory_full = true;
-                }
-                out.suppressed = plan.suppressed.len();
-                let _ = outlets.alerts.send(plan);
-            }
-        }
-        out.group = Some(group);
-        out
-    }
-}
-
-fn group_ref(group: &StreamGroup, region: &dyn GameLiftStreams) -> GroupRef {
-    GroupRef::new(&group.id, &group.arn, region.region())
 }
 
 /// A stream of what arrives on `rx` until every sender is gone.
@@ -561,16 +423,18 @@ pub fn blindness(report: &Report) -> Option<String> {
     let unlisted: Vec<&str> = report
         .unread
         .iter()
-        .filter(|u| u.operation == "ListStreamGroups" && u.stream_group.is_none())
+        .filter(|u| u.operation == Operation::ListStreamGroups.name() && u.stream_group.is_none())
         .map(|u| u.region.as_str())
         .collect();
     if !unlisted.is_empty() {
         return Some(format!("could not list the stream groups of {}", unlisted.join(", ")));
     }
-    let without_details: usize = ["EXPIRED", "DELETING"]
+    // Expired and deleting groups are never described (`observe::describe`).
+    let without_details = report
+        .groups
         .iter()
-        .map(|status| report.counts.groups_by_status.get(*status).copied().unwrap_or(0))
-        .sum();
+        .filter(|g| matches!(g.status, StreamGroupStatus::Expired | StreamGroupStatus::Deleting))
+        .count();
     let to_describe = report.counts.stream_groups.saturating_sub(without_details);
     let described = report.counts.described_groups;
     (to_describe > 0 && described * 2 < to_describe)

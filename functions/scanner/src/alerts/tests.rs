@@ -1,5 +1,9 @@
 use super::*;
-use watchdog_core::findings::{FindingKind, Severity};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use std::collections::BTreeMap;
+use watchdog_core::findings::{Finding, FindingKind, Severity};
+use watchdog_core::tags::alert::AlertRecord;
 
 fn finding(kind: FindingKind, severity: Severity, location: Option<&str>) -> Finding {
     Finding {
@@ -15,8 +19,8 @@ fn finding(kind: FindingKind, severity: Severity, location: Option<&str>) -> Fin
     }
 }
 
-fn group() -> GroupRef {
-    GroupRef::new("sg-A", "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-A", "us-west-2")
+fn group() -> AlertTarget {
+    AlertTarget::new("sg-A", "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-A", "us-west-2")
 }
 
 fn policy(track_resolved: bool) -> AlertPolicy {

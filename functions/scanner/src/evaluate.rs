@@ -1,0 +1,220 @@
+//! Evaluation of one group, in its phases: the group as read, its findings (the rules), its
+//! tags (read once, when its alerts or its demand metric need them), its figures (log line and
+//! datums, to the metric phase) and its alert plan (to delivery).
+
+use crate::alerts::{self, AlertTarget, GroupAlerts};
+use crate::config::{AlertMemory, Config, DemandMetrics, MetricDetail};
+use crate::metrics;
+use crate::observe::{self, Described, Unread};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use tokio::sync::mpsc::UnboundedSender;
+use watchdog_core::findings::Finding;
+use watchdog_core::opt_in;
+use watchdog_core::ports::{Datum, GameLiftStreams, Tags};
+use watchdog_core::rules;
+use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession};
+
+/// The sessions phase's result, shared by every group's evaluation.
+#[derive(Default)]
+pub struct SessionsSeen {
+    pub sessions: Vec<StreamSession>,
+    /// Confirmed stale (past their own timeouts plus the margin), by group id.
+    pub stale: HashMap<String, Vec<StreamSession>>,
+    pub unread: Vec<Unread>,
+}
+
+/// Where a region's results go while it is still being read.
+pub struct Outlets {
+    /// Each group's alert plan, to delivery.
+    pub alerts: UnboundedSender<GroupAlerts>,
+    pub metrics: UnboundedSender<Vec<Datum>>,
+}
+
+/// One group after evaluation.
+#[derive(Default)]
+pub struct Evaluated {
+    /// `None` when the group vanished before its details were read.
+    pub group: Option<StreamGroup>,
+    pub described: bool,
+    pub findings: Vec<Finding>,
+    pub suppressed: usize,
+    pub unread: Vec<Unread>,
+    pub memory_full: bool,
+}
+
+/// Why the group's tags are read this run.
+struct TagNeeds {
+    alerts: bool,
+    demand: bool,
+}
+
+/// Evaluates one group: its findings (rules), its datums (to the metric phase), and, when it
+/// has findings, its alert plan from its memory (to delivery).
+pub async fn evaluate(
+    config: &Config,
+    region: &dyn GameLiftStreams,
+    described: Described,
+    sessions: &SessionsSeen,
+    now: DateTime<Utc>,
+    outlets: &Outlets,
+) -> Evaluated {
+    let mut out = Evaluated::default();
+    let Some(group) = group_as_read(described, &mut out) else { return out };
+    out.findings = findings(config, &group, sessions, now);
+    let needs = tag_needs(config, &group, &out);
+    let tags = read_tags(region, &group, &needs, &mut out).await;
+    let demand = wants_demand(config, &needs, tags.as_ref());
+    publish_figures(config, region, &group, out.described, sessions, demand, now, outlets);
+    if let Some(plan) = plan_alerts(config, region, &group, tags.as_ref(), &needs, sessions, now, &mut out) {
+        out.suppressed = plan.suppressed.len();
+        let _ = outlets.alerts.send(plan);
+    }
+    out.group = Some(group);
+    out
+}
+
+/// The group as observe read it: in full, from its summary alone (details unread), or gone.
+fn group_as_read(described: Described, out: &mut Evaluated) -> Option<StreamGroup> {
+    match described {
+        Described::Full(group) => {
+            out.described = true;
+            Some(group)
+        }
+        Described::Summary(group, unread) => {
+            out.unread.extend(unread);
+            Some(group)
+        }
+        Described::Gone(unread) => {
+            out.unread.push(unread);
+            None
+        }
+    }
+}
+
+/// The rules' findings: the group's own, and its confirmed stale sessions.
+fn findings(config: &Config, group: &StreamGroup, sessions: &SessionsSeen, now: DateTime<Utc>) -> Vec<Finding> {
+    let stale: Vec<&StreamSession> = sessions.stale.get(&group.id).map(|s| s.iter().collect()).unwrap_or_default();
+    let mut findings = rules::group_findings(group, now, &config.policy);
+    findings.extend(rules::stale_session_findings(group, &stale, now));
+    findings
+}
+
+fn tag_needs(config: &Config, group: &StreamGroup, out: &Evaluated) -> TagNeeds {
+    let expired = group.status == StreamGroupStatus::Expired;
+    TagNeeds {
+        // With digests, a group without findings is read too: its last finding may just have
+        // cleared, and the digest announces that (and its memory is forgotten on time).
+        alerts: (!out.findings.is_empty() || config.alert_delivery.digest())
+            && config.alert_memory == AlertMemory::Tags
+            && !expired,
+        demand: matches!(config.demand_metrics, DemandMetrics::OptedIn { .. })
+            && config.metric_detail != MetricDetail::Location
+            && out.described
+            && group.status.is_serving(),
+    }
+}
+
+/// The group's tags, read once when its alerts or its demand metric need them.
+async fn read_tags(
+    region: &dyn GameLiftStreams,
+    group: &StreamGroup,
+    needs: &TagNeeds,
+    out: &mut Evaluated,
+) -> Option<Tags> {
+    if !needs.alerts && !needs.demand {
+        return None;
+    }
+    match observe::group_tags(region, group).await {
+        Ok(tags) => Some(tags),
+        Err(unread) => {
+            out.unread.push(unread);
+            None
+        }
+    }
+}
+
+/// Whether the group's in-use capacity is published for the trimmer's demand history.
+fn wants_demand(config: &Config, needs: &TagNeeds, tags: Option<&Tags>) -> bool {
+    match (&config.demand_metrics, tags) {
+        (DemandMetrics::All, _) => true,
+        // The groups the trimmer changes, and the stack-managed ones it reports on.
+        (DemandMetrics::OptedIn { tag }, Some(tags)) if needs.demand => {
+            !opt_in::is_protected(tags) && opt_in::asks_for_it(tags, tag, false)
+        }
+        _ => false,
+    }
+}
+
+/// The group's figures: its log line (what the dashboard queries) and its datums.
+#[allow(clippy::too_many_arguments)]
+fn publish_figures(
+    config: &Config,
+    region: &dyn GameLiftStreams,
+    group: &StreamGroup,
+    described: bool,
+    sessions: &SessionsSeen,
+    demand: bool,
+    now: DateTime<Utc>,
+    outlets: &Outlets,
+) {
+    let own: Vec<&StreamSession> =
+        sessions.sessions.iter().filter(|s| s.stream_group_id.as_deref() == Some(&group.id)).collect();
+    crate::figures::log_group(region.region(), group, described, &own, now);
+    let datums = metrics::group_datums(group, described, &own, config.metric_detail, demand, now);
+    if !datums.is_empty() {
+        let _ = outlets.metrics.send(datums);
+    }
+}
+
+/// The group's alert plan, by the configured alert memory; `None` when nothing is alerted.
+#[allow(clippy::too_many_arguments)]
+fn plan_alerts(
+    config: &Config,
+    region: &dyn GameLiftStreams,
+    group: &StreamGroup,
+    tags: Option<&Tags>,
+    needs: &TagNeeds,
+    sessions: &SessionsSeen,
+    now: DateTime<Utc>,
+    out: &mut Evaluated,
+) -> Option<GroupAlerts> {
+    let target = AlertTarget::new(&group.id, &group.arn, region.region());
+    let findings: Vec<&Finding> = out.findings.iter().collect();
+    if group.status == StreamGroupStatus::Expired {
+        if !findings.is_empty() {
+            // Seed 000: "Only Get and Delete operations will work on an expired stream group",
+            // so its alert memory (tags) can be neither read nor written: its findings are
+            // reported and counted in the metrics, not alerted (alerting without memory would
+            // repeat every run). Its expiry was alerted while it approached.
+            tracing::info!(stream_group = %group.id, "expired: findings reported, not alerted (no tag access)");
+        }
+        return None;
+    }
+    if !findings.is_empty() && config.alert_memory == AlertMemory::None {
+        // No tag is read or written: alerted in the first scan of each re-send interval.
+        let alert_now = alerts::first_scan_of_interval(now, config.alert_resend, config.schedule_interval);
+        return Some(alerts::plan_without_memory(target, &findings, alert_now));
+    }
+    let tags = tags.filter(|_| needs.alerts)?;
+    if opt_in::is_protected(tags) {
+        // No write to a protected group, so no alert memory: its findings are reported,
+        // counted and alarmed on, not alerted one by one (without memory they would repeat
+        // every scan).
+        tracing::info!(stream_group = %group.id, "protected: findings reported, not alerted (no tag writes)");
+        return None;
+    }
+    let mut plan = alerts::plan(target, &findings, tags, &config.alert_policy(), now);
+    // Forget only what this scan could see: a group read from its summary, or whose sessions
+    // went unread, keeps the memory of findings that need what was missing, so the next full
+    // scan does not send them again.
+    if !out.described || !sessions.unread.is_empty() {
+        plan.keep_unseen();
+    }
+    plan.fit_memory(tags);
+    if !plan.held_back.is_empty() {
+        tracing::warn!(stream_group = %group.id, held_back = plan.held_back.len(), "alert memory full (50 tags): alerts held back");
+        out.memory_full = true;
+    }
+    Some(plan)
+}
