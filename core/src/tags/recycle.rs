@@ -53,6 +53,49 @@ pub fn is_watchdog_state(key: &str, alert_prefix: &str) -> bool {
         || key.starts_with(alert_prefix)
 }
 
+/// A group's recycle state, decoded once from its tags, as the trimmer's record is: what a
+/// value older versions wrote (or a person mangled) means is decided here, not at each use.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecycleState {
+    /// On the old group: its replacement's id.
+    pub replacement: Option<String>,
+    /// When the cut-over was announced.
+    pub cutover_at: Option<DateTime<Utc>>,
+    /// Failed replacement attempts so far (0 when unset or unreadable).
+    pub attempts: u32,
+    /// No new attempt before this instant.
+    pub retry_after: Option<DateTime<Utc>>,
+    /// The failed replacement already counted.
+    pub failed_replacement: Option<String>,
+    /// Why the recreation is blocked (`quota`, `validation`, ...).
+    pub blocked: Option<String>,
+    /// On a replacement: the group it replaces.
+    pub replaces: Option<String>,
+    /// On a replacement: its retirement was announced.
+    pub retired: bool,
+    /// On a replacement: which attempt created it.
+    pub replacement_attempt: Option<u32>,
+}
+
+impl RecycleState {
+    pub fn decode(tags: &BTreeMap<String, String>) -> Self {
+        let text = |key: &str| tags.get(key).cloned();
+        let at =
+            |key: &str| tags.get(key).and_then(|v| v.parse::<i64>().ok()).and_then(|s| DateTime::from_timestamp(s, 0));
+        Self {
+            replacement: text(REPLACEMENT),
+            cutover_at: at(CUTOVER_AT),
+            attempts: tags.get(ATTEMPT).and_then(|v| v.parse().ok()).unwrap_or(0),
+            retry_after: at(RETRY_AFTER),
+            failed_replacement: text(FAILED),
+            blocked: text(BLOCKED),
+            replaces: text(REPLACES),
+            retired: tags.contains_key(RETIRED),
+            replacement_attempt: tags.get(REPLACEMENT_ATTEMPT).and_then(|v| v.parse().ok()),
+        }
+    }
+}
+
 /// The tag key recording a location under repair.
 pub fn repair_key(location: &str) -> String {
     format!("{REPAIR_PREFIX}{location}")
@@ -164,5 +207,27 @@ mod tests {
         assert!(is_watchdog_state("watchdog:repair:eu-west-1", "watchdog:alert:"));
         assert!(is_watchdog_state("mine:alert:x", "mine:alert:"));
         assert!(!is_watchdog_state("team", "watchdog:alert:"));
+    }
+
+    #[test]
+    fn the_recycle_state_decodes_once_and_unreadable_values_read_as_unset() {
+        let tags: BTreeMap<String, String> = [
+            (REPLACEMENT, "sg-NEW"),
+            (CUTOVER_AT, "1795262400"),
+            (ATTEMPT, "2"),
+            (RETRY_AFTER, "not a time"),
+            (BLOCKED, "quota"),
+            (RETIRED, "1795262400"),
+            (REPLACEMENT_ATTEMPT, "x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let state = RecycleState::decode(&tags);
+        assert_eq!(state.replacement.as_deref(), Some("sg-NEW"));
+        assert_eq!(state.cutover_at, DateTime::from_timestamp(1_795_262_400, 0));
+        assert_eq!((state.attempts, state.retry_after, state.blocked.as_deref()), (2, None, Some("quota")));
+        assert!(state.retired && state.replacement_attempt.is_none() && state.replaces.is_none());
+        assert_eq!(RecycleState::decode(&BTreeMap::new()), RecycleState::default());
     }
 }

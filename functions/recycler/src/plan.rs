@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use watchdog_core::findings::FindingKind;
 use watchdog_core::opt_in::{self, Eligibility};
-use watchdog_core::ports::{CreateGroupRequest, LocationSpec, Tags};
+use watchdog_core::ports::{CreateGroupRequest, LocationSpec};
 use watchdog_core::reconcile::{Blocked, Note, Plan, Step, StepKind};
 use watchdog_core::rules::{self, Policy};
 use watchdog_core::tags::recycle as state;
@@ -175,14 +175,6 @@ pub fn recreation_reasons(group: &StreamGroup, now: DateTime<Utc>, policy: &Poli
 /// The back-off after the `failures`-th failure: the base, doubled for every earlier one.
 pub fn backoff(settings: &Settings, failures: u32) -> Duration {
     settings.retry_backoff * 2i32.saturating_pow(failures.saturating_sub(1).min(10))
-}
-
-fn epoch(tags: &Tags, key: &str) -> Option<DateTime<Utc>> {
-    tags.get(key).and_then(|v| v.parse::<i64>().ok()).and_then(|s| DateTime::from_timestamp(s, 0))
-}
-
-fn count(tags: &Tags, key: &str) -> u32 {
-    tags.get(key).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// What the recycler decides for one group.

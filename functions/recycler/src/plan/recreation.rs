@@ -2,13 +2,13 @@
 //! and driving a replacement in flight to its cut-over and retirement.
 
 use super::steps::{Steps, announce_retired};
-use super::{Decision, Observed, RecyclerStep, Settings, backoff, count, epoch, recreation_reasons, repair};
+use super::{Decision, Observed, RecyclerStep, Settings, backoff, recreation_reasons, repair};
 use crate::carry::{self, create_request, user_tag_room};
 use crate::cutover::{self, CutoverNotice, Retirement};
 use chrono::{DateTime, Utc};
-use watchdog_core::ports::{Tags, Write};
+use watchdog_core::ports::Write;
 use watchdog_core::reconcile::Effect;
-use watchdog_core::tags::recycle as state;
+use watchdog_core::tags::recycle::{self as state, RecycleState};
 use watchdog_core::{Application, ApplicationStatus, StreamGroup, StreamGroupStatus};
 
 /// Applications as the recycler judges them for a recreation.
@@ -75,9 +75,10 @@ pub(super) fn start_recreation(
         return false;
     }
     let reasons = reasons.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ");
-    let failures = count(&g.tags, state::ATTEMPT);
-    if let Some(retry_after) = epoch(&g.tags, state::RETRY_AFTER).filter(|t| *t > now) {
-        let kind = g.tags.get(state::BLOCKED).cloned().unwrap_or_else(|| "failed_replacement".into());
+    let recorded = RecycleState::decode(&g.tags);
+    let failures = recorded.attempts;
+    if let Some(retry_after) = recorded.retry_after.filter(|t| *t > now) {
+        let kind = recorded.blocked.unwrap_or_else(|| "failed_replacement".into());
         d.block(
             g,
             &kind,
@@ -151,8 +152,9 @@ pub(super) fn drive_replacement(
             if expired {
                 return expired_replacement_failed(o, replacement, steps, now, settings, why, d);
             }
-            let attempt = count(&g.tags, state::ATTEMPT);
-            if g.tags.get(state::FAILED) != Some(&replacement.id) {
+            let recorded = RecycleState::decode(&g.tags);
+            let attempt = recorded.attempts;
+            if recorded.failed_replacement.as_ref() != Some(&replacement.id) {
                 let retry_after = now + backoff(settings, attempt + 1);
                 d.items.push(steps.record_failed(replacement, attempt + 1, retry_after, why.clone()));
             }
@@ -187,8 +189,9 @@ fn expired_replacement_failed(
     d: &mut Decision,
 ) -> bool {
     let g = &o.group;
-    let attempt = count(&failed.tags, state::REPLACEMENT_ATTEMPT).max(1);
-    let Some(retry_after) = epoch(&failed.tags, state::RETRY_AFTER) else {
+    let recorded = RecycleState::decode(&failed.tags);
+    let attempt = recorded.replacement_attempt.unwrap_or(0).max(1);
+    let Some(retry_after) = recorded.retry_after else {
         d.items.push(steps.record_failed(failed, attempt, now + backoff(settings, attempt), why));
         return false;
     };
@@ -242,7 +245,7 @@ fn active_replacement(
     }
     let ending =
         g.status == StreamGroupStatus::Expired || g.expires_at.is_some_and(|e| now >= e - settings.expiry_guard);
-    let cutover_at = epoch(&steps.home.map_or_else(Tags::new, |h| h.tags.clone()), state::CUTOVER_AT);
+    let cutover_at = steps.home.and_then(|home| RecycleState::decode(&home.tags).cutover_at);
     // The studio's default is pre-cached on always-on capacity: once READY and associated, it
     // becomes the replacement's default again, before the cut-over.
     let intended = g.default_application.as_ref().and_then(|d| d.arn.clone());
