@@ -2,12 +2,12 @@
 //! outcomes, sessions' input, faults, counters, rate limits and the emulated crash. Tests and
 //! the demo drive the bad days through it; the service API never sees these paths.
 
-use crate::error::ApiError;
+use crate::error::ServiceError;
 use crate::fleet::{self, Fleet};
 use crate::instance::{Crash, Emulator, lock};
 use crate::limits::{Counters, FaultRule};
 use crate::operations::{self, resource_id};
-use crate::state::{ActivationOutcome, World};
+use crate::state::{ActivationOutcome, EmulatedWorld};
 use crate::vocabulary::{ApplicationStatus, ApplicationStatusReason, LocationStatus, SessionStatus, StreamGroupStatus};
 use axum::Router;
 use axum::body::Bytes;
@@ -54,7 +54,7 @@ fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes, expected: &str) -> Res
     serde_json::from_slice(body).map_err(|e| bad_request(format!("{e}; expected {expected}")))
 }
 
-fn clock_json(world: &World) -> Value {
+fn clock_json(world: &EmulatedWorld) -> Value {
     let now = world.now();
     json!({ "now": now.timestamp_millis() as f64 / 1000.0, "iso": now.to_rfc3339(), "frozen": world.clock.is_frozen() })
 }
@@ -176,7 +176,7 @@ async fn state(State(emu): State<Arc<Emulator>>) -> Response {
                     "applications": g.associated.len(),
                     "tags": g.tags,
                     "locations": g.locations.iter().map(|l| {
-                        let reading = World::capacity(region, g, l);
+                        let reading = EmulatedWorld::capacity(region, g, l);
                         json!({
                             "name": l.name, "status": l.status.as_str(),
                             "always_on": l.config.always_on, "target_idle": l.config.target_idle,
@@ -228,17 +228,17 @@ async fn set_location_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> R
     axum::Json(reply).into_response()
 }
 
-fn find_group<'w>(world: &'w mut World, identifier: &str) -> Option<&'w mut crate::state::StreamGroup> {
+fn find_group<'w>(world: &'w mut EmulatedWorld, identifier: &str) -> Option<&'w mut crate::state::StreamGroup> {
     let id = resource_id(identifier);
     world.regions.values_mut().find_map(|r| r.groups.get_mut(id))
 }
 
-fn find_session<'w>(world: &'w mut World, identifier: &str) -> Option<&'w mut crate::state::StreamSession> {
+fn find_session<'w>(world: &'w mut EmulatedWorld, identifier: &str) -> Option<&'w mut crate::state::StreamSession> {
     let id = resource_id(identifier);
     world.regions.values_mut().find_map(|r| r.sessions.get_mut(id))
 }
 
-fn find_application<'w>(world: &'w mut World, identifier: &str) -> Option<&'w mut crate::state::Application> {
+fn find_application<'w>(world: &'w mut EmulatedWorld, identifier: &str) -> Option<&'w mut crate::state::Application> {
     let id = resource_id(identifier);
     world.regions.values_mut().find_map(|r| r.applications.get_mut(id))
 }
@@ -387,7 +387,7 @@ async fn set_fault(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
     if !(0.0..=1.0).contains(&request.rule.error_rate) {
         return bad_request(format!("error_rate: {} must be between 0 and 1", request.rule.error_rate));
     }
-    if ApiError::by_name(&request.rule.error, "").is_none() {
+    if ServiceError::by_name(&request.rule.error, "").is_none() {
         return bad_request(format!("error: {:?} is not an error type of the service", request.rule.error));
     }
     lock(&emu.faults).insert(request.operation, request.rule);

@@ -5,13 +5,13 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
+pub struct ServiceError {
     kind: &'static str,
     status: StatusCode,
     message: String,
 }
 
-impl ApiError {
+impl ServiceError {
     fn new(kind: &'static str, status: u16, message: impl Into<String>) -> Self {
         Self { kind, status: StatusCode::from_u16(status).expect("valid status"), message: message.into() }
     }
@@ -84,7 +84,7 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         // The model's error shapes have one member, `Message`.
         let body = serde_json::json!({ "Message": self.message });

@@ -5,8 +5,8 @@
 use crate::facts;
 use crate::operations::new_location;
 use crate::state::{
-    ActivationOutcome, Application, LocationConfig, ShaderCache, StreamGroup, StreamSession, StreamUrl, VpcTransit,
-    World,
+    ActivationOutcome, Application, EmulatedWorld, LocationConfig, ShaderCache, StreamGroup, StreamSession, StreamUrl,
+    VpcTransit,
 };
 use crate::vocabulary::{
     ApplicationStatus, ApplicationStatusReason, LocationStatus, RuntimeType, SessionStatus, SessionStatusReason,
@@ -260,7 +260,7 @@ fn check_bounds(fleet: &Fleet) -> Result<(), String> {
 /// Adds the fleet's resources to `world`, refusing the whole file on the first bad entry
 /// with a message that names it (e.g. `stream_groups[2].locations[0].always_on`). A refused
 /// fleet changes nothing: the world is put back as it was.
-pub fn load(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String> {
+pub fn load(world: &mut EmulatedWorld, fleet: &Fleet) -> Result<LoadSummary, String> {
     check_bounds(fleet)?;
     let before = world.regions.clone();
     let loaded = load_checked(world, fleet);
@@ -270,7 +270,7 @@ pub fn load(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String> {
     loaded
 }
 
-fn load_checked(world: &mut World, fleet: &Fleet) -> Result<LoadSummary, String> {
+fn load_checked(world: &mut EmulatedWorld, fleet: &Fleet) -> Result<LoadSummary, String> {
     let now = world.now();
     let mut app_arns: HashMap<String, String> = HashMap::new();
     let mut apps: Vec<(String, Application, Vec<String>)> = Vec::new();
@@ -690,8 +690,8 @@ mod tests {
     use super::*;
     use crate::state::Timings;
 
-    fn world() -> World {
-        World::new("111122223333".into(), "us-west-2".into(), Timings::default(), 7)
+    fn world() -> EmulatedWorld {
+        EmulatedWorld::new("111122223333".into(), "us-west-2".into(), Timings::default(), 7)
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::fleet::{self, Fleet};
 use crate::limits::{Counters, FaultRule, RateLimits};
 use crate::service_model::ServiceModel;
-use crate::state::World;
+use crate::state::EmulatedWorld;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::collections::HashMap;
@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 
 pub struct Emulator {
     pub(crate) model: ServiceModel,
-    pub(crate) world: Mutex<World>,
+    pub(crate) world: Mutex<EmulatedWorld>,
     pub(crate) limits: Mutex<RateLimits>,
     pub(crate) faults: Mutex<HashMap<String, FaultRule>>,
     pub(crate) counters: Mutex<Counters>,
@@ -36,7 +36,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Emulator {
-    pub fn new(world: World, rate_limit_scale: f64, seed: u64) -> Self {
+    pub fn new(world: EmulatedWorld, rate_limit_scale: f64, seed: u64) -> Self {
         Self {
             model: ServiceModel::load(),
             world: Mutex::new(world),

@@ -23,7 +23,7 @@ pub use facts::{CapacityTimings, ExpiredGroups, OmittedCapacity};
 pub use fleet::Fleet;
 pub use instance::Emulator;
 pub use server::router;
-pub use state::{Behaviour, Timings, World};
+pub use state::{Behaviour, EmulatedWorld, Timings};
 
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -60,8 +60,12 @@ impl Default for Config {
 
 /// Builds the emulator and loads `fleet` into it.
 pub fn build(config: &Config, fleet: Option<&Fleet>) -> Result<Arc<Emulator>, String> {
-    let mut world =
-        World::new(config.account_id.clone(), config.default_region.clone(), config.timings.clone(), config.seed);
+    let mut world = EmulatedWorld::new(
+        config.account_id.clone(),
+        config.default_region.clone(),
+        config.timings.clone(),
+        config.seed,
+    );
     world.clock.freeze(config.frozen_clock);
     world.behaviour = config.behaviour;
     let emulator = Emulator::new(world, config.rate_limit_scale, config.seed);

@@ -1,7 +1,7 @@
 //! HTTP front door: the service API on every path the model defines (the admin API under
 //! `/_emulator/` is in `admin`).
 
-use crate::error::ApiError;
+use crate::error::ServiceError;
 use crate::instance::{Emulator, lock};
 use crate::operations;
 use axum::Router;
@@ -46,7 +46,7 @@ fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
 async fn api(State(emu): State<Arc<Emulator>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path();
     let Some(routed) = emu.model.route(method.as_str(), path) else {
-        return ApiError::unknown_operation(method.as_str(), path).into_response();
+        return ServiceError::unknown_operation(method.as_str(), path).into_response();
     };
     let op = routed.operation;
     let region = request_region(&headers, &lock(&emu.world).default_region);
@@ -62,12 +62,14 @@ async fn api(State(emu): State<Arc<Emulator>>, method: Method, uri: Uri, headers
         tokio::time::sleep(std::time::Duration::from_millis(fault.latency_ms)).await;
     }
     let injected = fault.filter(|f| lock(&emu.fault_rng).random::<f64>() < f.error_rate).map(|f| {
-        ApiError::by_name(&f.error, format!("Injected fault for {}", op.name))
-            .unwrap_or_else(|| ApiError::internal(format!("Injected fault for {}", op.name)))
+        ServiceError::by_name(&f.error, format!("Injected fault for {}", op.name))
+            .unwrap_or_else(|| ServiceError::internal(format!("Injected fault for {}", op.name)))
     });
 
     let crashed = || {
-        ApiError::internal("Emulated crash: the caller died after an earlier call (clear with DELETE /_emulator/crash)")
+        ServiceError::internal(
+            "Emulated crash: the caller died after an earlier call (clear with DELETE /_emulator/crash)",
+        )
     };
     let outcome = if lock(&emu.crash).crashed {
         Err(crashed())
@@ -76,7 +78,7 @@ async fn api(State(emu): State<Arc<Emulator>>, method: Method, uri: Uri, headers
         Err(error)
     } else if !lock(&emu.limits).try_acquire(&region, &op.name) {
         lock(&emu.counters).operation(&op.name).throttled += 1;
-        Err(ApiError::throttling())
+        Err(ServiceError::throttling())
     } else {
         let query = query_pairs(&uri);
         emu.model

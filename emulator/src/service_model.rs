@@ -2,7 +2,7 @@
 //! and input validation, so the emulator accepts and refuses exactly what the model says:
 //! required members, lengths, ranges, patterns and enum values.
 
-use crate::error::ApiError;
+use crate::error::ServiceError;
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -66,7 +66,7 @@ pub struct Member {
 
 /// One operation's HTTP binding.
 #[derive(Debug)]
-pub struct Operation {
+pub struct ModelOperation {
     pub name: String,
     pub method: String,
     /// Path template split on '/', e.g. `["streamgroups", "{Identifier}", "locations"]`.
@@ -76,7 +76,7 @@ pub struct Operation {
     errors: Vec<String>,
 }
 
-impl Operation {
+impl ModelOperation {
     /// Whether the model lets this operation answer with `error` (e.g. ConflictException).
     pub fn may_return(&self, error: &str) -> bool {
         self.errors.iter().any(|e| e == error)
@@ -84,24 +84,24 @@ impl Operation {
 }
 
 pub struct ServiceModel {
-    operations: Vec<Operation>,
+    operations: Vec<ModelOperation>,
     shapes: HashMap<String, Shape>,
     patterns: HashMap<String, Regex>,
 }
 
 /// A request matched to an operation, before its input is assembled.
 pub struct Routed<'m> {
-    pub operation: &'m Operation,
+    pub operation: &'m ModelOperation,
     labels: HashMap<String, String>,
 }
 
 impl ServiceModel {
     pub fn load() -> Self {
         let raw: RawModel = serde_json::from_str(SERVICE_MODEL).expect("embedded service model is valid JSON");
-        let mut operations: Vec<Operation> = raw
+        let mut operations: Vec<ModelOperation> = raw
             .operations
             .into_iter()
-            .map(|(name, op)| Operation {
+            .map(|(name, op)| ModelOperation {
                 name,
                 method: op.http.method,
                 segments: split_path(&op.http.request_uri).map(str::to_owned).collect(),
@@ -116,7 +116,7 @@ impl ServiceModel {
         Self { operations, shapes: raw.shapes, patterns }
     }
 
-    pub fn operation(&self, name: &str) -> Option<&Operation> {
+    pub fn operation(&self, name: &str) -> Option<&ModelOperation> {
         self.operations.iter().find(|op| op.name == name)
     }
 
@@ -167,7 +167,7 @@ impl ServiceModel {
 
     /// Builds the operation's input from path labels, query string and JSON body, the way
     /// the model binds each member, then validates it against the model.
-    pub fn input(&self, routed: &Routed<'_>, query: &[(String, String)], body: &[u8]) -> Result<Value, ApiError> {
+    pub fn input(&self, routed: &Routed<'_>, query: &[(String, String)], body: &[u8]) -> Result<Value, ServiceError> {
         let Some(shape_name) = &routed.operation.input_shape else {
             return Ok(Value::Object(Map::new()));
         };
@@ -177,8 +177,8 @@ impl ServiceModel {
         } else {
             match serde_json::from_slice::<Value>(body) {
                 Ok(Value::Object(map)) => map,
-                Ok(_) => return Err(ApiError::serialization("the request body must be a JSON object")),
-                Err(e) => return Err(ApiError::serialization(format!("the request body is not valid JSON: {e}"))),
+                Ok(_) => return Err(ServiceError::serialization("the request body must be a JSON object")),
+                Err(e) => return Err(ServiceError::serialization(format!("the request body is not valid JSON: {e}"))),
             }
         };
         for (name, member) in &shape.members {
@@ -211,17 +211,17 @@ impl ServiceModel {
         } else {
             let count = problems.len();
             let noun = if count == 1 { "error" } else { "errors" };
-            Err(ApiError::validation(format!("{count} validation {noun} detected: {}", problems.join("; "))))
+            Err(ServiceError::validation(format!("{count} validation {noun} detected: {}", problems.join("; "))))
         }
     }
 
-    fn query_value(&self, shape_name: &str, wire_name: &str, values: &[&str]) -> Result<Value, ApiError> {
+    fn query_value(&self, shape_name: &str, wire_name: &str, values: &[&str]) -> Result<Value, ServiceError> {
         let shape = &self.shapes[shape_name];
         Ok(match shape.kind.as_str() {
             "list" => Value::Array(values.iter().map(|v| Value::String((*v).to_owned())).collect()),
             "integer" | "long" => {
                 let n: i64 = values[0].parse().map_err(|_| {
-                    ApiError::validation(format!("Value '{}' at '{wire_name}' is not an integer", values[0]))
+                    ServiceError::validation(format!("Value '{}' at '{wire_name}' is not an integer", values[0]))
                 })?;
                 Value::from(n)
             }

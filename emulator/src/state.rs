@@ -383,7 +383,7 @@ pub struct CapacityReading {
     pub in_use: u32,
 }
 
-pub struct World {
+pub struct EmulatedWorld {
     pub account_id: String,
     pub default_region: String,
     pub timings: Timings,
@@ -397,7 +397,7 @@ pub struct World {
 
 const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-impl World {
+impl EmulatedWorld {
     pub fn new(account_id: String, default_region: String, timings: Timings, seed: u64) -> Self {
         Self {
             account_id,

@@ -4,7 +4,7 @@
 use super::groups::check_tags;
 use super::responses::{application_json, application_summary_json};
 use super::{ById, Call, Page, Reply, paginate, sort_key};
-use crate::error::ApiError;
+use crate::error::ServiceError;
 use crate::state::Application;
 use crate::vocabulary::ApplicationStatus;
 use serde::Deserialize;
@@ -44,9 +44,9 @@ pub(super) struct UpdateApplicationInput {
 }
 
 /// The model, ApplicationLogOutputUri: "Required if you specify one or more ApplicationLogPaths."
-fn check_log_settings(paths: &[String], output: Option<&str>) -> Result<(), ApiError> {
+fn check_log_settings(paths: &[String], output: Option<&str>) -> Result<(), ServiceError> {
     if !paths.is_empty() && output.is_none_or(str::is_empty) {
-        return Err(ApiError::validation(
+        return Err(ServiceError::validation(
             "ApplicationLogOutputUri is required when ApplicationLogPaths names one or more paths.",
         ));
     }
@@ -60,7 +60,7 @@ impl Call<'_> {
             return self.get_application(ById { identifier: id });
         }
         if !input.application_source_uri.starts_with("s3://") {
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "ApplicationSourceUri {} must be an Amazon S3 URI (s3://bucket/prefix).",
                 input.application_source_uri
             )));
@@ -155,14 +155,14 @@ impl Call<'_> {
             .collect();
         users.sort_unstable();
         if !users.is_empty() {
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "Application {} is associated with stream groups [{}]; disassociate it (or delete those groups) first.",
                 app.id,
                 users.join(", ")
             )));
         }
         if let Some(session) = region.sessions.values().find(|s| s.application_arn == app.arn && !s.status.is_final()) {
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "Application {} is streaming in stream session {}; end it first.",
                 app.id, session.id
             )));

@@ -2,7 +2,7 @@
 
 use super::responses::{group_json, group_summary_json, location_json};
 use super::{ById, Call, Page, Reply, paginate, sort_key};
-use crate::error::ApiError;
+use crate::error::ServiceError;
 use crate::facts::{self, OmittedCapacity};
 use crate::state::{ActivationOutcome, GroupLocation, LocationConfig, StreamGroup, VpcTransit};
 use crate::vocabulary::{LocationStatus, SessionStatusReason, StreamGroupStatus};
@@ -150,7 +150,7 @@ impl Call<'_> {
         let mut updates = Vec::new();
         for config in &input.location_configurations {
             let Some(location) = group.location(&config.location_name) else {
-                return Err(ApiError::validation(format!(
+                return Err(ServiceError::validation(format!(
                     "Location {} is not part of stream group {}; add it with AddStreamGroupLocations.",
                     config.location_name, group.id
                 )));
@@ -214,7 +214,7 @@ impl Call<'_> {
         let mut added = Vec::new();
         for config in &input.location_configurations {
             if group.location(&config.location_name).is_some() {
-                return Err(ApiError::validation(format!(
+                return Err(ServiceError::validation(format!(
                     "Location {} is already part of stream group {}.",
                     config.location_name, group.id
                 )));
@@ -245,13 +245,16 @@ impl Call<'_> {
         self.require_status(group, &[StreamGroupStatus::Active, StreamGroupStatus::ActiveWithErrors])?;
         for name in &input.locations {
             if name == &group.region {
-                return Err(ApiError::validation(format!(
+                return Err(ServiceError::validation(format!(
                     "Location {name} is the primary location of stream group {}; the primary location cannot be removed.",
                     group.id
                 )));
             }
             if group.location(name).is_none() {
-                return Err(ApiError::validation(format!("Location {name} is not part of stream group {}.", group.id)));
+                return Err(ServiceError::validation(format!(
+                    "Location {name} is not part of stream group {}.",
+                    group.id
+                )));
             }
         }
         let now = self.now();
@@ -341,7 +344,7 @@ impl Call<'_> {
         class: &str,
         input: &LocationConfiguration,
         current: Option<&LocationConfig>,
-    ) -> Result<LocationConfig, ApiError> {
+    ) -> Result<LocationConfig, ServiceError> {
         let name = &input.location_name;
         let named = [
             ("AlwaysOnCapacity", input.always_on_capacity),
@@ -351,7 +354,7 @@ impl Call<'_> {
         ];
         for (field, value) in named {
             if let Some(value) = value.filter(|v| !facts::is_valid_capacity(class, *v)) {
-                return Err(ApiError::validation(format!(
+                return Err(ServiceError::validation(format!(
                     "{field} {value} for location {name} is not a multiple of the tenancy ({}) of stream class {class}.",
                     facts::tenancy(class).unwrap_or(1)
                 )));
@@ -359,7 +362,7 @@ impl Call<'_> {
         }
         let uses_scaling = input.maximum_capacity.is_some() || input.target_idle_capacity.is_some();
         if input.on_demand_capacity.is_some() && uses_scaling {
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "Location {name}: OnDemandCapacity cannot be combined with MaximumCapacity or TargetIdleCapacity."
             )));
         }
@@ -422,7 +425,7 @@ impl Call<'_> {
         if let (Some(target_idle), maximum) = (config.target_idle, config.ceiling())
             && target_idle > maximum
         {
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "Location {name}: TargetIdleCapacity {target_idle} exceeds MaximumCapacity {maximum}."
             )));
         }
@@ -435,13 +438,13 @@ impl Call<'_> {
                     VpcTransit { cidr_blocks: vpc.ipv4_cidr_blocks.clone(), ..existing.clone() }
                 }
                 Some(Some(existing)) => {
-                    return Err(ApiError::validation(format!(
+                    return Err(ServiceError::validation(format!(
                         "Location {name}: the VPC ID cannot be changed after the stream group is created (it is {}, not {}).",
                         existing.vpc_id, vpc.vpc_id
                     )));
                 }
                 Some(None) => {
-                    return Err(ApiError::validation(format!(
+                    return Err(ServiceError::validation(format!(
                         "Location {name} was created without VPC transit; it can only be set when the stream group is created."
                     )));
                 }
@@ -462,8 +465,8 @@ impl Call<'_> {
     }
 }
 
-fn cutoff_error(group: &StreamGroup) -> ApiError {
-    ApiError::validation(format!(
+fn cutoff_error(group: &StreamGroup) -> ServiceError {
+    ServiceError::validation(format!(
         "Stream group {} is older than {} days (created {}); it accepts no new application associations. Create a new stream group.",
         group.id,
         facts::ASSOCIATION_CUTOFF_DAYS,
@@ -471,22 +474,24 @@ fn cutoff_error(group: &StreamGroup) -> ApiError {
     ))
 }
 
-fn check_distinct<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), ApiError> {
+fn check_distinct<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), ServiceError> {
     let mut seen = std::collections::HashSet::new();
     for name in names {
         if !seen.insert(name) {
-            return Err(ApiError::validation(format!("Location {name} is listed more than once.")));
+            return Err(ServiceError::validation(format!("Location {name} is listed more than once.")));
         }
     }
     Ok(())
 }
 
-pub(super) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
+pub(super) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), ServiceError> {
     if tags.len() > facts::MAX_TAGS {
-        return Err(ApiError::validation(format!("{} tags given; the limit is {}.", tags.len(), facts::MAX_TAGS)));
+        return Err(ServiceError::validation(format!("{} tags given; the limit is {}.", tags.len(), facts::MAX_TAGS)));
     }
     if let Some(key) = tags.keys().find(|k| k.to_ascii_lowercase().starts_with(facts::RESERVED_TAG_PREFIX)) {
-        return Err(ApiError::validation(format!("Tag key {key} is reserved: keys starting with aws: belong to AWS.")));
+        return Err(ServiceError::validation(format!(
+            "Tag key {key} is reserved: keys starting with aws: belong to AWS."
+        )));
     }
     Ok(())
 }

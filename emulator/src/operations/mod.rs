@@ -14,10 +14,10 @@ pub use groups::new_location;
 pub use responses::{epoch, group_json, location_json, session_json};
 pub use stream_urls::use_stream_url;
 
-use crate::error::ApiError;
+use crate::error::ServiceError;
 use crate::facts::{self, ExpiredGroups, LimitSource};
-use crate::service_model::Operation;
-use crate::state::{Application, Region, StreamGroup, World};
+use crate::service_model::ModelOperation;
+use crate::state::{Application, EmulatedWorld, Region, StreamGroup};
 use crate::vocabulary::{ApplicationStatus, StreamGroupStatus};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -113,10 +113,10 @@ pub fn is_mutating(name: &str) -> bool {
 }
 
 /// What an operation answers: a JSON body, or nothing (204 operations).
-pub type Reply = Result<Option<Value>, ApiError>;
+pub type Reply = Result<Option<Value>, ServiceError>;
 
-pub fn dispatch(world: &mut World, region: &str, op: &Operation, input: Value) -> Reply {
-    let Some(spec) = spec(&op.name) else { return Err(ApiError::unknown_operation(&op.method, &op.name)) };
+pub fn dispatch(world: &mut EmulatedWorld, region: &str, op: &ModelOperation, input: Value) -> Reply {
+    let Some(spec) = spec(&op.name) else { return Err(ServiceError::unknown_operation(&op.method, &op.name)) };
     world.advance();
     let mut call = Call { world, region: region.to_owned(), op };
     call.refuse_on_expired_group(spec, &input)?;
@@ -128,8 +128,8 @@ pub fn dispatch(world: &mut World, region: &str, op: &Operation, input: Value) -
     reply
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(input: Value) -> Result<T, ApiError> {
-    serde_json::from_value(input).map_err(|e| ApiError::validation(format!("invalid request: {e}")))
+fn parse<T: for<'de> Deserialize<'de>>(input: Value) -> Result<T, ServiceError> {
+    serde_json::from_value(input).map_err(|e| ServiceError::validation(format!("invalid request: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -146,9 +146,9 @@ struct ById {
 }
 
 struct Call<'w> {
-    world: &'w mut World,
+    world: &'w mut EmulatedWorld,
     region: String,
-    op: &'w Operation,
+    op: &'w ModelOperation,
 }
 
 /// The id inside an id-or-ARN identifier (`arn:...:streamgroup/sg-X` -> `sg-X`).
@@ -170,30 +170,30 @@ impl Call<'_> {
     }
 
     /// A precondition the resource's state does not meet: Conflict where the model allows it.
-    fn state_error(&self, message: String) -> ApiError {
+    fn state_error(&self, message: String) -> ServiceError {
         if self.op.may_return("ConflictException") {
-            ApiError::conflict(message)
+            ServiceError::conflict(message)
         } else {
-            ApiError::validation(message)
+            ServiceError::validation(message)
         }
     }
 
-    fn not_found(&self, message: String) -> ApiError {
+    fn not_found(&self, message: String) -> ServiceError {
         if self.op.may_return("ResourceNotFoundException") {
-            ApiError::not_found(message)
+            ServiceError::not_found(message)
         } else {
-            ApiError::validation(message)
+            ServiceError::validation(message)
         }
     }
 
-    fn group(&self, identifier: &str) -> Result<&StreamGroup, ApiError> {
+    fn group(&self, identifier: &str) -> Result<&StreamGroup, ServiceError> {
         let id = resource_id(identifier);
         self.region_ref()
             .and_then(|r| r.groups.get(id))
             .ok_or_else(|| self.not_found(format!("Stream group {identifier} was not found.")))
     }
 
-    fn group_mut(&mut self, identifier: &str) -> Result<&mut StreamGroup, ApiError> {
+    fn group_mut(&mut self, identifier: &str) -> Result<&mut StreamGroup, ServiceError> {
         self.group(identifier)?;
         let id = resource_id(identifier).to_owned();
         Ok(self.region().groups.get_mut(&id).expect("checked above"))
@@ -201,7 +201,7 @@ impl Call<'_> {
 
     /// Seed 000: "Only Get and Delete operations will work on an expired stream group."
     /// Applied to every operation that names a stream group, before anything else.
-    fn refuse_on_expired_group(&self, spec: &OperationSpec, input: &Value) -> Result<(), ApiError> {
+    fn refuse_on_expired_group(&self, spec: &OperationSpec, input: &Value) -> Result<(), ServiceError> {
         let name = self.op.name.as_str();
         if facts::EXPIRED_GROUP_OPERATIONS.contains(&name)
             || (self.world.behaviour.expired_groups == ExpiredGroups::Lenient
@@ -228,7 +228,7 @@ impl Call<'_> {
     }
 
     /// Refuses a group outside `allowed`.
-    fn require_status(&self, group: &StreamGroup, allowed: &[StreamGroupStatus]) -> Result<(), ApiError> {
+    fn require_status(&self, group: &StreamGroup, allowed: &[StreamGroupStatus]) -> Result<(), ServiceError> {
         if !allowed.contains(&group.status) {
             let allowed: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
             return Err(self.state_error(format!(
@@ -242,7 +242,7 @@ impl Call<'_> {
         Ok(())
     }
 
-    fn application(&self, identifier: &str) -> Result<&Application, ApiError> {
+    fn application(&self, identifier: &str) -> Result<&Application, ServiceError> {
         let id = resource_id(identifier);
         self.region_ref()
             .and_then(|r| r.applications.get(id))
@@ -251,10 +251,10 @@ impl Call<'_> {
 
     /// The ARN of the application `identifier` names; the model: "This application must be
     /// associated with the stream group."
-    fn associated_application(&self, group: &StreamGroup, identifier: &str) -> Result<String, ApiError> {
+    fn associated_application(&self, group: &StreamGroup, identifier: &str) -> Result<String, ServiceError> {
         let arn = self.application(identifier)?.arn.clone();
         if !group.associated.contains(&arn) {
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "Application {identifier} is not associated with stream group {}.",
                 group.id
             )));
@@ -263,11 +263,11 @@ impl Call<'_> {
     }
 
     /// Seed 000: "The application that you specify must be in READY status."
-    fn ready_application(&self, identifier: &str) -> Result<&Application, ApiError> {
+    fn ready_application(&self, identifier: &str) -> Result<&Application, ServiceError> {
         let app = self.application(identifier)?;
         if app.status != ApplicationStatus::Ready {
             let reason = app.status_reason.map(|r| format!(" ({r})")).unwrap_or_default();
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "Application {} is in status {}{reason}; it must be READY.",
                 app.id, app.status
             )));
@@ -313,13 +313,13 @@ fn paginate(
     Ok(Some(reply))
 }
 
-fn decode_token(scope: &str, token: &str) -> Result<String, ApiError> {
+fn decode_token(scope: &str, token: &str) -> Result<String, ServiceError> {
     URL_SAFE_NO_PAD
         .decode(token)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.strip_prefix(&format!("{scope}|")).map(str::to_owned))
-        .ok_or_else(|| ApiError::validation(format!("The NextToken {token} is not valid for {scope}.")))
+        .ok_or_else(|| ServiceError::validation(format!("The NextToken {token} is not valid for {scope}.")))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! members are left out rather than sent as null.
 
 use super::resource_id;
-use crate::state::{Application, GroupLocation, Region, StreamGroup, StreamSession, StreamUrl, World};
+use crate::state::{Application, EmulatedWorld, GroupLocation, Region, StreamGroup, StreamSession, StreamUrl};
 use crate::vocabulary::{ReplicationStatus, SessionStatus};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -24,7 +24,7 @@ fn default_application_json(group: &StreamGroup) -> Option<Value> {
 }
 
 pub fn location_json(region: &Region, group: &StreamGroup, location: &GroupLocation) -> Value {
-    let reading = World::capacity(region, group, location);
+    let reading = EmulatedWorld::capacity(region, group, location);
     let config = &location.config;
     let mut state = json!({
         "LocationName": location.name,

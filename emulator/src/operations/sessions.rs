@@ -3,9 +3,9 @@
 
 use super::responses::{session_json, session_summary_json};
 use super::{Call, Reply, paginate, resource_id, sort_key};
-use crate::error::ApiError;
+use crate::error::ServiceError;
 use crate::facts;
-use crate::state::{ExportFiles, Region, StreamSession, World, placement_timeout};
+use crate::state::{EmulatedWorld, ExportFiles, Region, StreamSession, placement_timeout};
 use crate::vocabulary::{
     ExportFilesStatus, LocationStatus, ReplicationStatus, SessionStatus, SessionStatusReason, StreamGroupStatus,
 };
@@ -91,7 +91,11 @@ pub struct NewSession {
 /// Creates a session in ACTIVATING and places it on the first requested location (in the
 /// caller's order) that can host it and has an idle slot; with none idle, it waits on the first
 /// location that can host it until capacity arrives or its placement timeout ends.
-pub fn start_session(world: &mut World, region_name: &str, request: NewSession) -> Result<String, ApiError> {
+pub fn start_session(
+    world: &mut EmulatedWorld,
+    region_name: &str,
+    request: NewSession,
+) -> Result<String, ServiceError> {
     let now = world.now();
     let region = world.regions.get(region_name).expect("the group's region exists");
     let group = &region.groups[&request.group_id];
@@ -100,7 +104,7 @@ pub fn start_session(world: &mut World, region_name: &str, request: NewSession) 
     let active: Vec<_> =
         wanted.iter().filter_map(|name| group.location(name)).filter(|l| l.status == LocationStatus::Active).collect();
     let Some(first) = active.first() else {
-        return Err(ApiError::validation(format!(
+        return Err(ServiceError::validation(format!(
             "None of the locations [{}] is active in stream group {}.",
             wanted.join(", "),
             group.id
@@ -110,7 +114,7 @@ pub fn start_session(world: &mut World, region_name: &str, request: NewSession) 
     // remote location can host a stream."
     let hosts: Vec<_> =
         active.iter().filter(|l| app.replication_status(&l.name, now) == Some(ReplicationStatus::Completed)).collect();
-    let idle = hosts.iter().find(|l| World::capacity(region, group, l).idle > 0);
+    let idle = hosts.iter().find(|l| EmulatedWorld::capacity(region, group, l).idle > 0);
     let location = idle.or(hosts.first()).map_or(*first, |l| **l);
     let timeout = placement_timeout(location, facts::is_windows_runtime(&app.runtime_type));
     let (location_name, placeable) = (location.name.clone(), !hosts.is_empty());
@@ -186,7 +190,7 @@ impl Call<'_> {
         paginate(scope, keyed, input.next_token, input.max_results)
     }
 
-    fn session(&self, identifier: &str, session: &str) -> Result<&StreamSession, ApiError> {
+    fn session(&self, identifier: &str, session: &str) -> Result<&StreamSession, ServiceError> {
         let group = self.group(identifier)?;
         let id = resource_id(session);
         self.region_ref().and_then(|r| r.sessions.get(id)).filter(|s| s.group_id == group.id).ok_or_else(|| {
@@ -194,7 +198,7 @@ impl Call<'_> {
         })
     }
 
-    fn session_mut(&mut self, identifier: &str, session: &str) -> Result<&mut StreamSession, ApiError> {
+    fn session_mut(&mut self, identifier: &str, session: &str) -> Result<&mut StreamSession, ServiceError> {
         let id = self.session(identifier, session)?.id.clone();
         Ok(self.region().sessions.get_mut(&id).expect("found above"))
     }
@@ -261,7 +265,7 @@ impl Call<'_> {
         }
         // "The offer must be newly generated, not the same offer provided to StartStreamSession."
         if session.signal_request == input.signal_request {
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "SignalRequest for stream session {} must be a new offer, not the one it was started with.",
                 session.id
             )));
@@ -281,7 +285,7 @@ impl Call<'_> {
     pub(super) fn export_files(&mut self, input: ExportInput) -> Reply {
         let session = self.session(&input.identifier, &input.stream_session_identifier)?;
         if !session.status.is_in_progress() {
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "Stream session {} is {}; files can be exported only from a session in progress.",
                 session.id, session.status
             )));
@@ -297,13 +301,13 @@ impl Call<'_> {
     pub(super) fn admin_shell(&mut self, input: SessionById) -> Reply {
         let session = self.session(&input.identifier, &input.stream_session_identifier)?;
         if session.status == SessionStatus::Activating {
-            return Err(ApiError::access_not_ready(format!(
+            return Err(ServiceError::access_not_ready(format!(
                 "Stream session {} is still ACTIVATING; try again once it is ACTIVE.",
                 session.id
             )));
         }
         if !session.status.is_in_progress() {
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "Stream session {} is {}; an admin shell needs a session in progress.",
                 session.id, session.status
             )));

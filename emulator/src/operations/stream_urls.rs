@@ -5,9 +5,9 @@
 use super::responses::{stream_url_json, stream_url_summary_json};
 use super::sessions::{ECHOED, NewSession, start_session};
 use super::{Call, Reply, paginate, resource_id, sort_key};
-use crate::error::ApiError;
+use crate::error::ServiceError;
 use crate::facts;
-use crate::state::{StreamUrl, World};
+use crate::state::{EmulatedWorld, StreamUrl};
 use crate::vocabulary::{
     RevocationMode, SessionStatusReason, StreamGroupStatus, StreamUrlStatus, StreamUrlStatusReason,
 };
@@ -63,7 +63,7 @@ impl Call<'_> {
         self.require_status(group, &[StreamGroupStatus::Active, StreamGroupStatus::ActiveWithErrors])?;
         let app_arn = self.associated_application(group, &input.application_identifier)?;
         if input.url_expires_after_minutes > facts::MAX_URL_EXPIRES_AFTER_MINUTES {
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "UrlExpiresAfterMinutes {} is above the maximum of {} minutes.",
                 input.url_expires_after_minutes,
                 facts::MAX_URL_EXPIRES_AFTER_MINUTES
@@ -71,13 +71,16 @@ impl Call<'_> {
         }
         let usage_limit = input.usage_limit.unwrap_or(facts::DEFAULT_URL_USAGE_LIMIT);
         if usage_limit > facts::MAX_URL_USAGE_LIMIT {
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "UsageLimit {usage_limit} is above the maximum of {}.",
                 facts::MAX_URL_USAGE_LIMIT
             )));
         }
         if let Some(missing) = input.locations.iter().find(|l| group.location(l).is_none()) {
-            return Err(ApiError::validation(format!("Location {missing} is not part of stream group {}.", group.id)));
+            return Err(ServiceError::validation(format!(
+                "Location {missing} is not part of stream group {}.",
+                group.id
+            )));
         }
         let (group_id, group_arn) = (group.id.clone(), group.arn.clone());
         let now = self.now();
@@ -117,7 +120,7 @@ impl Call<'_> {
 
     /// The URL `identifier` names within stream group `group`; the group itself may be gone
     /// (the model: deleting it makes the URL REVOKED, which GetStreamUrl still reports).
-    fn stream_url(&self, group: &str, identifier: &str) -> Result<&StreamUrl, ApiError> {
+    fn stream_url(&self, group: &str, identifier: &str) -> Result<&StreamUrl, ServiceError> {
         let group_id = resource_id(group);
         self.region_ref()
             .and_then(|r| r.stream_urls.get(resource_id(identifier)))
@@ -178,7 +181,7 @@ impl Call<'_> {
 
 /// A player opening a stream URL in the hosted web player (admin API): starts a session like
 /// StartStreamSession with the URL's settings and uses up one of its uses.
-pub fn use_stream_url(world: &mut World, url_id: &str) -> Result<String, String> {
+pub fn use_stream_url(world: &mut EmulatedWorld, url_id: &str) -> Result<String, String> {
     world.advance();
     let now = world.now();
     let (region_name, url) = world

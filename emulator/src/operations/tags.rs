@@ -2,7 +2,7 @@
 
 use super::groups::check_tags;
 use super::{Call, Reply, resource_id};
-use crate::error::ApiError;
+use crate::error::ServiceError;
 use crate::facts;
 use serde::Deserialize;
 use serde_json::json;
@@ -19,7 +19,7 @@ pub(super) struct ResourceArnInput {
 }
 
 impl Call<'_> {
-    fn tags_mut(&mut self, arn: &str) -> Result<&mut BTreeMap<String, String>, ApiError> {
+    fn tags_mut(&mut self, arn: &str) -> Result<&mut BTreeMap<String, String>, ServiceError> {
         let id = resource_id(arn).to_owned();
         let found = self.region_ref().is_some_and(|r| {
             r.groups.get(&id).is_some_and(|g| g.arn == arn) || r.applications.get(&id).is_some_and(|a| a.arn == arn)
@@ -44,7 +44,7 @@ impl Call<'_> {
         let tags = self.tags_mut(&input.resource_arn)?;
         let total = tags.keys().chain(input.tags.keys().filter(|k| !tags.contains_key(*k))).count();
         if total > facts::MAX_TAGS {
-            return Err(ApiError::validation(format!(
+            return Err(ServiceError::validation(format!(
                 "Resource {} would have {total} tags; the limit is {}.",
                 input.resource_arn,
                 facts::MAX_TAGS
