@@ -5,7 +5,8 @@ use super::responses::{session_json, session_summary_json};
 use super::{Call, Reply, paginate, resource_id, sort_key};
 use crate::error::ServiceError;
 use crate::facts;
-use crate::state::{EmulatedWorld, ExportFiles, Region, StreamSession, placement_timeout};
+use crate::state::{EmulatedWorld, ExportFiles, Region, StreamSession};
+use crate::timeline::placement_timeout;
 use crate::vocabulary::{
     ExportFilesStatus, LocationStatus, ReplicationStatus, SessionStatus, SessionStatusReason, StreamGroupStatus,
 };
