@@ -310,8 +310,8 @@ impl StreamGroup {
         self.failed_locations().any(|l| self.is_primary_location(&l.name))
     }
 
-    pub fn group_ref(&self) -> crate::ports::GroupRef {
-        crate::ports::GroupRef { id: self.id.clone(), arn: self.arn.clone() }
+    pub fn group_ref(&self) -> crate::operations::GroupRef {
+        crate::operations::GroupRef { id: self.id.clone(), arn: self.arn.clone() }
     }
 }
 

@@ -4,7 +4,7 @@
 //! dashboard shows every group whatever `METRIC_DETAIL` says; only what alarms read stays a
 //! metric.
 
-use crate::scan::RegionInventory;
+use crate::inventory::RegionInventory;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use watchdog_core::findings::{Finding, FindingKind};

@@ -7,6 +7,7 @@ pub mod digest;
 pub mod evaluate;
 pub mod event;
 pub mod figures;
+pub mod inventory;
 pub mod metrics;
 pub mod observe;
 pub mod scan;

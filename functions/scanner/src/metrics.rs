@@ -11,7 +11,7 @@
 //! while nothing is allocated.)
 
 use crate::config::MetricDetail;
-use crate::scan::RegionInventory;
+use crate::inventory::RegionInventory;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::digest::{self, DigestSummary};
 use crate::evaluate::{Evaluated, Outlets, SessionsSeen, evaluate};
 use crate::event::{EventError, ScanRequest};
+use crate::inventory::RegionInventory;
 use crate::metrics::{self, IdleCost, MetricSummary};
 use crate::observe::{self, Described, SessionListing, Unread};
 use chrono::{DateTime, Duration, Utc};
@@ -80,23 +81,6 @@ pub struct Report {
     /// The sessions that hold or wait for capacity, likewise.
     #[serde(skip)]
     pub sessions: Vec<StreamSession>,
-}
-
-/// What one region's scan saw and found.
-#[derive(Debug, Default)]
-pub struct RegionInventory {
-    pub region: String,
-    /// Every group read; a group whose GetStreamGroup failed keeps its summary (no locations).
-    pub groups: Vec<StreamGroup>,
-    /// Ids of groups read in full (with locations and capacity).
-    pub described: Vec<String>,
-    /// Sessions that hold or wait for capacity, in the scanned groups.
-    pub sessions: Vec<StreamSession>,
-    pub session_listing: Option<SessionListing>,
-    pub findings: Vec<Finding>,
-    pub unread: Vec<Unread>,
-    /// Groups with alerts held back because their memory would not fit (50 tags).
-    pub memory_full: Vec<String>,
 }
 
 /// What one region's scan returns.

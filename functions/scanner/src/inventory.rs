@@ -1,0 +1,23 @@
+//! What a region's scan saw and found: the record the metrics, the figures and the report
+//! are made from.
+
+use crate::observe::{SessionListing, Unread};
+use watchdog_core::findings::Finding;
+use watchdog_core::{StreamGroup, StreamSession};
+
+/// What one region's scan saw and found.
+#[derive(Debug, Default)]
+pub struct RegionInventory {
+    pub region: String,
+    /// Every group read; a group whose GetStreamGroup failed keeps its summary (no locations).
+    pub groups: Vec<StreamGroup>,
+    /// Ids of groups read in full (with locations and capacity).
+    pub described: Vec<String>,
+    /// Sessions that hold or wait for capacity, in the scanned groups.
+    pub sessions: Vec<StreamSession>,
+    pub session_listing: Option<SessionListing>,
+    pub findings: Vec<Finding>,
+    pub unread: Vec<Unread>,
+    /// Groups with alerts held back because their memory would not fit (50 tags).
+    pub memory_full: Vec<String>,
+}
