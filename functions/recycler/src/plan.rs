@@ -8,12 +8,10 @@
 
 pub use crate::config::Settings;
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use watchdog_core::findings::FindingKind;
 use watchdog_core::opt_in::{self, Eligibility};
-use watchdog_core::ports::{CreateGroupRequest, LocationSpec};
-use watchdog_core::reconcile::{Blocked, Note, Plan, Step, StepKind};
+use watchdog_core::reconcile::{Blocked, Note, Plan, Step};
 use watchdog_core::rules::{self, Policy};
 use watchdog_core::tags::recycle as state;
 use watchdog_core::{Application, StreamGroup, StreamGroupStatus, StreamSession, StreamUrl};
@@ -23,77 +21,8 @@ mod repair;
 mod steps;
 
 use recreation::{drive_replacement, start_recreation};
+pub use steps::RecyclerStep;
 use steps::{Steps, announce_retired};
-
-/// The recycler's steps, as reports, logs and the `action` attribute name them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum RecyclerStep {
-    /// CreateStreamGroup, then tag the old group with the new id (when it takes writes).
-    CreateReplacement {
-        spec: CreateGroupRequest,
-    },
-    AssociateApplications {
-        replacement: String,
-        applications: Vec<String>,
-    },
-    /// The old group's default application, READY again, back as the replacement's default
-    /// (it started with a READY stand-in).
-    RestoreDefaultApplication {
-        replacement: String,
-        application: String,
-    },
-    /// Publish the cut-over, then record its time.
-    AnnounceCutover {
-        replacement: String,
-        replacement_arn: String,
-        stream_urls: Vec<String>,
-        vpc_locations: Vec<String>,
-        missing_applications: Vec<String>,
-    },
-    DeleteOldGroup {
-        replacement: String,
-        live_sessions: usize,
-    },
-    /// Publish the retirement, then tag the replacement.
-    AnnounceRetired {
-        old_group: String,
-    },
-    /// Count the failure and set the back-off.
-    RecordFailedReplacement {
-        replacement: String,
-        status: String,
-        attempt: u32,
-        retry_after: String,
-    },
-    DeleteFailedReplacement {
-        replacement: String,
-    },
-    /// Another group that says it replaces this one (an earlier attempt): deleted.
-    DeleteExtraReplacement {
-        replacement: String,
-    },
-    /// Untag the old group's link to a replacement that is gone.
-    Unlink,
-    /// Record (and announce) why the recreation or a repair cannot go on.
-    RecordBlocked {
-        reasons: String,
-    },
-    ClearBlocked,
-    /// Record the failed location's settings, then remove it.
-    RemoveLocation {
-        location: String,
-        attempt: u32,
-    },
-    AddLocation {
-        location: LocationSpec,
-    },
-    ForgetLocation {
-        location: String,
-    },
-}
-
-impl StepKind for RecyclerStep {}
 
 /// What one run saw of one group.
 #[derive(Debug, Clone)]

@@ -1,15 +1,86 @@
-//! The step builder: every step the recycler can plan for one group, each with its whole
-//! effect (the tags before, the call, the tags after, the failure record).
+//! The recycler's steps: their kinds as reports, logs and the `action` attribute name them, and
+//! the builder of each for one group, with its whole effect (the tags before, the call, the
+//! tags after, the failure record). A new step is a variant and a builder here.
 
-use super::RecyclerStep;
 use crate::cutover::CutoverNotice;
 use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeSet;
-use watchdog_core::ports::{CreateGroupRequest, Message, Tags, Write};
-use watchdog_core::reconcile::{Blocked, CREATED_GROUP_ID, Call, Effect, FAILURE_KIND, Step, TagWrite};
+use watchdog_core::ports::{CreateGroupRequest, LocationSpec, Message, Tags, Write};
+use watchdog_core::reconcile::{Blocked, CREATED_GROUP_ID, Call, Effect, FAILURE_KIND, Step, StepKind, TagWrite};
 use watchdog_core::tags::recycle as state;
 use watchdog_core::{StreamGroup, StreamGroupStatus};
+
+/// The recycler's steps, as reports, logs and the `action` attribute name them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum RecyclerStep {
+    /// CreateStreamGroup, then tag the old group with the new id (when it takes writes).
+    CreateReplacement {
+        spec: CreateGroupRequest,
+    },
+    AssociateApplications {
+        replacement: String,
+        applications: Vec<String>,
+    },
+    /// The old group's default application, READY again, back as the replacement's default
+    /// (it started with a READY stand-in).
+    RestoreDefaultApplication {
+        replacement: String,
+        application: String,
+    },
+    /// Publish the cut-over, then record its time.
+    AnnounceCutover {
+        replacement: String,
+        replacement_arn: String,
+        stream_urls: Vec<String>,
+        vpc_locations: Vec<String>,
+        missing_applications: Vec<String>,
+    },
+    DeleteOldGroup {
+        replacement: String,
+        live_sessions: usize,
+    },
+    /// Publish the retirement, then tag the replacement.
+    AnnounceRetired {
+        old_group: String,
+    },
+    /// Count the failure and set the back-off.
+    RecordFailedReplacement {
+        replacement: String,
+        status: String,
+        attempt: u32,
+        retry_after: String,
+    },
+    DeleteFailedReplacement {
+        replacement: String,
+    },
+    /// Another group that says it replaces this one (an earlier attempt): deleted.
+    DeleteExtraReplacement {
+        replacement: String,
+    },
+    /// Untag the old group's link to a replacement that is gone.
+    Unlink,
+    /// Record (and announce) why the recreation or a repair cannot go on.
+    RecordBlocked {
+        reasons: String,
+    },
+    ClearBlocked,
+    /// Record the failed location's settings, then remove it.
+    RemoveLocation {
+        location: String,
+        attempt: u32,
+    },
+    AddLocation {
+        location: LocationSpec,
+    },
+    ForgetLocation {
+        location: String,
+    },
+}
+
+impl StepKind for RecyclerStep {}
 
 /// Builds the plan items of one group, with the effect of each step.
 pub(crate) struct Steps<'a> {

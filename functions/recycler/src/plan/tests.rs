@@ -3,7 +3,7 @@
 use super::*;
 use crate::carry::{create_request, location_spec};
 use watchdog_core::ports::Write;
-use watchdog_core::reconcile::{Call, FAILURE_KIND};
+use watchdog_core::reconcile::{Call, FAILURE_KIND, StepKind};
 use watchdog_core::tags::recycle::{RepairRecord, decode_repair, encode_repair, repair_key};
 use watchdog_core::{
     ApplicationRef, ApplicationStatus, Capacity, Location, LocationStatus, StreamClass, StreamSessionStatus,
