@@ -7,14 +7,16 @@ use serde_json::json;
 
 /// Idle capacity that is waste: idle beyond the target-idle buffer the studio pays for on
 /// purpose (seed 000: capacity "held in this intentional idle state" to start sessions fast),
-/// and above the smallest always-on capacity that can be set (one compute unit of the class's
-/// tenancy, e.g. 12 for gen6n_small), so a location that cannot be trimmed is never reported.
-/// Reported per location when that waste exceeds the policy's share of allocated capacity.
+/// up to all of the always-on capacity. The model's AlwaysOnCapacity has `min: 0` ("This
+/// setting, if non-zero, indicates minimum streaming capacity ... You pay for this base level
+/// of capacity at all times, whether used or idle"), and RemoveStreamGroupLocations says "you
+/// can set the stream capacity to zero to avoid incurring costs", so every idle always-on unit
+/// can be given back: there is no smallest always-on capacity to spare. Reported per location
+/// when that waste exceeds the policy's share of allocated capacity.
 pub fn idle_capacity_findings(group: &StreamGroup, policy: &Policy) -> Vec<Finding> {
     if !group.status.is_serving() {
         return Vec::new();
     }
-    let step = group.stream_class.as_ref().and_then(|c| c.tenancy()).unwrap_or(1);
     group
         .locations
         .iter()
@@ -23,8 +25,7 @@ pub fn idle_capacity_findings(group: &StreamGroup, policy: &Policy) -> Vec<Findi
             let c = &location.capacity;
             let target_idle = c.target_idle.unwrap_or(0);
             let beyond_buffer = c.idle.saturating_sub(target_idle);
-            let reducible = c.always_on.unwrap_or(0).saturating_sub(step);
-            let waste = beyond_buffer.min(reducible);
+            let waste = beyond_buffer.min(c.always_on.unwrap_or(0));
             if waste == 0 || c.allocated == 0 {
                 return None;
             }
@@ -37,7 +38,7 @@ pub fn idle_capacity_findings(group: &StreamGroup, policy: &Policy) -> Vec<Findi
                 FindingKind::IdleCapacity,
                 Severity::Warning,
                 format!(
-                    "{} in {}: {} of {} allocated capacity is idle beyond the target-idle buffer of {} and above the smallest always-on capacity ({:.0}%).",
+                    "{} in {}: {} of {} allocated capacity is always-on and idle beyond the target-idle buffer of {} ({:.0}%).",
                     name(group),
                     location.name,
                     waste,
@@ -45,7 +46,7 @@ pub fn idle_capacity_findings(group: &StreamGroup, policy: &Policy) -> Vec<Findi
                     target_idle,
                     waste_share * 100.0,
                 ),
-                "Lower always-on capacity to what demand needs (opt the group in to the trimmer).",
+                "Lower always-on capacity to what demand needs; 0 is allowed (players then get on-demand capacity up to the maximum). The trimmer does this for opted-in groups, down to FLOOR_CAPACITY.",
             );
             f.location = Some(location.name.clone());
             f.details = json!({

@@ -304,14 +304,30 @@ mod tests {
         };
         // gen5n_high: tenancy 2. A buffer of 6 idle on top of 2 always-on is what the studio pays for.
         assert!(idle_at(2, 6, 8, 8).is_empty(), "target-idle is intentional");
-        assert!(idle_at(2, 0, 2, 2).is_empty(), "one compute unit is the least always-on that can be set");
         let f = idle_at(10, 2, 12, 12);
-        assert_eq!(f.len(), 1, "8 always-on above the smallest unit, idle beyond the buffer of 2");
-        assert_eq!(f[0].details["wasted"], 8);
-        let mut small = group_aged(Duration::days(3));
-        small.stream_class = Some(StreamClass::parse("gen6n_small"));
-        small.locations = vec![location("us-west-2", LocationStatus::Active, 12, 12, 11)];
-        assert!(idle_capacity_findings(&small, &policy).is_empty(), "12 is gen6n_small's smallest capacity");
+        assert_eq!(f.len(), 1, "10 always-on, idle beyond the buffer of 2");
+        assert_eq!(f[0].details["wasted"], 10);
+    }
+
+    /// The model's AlwaysOnCapacity has `min: 0` and RemoveStreamGroupLocations says the
+    /// capacity can be set to zero: one idle compute unit of always-on is waste too.
+    #[test]
+    fn idle_always_on_of_one_compute_unit_is_waste() {
+        let policy = Policy::default();
+        let at = |class: &str, always_on, idle| {
+            let mut group = group_aged(Duration::days(3));
+            group.stream_class = Some(StreamClass::parse(class));
+            group.locations = vec![location("us-west-2", LocationStatus::Active, always_on, always_on, idle)];
+            idle_capacity_findings(&group, &policy)
+        };
+        let small = at("gen6n_small", 12, 12);
+        assert_eq!(small.len(), 1, "12 always-on of gen6n_small and nobody playing");
+        assert_eq!(small[0].details["wasted"], 12);
+        let medium = at("gen6n_medium", 8, 7);
+        assert_eq!(medium.len(), 1, "8 always-on, 7 idle: 87.5%, not 4 idle at 50%");
+        assert_eq!(medium[0].details["wasted"], 7);
+        assert_eq!(at("gen5n_high", 2, 2).len(), 1, "one compute unit of gen5n_high, idle");
+        assert!(at("gen6n_medium", 8, 4).is_empty(), "half idle is not beyond the default share");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! tags (read once, when its alerts or its demand metric need them), its figures (log line and
 //! datums, to the metric phase) and its alert plan (to delivery).
 
-use crate::alerts::{self, AlertTarget, GroupAlerts};
+use crate::alerts::{self, AlertTarget, GroupAlerts, Why};
 use crate::config::{AlertMemory, Config, DemandMetrics, MetricDetail};
 use crate::metrics;
 use crate::observe::{self, Described, Unread};
@@ -181,20 +181,26 @@ fn plan_alerts(
 ) -> Option<GroupAlerts> {
     let target = AlertTarget::new(&group.id, &group.arn, region.region());
     let findings: Vec<&Finding> = out.findings.iter().collect();
+    let first_of_interval =
+        || alerts::first_scan_of_interval(now, config.alert_resend, config.schedule_interval).then_some(Why::ResendDue);
     if group.status == StreamGroupStatus::Expired {
-        if !findings.is_empty() {
-            // Seed 000: "Only Get and Delete operations will work on an expired stream group",
-            // so its alert memory (tags) can be neither read nor written: its findings are
-            // reported and counted in the metrics, not alerted (alerting without memory would
-            // repeat every run). Its expiry was alerted while it approached.
-            tracing::info!(stream_group = %group.id, "expired: findings reported, not alerted (no tag access)");
+        if findings.is_empty() {
+            return None;
         }
-        return None;
+        // Seed 000: "Only Get and Delete operations will work on an expired stream group", so
+        // its alert memory (tags) can be neither read nor written. The time since ExpiresAt
+        // stands in for it: named when first seen, then once per re-send interval.
+        let due = match group.expires_at {
+            Some(expires_at) => {
+                alerts::expired_alert_due(now, expires_at, config.alert_resend, config.schedule_interval)
+            }
+            None => first_of_interval(),
+        };
+        return Some(alerts::plan_without_memory(target, &findings, due));
     }
     if !findings.is_empty() && config.alert_memory == AlertMemory::None {
         // No tag is read or written: alerted in the first scan of each re-send interval.
-        let alert_now = alerts::first_scan_of_interval(now, config.alert_resend, config.schedule_interval);
-        return Some(alerts::plan_without_memory(target, &findings, alert_now));
+        return Some(alerts::plan_without_memory(target, &findings, first_of_interval()));
     }
     let tags = tags.filter(|_| needs.alerts)?;
     if opt_in::is_protected(tags) {

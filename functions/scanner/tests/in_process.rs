@@ -507,6 +507,8 @@ async fn a_group_whose_only_finding_cleared_is_announced_resolved() {
     let world = World::new(now());
     let mut broken = testkit::group(REGION, "sg-BROKEN001", "gen5n_high", now() - Duration::days(3), &[(REGION, 2)]);
     broken.status = StreamGroupStatus::Error;
+    // Its capacity is in use once it serves again: idle always-on would be a finding of its own.
+    broken.locations[0].capacity.idle = 0;
     world.add_group(broken);
     let scanner = digest_scanner(&world, "digest");
     let first = scan(&scanner).await;
@@ -520,4 +522,45 @@ async fn a_group_whose_only_finding_cleared_is_announced_resolved() {
     let (subject, chat, _) = digests(&world).pop().unwrap();
     assert_eq!(subject, "[GameLift Streams watchdog] 1 resolved");
     assert!(chat.contains("`sg-BROKEN001` (us-west-2): group_error no longer seen (was critical)"), "{chat}");
+}
+
+/// An EXPIRED group has no tag memory (only Get and Delete work on it), yet it is named by id
+/// on the findings topic and in the digest when first seen, and again once per re-send
+/// interval counted from its ExpiresAt, never in between.
+#[tokio::test]
+async fn an_expired_group_is_named_when_first_seen_and_once_per_resend_interval() {
+    let world = World::new(now());
+    let expires_at = now() + Duration::minutes(2);
+    let mut group = testkit::group(REGION, "sg-EXPIRING", "gen5n_high", now() - Duration::days(365), &[(REGION, 2)]);
+    group.expires_at = Some(expires_at);
+    world.add_group(group);
+    let scanner = digest_scanner(&world, "both");
+    let expiry_messages = |world: &World| {
+        let published = world.published().into_iter();
+        published.filter(|(topic, m)| topic == TOPIC && m.attributes["kind"] == "expired").collect::<Vec<_>>()
+    };
+    let tag_calls = |world: &World| {
+        ["ListTagsForResource", "TagResource", "UntagResource"].iter().map(|op| world.calls_of(op)).sum::<usize>()
+    };
+    let mut tag_calls_at_expiry = None;
+    let mut named = Vec::new();
+    // Scans every five minutes for a day and a half; the group expires two minutes in.
+    for step in 0..432 {
+        let at = now() + Duration::minutes(5 * step) + Duration::seconds(20);
+        world.set_now(at);
+        if at >= expires_at {
+            world.set_group_status("sg-EXPIRING", StreamGroupStatus::Expired);
+            tag_calls_at_expiry.get_or_insert(tag_calls(&world));
+        }
+        let before = expiry_messages(&world).len();
+        scan(&scanner).await;
+        if expiry_messages(&world).len() > before {
+            named.push((at - expires_at).num_minutes());
+        }
+    }
+    assert_eq!(named, [3, 24 * 60 + 3], "first seen, then one re-send interval later");
+    assert!(expiry_messages(&world).iter().all(|(_, m)| m.attributes["stream_group"] == "sg-EXPIRING"));
+    let named_in_digest = digests(&world).into_iter().filter(|(_, _, email)| email.contains("- expired [")).count();
+    assert_eq!(named_in_digest, 2, "the digest names it as often as the findings topic does");
+    assert_eq!(Some(tag_calls(&world)), tag_calls_at_expiry, "nothing is asked of an expired group's tags");
 }

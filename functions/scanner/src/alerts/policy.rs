@@ -48,18 +48,38 @@ pub fn first_scan_of_interval(now: DateTime<Utc>, resend: Duration, schedule: Du
     into_interval < schedule.num_seconds().max(1)
 }
 
-/// A group's alerts when nothing is remembered: all of them in the first scan of an interval,
-/// none otherwise, and no memory to write.
-pub fn plan_without_memory(group: AlertTarget, findings: &[&Finding], alert_now: bool) -> GroupAlerts {
+/// A group's alerts when nothing is remembered: all of them with `due` (the scan that is to
+/// alert them), none otherwise, and no memory to write.
+pub fn plan_without_memory(group: AlertTarget, findings: &[&Finding], due: Option<Why>) -> GroupAlerts {
     let mut plan = GroupAlerts { group, ..GroupAlerts::default() };
     for finding in findings {
-        if alert_now {
-            plan.send.push(((*finding).clone(), Why::ResendDue));
-        } else {
-            plan.suppressed.push((*finding).clone());
+        match due {
+            Some(why) => plan.send.push(((*finding).clone(), why)),
+            None => plan.suppressed.push((*finding).clone()),
         }
     }
     plan
+}
+
+/// For an EXPIRED group, whose tags can be neither read nor written (seed 000 and the model's
+/// ExpiresAt: "Only Get and Delete operations will work on an expired stream group"), whether
+/// this scan alerts its findings: the first scan after ExpiresAt (`New`), then one scan every
+/// re-send interval counted from ExpiresAt (`ResendDue`). The time since ExpiresAt, which
+/// ListStreamGroups reports, is the memory: no tag is needed. A scan delayed past its period
+/// can miss one window; the next interval's scan names the group again.
+pub fn expired_alert_due(
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    resend: Duration,
+    schedule: Duration,
+) -> Option<Why> {
+    let since = (now - expires_at).num_seconds();
+    let period = schedule.num_seconds().max(1);
+    if since < period {
+        // Just expired (or the service says EXPIRED a little before our clock does).
+        return Some(Why::New);
+    }
+    (since.rem_euclid(resend.num_seconds().max(1)) < period).then_some(Why::ResendDue)
 }
 
 /// Whether to send `finding` given what was sent before.

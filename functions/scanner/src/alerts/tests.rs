@@ -80,9 +80,9 @@ fn without_memory_each_finding_alerts_in_the_first_scan_of_each_interval_only() 
     assert!(first_scan_of_interval(midnight + Duration::seconds(299), resend, schedule));
     assert!(!first_scan_of_interval(midnight + Duration::seconds(300), resend, schedule));
     let f = finding(FindingKind::RotationDue, Severity::Warning, None);
-    let plan = plan_without_memory(group(), &[&f], false);
+    let plan = plan_without_memory(group(), &[&f], None);
     assert!(plan.send.is_empty() && plan.remember.is_empty() && plan.forget.is_empty());
-    assert_eq!(plan_without_memory(group(), &[&f], true).send.len(), 1);
+    assert_eq!(plan_without_memory(group(), &[&f], Some(Why::ResendDue)).send.len(), 1);
 }
 
 #[test]
@@ -219,4 +219,18 @@ fn messages_carry_text_for_people_and_json_for_programs() {
     let payload: serde_json::Value = serde_json::from_str(structured["sqs"].as_str().unwrap()).unwrap();
     assert_eq!(payload["finding"]["kind"], "idle_capacity");
     assert_eq!(payload["why"], "new");
+}
+
+#[test]
+fn an_expired_groups_findings_are_due_when_first_seen_then_once_per_resend_interval() {
+    let expired = at(0);
+    let (resend, schedule) = (Duration::hours(24), Duration::minutes(5));
+    let due = |minutes: i64| expired_alert_due(expired + Duration::minutes(minutes), expired, resend, schedule);
+    assert_eq!(due(0), Some(Why::New));
+    assert_eq!(due(4), Some(Why::New), "within the scan period after ExpiresAt");
+    assert_eq!(due(5), None);
+    assert_eq!(due(23 * 60), None);
+    assert_eq!(due(24 * 60 + 1), Some(Why::ResendDue));
+    assert_eq!(due(24 * 60 + 6), None);
+    assert_eq!(due(-1), Some(Why::New), "the service says EXPIRED a little before our clock");
 }
