@@ -91,14 +91,17 @@ async fn one_digest_per_scan_with_news_none_when_unchanged_and_one_naming_an_esc
     assert!(aws.drain(&digest_queue, Duration::from_secs(2)).await.is_empty());
     assert!(aws.drain(&findings_queue, Duration::from_secs(1)).await.is_empty());
 
-    // WHEN twelve hours pass and expiry_soon rises to high THEN one digest names the escalation
+    // WHEN twelve hours pass and expiry_soon rises to high THEN one digest names the escalation,
+    // and the idle always-on capacity its players left behind (their sessions ended) as new
     emu.advance_days(0.5).await;
     let later = watch.invoke_file(SCANNER, "scanner-scheduled-event.json").await.expect("scan");
     assert_eq!(later["digest"]["escalated"], 1, "{:#}", later["digest"]);
     let digests = aws.drain(&digest_queue, Duration::from_secs(2)).await;
     assert_eq!(digests.len(), 1);
     assert_valid(&validator, &digests[0]);
-    assert_eq!(digests[0].subject.as_deref(), Some("[GameLift Streams watchdog] 1 escalated"));
+    assert_eq!(digests[0].subject.as_deref(), Some("[GameLift Streams watchdog] 1 new, 1 escalated"));
+    let new = named_findings(description(&digests[0]));
+    assert!(new.contains(&("sg-EXPIRING1".to_owned(), "idle_capacity".to_owned())), "{new:?}");
     assert_eq!(digests[0].attribute("severity"), Some("high"));
     let text = description(&digests[0]);
     assert!(text.contains("`sg-EXPIRING1`") && text.contains("expiry_soon _escalated from warning_"), "{text}");

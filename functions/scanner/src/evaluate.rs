@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use tokio::sync::mpsc::UnboundedSender;
 use watchdog_core::findings::Finding;
 use watchdog_core::opt_in;
-use watchdog_core::ports::{Datum, GameLiftStreams, Tags};
+use watchdog_core::ports::{Datum, GameLiftStreams, HealthHistory, Tags, Unit};
 use watchdog_core::rules;
 use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession};
 
@@ -54,6 +54,7 @@ struct TagNeeds {
 pub async fn evaluate(
     config: &Config,
     region: &dyn GameLiftStreams,
+    history: &dyn HealthHistory,
     described: Described,
     sessions: &SessionsSeen,
     now: DateTime<Utc>,
@@ -66,7 +67,9 @@ pub async fn evaluate(
     let tags = read_tags(region, &group, &needs, &mut out).await;
     let demand = wants_demand(config, &needs, tags.as_ref());
     publish_figures(config, region, &group, out.described, sessions, demand, now, outlets);
-    if let Some(plan) = plan_alerts(config, region, &group, tags.as_ref(), &needs, sessions, now, &mut out) {
+    let expired_due = expired_alert_due(config, region, history, &group, now, outlets, &mut out).await;
+    if let Some(plan) = plan_alerts(config, region, &group, tags.as_ref(), &needs, sessions, expired_due, now, &mut out)
+    {
         out.suppressed = plan.suppressed.len();
         let _ = outlets.alerts.send(plan);
     }
@@ -176,6 +179,7 @@ fn plan_alerts(
     tags: Option<&Tags>,
     needs: &TagNeeds,
     sessions: &SessionsSeen,
+    expired_due: Option<Why>,
     now: DateTime<Utc>,
     out: &mut Evaluated,
 ) -> Option<GroupAlerts> {
@@ -184,19 +188,8 @@ fn plan_alerts(
     let first_of_interval =
         || alerts::first_scan_of_interval(now, config.alert_resend, config.schedule_interval).then_some(Why::ResendDue);
     if group.status == StreamGroupStatus::Expired {
-        if findings.is_empty() {
-            return None;
-        }
-        // Seed 000: "Only Get and Delete operations will work on an expired stream group", so
-        // its alert memory (tags) can be neither read nor written. The time since ExpiresAt
-        // stands in for it: named when first seen, then once per re-send interval.
-        let due = match group.expires_at {
-            Some(expires_at) => {
-                alerts::expired_alert_due(now, expires_at, config.alert_resend, config.schedule_interval)
-            }
-            None => first_of_interval(),
-        };
-        return Some(alerts::plan_without_memory(target, &findings, due));
+        // Its memory is in CloudWatch, read by `expired_alert_due`.
+        return (!findings.is_empty()).then(|| alerts::plan_without_memory(target, &findings, expired_due));
     }
     if !findings.is_empty() && config.alert_memory == AlertMemory::None {
         // No tag is read or written: alerted in the first scan of each re-send interval.
@@ -223,4 +216,53 @@ fn plan_alerts(
         out.memory_full = true;
     }
     Some(plan)
+}
+
+/// The datum that remembers an EXPIRED group's alert (one per alert, by group): its memory
+/// cannot live in its tags, which the service no longer reads or writes.
+pub const EXPIRED_GROUP_ALERTED: &str = "ExpiredGroupAlerted";
+
+/// Whether this scan alerts an EXPIRED group's findings, and why. Seed 000 and the model's
+/// ExpiresAt: "Only Get and Delete operations will work on an expired stream group", so its
+/// alert memory is kept in CloudWatch instead: an `ExpiredGroupAlerted` datum published with
+/// the alert and read back here. Named when first seen, then again once no alert is
+/// remembered within ALERT_RESEND_HOURS. If the memory cannot be read, the time since ExpiresAt
+/// decides (`alerts::expired_alert_due`), so an unreadable memory never silences an expiry.
+async fn expired_alert_due(
+    config: &Config,
+    region: &dyn GameLiftStreams,
+    history: &dyn HealthHistory,
+    group: &StreamGroup,
+    now: DateTime<Utc>,
+    outlets: &Outlets,
+    out: &mut Evaluated,
+) -> Option<Why> {
+    if group.status != StreamGroupStatus::Expired || out.findings.is_empty() {
+        return None;
+    }
+    let dimensions = vec![("Region", region.region().to_owned()), ("StreamGroupId", group.id.clone())];
+    // To the end of this minute: CloudWatch's end time is exclusive and a datum of this very
+    // moment (a run right after the one that alerted) must count.
+    let (since, until) = (now - config.alert_resend, now + chrono::Duration::minutes(1));
+    let remembered = history.sum(&config.namespace, EXPIRED_GROUP_ALERTED, &dimensions, since, until).await;
+    let expires_at = group.expires_at.unwrap_or(now);
+    let due = match remembered {
+        Ok(alerted) if alerted > 0.0 => None,
+        Ok(_) if now - expires_at < config.alert_resend => Some(Why::New),
+        Ok(_) => Some(Why::ResendDue),
+        Err(e) => {
+            out.unread.push(Unread::new(
+                region.region(),
+                Some(&group.id),
+                &e,
+                "the expired group's alert memory (CloudWatch) went unread: alerted by the time since ExpiresAt",
+            ));
+            alerts::expired_alert_due(now, expires_at, config.alert_resend, config.schedule_interval)
+        }
+    };
+    if due.is_some() {
+        let datum = Datum { name: EXPIRED_GROUP_ALERTED, dimensions, value: 1.0, unit: Unit::Count };
+        let _ = outlets.metrics.send(vec![datum]);
+    }
+    due
 }

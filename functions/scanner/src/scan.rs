@@ -349,12 +349,13 @@ impl Scanner {
             let sessions = sessions_phase.clone();
             async move {
                 let outlets = &outlets;
+                let history = self.ports.history.as_ref();
                 let evaluated = tokio_stream_of(described_rx)
                     .map(|described| {
                         let sessions = sessions.clone();
                         async move {
                             let seen = sessions.await;
-                            evaluate(config, region, described, &seen, now, outlets).await
+                            evaluate(config, region, history, described, &seen, now, outlets).await
                         }
                     })
                     .buffer_unordered(config.max_concurrency)
