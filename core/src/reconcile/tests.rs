@@ -4,9 +4,9 @@
 use super::*;
 use crate::event_fields::RunRequest;
 use crate::ports::{CreateGroupRequest, ErrorKind, LocationSpec, Message, Tags, Write};
+use crate::testkit::fixed_now as now;
 use crate::testkit::{self, World};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -49,10 +49,6 @@ async fn run_with(
 
 fn request(dry_run: Option<bool>) -> RunRequest {
     RunRequest { trigger: Some("t".into()), dry_run, stream_groups: None }
-}
-
-fn now() -> DateTime<Utc> {
-    crate::testkit::fixed_now()
 }
 
 fn world() -> World {

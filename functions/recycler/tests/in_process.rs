@@ -2,22 +2,19 @@
 //! executed, dry run, limits, deferral and failure paths. Runs in milliseconds; the same
 //! paths through cargo lambda, the emulator and LocalStack are in tests/tests/recycler_lambda.rs.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use gls_watchdog_recycler::{Config, OPERATIONS, Recycler, Report};
 use watchdog_core::env_config::FromEnv;
 use watchdog_core::event_fields::RunRequest;
 use watchdog_core::ports::ErrorKind;
 use watchdog_core::reconcile::{Deployed, StepKind};
 use watchdog_core::tags::recycle as state;
+use watchdog_core::testkit::fixed_now as now;
 use watchdog_core::testkit::{self, World};
 use watchdog_core::{ApplicationRef, LocationStatus, StreamGroupStatus, StreamSessionStatus};
 
 const REGION: &str = "us-west-2";
 const TOPIC: &str = "arn:aws:sns:us-west-2:111122223333:actions";
-
-fn now() -> DateTime<Utc> {
-    watchdog_core::testkit::fixed_now()
-}
 
 /// A 29-day-old opted-in group with two locations and two applications.
 fn old_group(world: &World, id: &str, tags: &[(&str, &str)]) {

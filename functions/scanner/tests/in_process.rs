@@ -3,20 +3,17 @@
 //! dry run and publish failures. The same through cargo lambda, the emulator and LocalStack
 //! is in tests/tests/scanner_lambda.rs.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use gls_watchdog_scanner::event::ScanRequest;
 use gls_watchdog_scanner::{Config, OPERATIONS, Report, Scanner};
 use watchdog_core::env_config::FromEnv;
 use watchdog_core::ports::ErrorKind;
+use watchdog_core::testkit::fixed_now as now;
 use watchdog_core::testkit::{self, World};
 use watchdog_core::{LocationStatus, StreamGroupStatus, StreamSessionStatus};
 
 const REGION: &str = "us-west-2";
 const TOPIC: &str = "arn:aws:sns:us-west-2:111122223333:findings";
-
-fn now() -> DateTime<Utc> {
-    watchdog_core::testkit::fixed_now()
-}
 
 /// `count` groups: every one 30 days old (rotation due), every tenth one with a failed remote
 /// location, each with one player and no idle capacity.

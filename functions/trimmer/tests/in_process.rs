@@ -3,22 +3,19 @@
 //! sessions, dry run. The same paths through cargo lambda, the emulator and LocalStack are in
 //! tests/tests/trimmer_lambda.rs.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use gls_watchdog_trimmer::{Config, OPERATIONS, Report, Trimmer};
 use watchdog_core::env_config::FromEnv;
 use watchdog_core::event_fields::RunRequest;
 use watchdog_core::ports::{Demand, ErrorKind};
 use watchdog_core::reconcile::{Deployed, StepKind};
 use watchdog_core::tags::trim::{Record, record_key};
+use watchdog_core::testkit::fixed_now as now;
 use watchdog_core::testkit::{self, World};
 use watchdog_core::{StreamGroup, StreamSessionStatus};
 
 const REGION: &str = "us-west-2";
 const TOPIC: &str = "arn:aws:sns:us-west-2:111122223333:actions";
-
-fn now() -> DateTime<Utc> {
-    watchdog_core::testkit::fixed_now()
-}
 
 /// An opted-in gen4n_high group (tenancy 2) with always-on 10 in each location, two players
 /// in use, and a day of demand history peaking at 2.

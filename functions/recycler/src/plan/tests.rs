@@ -5,14 +5,11 @@ use crate::carry::{create_request, location_spec};
 use watchdog_core::ports::Write;
 use watchdog_core::reconcile::{Call, FAILURE_KIND, StepKind};
 use watchdog_core::tags::recycle::{RepairRecord, decode_repair, encode_repair, repair_key};
+use watchdog_core::testkit::fixed_now as now;
 use watchdog_core::{
     ApplicationRef, ApplicationStatus, Capacity, Location, LocationStatus, StreamClass, StreamSessionStatus,
     StreamUrlStatus, VpcTransit,
 };
-
-fn now() -> DateTime<Utc> {
-    watchdog_core::testkit::fixed_now()
-}
 
 fn settings() -> Settings {
     Settings {

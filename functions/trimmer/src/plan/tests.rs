@@ -1,9 +1,6 @@
 use super::*;
+use watchdog_core::testkit::fixed_now as now;
 use watchdog_core::{Capacity, Location};
-
-fn now() -> DateTime<Utc> {
-    watchdog_core::testkit::fixed_now()
-}
 
 fn settings() -> Settings {
     Settings {
