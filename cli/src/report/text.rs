@@ -199,9 +199,21 @@ pub fn plan(view: &View, markdown: bool) -> String {
     section(&mut out, "What the recycler and the trimmer would do", &steps(view), "Nothing to do.", markdown);
     section(&mut out, "Waiting for a person", &waiting(view), "Nothing is waiting.", markdown);
     let saved: f64 = view.steps.iter().filter(|s| !s.reported_only).filter_map(|s| s.capacity_hours_per_day).sum();
-    let _ = writeln!(out, "\nThe trimmer's steps save {saved:.1} capacity-hours a day.");
+    let _ = writeln!(out, "\n{}", savings_line(saved));
     unread(&mut out, view);
     out
+}
+
+/// What the trimmer's steps do to the paid capacity-hours, never "save -0.0": raising capacity
+/// back to the studio's level adds hours.
+fn savings_line(saved: f64) -> String {
+    if saved >= 0.05 {
+        format!("The trimmer's steps save {saved:.1} capacity-hours a day.")
+    } else if saved <= -0.05 {
+        format!("The trimmer's steps add {:.1} capacity-hours a day (capacity raised back).", -saved)
+    } else {
+        "The trimmer's steps change no paid capacity-hours.".to_owned()
+    }
 }
 
 fn unread(out: &mut String, view: &View) {
@@ -236,5 +248,13 @@ mod tests {
         table.rows.push(vec!["wide cell".into(), "x|y".into()]);
         assert_eq!(table.text(), "a          long head\n---------  ---------\nwide cell  x|y\n");
         assert_eq!(table.markdown(), "| a | long head |\n|---|---|\n| wide cell | x\\|y |\n");
+    }
+
+    #[test]
+    fn the_savings_line_never_says_minus_zero() {
+        assert_eq!(savings_line(-0.01), "The trimmer's steps change no paid capacity-hours.");
+        assert_eq!(savings_line(0.0), "The trimmer's steps change no paid capacity-hours.");
+        assert_eq!(savings_line(48.0), "The trimmer's steps save 48.0 capacity-hours a day.");
+        assert_eq!(savings_line(-24.0), "The trimmer's steps add 24.0 capacity-hours a day (capacity raised back).");
     }
 }
