@@ -334,7 +334,32 @@ impl Scanner {
         .shared();
 
         let (alert_tx, alert_rx) = unbounded_channel();
+        // EXPIRED groups have no details to read and keep their alert memory in CloudWatch:
+        // they are evaluated on their own, so those reads never hold an evaluation slot that a
+        // serving group's tag read is waiting for.
+        let (expired, summaries): (Vec<StreamGroup>, Vec<StreamGroup>) =
+            summaries.into_iter().partition(|g| g.status == StreamGroupStatus::Expired);
+        let expired_outlets = Outlets { alerts: alert_tx.clone(), metrics: metrics.clone() };
         let outlets = Outlets { alerts: alert_tx, metrics };
+        let history = self.ports.history.as_ref();
+        let expired_phase = {
+            let sessions = sessions_phase.clone();
+            async move {
+                let outlets = &expired_outlets;
+                stream::iter(expired)
+                    .map(|group| {
+                        let sessions = sessions.clone();
+                        async move {
+                            let seen = sessions.await;
+                            evaluate(config, region, history, Described::Summary(group, None), &seen, now, outlets)
+                                .await
+                        }
+                    })
+                    .buffer_unordered(config.max_concurrency)
+                    .collect::<Vec<Evaluated>>()
+                    .await
+            }
+        };
         let (described_tx, described_rx) = unbounded_channel::<Described>();
         // Details are read by themselves, so that evaluation waiting on sessions never holds
         // back GetStreamGroup, the scan's busiest operation.
@@ -349,7 +374,6 @@ impl Scanner {
             let sessions = sessions_phase.clone();
             async move {
                 let outlets = &outlets;
-                let history = self.ports.history.as_ref();
                 let evaluated = tokio_stream_of(described_rx)
                     .map(|described| {
                         let sessions = sessions.clone();
@@ -374,8 +398,9 @@ impl Scanner {
         let memory_write =
             if config.alert_delivery.digest() { MemoryWrite::AfterDigest } else { MemoryWrite::PerGroup };
         let deliver_phase = alerts::deliver(alert_rx, per_finding, memory_write, region);
-        let (_, evaluated, sessions, delivered) =
-            tokio::join!(describe_phase, evaluate_phase, sessions_phase.clone(), deliver_phase);
+        let (_, mut evaluated, expired_evaluated, sessions, delivered) =
+            tokio::join!(describe_phase, evaluate_phase, expired_phase, sessions_phase.clone(), deliver_phase);
+        evaluated.extend(expired_evaluated);
 
         let mut suppressed = 0;
         for e in evaluated {
