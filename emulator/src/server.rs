@@ -43,7 +43,30 @@ fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn api(State(emu): State<Arc<Emulator>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+/// Every answer carries `x-amzn-RequestId`, as the service's do: the SDKs read it into each
+/// output's and error's `request_id()`, so a log line can be matched to a request.
+async fn api(emu: State<Arc<Emulator>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let mut response = answer(emu, method, uri, headers, body).await;
+    if let Ok(id) = axum::http::HeaderValue::from_str(&request_id()) {
+        response.headers_mut().insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+/// A fresh request id in the service's form (a version-4 UUID).
+fn request_id() -> String {
+    let bits: u128 = rand::random();
+    let hex = format!("{bits:032x}");
+    format!("{}-{}-4{}-8{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+}
+
+async fn answer(
+    State(emu): State<Arc<Emulator>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path();
     let Some(routed) = emu.model.route(method.as_str(), path) else {
         return ServiceError::unknown_operation(method.as_str(), path).into_response();

@@ -595,3 +595,20 @@ async fn a_replacement_told_to_fail_ends_in_error_and_the_waiter_fails() {
     assert_eq!(group.status(), Some(&StreamGroupStatus::Error));
     assert_eq!(group.status_reason().map(|r| r.as_str()), Some("noAvailableInstances"));
 }
+
+/// The SDK reads every answer's `x-amzn-RequestId` into `request_id()`: successes and errors
+/// both carry one, each different, so a log line can be matched to a request.
+#[tokio::test]
+async fn every_answer_carries_a_request_id() {
+    use aws_sdk_gameliftstreams::operation::RequestId;
+    let emu = TestEmulator::start(quick_config(), Some(FLEET)).await;
+    let client = emu.client("us-west-2").await;
+    let first = client.list_stream_groups().send().await.unwrap();
+    let second = client.list_stream_groups().send().await.unwrap();
+    let (a, b) = (first.request_id().unwrap_or_default(), second.request_id().unwrap_or_default());
+    assert_eq!(a.len(), 36, "a UUID: {a:?}");
+    assert_ne!(a, b);
+    let error = client.get_stream_group().identifier("sg-NOSUCH000").send().await.unwrap_err();
+    let id = error.as_service_error().and_then(|e| e.request_id()).unwrap_or_default();
+    assert_eq!(id.len(), 36, "errors carry one too: {error:?}");
+}
