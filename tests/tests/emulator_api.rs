@@ -219,6 +219,11 @@ async fn paginators_walk_every_page_with_opaque_tokens() {
 
     let bad = client.list_stream_groups().next_token("not-a-token").send().await.unwrap_err();
     assert!(bad.into_service_error().is_validation_exception());
+    // A forged token of the right scope and form, naming a made-up position, is refused too:
+    // base64url of "ListStreamGroups|00000000000000000000/sg-MADEUP|0".
+    let forged = "TGlzdFN0cmVhbUdyb3Vwc3wwMDAwMDAwMDAwMDAwMDAwMDAwMC9zZy1NQURFVVB8MA";
+    let bad = client.list_stream_groups().next_token(forged).send().await.unwrap_err();
+    assert!(bad.into_service_error().is_validation_exception());
     let too_many = client.list_stream_groups().max_results(101).send().await.unwrap_err();
     assert!(too_many.into_service_error().is_validation_exception());
 }

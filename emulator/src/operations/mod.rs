@@ -308,9 +308,18 @@ fn paginate(
     }
     let mut reply = json!({ "Items": page });
     if more && let Some(key) = last_key {
-        reply["NextToken"] = Value::String(URL_SAFE_NO_PAD.encode(format!("{scope}|{key}")));
+        reply["NextToken"] = Value::String(URL_SAFE_NO_PAD.encode(format!("{scope}|{key}|{}", token_mac(scope, &key))));
     }
     Ok(Some(reply))
+}
+
+/// A keyed hash of a token's scope and position: a token the emulator did not issue (made up,
+/// or edited) is refused like any invalid one, as the service refuses tokens it did not issue.
+/// The key is random per process, so tokens do not outlive the emulator.
+fn token_mac(scope: &str, key: &str) -> String {
+    use std::hash::BuildHasher;
+    static SECRET: std::sync::OnceLock<std::collections::hash_map::RandomState> = std::sync::OnceLock::new();
+    format!("{:016x}", SECRET.get_or_init(Default::default).hash_one((scope, key)))
 }
 
 fn decode_token(scope: &str, token: &str) -> Result<String, ServiceError> {
@@ -319,6 +328,9 @@ fn decode_token(scope: &str, token: &str) -> Result<String, ServiceError> {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.strip_prefix(&format!("{scope}|")).map(str::to_owned))
+        .and_then(|rest| rest.rsplit_once('|').map(|(key, mac)| (key.to_owned(), mac.to_owned())))
+        .filter(|(key, mac)| *mac == token_mac(scope, key))
+        .map(|(key, _)| key)
         .ok_or_else(|| ServiceError::validation(format!("The NextToken {token} is not valid for {scope}.")))
 }
 
