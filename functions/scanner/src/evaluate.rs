@@ -227,7 +227,7 @@ pub const EXPIRED_GROUP_ALERTED: &str = "ExpiredGroupAlerted";
 /// alert memory is kept in CloudWatch instead: an `ExpiredGroupAlerted` datum published with
 /// the alert and read back here. Named when first seen, then again once no alert is
 /// remembered within ALERT_RESEND_HOURS. If the memory cannot be read, the time since ExpiresAt
-/// decides (`alerts::expired_alert_due`), so an unreadable memory never silences an expiry.
+/// decides (`alerts::expiry_window_due`), so an unreadable memory never silences an expiry.
 async fn expired_alert_due(
     config: &Config,
     region: &dyn GameLiftStreams,
@@ -257,7 +257,7 @@ async fn expired_alert_due(
                 &e,
                 "the expired group's alert memory (CloudWatch) went unread: alerted by the time since ExpiresAt",
             ));
-            alerts::expired_alert_due(now, expires_at, config.alert_resend, config.schedule_interval)
+            alerts::expiry_window_due(now, expires_at, config.alert_resend, config.schedule_interval)
         }
     };
     if due.is_some() {

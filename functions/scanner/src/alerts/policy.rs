@@ -67,7 +67,7 @@ pub fn plan_without_memory(group: AlertTarget, findings: &[&Finding], due: Optio
 /// re-send interval counted from ExpiresAt (`ResendDue`). The time since ExpiresAt, which
 /// ListStreamGroups reports, is the memory: no tag is needed. A scan delayed past its period
 /// can miss one window; the next interval's scan names the group again.
-pub fn expired_alert_due(
+pub fn expiry_window_due(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     resend: Duration,

@@ -225,7 +225,7 @@ fn messages_carry_text_for_people_and_json_for_programs() {
 fn an_expired_groups_findings_are_due_when_first_seen_then_once_per_resend_interval() {
     let expired = at(0);
     let (resend, schedule) = (Duration::hours(24), Duration::minutes(5));
-    let due = |minutes: i64| expired_alert_due(expired + Duration::minutes(minutes), expired, resend, schedule);
+    let due = |minutes: i64| expiry_window_due(expired + Duration::minutes(minutes), expired, resend, schedule);
     assert_eq!(due(0), Some(Why::New));
     assert_eq!(due(4), Some(Why::New), "within the scan period after ExpiresAt");
     assert_eq!(due(5), None);
