@@ -6,6 +6,7 @@ use aws_sdk_gameliftstreams::types::StreamGroupStatus;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
+use watchdog_tests::gls_emulator::{Behaviour, ExpiredGroups};
 use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
 use watchdog_tests::{TestEmulator, quick_config};
 
@@ -93,8 +94,14 @@ struct Setup {
 }
 
 async fn setup(name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup {
+    setup_under(Behaviour::default(), name, fleet, extra).await
+}
+
+/// As [`setup`], with the emulator taking `behaviour`'s readings of what the documentation leaves open.
+async fn setup_under(behaviour: Behaviour, name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup {
     let mut config = quick_config();
     config.frozen_clock = true;
+    config.behaviour = behaviour;
     let emu = TestEmulator::start(config, Some(fleet)).await;
     let aws = LocalAws::connect().await;
     let (topic, queue) = aws
@@ -527,36 +534,52 @@ async fn an_application_in_error_blocks_the_cutover_is_reported_and_the_recreati
     assert_eq!(executed(&run(&s).await), ["announce_cutover"]);
 }
 
+/// Under both readings of "Only Get and Delete operations will work on an expired stream
+/// group" (seed 000): whether its tags can still be read decides whether a person must name it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_group_is_replaced_with_no_write_to_it() {
-    let fleet = expired_fleet();
-    let s = setup("expired", &fleet, &[("DRY_RUN", "false"), ("GRACE_MINUTES", "1")]).await;
-    // The service returns no tags for an expired group: nothing happens until a person names it.
-    let unnamed = run(&s).await;
-    assert!(executed(&unnamed).is_empty());
-    assert_eq!(blocked(&unnamed), ["expired_tags_unreadable"]);
-    let mut steps = Vec::new();
-    for _ in 0..8 {
-        if steps.contains(&"announce_retired".to_owned()) {
-            break;
+async fn an_expired_group_is_replaced_with_no_write_to_it_and_finished_by_scheduled_runs() {
+    for reading in [ExpiredGroups::Strict, ExpiredGroups::Lenient] {
+        let behaviour = Behaviour { expired_groups: reading, ..Behaviour::default() };
+        let name = format!("expired-{reading:?}");
+        let s = setup_under(behaviour, &name, &expired_fleet(), &[("DRY_RUN", "false"), ("GRACE_MINUTES", "1")]).await;
+        let first = run(&s).await;
+        if reading == ExpiredGroups::Strict {
+            // No tags, so no opt-in to read: nothing happens until a person names it, once.
+            assert!(executed(&first).is_empty(), "{first:#}");
+            assert_eq!(blocked(&first), ["expired_tags_unreadable"]);
+            let named = s.watch.invoke(RECYCLER, &json!({ "stream_groups": [OLD] })).await.unwrap();
+            assert_eq!(executed(&named), ["create_replacement"], "{named:#}");
+        } else {
+            assert_eq!(executed(&first), ["create_replacement"], "its opt-in tag is readable: {first:#}");
         }
-        let report = s.watch.invoke(RECYCLER, &json!({ "stream_groups": [OLD] })).await.unwrap();
-        assert!(report["errors"].as_array().unwrap().is_empty(), "{report:#}");
-        steps.extend(executed(&report));
-        s.emu.advance_seconds(61.0).await;
+        // From here on only the schedule runs.
+        let mut steps = Vec::new();
+        for _ in 0..8 {
+            if steps.contains(&"announce_retired".to_owned()) {
+                break;
+            }
+            s.emu.advance_seconds(61.0).await;
+            let report = run(&s).await;
+            assert!(report["errors"].as_array().unwrap().is_empty(), "{reading:?}: {report:#}");
+            assert!(blocked(&report).is_empty(), "{reading:?}: {report:#}");
+            steps.extend(executed(&report));
+        }
+        assert_eq!(
+            steps,
+            ["associate_applications", "announce_cutover", "delete_old_group", "announce_retired"],
+            "{reading:?}"
+        );
+        s.emu.advance_seconds(5.0).await;
+        let all = groups(&s).await;
+        assert_eq!(all.len(), 1, "{all:?}");
+        let new_arn = format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{}", all[0].0);
+        let new_tags = tags(&s, &new_arn).await;
+        assert_eq!(new_tags["watchdog:replaces"], OLD);
+        assert!(new_tags.contains_key("watchdog:cutover-at"), "the state lived on the replacement: {new_tags:?}");
+        // Every tag write went to the replacement: one at creation is not a TagResource call,
+        // then the cut-over time and the retirement.
+        assert_eq!(s.emu.calls("TagResource").await, 2, "{reading:?}");
     }
-    assert_eq!(
-        steps,
-        ["create_replacement", "associate_applications", "announce_cutover", "delete_old_group", "announce_retired"]
-    );
-    let all = groups(&s).await;
-    assert_eq!(all.len(), 1, "{all:?}");
-    let new_tags = tags(&s, &format!("arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/{}", all[0].0)).await;
-    assert_eq!(new_tags["watchdog:replaces"], OLD);
-    assert!(new_tags.contains_key("watchdog:cutover-at"), "the state lived on the replacement: {new_tags:?}");
-    // Every tag write went to the replacement: one at creation is not a TagResource call, then
-    // the cut-over time and the retirement.
-    assert_eq!(s.emu.calls("TagResource").await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

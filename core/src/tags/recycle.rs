@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 /// On the old group: the id of its replacement.
 pub const REPLACEMENT: &str = "watchdog:replacement";
-/// On the old group (on the new one when the old group is EXPIRED and takes no writes): when
-/// the cut-over was announced (epoch seconds).
+/// On the new group (on the old one in earlier versions): when the cut-over was announced
+/// (epoch seconds). The old group may expire meanwhile and take its tags with it.
 pub const CUTOVER_AT: &str = "watchdog:cutover-at";
 /// On the old group: replacement attempts that failed, and when to try again.
 pub const ATTEMPT: &str = "watchdog:recycle-attempt";

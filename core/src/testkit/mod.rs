@@ -215,6 +215,11 @@ impl World {
         }
     }
 
+    /// The world's clock (the Unix epoch if a test never set one).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state().now.unwrap_or_default()
+    }
+
     pub fn set_now(&self, now: DateTime<Utc>) {
         self.state().now = Some(now);
     }

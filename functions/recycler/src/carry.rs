@@ -40,8 +40,8 @@ pub use watchdog_core::tags::MAX_TAGS_PER_RESOURCE as MAX_TAGS;
 /// Tags the recycler writes on a replacement when creating it: the link to the old group,
 /// its own marker (the IAM condition on CreateStreamGroup) and the attempt.
 const CREATE_TAGS: usize = 3;
-/// Tags written on a replacement later: the retirement, the backend's acknowledgement, and,
-/// when the old group is EXPIRED, the cut-over time and a failure's back-off.
+/// Tags written on a replacement later: the retirement, the backend's acknowledgement, the
+/// cut-over time and, when the old group is EXPIRED, a failure's back-off.
 const LATER_TAGS: usize = 4;
 
 /// How many of a group's user tags a replacement can carry.

@@ -5,12 +5,18 @@
 use crate::config::Settings;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use watchdog_core::tags::recycle as state;
+use watchdog_core::tags::recycle::{self as state, RecycleState};
 use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession, StreamUrl, StreamUrlStatus};
 
 /// The stream URLs that still start sessions on a group.
 pub fn active_urls(urls: &[StreamUrl]) -> Vec<&StreamUrl> {
     urls.iter().filter(|u| u.status == StreamUrlStatus::Active).collect()
+}
+
+/// When the cut-over from `old` to `replacement` was announced: recorded on the replacement
+/// (earlier versions recorded it on the old group, which is still read).
+pub fn announced_at(old: &StreamGroup, replacement: &StreamGroup) -> Option<DateTime<Utc>> {
+    RecycleState::decode(&replacement.tags).cutover_at.or_else(|| RecycleState::decode(&old.tags).cutover_at)
 }
 
 /// The copy-paste acknowledgement for the backend team: the AWS CLI form of TagResource.

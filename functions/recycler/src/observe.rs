@@ -5,6 +5,7 @@
 //! service gives no tags for it, and a person may still name it for recreation.
 
 use crate::config::Settings;
+use crate::cutover;
 use crate::plan::{self, Observed, Replacement};
 use std::collections::{BTreeMap, BTreeSet};
 use watchdog_core::opt_in::Eligibility;
@@ -134,11 +135,13 @@ async fn read_group(
         }
     };
     let expired = group.status == StreamGroupStatus::Expired;
-    let active_replacement =
-        matches!(&replacement, Some(Replacement::Found(r)) if r.status == StreamGroupStatus::Active);
+    let active_replacement = match &replacement {
+        Some(Replacement::Found(r)) if r.status == StreamGroupStatus::Active => Some(r.as_ref()),
+        _ => None,
+    };
     // Sessions and stream URLs hold a serving group back; an expired one has neither to give.
-    let (sessions, stream_urls) = if active_replacement && !expired {
-        let sessions = if group.tags.contains_key(state::CUTOVER_AT) {
+    let (sessions, stream_urls) = if let Some(new) = active_replacement.filter(|_| !expired) {
+        let sessions = if cutover::announced_at(&group, new).is_some() {
             region
                 .list_group_sessions(&group.id)
                 .await
@@ -184,7 +187,7 @@ async fn read_applications(
         let g = &o.group;
         let due = o.replacement.is_none() && !plan::recreation_reasons(g, now, &settings.policy).is_empty();
         let associating =
-            matches!(&o.replacement, Some(Replacement::Found(_))) && !g.tags.contains_key(state::CUTOVER_AT);
+            matches!(&o.replacement, Some(Replacement::Found(r)) if cutover::announced_at(g, r).is_none());
         if g.tags.contains_key(state::REPLACES) || !(due || associating || g.status == StreamGroupStatus::Expired) {
             return Vec::new();
         }

@@ -147,8 +147,11 @@ pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision
 
     if !o.tags_known {
         // Only an EXPIRED group: its tags would say whether it is opted in, opted out or a
-        // stack's, and the service will not give them. A person naming it decides.
-        if !o.named {
+        // stack's, and the service will not give them. A person naming it decides; once a
+        // replacement of the recycler's says it stands for this group (`watchdog:replaces`),
+        // that decision was made and the scheduled runs drive the replacement to the end.
+        let replacement_in_flight = matches!(&o.replacement, Some(Replacement::Found(_)));
+        if !o.named && !replacement_in_flight {
             decision.block(
                 g,
                 "expired_tags_unreadable",
@@ -158,10 +161,8 @@ pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision
             );
             return decision;
         }
-        decision.note(
-            g,
-            "EXPIRED with unreadable tags; recreated because the run names it (its tags cannot be copied)".into(),
-        );
+        let why = if o.named { "the run names it" } else { "its replacement says it replaces it" };
+        decision.note(g, format!("EXPIRED with unreadable tags; recreated because {why} (its tags cannot be copied)"));
     } else {
         match eligibility(g, settings) {
             Eligibility::CloudFormation(stack) => {

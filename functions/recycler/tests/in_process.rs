@@ -78,7 +78,7 @@ async fn a_group_is_recreated_blue_green_one_step_per_observation() {
     assert_eq!(world.group(&new).unwrap().associated_applications.len(), 2);
 
     assert_eq!(executed(&run(&recycler).await), ["announce_cutover"]);
-    assert!(world.group("sg-OLD").unwrap().tags.contains_key(state::CUTOVER_AT));
+    assert!(world.group(&new).unwrap().tags.contains_key(state::CUTOVER_AT), "kept on the replacement");
     let cutover =
         world.published().into_iter().find(|(_, m)| m.attributes.get("type").map(String::as_str) == Some("cutover"));
     let body: serde_json::Value = serde_json::from_str(&cutover.expect("cut-over announced").1.body).unwrap();
@@ -392,4 +392,90 @@ async fn an_application_in_error_holds_the_cutover_and_an_active_stream_url_the_
     assert!(waiting.plan.notes.iter().any(|n| n.note.contains("1 stream URL(s) still active")));
     world.set_stream_url_status("su-LOBBY", StreamUrlStatus::Revoked);
     assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired"]);
+}
+
+/// The old group reaches `ExpiresAt` now: EXPIRED, its tags no longer readable.
+fn expire(world: &World, id: &str) {
+    let mut group = world.group(id).unwrap();
+    group.status = StreamGroupStatus::Expired;
+    group.expires_at = Some(world.now());
+    world.add_group(group);
+}
+
+fn cutovers_announced(world: &World) -> usize {
+    world.published().iter().filter(|(_, m)| m.attributes.get("type").map(String::as_str) == Some("cutover")).count()
+}
+
+/// Scheduled runs an hour apart, activating any replacement on the way, until `last` is done
+/// or `runs` are made: every step executed, and every reason a run was blocked.
+async fn scheduled_runs(world: &World, recycler: &Deployed<Recycler>, runs: u32) -> (Vec<String>, Vec<String>) {
+    let (mut steps, mut blocked) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let report = run(recycler).await;
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        steps.extend(executed(&report));
+        blocked.extend(report.plan.blocked.iter().map(|b| b.reason.clone()));
+        for g in world.groups().into_iter().filter(|g| g.status == StreamGroupStatus::Activating) {
+            world.set_group_status(&g.id, StreamGroupStatus::Active);
+        }
+        world.set_now(world.now() + Duration::hours(1));
+    }
+    (steps, blocked)
+}
+
+#[tokio::test]
+async fn a_group_that_expires_during_its_recreation_is_finished_by_the_scheduled_runs() {
+    let world = World::new(now());
+    let (recycler, new) = recreation_started(&world, &[]).await;
+    // It expires while its replacement is still activating: its tags are gone with it.
+    expire(&world, "sg-OLD");
+    let (steps, blocked) = scheduled_runs(&world, &recycler, 6).await;
+    assert_eq!(steps, ["associate_applications", "announce_cutover", "delete_old_group", "announce_retired"]);
+    assert!(!blocked.contains(&"expired_tags_unreadable".to_owned()), "{blocked:?}");
+    assert_eq!(world.group("sg-OLD").unwrap().status, StreamGroupStatus::Deleting);
+    assert!(world.group(&new).unwrap().tags.contains_key(state::RETIRED));
+}
+
+#[tokio::test]
+async fn an_expired_group_named_once_is_finished_by_the_scheduled_runs() {
+    let world = World::new(now());
+    let mut group = testkit::group(REGION, "sg-EXP", "gen5n_high", now() - Duration::days(366), &[(REGION, 2)]);
+    group.status = StreamGroupStatus::Expired;
+    group.expires_at = Some(now() - Duration::days(1));
+    world.add_group(group);
+    let recycler = recycler(&world, &[]);
+    let named = RunRequest { stream_groups: Some(vec!["sg-EXP".into()]), ..RunRequest::default() };
+    assert_eq!(executed(&recycler.run(&named).await.unwrap()), ["create_replacement"]);
+    let (steps, blocked) = scheduled_runs(&world, &recycler, 6).await;
+    assert_eq!(steps, ["announce_cutover", "delete_old_group", "announce_retired"]);
+    assert!(blocked.is_empty(), "{blocked:?}");
+}
+
+#[tokio::test]
+async fn a_cutover_is_announced_and_timed_once_when_the_old_group_expires_awaiting_the_ack() {
+    let world = World::new(now());
+    let (recycler, new) = recreation_started(&world, &[("REQUIRE_CUTOVER_ACK", "true")]).await;
+    world.set_group_status(&new, StreamGroupStatus::Active);
+    assert_eq!(executed(&run(&recycler).await), ["associate_applications"]);
+    assert_eq!(executed(&run(&recycler).await), ["announce_cutover"]);
+    // Grace over, no acknowledgement yet; then the old group expires.
+    world.set_now(now() + Duration::minutes(90));
+    let (steps, blocked) = scheduled_runs(&world, &recycler, 2).await;
+    assert!(
+        steps.iter().all(|s| s == "record_blocked") && blocked.contains(&"awaiting_ack".to_owned()),
+        "{steps:?} {blocked:?}"
+    );
+    expire(&world, "sg-OLD");
+    let (steps, blocked) = scheduled_runs(&world, &recycler, 2).await;
+    assert!(
+        steps.iter().all(|s| s == "record_blocked") && blocked.contains(&"awaiting_ack".to_owned()),
+        "{steps:?} {blocked:?}"
+    );
+    // The backend acknowledges: the old group goes at once, its grace period not started again.
+    let mut acknowledged = world.group(&new).unwrap();
+    acknowledged.tags.insert(state::CUTOVER_ACK.into(), "true".into());
+    world.add_group(acknowledged);
+    // (And the blocked record on the replacement is cleared.)
+    assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired", "clear_blocked"]);
+    assert_eq!(cutovers_announced(&world), 1);
 }

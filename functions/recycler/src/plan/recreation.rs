@@ -245,7 +245,7 @@ fn active_replacement(
     }
     let ending =
         g.status == StreamGroupStatus::Expired || g.expires_at.is_some_and(|e| now >= e - settings.expiry_guard);
-    let cutover_at = steps.home.and_then(|home| RecycleState::decode(&home.tags).cutover_at);
+    let cutover_at = cutover::announced_at(g, replacement);
     // The studio's default is pre-cached on always-on capacity: once READY and associated, it
     // becomes the replacement's default again, before the cut-over.
     let intended = g.default_application.as_ref().and_then(|d| d.arn.clone());

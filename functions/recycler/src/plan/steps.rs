@@ -110,11 +110,6 @@ impl Steps<'_> {
         self.now.timestamp().to_string()
     }
 
-    /// Tags on the state's home, if there is one.
-    pub(super) fn record(&self, tags: Tags) -> Option<TagWrite> {
-        self.home.map(|home| TagWrite::set(&home.arn, tags))
-    }
-
     pub(super) fn create(
         &self,
         request: CreateGroupRequest,
@@ -164,7 +159,10 @@ impl Steps<'_> {
         let effect = Effect {
             before: None,
             call: Call::Announce(message),
-            after: self.record(Tags::from([(state::CUTOVER_AT.into(), self.epoch())])),
+            // On the replacement, whatever becomes of the old group: one that expires while
+            // the cut-over waits for its grace period or acknowledgement keeps no tags, and a
+            // cut-over time read from nowhere would be announced (and timed) again.
+            after: Some(TagWrite::set(&replacement.arn, Tags::from([(state::CUTOVER_AT.into(), self.epoch())]))),
             on_failure: None,
         };
         let step = RecyclerStep::AnnounceCutover {
