@@ -48,6 +48,9 @@ impl FromEnv for Config {
                 max_repair_attempts: whole(lookup, "MAX_REPAIR_ATTEMPTS", "number", 1..=20, 3)?,
                 repair_stable: hours(lookup, "REPAIR_STABLE_HOURS", 1..=720, 24)?,
                 require_cutover_ack: flag(lookup, "REQUIRE_CUTOVER_ACK", false)?,
+                // The service's own StreamGroupActive waiter gives up after 120 polls 30 s apart
+                // (waiters-2.json): an hour.
+                activation_timeout: minutes(lookup, "ACTIVATION_TIMEOUT_MINUTES", 10..=1440, 60)?,
                 stream_url_max_wait: hours(lookup, "STREAM_URL_MAX_WAIT_HOURS", 0..=720, 168)?,
                 alert_tag_prefix: env_config::alert_tag_prefix(lookup)?,
                 policy: env_config::policy(lookup)?,
@@ -118,6 +121,8 @@ pub struct Settings {
     pub repair_stable: Duration,
     /// The old group is deleted only after the backend tags the replacement `watchdog:cutover-ack`.
     pub require_cutover_ack: bool,
+    /// How long a replacement may stay ACTIVATING before it counts as failed.
+    pub activation_timeout: Duration,
     /// How long after the cut-over active stream URLs hold the old group back.
     pub stream_url_max_wait: Duration,
     /// The scanner's alert-memory prefix: those tags are never copied to a replacement.

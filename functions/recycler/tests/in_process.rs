@@ -479,3 +479,32 @@ async fn a_cutover_is_announced_and_timed_once_when_the_old_group_expires_awaiti
     assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired", "clear_blocked"]);
     assert_eq!(cutovers_announced(&world), 1);
 }
+
+#[tokio::test]
+async fn a_replacement_still_activating_is_waited_for_up_to_the_ceiling_then_counted_as_failed() {
+    let world = World::new(now());
+    let (recycler, new) = recreation_started(&world, &[("RETRY_BACKOFF_MINUTES", "30")]).await;
+    // Activation "a few minutes" on a good day; this one takes longer than 45 minutes of
+    // runs every 15 minutes: no second create, no cut-over, one waiting line per run.
+    for quarter in 1..=3 {
+        world.set_now(now() + Duration::minutes(15 * quarter));
+        let report = run(&recycler).await;
+        assert!(executed(&report).is_empty(), "{report:#?}");
+        let waiting: Vec<&String> =
+            report.plan.notes.iter().map(|n| &n.note).filter(|n| n.contains("ACTIVATING")).collect();
+        assert_eq!(waiting.len(), 1, "{:?}", report.plan.notes);
+        assert!(waiting[0].contains(&format!("{} of at most 60 minutes", 15 * quarter)), "{waiting:?}");
+    }
+    assert_eq!(world.calls_of("CreateStreamGroup"), 1);
+    // Past ACTIVATION_TIMEOUT_MINUTES (60, the StreamGroupActive waiter's hour): failed.
+    world.set_now(now() + Duration::minutes(61));
+    let report = run(&recycler).await;
+    assert_eq!(executed(&report), ["record_failed_replacement", "delete_failed_replacement", "unlink"], "{report:#?}");
+    assert!(report.plan.items[0].reason.contains("ACTIVATING for 61 minutes"), "{:?}", report.plan.items[0].reason);
+    assert_eq!(world.group(&new).unwrap().status, StreamGroupStatus::Deleting);
+    assert_eq!(world.group("sg-OLD").unwrap().tags[state::ATTEMPT], "1");
+    // The back-off holds the next attempt; then a new one is created.
+    assert!(executed(&run(&recycler).await).is_empty());
+    world.set_now(now() + Duration::minutes(92));
+    assert_eq!(executed(&run(&recycler).await), ["create_replacement"]);
+}

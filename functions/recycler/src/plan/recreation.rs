@@ -5,7 +5,7 @@ use super::steps::{Steps, announce_retired};
 use super::{Decision, Observed, RecyclerStep, Settings, backoff, recreation_reasons, repair};
 use crate::carry::{self, create_request, user_tag_room};
 use crate::cutover::{self, CutoverNotice, Retirement};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use watchdog_core::ports::Write;
 use watchdog_core::reconcile::Effect;
 use watchdog_core::tags::recycle::{self as state, RecycleState};
@@ -140,39 +140,78 @@ pub(super) fn drive_replacement(
 ) -> bool {
     let g = &o.group;
     let expired = g.status == StreamGroupStatus::Expired;
+    // From its CreatedAt (always reported by GetStreamGroup; without it, no ceiling).
+    let activating_for =
+        replacement.created_at.map_or(Duration::zero(), |created| (now - created).max(Duration::zero()));
     match replacement.status {
         StreamGroupStatus::Error | StreamGroupStatus::ActiveWithErrors | StreamGroupStatus::Expired => {
             let why = format!(
-                "replacement {} is {}{}; {}",
+                "replacement {} is {}{}",
                 replacement.id,
                 replacement.status,
                 replacement.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
-                if expired { "the old group is EXPIRED" } else { "the old group keeps serving" }
             );
-            if expired {
-                return expired_replacement_failed(o, replacement, steps, now, settings, why, d);
-            }
-            let recorded = RecycleState::decode(&g.tags);
-            let attempt = recorded.attempts;
-            if recorded.failed_replacement.as_ref() != Some(&replacement.id) {
-                let retry_after = now + backoff(settings, attempt + 1);
-                d.items.push(steps.record_failed(replacement, attempt + 1, retry_after, why.clone()));
-            }
-            let done = format!("deleted the failed replacement {}", replacement.id);
-            d.items.push(steps.delete_group(
-                RecyclerStep::DeleteFailedReplacement { replacement: replacement.id.clone() },
-                replacement,
-                why.clone(),
-                done,
-            ));
-            d.items.push(steps.unlink(why));
+            return replacement_failed(o, replacement, steps, now, settings, why, d);
         }
+        StreamGroupStatus::Activating if activating_for > settings.activation_timeout => {
+            let why = format!(
+                "replacement {} has been ACTIVATING for {} minutes, longer than ACTIVATION_TIMEOUT_MINUTES ({})",
+                replacement.id,
+                activating_for.num_minutes(),
+                settings.activation_timeout.num_minutes()
+            );
+            return replacement_failed(o, replacement, steps, now, settings, why, d);
+        }
+        StreamGroupStatus::Activating => d.note(
+            g,
+            format!(
+                "replacement {} is ACTIVATING ({} of at most {} minutes); waiting",
+                replacement.id,
+                activating_for.num_minutes(),
+                settings.activation_timeout.num_minutes()
+            ),
+        ),
         StreamGroupStatus::Deleting if !expired => {
             d.items.push(steps.unlink(format!("replacement {} is being deleted", replacement.id)));
         }
         StreamGroupStatus::Active => active_replacement(o, replacement, steps, now, settings, d),
         _ => d.note(g, format!("replacement {} is {}; waiting", replacement.id, replacement.status)),
     }
+    false
+}
+
+/// The replacement failed (or never activated): counted and backed off, deleted, unlinked;
+/// the old group keeps serving. Returns whether a create is planned (an EXPIRED group's next
+/// attempt).
+fn replacement_failed(
+    o: &Observed,
+    replacement: &StreamGroup,
+    steps: &Steps<'_>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+    why: String,
+    d: &mut Decision,
+) -> bool {
+    let g = &o.group;
+    if g.status == StreamGroupStatus::Expired {
+        let why = format!("{why}; the old group is EXPIRED");
+        return expired_replacement_failed(o, replacement, steps, now, settings, why, d);
+    }
+    let why = format!("{why}; the old group keeps serving");
+    let recorded = RecycleState::decode(&g.tags);
+    let attempt = recorded.attempts;
+    if recorded.failed_replacement.as_ref() != Some(&replacement.id) {
+        let retry_after = now + backoff(settings, attempt + 1);
+        d.items.push(steps.record_failed(replacement, attempt + 1, retry_after, why.clone()));
+    }
+    let done = format!("deleted the failed replacement {}", replacement.id);
+    d.items.push(steps.delete_group(
+        RecyclerStep::DeleteFailedReplacement { replacement: replacement.id.clone() },
+        replacement,
+        why.clone(),
+        done,
+    ));
+    d.items.push(steps.unlink(why));
     false
 }
 

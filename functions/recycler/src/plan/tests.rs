@@ -23,6 +23,7 @@ fn settings() -> Settings {
         max_repair_attempts: 3,
         repair_stable: Duration::hours(24),
         require_cutover_ack: false,
+        activation_timeout: Duration::minutes(60),
         stream_url_max_wait: Duration::hours(168),
         alert_tag_prefix: "watchdog:alert:".into(),
         policy: Policy::default(),
