@@ -172,6 +172,33 @@ pub enum ExpiredGroups {
     Lenient,
 }
 
+/// Whether AddStreamGroupLocations and RemoveStreamGroupLocations work while the group is
+/// ACTIVE_WITH_ERRORS. The sources disagree. Model, AddStreamGroupLocations and
+/// RemoveStreamGroupLocations: "the stream group must be in ACTIVE status"; model,
+/// StreamGroupStatus ACTIVE_WITH_ERRORS: "One or more locations in the stream group are in an
+/// error state. Verify the details of individual locations and remove any locations which are
+/// in error."
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum LocationChangesWithErrors {
+    /// Both work (the default: the status's own advice to remove failed locations, and adding
+    /// them back, both taken at their word).
+    Allow,
+    /// Removing works (the status's advice), adding waits for ACTIVE (the operation's sentence).
+    RemoveOnly,
+    /// Neither works: "must be in ACTIVE status" read strictly.
+    Refuse,
+}
+
+impl LocationChangesWithErrors {
+    pub fn allows_add(self) -> bool {
+        self == Self::Allow
+    }
+
+    pub fn allows_remove(self) -> bool {
+        self != Self::Refuse
+    }
+}
+
 /// How long capacity takes to arrive and leave.
 ///
 /// Model, OnDemandCapacity: "at the expense of a greater startup time (typically under 5

@@ -20,7 +20,7 @@ pub mod state;
 pub mod timeline;
 pub mod vocabulary;
 
-pub use facts::{CapacityTimings, ExpiredGroups, OmittedCapacity};
+pub use facts::{CapacityTimings, ExpiredGroups, LocationChangesWithErrors, OmittedCapacity};
 pub use fleet::Fleet;
 pub use instance::Emulator;
 pub use server::router;

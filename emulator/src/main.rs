@@ -1,5 +1,7 @@
 use clap::Parser;
-use gls_emulator::{Behaviour, CapacityTimings, Config, ExpiredGroups, Fleet, OmittedCapacity, Timings};
+use gls_emulator::{
+    Behaviour, CapacityTimings, Config, ExpiredGroups, Fleet, LocationChangesWithErrors, OmittedCapacity, Timings,
+};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +56,10 @@ struct Args {
     /// (also the read-only tag, session and stream URL calls).
     #[arg(long, value_enum, default_value_t = ExpiredGroups::Strict)]
     expired_groups: ExpiredGroups,
+    /// Whether locations can be added or removed while the group is ACTIVE_WITH_ERRORS: allow,
+    /// remove-only, or refuse (the sources disagree).
+    #[arg(long, value_enum, default_value_t = LocationChangesWithErrors::Allow)]
+    location_changes_with_errors: LocationChangesWithErrors,
     /// Seed for resource ids and fault injection.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -99,7 +105,11 @@ async fn main() -> ExitCode {
             },
             ..Timings::default()
         },
-        behaviour: Behaviour { omitted_capacity: args.omitted_capacity, expired_groups: args.expired_groups },
+        behaviour: Behaviour {
+            omitted_capacity: args.omitted_capacity,
+            expired_groups: args.expired_groups,
+            location_changes_with_errors: args.location_changes_with_errors,
+        },
         seed: args.seed,
         frozen_clock: args.frozen_clock,
     };

@@ -7,7 +7,7 @@
 //! idle slot; one that finds none waits until capacity arrives or its placement timeout ends.
 
 use crate::clock::EmulatorClock;
-use crate::facts::{self, CapacityTimings, ExpiredGroups, OmittedCapacity};
+use crate::facts::{self, CapacityTimings, ExpiredGroups, LocationChangesWithErrors, OmittedCapacity};
 use crate::vocabulary::{
     ApplicationStatus, ApplicationStatusReason, ExportFilesStatus, LocationStatus, ReplicationStatus,
     SessionStatus as S, SessionStatusReason as R, ShaderCacheStatus, StreamGroupStatus, StreamUrlStatus,
@@ -59,11 +59,16 @@ impl Default for Timings {
 pub struct Behaviour {
     pub omitted_capacity: OmittedCapacity,
     pub expired_groups: ExpiredGroups,
+    pub location_changes_with_errors: LocationChangesWithErrors,
 }
 
 impl Default for Behaviour {
     fn default() -> Self {
-        Self { omitted_capacity: OmittedCapacity::Reset, expired_groups: ExpiredGroups::Strict }
+        Self {
+            omitted_capacity: OmittedCapacity::Reset,
+            expired_groups: ExpiredGroups::Strict,
+            location_changes_with_errors: LocationChangesWithErrors::Allow,
+        }
     }
 }
 

@@ -136,6 +136,52 @@ async fn an_expired_group_answers_only_get_and_delete() {
     assert!(client.tag_resource().resource_arn(&arn).tags("k", "v").send().await.is_err(), "writes never do");
 }
 
+/// The model leaves open whether locations change in ACTIVE_WITH_ERRORS ("the stream group must
+/// be in ACTIVE status" on Add/RemoveStreamGroupLocations; "remove any locations which are in
+/// error" on the status): each reading is an option, and ACTIVE takes both under every one.
+#[tokio::test]
+async fn location_changes_in_active_with_errors_follow_the_reading_chosen() {
+    use gls_emulator::LocationChangesWithErrors as Reading;
+    for (reading, removes, adds) in
+        [(Reading::Allow, true, true), (Reading::RemoveOnly, true, false), (Reading::Refuse, false, false)]
+    {
+        // Each change on its own emulator: a change accepted makes the group UPDATING_LOCATIONS.
+        let with_a_failed_location = || async {
+            let config = Config {
+                behaviour: Behaviour { location_changes_with_errors: reading, ..Behaviour::default() },
+                ..frozen()
+            };
+            let (emu, client) = start(config).await;
+            emu.admin_ok(
+                "/_emulator/locations/status",
+                json!({ "stream_group": "sg-SCALE0001", "location": "eu-central-1", "status": "ERROR" }),
+            )
+            .await;
+            let group = client.get_stream_group().identifier("sg-SCALE0001").send().await.unwrap();
+            assert_eq!(group.status().unwrap().as_str(), "ACTIVE_WITH_ERRORS");
+            (emu, client)
+        };
+        let (_emu, client) = with_a_failed_location().await;
+        let add = client
+            .add_stream_group_locations()
+            .identifier("sg-SCALE0001")
+            .location_configurations(
+                LocationConfiguration::builder().location_name("ap-northeast-1").always_on_capacity(1).build().unwrap(),
+            )
+            .send()
+            .await;
+        assert_eq!(add.is_ok(), adds, "{reading:?}: {add:?}");
+        let (_emu, client) = with_a_failed_location().await;
+        let remove =
+            client.remove_stream_group_locations().identifier("sg-SCALE0001").locations("eu-central-1").send().await;
+        assert_eq!(remove.is_ok(), removes, "{reading:?}: {remove:?}");
+        if let Err(refused) = remove {
+            let message = refused.into_service_error().meta().message().unwrap_or_default().to_owned();
+            assert!(message.contains("requires ACTIVE"), "the refusal names the status needed: {message}");
+        }
+    }
+}
+
 /// The model (AllocatedCapacity): capacity takes "a few minutes" to arrive and to be released;
 /// target-idle keeps a buffer above what is in use (seed 000).
 #[tokio::test]

@@ -407,6 +407,39 @@ tags = {{ "watchdog:recycle" = "true" }}
     );
 }
 
+/// Under each reading of whether locations change while ACTIVE_WITH_ERRORS (the emulator's
+/// `--location-changes-with-errors`): removed and added back where the service allows it, and
+/// recreated where it refuses the removal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_remote_location_is_mended_under_every_reading_of_active_with_errors() {
+    use watchdog_tests::gls_emulator::LocationChangesWithErrors as Reading;
+    for reading in [Reading::Allow, Reading::RemoveOnly, Reading::Refuse] {
+        let behaviour = Behaviour { location_changes_with_errors: reading, ..Behaviour::default() };
+        let fleet = format!("{APPS}{}", global_group("always_on = 1"));
+        let s = setup_under(behaviour, &format!("repair-{reading:?}"), &fleet, &[("DRY_RUN", "false")]).await;
+        let first = run(&s).await;
+        assert_eq!(s.emu.calls("RemoveStreamGroupLocations").await, 1, "{reading:?}");
+        s.emu.advance_seconds(5.0).await;
+        let second = run(&s).await;
+        if reading == Reading::Refuse {
+            // The removal was refused for the group's state: only a new group mends it.
+            assert_eq!(first["failed_steps"], 1, "{first:#}");
+            assert!(first["errors"].to_string().contains("ACTIVE"), "{first:#}");
+            assert_eq!(executed(&second), ["create_replacement"], "{second:#}");
+            assert!(second["executed"][0]["reason"].as_str().unwrap().contains("active_with_errors"), "{second:#}");
+            assert_eq!(s.emu.calls("AddStreamGroupLocations").await, 0);
+        } else {
+            assert_eq!(executed(&first), ["remove_location"], "{reading:?}: {first:#}");
+            assert_eq!(executed(&second), ["add_location"], "{reading:?}: {second:#}");
+            s.emu.advance_seconds(5.0).await;
+            let client = s.emu.client("us-west-2").await;
+            let group = client.get_stream_group().identifier("sg-GLOBAL001").send().await.unwrap();
+            assert_eq!(group.status(), Some(&StreamGroupStatus::Active), "{reading:?}");
+            assert_eq!(s.emu.calls("CreateStreamGroup").await, 0, "{reading:?}");
+        }
+    }
+}
+
 /// Messages on the actions topic with this `action` (or `type`) attribute.
 fn announced<'a>(messages: &'a [watchdog_tests::lambda::Delivered], kind: &str) -> Vec<&'a Value> {
     messages

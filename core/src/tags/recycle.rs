@@ -112,8 +112,17 @@ pub struct RepairRecord {
     /// When the location was last added back; the record is forgotten once it has stayed
     /// healthy that long, so a location that fails again soon counts as the same repair.
     pub added_back_at: Option<DateTime<Utc>>,
-    /// The last removal was refused (`fail=1`): the next waits for `retry_after`.
-    pub removal_failed: bool,
+    /// The last removal was refused, with the kind of error (`fail=validation`; `1` in
+    /// records written before kinds were kept): the next waits for `retry_after`.
+    pub removal_failure: Option<String>,
+}
+
+impl RepairRecord {
+    /// The service refused the removal for the group's state (a validation or conflict
+    /// error): it does not take location changes while a location is in error.
+    pub fn removal_refused_by_state(&self) -> bool {
+        matches!(self.removal_failure.as_deref(), Some("validation" | "conflict"))
+    }
 }
 
 fn epoch_field(value: Option<DateTime<Utc>>) -> String {
@@ -138,7 +147,7 @@ pub fn encode_repair(record: &RepairRecord) -> String {
         record.attempts,
         epoch_field(record.retry_after),
         epoch_field(record.added_back_at),
-        if record.removal_failed { ";fail=1" } else { "" },
+        record.removal_failure.as_ref().map(|kind| format!(";fail={kind}")).unwrap_or_default(),
     )
 }
 
@@ -164,7 +173,7 @@ pub fn decode_repair(name: &str, value: &str) -> Option<RepairRecord> {
         attempts: opt("n").unwrap_or(1),
         retry_after: at("next"),
         added_back_at: at("back"),
-        removal_failed: present("fail") == Some("1"),
+        removal_failure: present("fail").map(str::to_owned),
     })
 }
 
@@ -190,7 +199,7 @@ mod tests {
             attempts: 3,
             retry_after: DateTime::from_timestamp(1_800_000_000, 0),
             added_back_at: None,
-            removal_failed: true,
+            removal_failure: Some("conflict".into()),
         };
         let value = encode_repair(&record);
         assert!(value.len() <= 256, "{} characters", value.len());

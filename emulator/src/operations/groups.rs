@@ -208,7 +208,8 @@ impl Call<'_> {
 
     pub(super) fn add_locations(&mut self, input: AddLocationsInput) -> Reply {
         let group = &self.group(&input.identifier)?.clone();
-        self.require_status(group, &[StreamGroupStatus::Active, StreamGroupStatus::ActiveWithErrors])?;
+        let with_errors = self.world.behaviour.location_changes_with_errors.allows_add();
+        self.require_status(group, location_change_statuses(with_errors))?;
         check_distinct(input.location_configurations.iter().map(|c| c.location_name.as_str()))?;
         let class = group.stream_class.clone();
         let mut added = Vec::new();
@@ -241,8 +242,9 @@ impl Call<'_> {
     }
 
     pub(super) fn remove_locations(&mut self, input: RemoveLocationsInput) -> Reply {
+        let with_errors = self.world.behaviour.location_changes_with_errors.allows_remove();
         let group = self.group(&input.identifier)?;
-        self.require_status(group, &[StreamGroupStatus::Active, StreamGroupStatus::ActiveWithErrors])?;
+        self.require_status(group, location_change_statuses(with_errors))?;
         for name in &input.locations {
             if name == &group.region {
                 return Err(ServiceError::validation(format!(
@@ -511,5 +513,15 @@ pub fn new_location(
         allocated: 0,
         arriving_at: None,
         surplus_since: None,
+    }
+}
+
+/// The statuses AddStreamGroupLocations or RemoveStreamGroupLocations is accepted in, by the
+/// reading taken of ACTIVE_WITH_ERRORS (`facts::LocationChangesWithErrors`).
+fn location_change_statuses(with_errors: bool) -> &'static [StreamGroupStatus] {
+    if with_errors {
+        &[StreamGroupStatus::Active, StreamGroupStatus::ActiveWithErrors]
+    } else {
+        &[StreamGroupStatus::Active]
     }
 }

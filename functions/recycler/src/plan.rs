@@ -94,8 +94,12 @@ pub fn recreation_reasons(group: &StreamGroup, now: DateTime<Utc>, policy: &Poli
     if group.status == StreamGroupStatus::Expired && !reasons.contains(&FindingKind::Expired) {
         reasons.push(FindingKind::Expired);
     }
-    // A failed primary location cannot be removed: only a new group mends it.
-    if group.status == StreamGroupStatus::ActiveWithErrors && group.primary_location_failed() {
+    // A failed primary location cannot be removed, and a failed location the service would
+    // not remove while the group is ACTIVE_WITH_ERRORS cannot be repaired: only a new group
+    // mends either.
+    if group.status == StreamGroupStatus::ActiveWithErrors
+        && (group.primary_location_failed() || repair::removal_refused(group).is_some())
+    {
         reasons.push(FindingKind::ActiveWithErrors);
     }
     reasons

@@ -7,7 +7,7 @@
 use super::{Decision, RecyclerStep, Settings, Steps, backoff};
 use crate::carry::location_spec;
 use watchdog_core::ports::{Tags, Write};
-use watchdog_core::reconcile::{Call, Effect, TagWrite};
+use watchdog_core::reconcile::{Call, Effect, FAILURE_KIND, TagWrite};
 use watchdog_core::tags::recycle::{self as state, RepairRecord, decode_repair, encode_repair, repair_key};
 use watchdog_core::{LocationStatus, StreamGroup, StreamGroupStatus};
 
@@ -44,7 +44,7 @@ pub(super) fn repair(g: &StreamGroup, steps: &Steps<'_>, settings: &Settings, d:
                 }
                 // After the last removal (or its failure), the back-off holds the next one.
                 if let Some(wait) = recorded.as_ref().and_then(|r| r.retry_after).filter(|t| *t > now)
-                    && recorded.as_ref().is_some_and(|r| r.added_back_at.is_some() || r.removal_failed)
+                    && recorded.as_ref().is_some_and(|r| r.added_back_at.is_some() || r.removal_failure.is_some())
                 {
                     d.note(g, format!("location {name} is in ERROR; repair {attempt} after {}", wait.to_rfc3339()));
                     continue;
@@ -61,13 +61,14 @@ pub(super) fn repair(g: &StreamGroup, steps: &Steps<'_>, settings: &Settings, d:
                     attempts: attempt,
                     retry_after: Some(now + backoff(settings, attempt)),
                     added_back_at: None,
-                    removal_failed: false,
+                    removal_failure: None,
                 };
-                // A refused removal counts as an attempt and waits out its back-off.
+                // A refused removal counts as an attempt and waits out its back-off; the kind
+                // of refusal is kept (one for the group's state escalates to recreation).
                 let refused = RepairRecord {
                     attempts: attempt + 1,
                     retry_after: Some(now + backoff(settings, attempt)),
-                    removal_failed: true,
+                    removal_failure: Some(FAILURE_KIND.into()),
                     ..record.clone()
                 };
                 let effect = Effect {
@@ -107,9 +108,13 @@ pub(super) fn repair(g: &StreamGroup, steps: &Steps<'_>, settings: &Settings, d:
             continue;
         }
         match decode_repair(name, value) {
-            Some(record) if changeable => {
+            // Added back only once the group is ACTIVE: AddStreamGroupLocations says "the
+            // stream group must be in ACTIVE status", and whether ACTIVE_WITH_ERRORS (another
+            // location still failing) is accepted too is open, so the reading that holds
+            // under every answer is taken.
+            Some(record) if g.status == StreamGroupStatus::Active => {
                 let spec = record.spec.clone();
-                let added = RepairRecord { added_back_at: Some(now), removal_failed: false, ..record };
+                let added = RepairRecord { added_back_at: Some(now), removal_failure: None, ..record };
                 let effect = Effect {
                     before: None,
                     call: Call::Write(Write::AddLocation { group_id: g.id.clone(), location: spec.clone() }),
@@ -123,8 +128,24 @@ pub(super) fn repair(g: &StreamGroup, steps: &Steps<'_>, settings: &Settings, d:
                     format!("added {name} back ({})", encode_repair(&added)),
                 ));
             }
-            Some(_) => d.note(g, format!("location {name} removed; adding it back once the group is ACTIVE")),
+            Some(_) => d.note(
+                g,
+                format!("location {name} removed; adding it back once the group is ACTIVE (it is {})", g.status),
+            ),
             None => d.note(g, format!("tag {key}={value:?} is not a repair record; left alone")),
         }
     }
+}
+
+/// A failed location whose removal the service refused for the group's state: the reading
+/// of the documentation under which a group does not take location changes while
+/// ACTIVE_WITH_ERRORS. Nothing but a new group mends it then.
+pub(super) fn removal_refused(g: &StreamGroup) -> Option<String> {
+    if g.status != StreamGroupStatus::ActiveWithErrors {
+        return None;
+    }
+    g.locations.iter().filter(|l| l.status == LocationStatus::Error).find_map(|l| {
+        let record = g.tags.get(&repair_key(&l.name)).and_then(|v| decode_repair(&l.name, v))?;
+        record.removal_refused_by_state().then(|| l.name.clone())
+    })
 }

@@ -480,9 +480,10 @@ fn a_location_that_fails_again_after_repair_backs_off_and_is_escalated_after_the
     assert_eq!((record.attempts, record.spec.vpc_transit.as_ref().unwrap().vpc_id.as_str()), (1, "vpc-0abc"));
     assert_eq!(record.retry_after, Some(now() + Duration::minutes(30)));
 
-    // Removed: added back with the same settings, the time recorded.
+    // Removed, and the group ACTIVE again: added back with the same settings, the time recorded.
     let mut removed = g.clone();
     removed.locations.pop();
+    removed.status = StreamGroupStatus::Active;
     removed.tags.insert(key.clone(), encode_repair(&record));
     let plan = run(&observed(removed));
     assert_eq!(actions(&plan), ["add_location"]);
@@ -528,7 +529,7 @@ fn a_refused_removal_counts_as_an_attempt_and_waits_out_its_backoff() {
     let plan = run(&observed(g.clone()));
     let refused = plan.items[0].effect.on_failure.as_ref().expect("a refused removal is recorded");
     let refused = decode_repair("eu-central-1", &refused.set[&key]).unwrap();
-    assert_eq!((refused.attempts, refused.removal_failed), (2, true));
+    assert_eq!((refused.attempts, refused.removal_failure.as_deref()), (2, Some("{failure-kind}")));
     assert_eq!(refused.retry_after, Some(now() + Duration::minutes(30)));
     g.tags.insert(key.clone(), encode_repair(&refused));
     let plan = run(&observed(g.clone()));
@@ -539,6 +540,45 @@ fn a_refused_removal_counts_as_an_attempt_and_waits_out_its_backoff() {
     assert_eq!(actions(&plan), ["remove_location"]);
     let RecyclerStep::RemoveLocation { attempt, .. } = &plan.items[0].kind else { panic!() };
     assert_eq!(*attempt, 2);
+}
+
+/// Whether locations can be added or removed while ACTIVE_WITH_ERRORS is open (the
+/// operations say "must be in ACTIVE status", the status says "remove any locations which are
+/// in error"): a location is added back only in ACTIVE, and a removal the service refuses for
+/// the group's state escalates to recreation; a refusal of another kind waits its back-off.
+#[test]
+fn location_repair_holds_under_every_reading_of_active_with_errors() {
+    let mut g = group("sg-A", 3, &[("watchdog:recycle", "true")]);
+    g.status = StreamGroupStatus::ActiveWithErrors;
+    g.locations.push(location("eu-central-1", LocationStatus::Error));
+    g.locations.push(location("ap-northeast-1", LocationStatus::Error));
+    let key = repair_key("eu-central-1");
+    let plan = run(&observed(g.clone()));
+    assert_eq!(actions(&plan), ["remove_location", "remove_location"]);
+    let refused = plan.items[0].effect.on_failure.as_ref().unwrap().set[&key].clone();
+
+    // One removed, the other still in ERROR: the group is ACTIVE_WITH_ERRORS, so no add yet.
+    let mut one_removed = g.clone();
+    one_removed.locations.retain(|l| l.name != "eu-central-1");
+    let record = plan.items[0].effect.before.as_ref().unwrap().set[&key].clone();
+    one_removed.tags.insert(key.clone(), record);
+    let mut waiting = run(&observed(one_removed.clone()));
+    waiting.items.retain(|i| i.kind.name() != "remove_location");
+    assert!(waiting.items.is_empty(), "{:?}", waiting.items);
+    assert!(waiting.notes.iter().any(|n| n.note.contains("once the group is ACTIVE (it is ACTIVE_WITH_ERRORS)")));
+
+    // Refused for the group's state (the executor writes the error kind): recreate instead.
+    let mut refused_for_state = g.clone();
+    refused_for_state.tags.insert(key.clone(), refused.replace(FAILURE_KIND, "validation"));
+    let plan = run(&observed(refused_for_state));
+    assert_eq!(actions(&plan), ["create_replacement"], "{:?}", plan.items);
+    assert!(plan.items[0].reason.contains("active_with_errors"), "{}", plan.items[0].reason);
+
+    // Refused for another reason (throttled): the repair waits out its back-off.
+    let mut throttled = g.clone();
+    throttled.tags.insert(key, refused.replace(FAILURE_KIND, "throttled"));
+    let plan = run(&observed(throttled));
+    assert!(!actions(&plan).contains(&"create_replacement".to_owned()), "{:?}", plan.items);
 }
 
 #[test]
@@ -593,7 +633,7 @@ fn waits_end_at_their_exact_instant_even_between_whole_seconds() {
         attempts: 1,
         retry_after: None,
         added_back_at: Some(now()),
-        removal_failed: false,
+        removal_failure: None,
     };
     g.tags.insert(repair_key("eu-central-1"), encode_repair(&record));
     let stable = s.repair_stable.num_seconds();
