@@ -583,5 +583,5 @@ async fn use_stream_url(State(emu): State<Arc<Emulator>>, body: Bytes) -> Respon
 
 async fn get_behaviour(State(emu): State<Arc<Emulator>>) -> Response {
     let world = lock(&emu.world);
-    axum::Json(json!({ "behaviour": world.behaviour, "timings": format!("{:?}", world.timings) })).into_response()
+    axum::Json(json!({ "behaviour": world.behaviour, "timings": world.timings.in_seconds() })).into_response()
 }

@@ -24,7 +24,7 @@ pub use facts::{CapacityTimings, ExpiredGroups, LocationChangesWithErrors, Omitt
 pub use fleet::Fleet;
 pub use instance::Emulator;
 pub use server::router;
-pub use state::{Behaviour, EmulatedWorld, Timings};
+pub use state::{Behaviour, EmulatedWorld, TimingProfile, Timings};
 
 use std::sync::Arc;
 use tokio::net::TcpListener;

@@ -1,6 +1,6 @@
 use clap::Parser;
 use gls_emulator::{
-    Behaviour, CapacityTimings, Config, ExpiredGroups, Fleet, LocationChangesWithErrors, OmittedCapacity, Timings,
+    Behaviour, Config, ExpiredGroups, Fleet, LocationChangesWithErrors, OmittedCapacity, TimingProfile, Timings,
 };
 use std::io::Write;
 use std::path::PathBuf;
@@ -26,28 +26,32 @@ struct Args {
     /// Multiplies the documented per-operation rate limits; 0 disables them.
     #[arg(long, default_value_t = 1.0)]
     rate_limit_scale: f64,
-    /// Seconds a new stream group stays ACTIVATING.
-    #[arg(long, default_value_t = 30.0)]
-    activation_seconds: f64,
-    /// Seconds a location takes to be added or removed.
-    #[arg(long, default_value_t = 20.0)]
-    location_seconds: f64,
-    /// Seconds a stream group stays DELETING.
-    #[arg(long, default_value_t = 10.0)]
-    deletion_seconds: f64,
-    /// Seconds a placed session stays ACTIVATING.
-    #[arg(long, default_value_t = 5.0)]
-    session_start_seconds: f64,
-    /// Seconds an application takes to replicate to a remote location of its stream group.
-    #[arg(long, default_value_t = 60.0)]
-    replication_seconds: f64,
-    /// Seconds more capacity takes to arrive ("typically under 5 minutes"; 60 keeps on-demand
-    /// Linux sessions within their 90-second placement timeout).
-    #[arg(long, default_value_t = 60.0)]
-    capacity_allocate_seconds: f64,
-    /// Seconds capacity no longer wanted stays allocated ("a few minutes").
-    #[arg(long, default_value_t = 180.0)]
-    capacity_release_seconds: f64,
+    /// The service's timings: fast (seconds, the default) or realistic (minutes, as the
+    /// documentation describes them). Each `--*-seconds` option below overrides one of them.
+    #[arg(long, value_enum, default_value_t = TimingProfile::Fast)]
+    timing: TimingProfile,
+    /// Seconds a new stream group stays ACTIVATING (fast: 30).
+    #[arg(long)]
+    activation_seconds: Option<f64>,
+    /// Seconds a location takes to be added or removed (fast: 20).
+    #[arg(long)]
+    location_seconds: Option<f64>,
+    /// Seconds a stream group stays DELETING (fast: 10).
+    #[arg(long)]
+    deletion_seconds: Option<f64>,
+    /// Seconds a placed session stays ACTIVATING (fast: 5).
+    #[arg(long)]
+    session_start_seconds: Option<f64>,
+    /// Seconds an application takes to replicate to a remote location of its stream group (fast: 60).
+    #[arg(long)]
+    replication_seconds: Option<f64>,
+    /// Seconds more capacity takes to arrive ("typically under 5 minutes"; fast: 60, which keeps
+    /// on-demand Linux sessions within their 90-second placement timeout).
+    #[arg(long)]
+    capacity_allocate_seconds: Option<f64>,
+    /// Seconds capacity no longer wanted stays allocated ("a few minutes"; fast: 180).
+    #[arg(long)]
+    capacity_release_seconds: Option<f64>,
     /// What UpdateStreamGroup does with capacity fields it is not given: the service's
     /// "internal defaults" (reset: always-on 0, target-idle 0, maximum = always-on) or keep.
     #[arg(long, value_enum, default_value_t = OmittedCapacity::Reset)]
@@ -72,6 +76,24 @@ fn seconds(s: f64) -> chrono::Duration {
     chrono::Duration::milliseconds((s * 1000.0) as i64)
 }
 
+/// The profile's timings, with each one the command line names replaced.
+fn timings(args: &Args) -> Timings {
+    let mut t = args.timing.timings();
+    let set = |field: &mut chrono::Duration, value: Option<f64>| {
+        if let Some(value) = value {
+            *field = seconds(value);
+        }
+    };
+    set(&mut t.group_activation, args.activation_seconds);
+    set(&mut t.location_change, args.location_seconds);
+    set(&mut t.deletion, args.deletion_seconds);
+    set(&mut t.session_start, args.session_start_seconds);
+    set(&mut t.application_replication, args.replication_seconds);
+    set(&mut t.capacity.allocate, args.capacity_allocate_seconds);
+    set(&mut t.capacity.release, args.capacity_release_seconds);
+    t
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -89,22 +111,12 @@ async fn main() -> ExitCode {
         },
         None => None,
     };
+    let timings = timings(&args);
     let config = Config {
         account_id: args.account_id,
         default_region: args.region,
         rate_limit_scale: args.rate_limit_scale,
-        timings: Timings {
-            group_activation: seconds(args.activation_seconds),
-            location_change: seconds(args.location_seconds),
-            deletion: seconds(args.deletion_seconds),
-            session_start: seconds(args.session_start_seconds),
-            application_replication: seconds(args.replication_seconds),
-            capacity: CapacityTimings {
-                allocate: seconds(args.capacity_allocate_seconds),
-                release: seconds(args.capacity_release_seconds),
-            },
-            ..Timings::default()
-        },
+        timings,
         behaviour: Behaviour {
             omitted_capacity: args.omitted_capacity,
             expired_groups: args.expired_groups,

@@ -50,6 +50,41 @@ async fn starts_on_the_sample_fleet_and_prints_its_address() {
     assert_eq!(body["Items"].as_array().unwrap().len(), west.len());
 }
 
+/// Starts the binary with `args` and returns its address.
+fn start(args: &[&str]) -> (Running, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gls-emulator"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start gls-emulator");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let running = Running(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read the ready line");
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected {line:?}")).to_owned();
+    (running, url)
+}
+
+#[tokio::test]
+async fn the_realistic_profile_takes_minutes_and_a_named_timing_overrides_it() {
+    let (_running, url) = start(&["--timing", "realistic", "--activation-seconds", "2700"]);
+    let behaviour: serde_json::Value =
+        reqwest::get(format!("{url}/_emulator/behaviour")).await.unwrap().json().await.unwrap();
+    let timings = &behaviour["timings"];
+    assert_eq!(timings["group_activation"], 2700.0, "45 minutes, as named: {timings}");
+    assert_eq!(timings["location_change"], 600.0, "{timings}");
+    assert_eq!(
+        (timings["capacity_allocate"].as_f64(), timings["capacity_release"].as_f64()),
+        (Some(240.0), Some(300.0))
+    );
+    let (_running, url) = start(&[]);
+    let fast: serde_json::Value =
+        reqwest::get(format!("{url}/_emulator/behaviour")).await.unwrap().json().await.unwrap();
+    assert_eq!(fast["timings"]["group_activation"], 30.0, "fast is the default");
+}
+
 #[test]
 fn a_bad_fleet_is_refused_with_the_field_named() {
     let dir = std::env::temp_dir().join(format!("gls-emulator-cli-{}", std::process::id()));

@@ -6,7 +6,7 @@ use aws_sdk_gameliftstreams::types::StreamGroupStatus;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
-use watchdog_tests::gls_emulator::{Behaviour, ExpiredGroups};
+use watchdog_tests::gls_emulator::{Behaviour, Config, ExpiredGroups};
 use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
 use watchdog_tests::{TestEmulator, quick_config};
 
@@ -94,14 +94,17 @@ struct Setup {
 }
 
 async fn setup(name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup {
-    setup_under(Behaviour::default(), name, fleet, extra).await
+    setup_on(quick_config(), name, fleet, extra).await
 }
 
 /// As [`setup`], with the emulator taking `behaviour`'s readings of what the documentation leaves open.
 async fn setup_under(behaviour: Behaviour, name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup {
-    let mut config = quick_config();
+    setup_on(Config { behaviour, ..quick_config() }, name, fleet, extra).await
+}
+
+/// As [`setup`], on an emulator started with `config` (its clock frozen).
+async fn setup_on(mut config: Config, name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup {
     config.frozen_clock = true;
-    config.behaviour = behaviour;
     let emu = TestEmulator::start(config, Some(fleet)).await;
     let aws = LocalAws::connect().await;
     let (topic, queue) = aws
@@ -565,6 +568,43 @@ async fn an_application_in_error_blocks_the_cutover_is_reported_and_the_recreati
         .await;
     assert_eq!(executed(&run(&s).await), ["associate_applications", "clear_blocked"]);
     assert_eq!(executed(&run(&s).await), ["announce_cutover"]);
+}
+
+/// A slow day: the replacement stays ACTIVATING for 45 minutes across runs every 15 minutes
+/// (no second create, no cut-over, one waiting line each), then goes on; one that would take
+/// longer than ACTIVATION_TIMEOUT_MINUTES counts as failed and the old group keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_activating_for_45_minutes_is_waited_for_and_one_past_the_ceiling_is_failed() {
+    for (activation_minutes, finishes) in [(45.0, true), (75.0, false)] {
+        let mut config = quick_config();
+        config.timings.group_activation = chrono::Duration::minutes(activation_minutes as i64);
+        let fleet = format!("{APPS}{}", old_group(""));
+        let name = format!("slow-activation-{activation_minutes}");
+        let s = setup_on(config, &name, &fleet, &[("DRY_RUN", "false")]).await;
+        assert_eq!(executed(&run(&s).await), ["create_replacement"]);
+        for quarter in 1..=3 {
+            s.emu.advance_seconds(15.0 * 60.0 - 1.0).await;
+            let waiting = run(&s).await;
+            assert!(executed(&waiting).is_empty(), "{waiting:#}");
+            let notes = waiting["plan"]["notes"].as_array().unwrap();
+            let lines: Vec<&Value> =
+                notes.iter().filter(|n| n["note"].as_str().unwrap().contains("ACTIVATING")).collect();
+            assert_eq!(lines.len(), 1, "quarter {quarter}: {notes:?}");
+        }
+        s.emu.advance_seconds(if finishes { 60.0 } else { 17.0 * 60.0 }).await;
+        let next = run(&s).await;
+        if finishes {
+            assert_eq!(executed(&next), ["associate_applications"], "{next:#}");
+        } else {
+            assert_eq!(
+                executed(&next),
+                ["record_failed_replacement", "delete_failed_replacement", "unlink"],
+                "{next:#}"
+            );
+            assert_eq!(tags(&s, OLD_ARN).await["watchdog:recycle-attempt"], "1");
+        }
+        assert_eq!(s.emu.calls("CreateStreamGroup").await, 1, "no second create");
+    }
 }
 
 /// Under both readings of "Only Get and Delete operations will work on an expired stream
