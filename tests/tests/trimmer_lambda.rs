@@ -6,6 +6,7 @@ use aws_sdk_gameliftstreams::types::Protocol;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
+use watchdog_tests::gls_emulator::{Config, Timings};
 use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
 use watchdog_tests::{TestEmulator, quick_config};
 
@@ -79,7 +80,11 @@ struct Setup {
 /// One `cargo lambda watch` serving both the scanner and the trimmer, with their own metric
 /// namespace so tests sharing LocalStack never read each other's history.
 async fn setup(name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup {
-    let mut config = quick_config();
+    setup_on(quick_config(), name, fleet, extra).await
+}
+
+/// As [`setup`], on an emulator started with `config` (its clock frozen).
+async fn setup_on(mut config: Config, name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup {
     config.frozen_clock = true;
     let emu = TestEmulator::start(config, Some(fleet)).await;
     let aws = LocalAws::connect().await;
@@ -451,4 +456,59 @@ async fn lowering_capacity_below_what_players_use_ends_no_session_and_new_ones_s
         .await
         .unwrap();
     assert_eq!(placed.status().map(|s| s.as_str()), Some("ACTIVE"), "{placed:?}");
+}
+
+/// Allocated capacity of a group's us-west-2 location.
+async fn allocated(s: &Setup, group: &str) -> i32 {
+    let client = s.emu.client("us-west-2").await;
+    let out = client.get_stream_group().identifier(group).send().await.unwrap();
+    out.location_states().iter().find(|l| l.location_name() == Some("us-west-2")).unwrap().allocated_capacity().unwrap()
+}
+
+/// At the realistic profile capacity takes minutes to leave: the run after a trim sees the old
+/// capacity still allocated. Over a day of runs every 15 minutes (the template's TrimSchedule),
+/// with the players staying, the trim is made once and never undone or repeated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_realistic_profile_a_trim_is_made_once_and_not_undone_over_a_day_of_runs() {
+    let config = Config { timings: Timings::realistic(), ..quick_config() };
+    let s = setup_on(config, "realistic-day", &fleet("", ""), &[]).await;
+    scanner_history(&s).await;
+    let first = trim(&s).await;
+    assert_eq!(executed(&first).len(), 1, "{first:#}");
+    assert_eq!(always_on(&s, GROUP).await, 4);
+
+    // A minute later (a person invoking it, or a retry): capacity is still leaving.
+    s.emu.advance_seconds(60.0).await;
+    assert_eq!(allocated(&s, GROUP).await, 10, "released over minutes at the realistic profile");
+    let moving = trim(&s).await;
+    assert!(executed(&moving).is_empty(), "no second change while capacity moves: {moving:#}");
+
+    let client = s.emu.client("us-west-2").await;
+    let players: Vec<String> = client
+        .list_stream_sessions()
+        .identifier(GROUP)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .filter_map(|session| session.arn().map(str::to_owned))
+        .collect();
+    let mut changes = Vec::new();
+    for _ in 0..(24 * 4) {
+        s.emu.advance_seconds(15.0 * 60.0).await;
+        // The players play on (their input keeps the 60-minute idle timeout away).
+        for player in &players {
+            let _ = s.emu.admin_post("/_emulator/sessions/input", json!({ "session": player })).await;
+        }
+        s.watch.invoke_file(SCANNER, "scanner-scheduler-input.json").await.expect("scanner run");
+        let report = trim(&s).await;
+        changes.extend(executed(&report).into_iter().map(|e| e["to"].clone()));
+    }
+    // The players' sessions end at their 12-hour length: one more lowering to the floor may
+    // follow; nothing is ever raised back or changed to and fro.
+    let levels: Vec<i64> = changes.iter().map(|to| to["always_on"].as_i64().unwrap()).collect();
+    assert!(levels.len() <= 1, "{changes:?}");
+    assert!(levels.iter().all(|l| *l < 4), "{changes:?}");
+    assert_eq!(allocated(&s, GROUP).await, always_on(&s, GROUP).await, "settled");
 }
