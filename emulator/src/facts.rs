@@ -65,6 +65,19 @@ pub fn default_always_on(class: &str) -> u32 {
     tenancy(class).unwrap_or(1)
 }
 
+// ---- regions ----
+
+/// The Regions that host the service (its primary locations), each with its own endpoint.
+///
+/// Developer guide, "AWS Regions and remote locations supported by Amazon GameLift Streams"
+/// (https://docs.aws.amazon.com/gameliftstreams/latest/developerguide/regions-quotas-rande.html,
+/// read 2026-12-05): "The following table lists the AWS Regions where the Amazon GameLift
+/// Streams service is available and the endpoints for each Region": us-east-2, us-west-2,
+/// ap-northeast-1, eu-central-1 (`gameliftstreams.<region>.api.aws`). Any other Region has no
+/// endpoint to reach; the emulator answers there as an unreachable endpoint fails
+/// (`--regions` names others, as AWS adds them).
+pub const SERVICE_REGIONS: &[&str] = &["us-east-2", "us-west-2", "ap-northeast-1", "eu-central-1"];
+
 // ---- stream group lifecycle ----
 
 /// Model, CreateStreamGroup: "Stream groups that are older than 180 days can no longer be

@@ -35,6 +35,9 @@ pub struct Config {
     pub account_id: String,
     /// The region for requests that carry no SigV4 credential scope.
     pub default_region: String,
+    /// The Regions that host the service; a request for any other fails as an unreachable
+    /// endpoint does (`facts::SERVICE_REGIONS` by default).
+    pub served_regions: Vec<String>,
     /// Multiplies the documented rate limits; 0 turns them off.
     pub rate_limit_scale: f64,
     pub timings: Timings,
@@ -50,6 +53,7 @@ impl Default for Config {
         Self {
             account_id: "111122223333".into(),
             default_region: "us-west-2".into(),
+            served_regions: facts::SERVICE_REGIONS.iter().map(|r| r.to_string()).collect(),
             rate_limit_scale: 1.0,
             timings: Timings::default(),
             behaviour: Behaviour::default(),
@@ -68,6 +72,14 @@ pub fn build(config: &Config, fleet: Option<&Fleet>) -> Result<Arc<Emulator>, St
         config.seed,
     );
     world.clock.freeze(config.frozen_clock);
+    if !config.served_regions.contains(&config.default_region) {
+        return Err(format!(
+            "the default region {} is not among the served regions ({})",
+            config.default_region,
+            config.served_regions.join(", ")
+        ));
+    }
+    world.served_regions = config.served_regions.clone();
     world.behaviour = config.behaviour;
     let emulator = Emulator::new(world, config.rate_limit_scale, config.seed);
     if let Some(fleet) = fleet {

@@ -23,6 +23,10 @@ struct Args {
     /// Region for requests without a SigV4 credential scope.
     #[arg(long, default_value = "us-west-2")]
     region: String,
+    /// The Regions that host the service, comma-separated (default: the four the developer
+    /// guide lists). A request signed for any other fails as an unreachable endpoint does.
+    #[arg(long, value_delimiter = ',')]
+    regions: Vec<String>,
     /// Multiplies the documented per-operation rate limits; 0 disables them.
     #[arg(long, default_value_t = 1.0)]
     rate_limit_scale: f64,
@@ -115,6 +119,11 @@ async fn main() -> ExitCode {
     let config = Config {
         account_id: args.account_id,
         default_region: args.region,
+        served_regions: if args.regions.is_empty() {
+            gls_emulator::facts::SERVICE_REGIONS.iter().map(|r| r.to_string()).collect()
+        } else {
+            args.regions
+        },
         rate_limit_scale: args.rate_limit_scale,
         timings,
         behaviour: Behaviour {

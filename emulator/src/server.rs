@@ -53,6 +53,14 @@ async fn api(emu: State<Arc<Emulator>>, method: Method, uri: Uri, headers: Heade
     response
 }
 
+/// What a caller meets at a Region without an endpoint (`gameliftstreams.<region>.api.aws`
+/// does not resolve there): no answer. The connection is closed before a byte of the response
+/// is sent, so an SDK reports a dispatch (I/O) failure, as it does for an unreachable host.
+fn unreachable_endpoint() -> Response {
+    let failed = futures::stream::once(async { Err::<Bytes, _>(std::io::Error::other("no endpoint in this region")) });
+    Response::new(axum::body::Body::from_stream(failed))
+}
+
 /// A fresh request id in the service's form (a version-4 UUID).
 fn request_id() -> String {
     let bits: u128 = rand::random();
@@ -73,6 +81,9 @@ async fn answer(
     };
     let op = routed.operation;
     let region = request_region(&headers, &lock(&emu.world).default_region);
+    if !lock(&emu.world).serves(&region) {
+        return unreachable_endpoint();
+    }
     lock(&emu.counters).operation(&op.name).calls += 1;
 
     let fault = {

@@ -451,6 +451,8 @@ pub struct CapacityReading {
 pub struct EmulatedWorld {
     pub account_id: String,
     pub default_region: String,
+    /// The Regions with an endpoint (`facts::SERVICE_REGIONS` unless told otherwise).
+    pub served_regions: Vec<String>,
     pub timings: Timings,
     pub behaviour: Behaviour,
     pub clock: EmulatorClock,
@@ -467,6 +469,7 @@ impl EmulatedWorld {
         Self {
             account_id,
             default_region,
+            served_regions: facts::SERVICE_REGIONS.iter().map(|r| r.to_string()).collect(),
             timings,
             behaviour: Behaviour::default(),
             clock: EmulatorClock::default(),
@@ -474,6 +477,11 @@ impl EmulatedWorld {
             next_activation_outcomes: VecDeque::new(),
             rng: StdRng::seed_from_u64(seed),
         }
+    }
+
+    /// Whether `region` has an endpoint of the service here.
+    pub fn serves(&self, region: &str) -> bool {
+        self.served_regions.iter().any(|r| r == region)
     }
 
     pub fn now(&self) -> DateTime<Utc> {

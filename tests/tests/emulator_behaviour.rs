@@ -136,6 +136,27 @@ async fn an_expired_group_answers_only_get_and_delete() {
     assert!(client.tag_resource().resource_arn(&arn).tags("k", "v").send().await.is_err(), "writes never do");
 }
 
+/// Developer guide, regions-quotas-rande: the service has an endpoint in four Regions. A
+/// request signed for another one gets no answer, as `gameliftstreams.us-west-3.api.aws` gives
+/// none: the SDK reports a dispatch failure, not a service error.
+#[tokio::test]
+async fn a_region_without_the_service_answers_as_an_unreachable_endpoint() {
+    let (emu, _) = start(frozen()).await;
+    for region in ["us-west-3", "mars-central-1", "us-east-1"] {
+        let client = emu.client_without_retries(region).await;
+        let error = client.list_stream_groups().send().await.unwrap_err();
+        assert!(matches!(error, aws_sdk_gameliftstreams::error::SdkError::DispatchFailure(_)), "{region}: {error:?}");
+    }
+    for region in ["us-east-2", "us-west-2", "ap-northeast-1", "eu-central-1"] {
+        let client = emu.client_without_retries(region).await;
+        client.list_stream_groups().send().await.unwrap_or_else(|e| panic!("{region}: {e:?}"));
+    }
+    // A Region added later is served when named.
+    let added = Config { served_regions: vec!["us-west-2".into(), "us-west-3".into()], ..frozen() };
+    let (emu, _) = start(added).await;
+    emu.client_without_retries("us-west-3").await.list_stream_groups().send().await.expect("served when named");
+}
+
 /// The model leaves open whether locations change in ACTIVE_WITH_ERRORS ("the stream group must
 /// be in ACTIVE status" on Add/RemoveStreamGroupLocations; "remove any locations which are in
 /// error" on the status): each reading is an option, and ACTIVE takes both under every one.

@@ -280,3 +280,22 @@ async fn a_bad_event_or_configuration_fails_with_the_field_named() {
     assert!(err.contains("API_SHARE=\"2\" is invalid"), "{err}");
     assert_eq!(emu.calls("ListStreamGroups").await, 0, "a bad configuration stops the function before any scan");
 }
+
+/// A typo in REGIONS starts (AWS adds Regions, so no well-formed name is refused up front),
+/// scans the Regions that answer, and fails the run naming the one without an endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_without_the_service_fails_the_scan_by_name_and_the_others_are_still_scanned() {
+    let emu = TestEmulator::start(quick_config(), Some(FLEET)).await;
+    let aws = LocalAws::connect().await;
+    let mut env = scanner_env(&emu, &aws, &unique("WatchdogRegionTypo"), None);
+    env.retain(|(k, _)| *k != "REGIONS");
+    env.extend([("REGIONS", "us-west-2,us-west-3".to_owned()), ("MAX_ATTEMPTS", "1".to_owned())]);
+    let watch = LambdaWatch::start("scanner-region-typo", &env);
+    let err = watch.invoke_file(SCANNER, "scanner-scheduler-input.json").await.unwrap_err();
+    // cargo lambda wraps the error in a box: compare without the wrapping.
+    let flat: String = err.chars().filter(|c| !c.is_whitespace() && *c != '│').collect();
+    assert!(flat.contains("ScanIncomplete") && flat.contains("couldnotlistthestreamgroupsofus-west-3"), "{err}");
+    let logs = watch.output();
+    assert!(logs.contains("us-west-3"), "the log names the region");
+    assert!(emu.calls("ListStreamGroups").await >= 1, "us-west-2 was still scanned");
+}

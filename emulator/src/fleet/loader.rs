@@ -149,6 +149,12 @@ impl Loader<'_> {
     /// A stream group with its locations, status and applications (no sessions yet).
     fn group(&mut self, field: &str, spec: &FleetGroup) -> Result<StreamGroup, String> {
         let region = spec.region.clone().unwrap_or_else(|| self.world.default_region.clone());
+        if !self.world.serves(&region) {
+            return Err(format!(
+                "{field}.region: {region:?} does not host the service here (served: {})",
+                self.world.served_regions.join(", ")
+            ));
+        }
         let class = spec.stream_class.as_str();
         if facts::tenancy(class).is_none() {
             return Err(format!("{field}.stream_class: {class:?} is not a stream class of the service model"));
