@@ -124,7 +124,16 @@ impl StreamGroupWriter for RegionPort {
                 }
             }
             Write::RemoveLocation { group_id, location } => {
-                world.with_group(region, operation, group_id, |g| g.locations.retain(|l| &l.name != location))?;
+                world.with_group(region, operation, group_id, |g| {
+                    g.locations.retain(|l| &l.name != location);
+                    // Its last failed location gone, the group is ACTIVE again (at once here;
+                    // the service passes through UPDATING_LOCATIONS).
+                    if g.status == StreamGroupStatus::ActiveWithErrors
+                        && !g.locations.iter().any(|l| l.status == crate::model::LocationStatus::Error)
+                    {
+                        g.status = StreamGroupStatus::Active;
+                    }
+                })?;
             }
             Write::AddLocation { group_id, location } => {
                 world.with_group(region, operation, group_id, |g| g.locations.push(location_from_spec(location)))?;
