@@ -89,6 +89,20 @@ impl StreamClass {
         self.tenancy().is_none_or(|t| capacity.is_multiple_of(t))
     }
 
+    /// The family GPU quotas are kept for: `gen5n_high` -> `gen5n` (AWS General Reference,
+    /// "Amazon GameLift Streams endpoints and quotas": "Gen4n GPUs, <location>", ...).
+    pub fn family(&self) -> &str {
+        let name = self.name();
+        name.split('_').next().unwrap_or(name)
+    }
+
+    /// The GPUs (compute units) `capacity` sessions occupy: the quota's unit ("Some stream
+    /// classes support running multiple applications per GPU, such as Gen4n_High"). One per
+    /// session for a class of unknown tenancy, the most it could be.
+    pub fn gpus(&self, capacity: u32) -> u32 {
+        capacity.div_ceil(self.tenancy().unwrap_or(1))
+    }
+
     /// The smallest valid capacity at or above `capacity`.
     pub fn round_up_capacity(&self, capacity: u32) -> u32 {
         match self.tenancy() {

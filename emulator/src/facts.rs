@@ -104,6 +104,15 @@ pub const EXPIRED_GROUP_OPERATIONS: &[&str] = &["GetStreamGroup", "DeleteStreamG
 pub const EXPIRED_GROUP_LENIENT_READS: &[&str] =
     &["ListTagsForResource", "ListStreamSessions", "GetStreamSession", "ListStreamUrls", "GetStreamUrl"];
 
+/// Developer guide, "Overview of multi-application stream groups"
+/// (https://docs.aws.amazon.com/gameliftstreams/latest/developerguide/multi-apps.html): "These
+/// limits are fixed within the service for all customers": "Applications in a stream group |
+/// 100 | No | The maximum number of Amazon GameLift Streams applications that can be associated
+/// to a stream group"; "Stream group associations per application | 100 | No". ASSUMED error:
+/// ServiceQuotaExceededException, the one the model lists on AssociateApplications.
+pub const MAX_APPLICATIONS_PER_GROUP: usize = 100;
+pub const MAX_GROUPS_PER_APPLICATION: usize = 100;
+
 // ---- sessions ----
 
 /// Seed 001: "Placement timeout ... Always-on capacity: 75 seconds".

@@ -17,6 +17,7 @@ pub mod operations;
 pub mod server;
 pub mod service_model;
 pub mod state;
+pub mod supply;
 pub mod timeline;
 pub mod vocabulary;
 

@@ -116,6 +116,30 @@ impl Default for Timings {
     }
 }
 
+/// A stream-class family in a location (`("gen5n", "us-west-2")`).
+pub type SupplyKey = (String, String);
+
+/// GPU quotas and capacity pools, as a fleet file or the admin API declares them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Supply {
+    /// GPUs the account may allocate; absent: not limited.
+    pub quotas: BTreeMap<SupplyKey, u32>,
+    /// GPUs the service can give this account in all; absent: plenty.
+    pub pools: BTreeMap<SupplyKey, u32>,
+}
+
+impl Supply {
+    /// The most that may be allocated for `key` (`None`: no limit).
+    pub fn limit(&self, key: &SupplyKey) -> Option<u32> {
+        match (self.quotas.get(key), self.pools.get(key)) {
+            (Some(q), Some(p)) => Some(*q.min(p)),
+            (Some(q), None) => Some(*q),
+            (None, Some(p)) => Some(*p),
+            (None, None) => None,
+        }
+    }
+}
+
 /// Readings of the documentation the sources leave open (see `facts`).
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Behaviour {
@@ -453,6 +477,8 @@ pub struct EmulatedWorld {
     pub default_region: String,
     /// The Regions with an endpoint (`facts::SERVICE_REGIONS` unless told otherwise).
     pub served_regions: Vec<String>,
+    /// GPU quotas and capacity pools (`supply`).
+    pub supply: Supply,
     pub timings: Timings,
     pub behaviour: Behaviour,
     pub clock: EmulatorClock,
@@ -470,6 +496,7 @@ impl EmulatedWorld {
             account_id,
             default_region,
             served_regions: facts::SERVICE_REGIONS.iter().map(|r| r.to_string()).collect(),
+            supply: Supply::default(),
             timings,
             behaviour: Behaviour::default(),
             clock: EmulatorClock::default(),

@@ -6,9 +6,10 @@
 
 use crate::facts;
 use crate::state::*;
+use crate::supply::Ledger;
 use crate::vocabulary::{
     ApplicationStatus, LocationStatus, SessionStatus as S, SessionStatusReason as R, StreamGroupStatus,
-    StreamUrlStatusReason,
+    StreamGroupStatusReason, StreamUrlStatusReason,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, VecDeque};
@@ -18,8 +19,10 @@ impl EmulatedWorld {
     pub fn advance(&mut self) {
         let now = self.now();
         let timings = self.timings.clone();
+        // GPUs left under the quotas and in the pools, shared by every region's groups.
+        let mut ledger = Ledger::of(self);
         for region in self.regions.values_mut() {
-            advance_region(region, now, &timings, &mut self.next_activation_outcomes);
+            advance_region(region, now, &timings, &mut self.next_activation_outcomes, &mut ledger);
         }
     }
 }
@@ -43,6 +46,7 @@ fn advance_region(
     now: DateTime<Utc>,
     timings: &Timings,
     outcomes: &mut VecDeque<ActivationOutcome>,
+    ledger: &mut Ledger,
 ) {
     let mut sessions_by_group: HashMap<String, Vec<&mut StreamSession>> = HashMap::new();
     for session in region.sessions.values_mut() {
@@ -51,7 +55,7 @@ fn advance_region(
     let mut gone = Vec::new();
     for group in region.groups.values_mut() {
         let mut sessions = sessions_by_group.remove(&group.id).unwrap_or_default();
-        advance_group(group, &mut sessions, now, timings, outcomes);
+        advance_group(group, &mut sessions, now, timings, outcomes, ledger);
         if group.status == StreamGroupStatus::Deleting && group.gone_at.is_some_and(|at| at <= now) {
             gone.push(group.id.clone());
         }
@@ -124,6 +128,7 @@ fn advance_group(
     now: DateTime<Utc>,
     timings: &Timings,
     outcomes: &mut VecDeque<ActivationOutcome>,
+    ledger: &mut Ledger,
 ) {
     loop {
         let mut next: Option<(DateTime<Utc>, Due)> = None;
@@ -150,7 +155,7 @@ fn advance_group(
         }
         let Some((at, due)) = next else { break };
         match due {
-            Due::Activation => activate(group, at, outcomes),
+            Due::Activation => activate(group, at, outcomes, ledger),
             Due::Expiry => {
                 group.status = StreamGroupStatus::Expired;
                 group.status_reason = None;
@@ -167,8 +172,13 @@ fn advance_group(
                     group.locations.remove(i);
                 } else {
                     // "ACTIVE: The location is provisioned with initial capacity."
-                    location.status = LocationStatus::Active;
-                    location.allocated = location.config.wanted(&group.stream_class, 0);
+                    let initial = location.config.wanted(&group.stream_class, 0);
+                    if ledger.take_all(&group.stream_class, &location.name, initial) {
+                        location.status = LocationStatus::Active;
+                        location.allocated = initial;
+                    } else {
+                        location.status = LocationStatus::Error;
+                    }
                 }
                 group.refresh_status(at);
             }
@@ -176,7 +186,8 @@ fn advance_group(
                 let demand = demand(sessions, &group.locations[i].name);
                 let location = &mut group.locations[i];
                 location.arriving_at = None;
-                location.allocated = location.allocated.max(location.config.wanted(&group.stream_class, demand));
+                let wanted = location.config.wanted(&group.stream_class, demand);
+                location.allocated = ledger.grow(&group.stream_class, &location.name, location.allocated, wanted);
             }
             Due::Release(i) => {
                 let running = running(sessions, &group.locations[i].name);
@@ -184,7 +195,9 @@ fn advance_group(
                 let location = &mut group.locations[i];
                 location.surplus_since = None;
                 let keep = location.config.wanted(&group.stream_class, demand).max(running);
-                location.allocated = location.allocated.min(keep);
+                let kept = location.allocated.min(keep);
+                ledger.give_back(&group.stream_class, &location.name, location.allocated, kept);
+                location.allocated = kept;
             }
             Due::Session(i) => {
                 if let Some((at, status, reason)) = session_due(sessions[i], timings) {
@@ -197,20 +210,41 @@ fn advance_group(
     settle(group, sessions, now, timings);
 }
 
-fn activate(group: &mut StreamGroup, at: DateTime<Utc>, outcomes: &mut VecDeque<ActivationOutcome>) {
+fn activate(
+    group: &mut StreamGroup,
+    at: DateTime<Utc>,
+    outcomes: &mut VecDeque<ActivationOutcome>,
+    ledger: &mut Ledger,
+) {
     group.activates_at = None;
     if group.activation_outcome == ActivationOutcome::Active
         && let Some(outcome) = outcomes.pop_front()
     {
         group.activation_outcome = outcome;
     }
+    // The primary location needs its always-on capacity from the pool, or the group fails.
+    if group.activation_outcome == ActivationOutcome::Active
+        && let Some(primary) = group.locations.iter().find(|l| l.name == group.region)
+        && !ledger.take_all(&group.stream_class, &primary.name, primary.config.wanted(&group.stream_class, 0))
+    {
+        group.activation_outcome =
+            ActivationOutcome::Error(StreamGroupStatusReason::NoAvailableInstances.as_str().into());
+    }
     match &group.activation_outcome {
         ActivationOutcome::Active => {
+            let class = group.stream_class.clone();
+            let primary = group.region.clone();
             for location in &mut group.locations {
                 if location.status == LocationStatus::Activating {
-                    location.status = LocationStatus::Active;
                     location.transition_at = None;
-                    location.allocated = location.config.wanted(&group.stream_class, 0);
+                    let initial = location.config.wanted(&class, 0);
+                    // A remote location the pool cannot supply fails on its own.
+                    if location.name == primary || ledger.take_all(&class, &location.name, initial) {
+                        location.status = LocationStatus::Active;
+                        location.allocated = initial;
+                    } else {
+                        location.status = LocationStatus::Error;
+                    }
                 }
             }
             group.status = StreamGroupStatus::Active;

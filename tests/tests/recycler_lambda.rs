@@ -655,6 +655,102 @@ async fn an_expired_group_is_replaced_with_no_write_to_it_and_finished_by_schedu
     }
 }
 
+/// A GPU quota that holds the old group but not a second one beside it (AWS General
+/// Reference: quotas per family and location, 0 by default): the plan states the overlap's
+/// GPUs before creating; the refusal is blocked with that figure and what to raise, backed
+/// off (one CreateStreamGroup, not one per run), and the old group is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blue_green_beyond_the_gpu_quota_is_blocked_with_what_to_raise_and_the_old_group_untouched() {
+    let quota = r#"
+[[gpu_quotas]]
+family = "gen5n"
+location = "us-west-2"
+gpus = 1
+"#;
+    let fleet = format!("{APPS}{}{quota}", old_group(""));
+    let s = setup("gpu-quota", &fleet, &[("DRY_RUN", "false"), ("RETRY_BACKOFF_MINUTES", "30")]).await;
+    let first = run(&s).await;
+    assert!(executed(&first).is_empty(), "{first:#}");
+    assert_eq!(first["failed_steps"], 1, "{first:#}");
+    let create = &first["plan"]["items"][0];
+    assert_eq!(create["action"], "create_replacement");
+    let reason = create["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the overlap needs 1 gen5n GPU(s) in us-west-2")
+            && reason.contains("1 gen5n GPU(s) in eu-central-1"),
+        "{reason}"
+    );
+    let recorded = tags(&s, OLD_ARN).await;
+    assert_eq!(recorded["watchdog:blocked"], "quota", "{recorded:?}");
+
+    // Hourly runs within the back-off: blocked with the figure and what to raise, no new create.
+    for _ in 0..3 {
+        s.emu.advance_seconds(5.0 * 60.0).await;
+        let report = run(&s).await;
+        assert!(executed(&report).is_empty(), "{report:#}");
+        let detail = report["plan"]["blocked"][0]["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("1 gen5n GPU(s) in us-west-2 (quota \"Gen5n GPUs, us-west-2\")")
+                && detail.contains("raise the GPU quota"),
+            "{detail}"
+        );
+    }
+    assert_eq!(s.emu.calls("CreateStreamGroup").await, 1, "no retry storm");
+    let client = s.emu.client("us-west-2").await;
+    let old = client.get_stream_group().identifier(OLD).send().await.unwrap();
+    assert_eq!(old.status(), Some(&StreamGroupStatus::Active));
+    assert_eq!(old.location_states()[0].always_on_capacity(), Some(2), "untouched");
+
+    // The studio raises the quota: after the back-off the recreation goes ahead.
+    s.emu
+        .admin_ok(
+            "/_emulator/supply",
+            json!({ "kind": "gpu_quota", "family": "gen5n", "location": "us-west-2", "gpus": 2 }),
+        )
+        .await;
+    s.emu.advance_seconds(20.0 * 60.0).await;
+    assert_eq!(executed(&run(&s).await), ["create_replacement"]);
+}
+
+/// No capacity in the location (the model's `noAvailableInstances`: "Wait a few minutes and
+/// retry the request as capacity can shift frequently"): the replacement goes to ERROR; it is
+/// counted, deleted and retried after the back-off while the old group keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_that_finds_no_capacity_is_counted_deleted_and_retried_later() {
+    let pool = r#"
+[[capacity_pools]]
+family = "gen5n"
+location = "us-west-2"
+gpus = 1
+"#;
+    let fleet = format!("{APPS}{}{pool}", old_group(""));
+    let s = setup("no-capacity", &fleet, &[("DRY_RUN", "false"), ("RETRY_BACKOFF_MINUTES", "30")]).await;
+    assert_eq!(executed(&run(&s).await), ["create_replacement"]);
+    s.emu.advance_seconds(5.0).await;
+    let failed = run(&s).await;
+    assert_eq!(executed(&failed), ["record_failed_replacement", "delete_failed_replacement", "unlink"], "{failed:#}");
+    assert!(
+        failed["plan"]["items"][0]["reason"].as_str().unwrap().contains("ERROR (noAvailableInstances)"),
+        "{failed:#}"
+    );
+    assert_eq!(tags(&s, OLD_ARN).await["watchdog:recycle-attempt"], "1");
+    let client = s.emu.client("us-west-2").await;
+    let old = client.get_stream_group().identifier(OLD).send().await.unwrap();
+    assert_eq!(old.status(), Some(&StreamGroupStatus::Active), "the old group keeps serving");
+    // Within the back-off nothing more is tried; capacity shifts, and after it the next attempt goes.
+    s.emu.advance_seconds(10.0 * 60.0).await;
+    assert!(executed(&run(&s).await).is_empty());
+    s.emu
+        .admin_ok(
+            "/_emulator/supply",
+            json!({ "kind": "capacity_pool", "family": "gen5n", "location": "us-west-2", "gpus": null }),
+        )
+        .await;
+    s.emu.advance_seconds(25.0 * 60.0).await;
+    assert_eq!(executed(&run(&s).await), ["create_replacement"]);
+    assert_eq!(s.emu.calls("CreateStreamGroup").await, 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quota_refusal_backs_off_and_raises_a_finding_and_a_metric() {
     let fleet = format!("{APPS}{}", old_group(""));

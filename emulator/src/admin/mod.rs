@@ -2,6 +2,8 @@
 //! outcomes, sessions' input, faults, counters, rate limits and the emulated crash. Tests and
 //! the demo drive the bad days through it; the service API never sees these paths.
 
+mod supply;
+
 use crate::error::ServiceError;
 use crate::fleet::{self, Fleet};
 use crate::instance::{Crash, Emulator, lock};
@@ -37,6 +39,7 @@ pub fn routes() -> Router<Arc<Emulator>> {
         .route("/_emulator/applications/replication", post(finish_replication))
         .route("/_emulator/stream-urls/use", post(use_stream_url))
         .route("/_emulator/behaviour", get(get_behaviour))
+        .route("/_emulator/supply", get(supply::get_supply).post(supply::set_supply))
         .route("/_emulator/faults", get(get_faults).post(set_fault).delete(clear_faults))
         .route("/_emulator/counters", get(get_counters).delete(reset_counters))
         .route("/_emulator/rate-limits", get(get_rate_limits).post(set_rate_limits))

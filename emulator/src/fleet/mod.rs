@@ -16,6 +16,21 @@ pub struct Fleet {
     pub applications: Vec<FleetApplication>,
     #[serde(default)]
     pub stream_groups: Vec<FleetGroup>,
+    /// The account's GPU quotas (`supply`): requests beyond them are refused.
+    #[serde(default)]
+    pub gpu_quotas: Vec<FleetGpus>,
+    /// The GPUs the service can give in a location (`supply`): beyond them, ERROR.
+    #[serde(default)]
+    pub capacity_pools: Vec<FleetGpus>,
+}
+
+/// GPUs of one stream-class family in one location (`family = "gen5n"`, `location`, `gpus`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetGpus {
+    pub family: String,
+    pub location: String,
+    pub gpus: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -255,12 +270,35 @@ fn check_bounds(fleet: &Fleet) -> Result<(), String> {
 /// fleet changes nothing: the world is put back as it was.
 pub fn load(world: &mut EmulatedWorld, fleet: &Fleet) -> Result<LoadSummary, String> {
     check_bounds(fleet)?;
+    for (field, entries) in [("gpu_quotas", &fleet.gpu_quotas), ("capacity_pools", &fleet.capacity_pools)] {
+        for (i, entry) in entries.iter().enumerate() {
+            check_family(&format!("{field}[{i}]"), entry)?;
+        }
+    }
     let before = world.regions.clone();
     let loaded = loader::load_checked(world, fleet);
     if loaded.is_err() {
         world.regions = before;
+        return loaded;
+    }
+    for q in &fleet.gpu_quotas {
+        world.supply.quotas.insert((q.family.clone(), q.location.clone()), q.gpus);
+    }
+    for p in &fleet.capacity_pools {
+        world.supply.pools.insert((p.family.clone(), p.location.clone()), p.gpus);
     }
     loaded
+}
+
+/// A family the model's stream classes have (`gen4n`, `gen5n`, `gen6n`, `gen6e`).
+pub fn check_family(field: &str, entry: &FleetGpus) -> Result<(), String> {
+    let known: std::collections::BTreeSet<&str> =
+        crate::facts::TENANCY.iter().map(|(class, _)| crate::supply::family(class)).collect();
+    if !known.contains(entry.family.as_str()) {
+        let known: Vec<&str> = known.into_iter().collect();
+        return Err(format!("{field}.family: {:?} is not a stream-class family ({})", entry.family, known.join(", ")));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, serde::Serialize)]

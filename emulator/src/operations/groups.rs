@@ -5,6 +5,7 @@ use super::{ById, Call, Page, Reply, paginate, sort_key};
 use crate::error::ServiceError;
 use crate::facts::{self, OmittedCapacity};
 use crate::state::{ActivationOutcome, GroupLocation, LocationConfig, StreamGroup, VpcTransit};
+use crate::supply::{self, Commitment};
 use crate::vocabulary::{LocationStatus, SessionStatusReason, StreamGroupStatus};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -112,6 +113,11 @@ impl Call<'_> {
             Some(identifier) => Some(self.ready_application(identifier)?.arn.clone()),
             None => None,
         };
+        let commitments: Vec<Commitment<'_>> = locations
+            .iter()
+            .map(|l| Commitment { class: &class, location: &l.name, always_on: l.config.always_on, replaces: None })
+            .collect();
+        supply::check_quota(self.world, &commitments).map_err(ServiceError::quota)?;
         let id = self.world.new_id("sg-", 9);
         let arn = self.world.arn(&primary, &format!("streamgroup/{id}"));
         let group = StreamGroup {
@@ -157,6 +163,16 @@ impl Call<'_> {
             };
             updates.push((config.location_name.clone(), self.location_config(&class, config, Some(&location.config))?));
         }
+        let commitments: Vec<Commitment<'_>> = updates
+            .iter()
+            .map(|(name, config)| Commitment {
+                class: &class,
+                location: name,
+                always_on: config.always_on,
+                replaces: Some(&group.id),
+            })
+            .collect();
+        supply::check_quota(self.world, &commitments).map_err(ServiceError::quota)?;
         let default_application = match &input.default_application_identifier {
             Some(identifier) => {
                 let arn = self.ready_application(identifier)?.arn.clone();
@@ -222,6 +238,16 @@ impl Call<'_> {
             }
             added.push((config.location_name.clone(), self.location_config(&class, config, None)?));
         }
+        let commitments: Vec<Commitment<'_>> = added
+            .iter()
+            .map(|(name, config)| Commitment {
+                class: &class,
+                location: name,
+                always_on: config.always_on,
+                replaces: None,
+            })
+            .collect();
+        supply::check_quota(self.world, &commitments).map_err(ServiceError::quota)?;
         let now = self.now();
         let ready_at = now + self.world.timings.location_change;
         let group = self.group_mut(&input.identifier)?;
@@ -287,6 +313,7 @@ impl Call<'_> {
         if arns.iter().any(|arn| !group.associated.contains(arn)) && self.now() >= group.association_cutoff_at() {
             return Err(cutoff_error(group));
         }
+        self.check_association_limits(group, &arns)?;
         let now = self.now();
         let group = self.group_mut(&input.identifier)?;
         for arn in &arns {
@@ -301,6 +328,32 @@ impl Call<'_> {
         let (id, arn) = (group.id.clone(), group.arn.clone());
         self.replicate_associations(&id);
         Ok(Some(json!({ "Arn": arn, "ApplicationArns": arns })))
+    }
+
+    /// The fixed limits: a group streams at most 100 applications and an application is in at
+    /// most 100 groups (`facts::MAX_APPLICATIONS_PER_GROUP`); the model lists
+    /// ServiceQuotaExceededException on AssociateApplications.
+    fn check_association_limits(&self, group: &StreamGroup, arns: &[String]) -> Result<(), ServiceError> {
+        let new: Vec<&String> = arns.iter().filter(|a| !group.associated.contains(a)).collect();
+        let after = group.associated.len() + new.len();
+        if after > facts::MAX_APPLICATIONS_PER_GROUP {
+            return Err(ServiceError::quota(format!(
+                "Stream group {} would have {after} applications; a stream group can have at most {} (not adjustable).",
+                group.id,
+                facts::MAX_APPLICATIONS_PER_GROUP
+            )));
+        }
+        let region = self.region_ref().expect("group exists");
+        for arn in new {
+            let groups = region.groups.values().filter(|g| g.associated.contains(arn)).count();
+            if groups + 1 > facts::MAX_GROUPS_PER_APPLICATION {
+                return Err(ServiceError::quota(format!(
+                    "Application {arn} is already in {groups} stream groups; an application can be in at most {} (not adjustable).",
+                    facts::MAX_GROUPS_PER_APPLICATION
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn disassociate(&mut self, input: AssociationInput) -> Reply {

@@ -79,11 +79,17 @@ pub(super) fn start_recreation(
     let failures = recorded.attempts;
     if let Some(retry_after) = recorded.retry_after.filter(|t| *t > now) {
         let kind = recorded.blocked.unwrap_or_else(|| "failed_replacement".into());
+        // A quota refusal says what to raise: the overlap's GPUs, per family and location.
+        let remedy = if kind == "quota" {
+            format!(" ({}: raise the GPU quota in Service Quotas, or lower capacity elsewhere)", overlap_need(g))
+        } else {
+            String::new()
+        };
         d.block(
             g,
             &kind,
             format!(
-                "due ({reasons}) but {failures} attempt(s) failed ({kind}); next try after {}",
+                "due ({reasons}) but {failures} attempt(s) failed ({kind}){remedy}; next try after {}",
                 retry_after.to_rfc3339()
             ),
         );
@@ -124,8 +130,38 @@ pub(super) fn start_recreation(
     }
     let attempt = failures + 1;
     let request = create_request(g, default, attempt, settings);
-    d.start = Some(steps.create(request, attempt, backoff(settings, attempt), reasons));
+    let reason = format!("{reasons}; {}", overlap_need(g));
+    d.start = Some(steps.create(request, attempt, backoff(settings, attempt), reason));
     true
+}
+
+/// The GPUs a blue/green recreation holds on top of today's until the old group is deleted:
+/// the old group's always-on capacity again, per stream-class family and location, which is
+/// how the account's GPU quotas are kept (AWS General Reference: "Gen4n GPUs, ap-northeast-1
+/// ... The maximum number of Gen4n GPUs that you can allocate for streaming").
+pub(super) fn overlap_need(g: &StreamGroup) -> String {
+    let Some(class) = g.stream_class.as_ref() else {
+        return "the overlap needs the group's always-on capacity again (stream class unknown)".into();
+    };
+    let family = class.family();
+    let needs: Vec<String> = g
+        .locations
+        .iter()
+        .map(|l| (l, class.gpus(l.capacity.always_on.unwrap_or(0))))
+        .filter(|(_, gpus)| *gpus > 0)
+        .map(|(l, gpus)| {
+            format!("{gpus} {family} GPU(s) in {} (quota \"{} GPUs, {}\")", l.name, capitalised(family), l.name)
+        })
+        .collect();
+    if needs.is_empty() {
+        return "the overlap needs no always-on GPUs".into();
+    }
+    format!("the overlap needs {} more until the old group is deleted", needs.join(", "))
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// A replacement exists: associate, announce the cut-over, retire, or clean up a failure.

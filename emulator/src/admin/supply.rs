@@ -1,0 +1,65 @@
+//! The admin API for GPU quotas and capacity pools (`crate::supply`): what the account may
+//! allocate and what the service has left, per stream-class family and location.
+
+use super::{bad_request, parse_body};
+use crate::fleet::{FleetGpus, check_family};
+use crate::instance::{Emulator, lock};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SupplyChange {
+    /// Sets (or, with `gpus: null`, lifts) one quota or pool.
+    kind: String,
+    family: String,
+    location: String,
+    gpus: Option<u32>,
+}
+
+const EXPECTED: &str = r#"{"kind": "gpu_quota"|"capacity_pool", "family": "gen5n", "location": NAME, "gpus": N|null}"#;
+
+/// `POST /_emulator/supply`: one GPU quota or capacity pool set, or lifted with `null`.
+pub(super) async fn set_supply(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let change: SupplyChange = match parse_body(&body, EXPECTED) {
+        Ok(change) => change,
+        Err(response) => return response,
+    };
+    let entry = FleetGpus { family: change.family.clone(), location: change.location.clone(), gpus: 0 };
+    if let Err(e) = check_family("", &entry) {
+        return bad_request(e.trim_start_matches('.').to_owned());
+    }
+    let mut world = lock(&emu.world);
+    world.advance();
+    let table = match change.kind.as_str() {
+        "gpu_quota" => &mut world.supply.quotas,
+        "capacity_pool" => &mut world.supply.pools,
+        other => return bad_request(format!("kind: {other:?}; expected gpu_quota or capacity_pool")),
+    };
+    let key = (change.family, change.location);
+    match change.gpus {
+        Some(gpus) => table.insert(key, gpus),
+        None => table.remove(&key),
+    };
+    get_supply_of(&world)
+}
+
+/// `GET /_emulator/supply`: every quota and pool.
+pub(super) async fn get_supply(State(emu): State<Arc<Emulator>>) -> Response {
+    get_supply_of(&lock(&emu.world))
+}
+
+fn get_supply_of(world: &crate::state::EmulatedWorld) -> Response {
+    let rows = |table: &std::collections::BTreeMap<(String, String), u32>| {
+        table
+            .iter()
+            .map(|((family, location), gpus)| json!({ "family": family, "location": location, "gpus": gpus }))
+            .collect::<Vec<_>>()
+    };
+    axum::Json(json!({ "gpu_quotas": rows(&world.supply.quotas), "capacity_pools": rows(&world.supply.pools) }))
+        .into_response()
+}

@@ -1,0 +1,202 @@
+//! GPU quotas, capacity pools and the fixed association limits as natural outcomes of the
+//! emulator, through the unmodified SDK (`gls_emulator::supply` and `facts` hold the sentences).
+
+use aws_sdk_gameliftstreams::types::LocationConfiguration;
+use serde_json::json;
+use watchdog_tests::gls_emulator::Config;
+use watchdog_tests::{TestEmulator, quick_config};
+
+fn frozen() -> Config {
+    Config { frozen_clock: true, ..quick_config() }
+}
+
+const APP: &str = r#"
+[[applications]]
+key = "racer"
+id = "a-RACER0001"
+description = "Racer"
+"#;
+
+fn location(name: &str, always_on: i32) -> LocationConfiguration {
+    LocationConfiguration::builder().location_name(name).always_on_capacity(always_on).build().unwrap()
+}
+
+/// AWS General Reference: "the GPU quotas are all 0 by default", per family and location; the model's
+/// ServiceQuotaExceededException on CreateStreamGroup, UpdateStreamGroup and
+/// AddStreamGroupLocations: "The request would cause the resource to exceed an allowed service quota".
+#[tokio::test]
+async fn a_request_beyond_the_gpu_quota_is_refused_naming_the_quota_and_lowering_is_not() {
+    let fleet = format!(
+        r#"{APP}
+[[gpu_quotas]]
+family = "gen5n"
+location = "us-west-2"
+gpus = 4
+
+[[gpu_quotas]]
+family = "gen5n"
+location = "eu-central-1"
+gpus = 0
+
+[[stream_groups]]
+id = "sg-HOLDS0001"
+description = "holds three gpus"
+stream_class = "gen5n_ultra"
+created_days_ago = 3
+applications = ["racer"]
+  [[stream_groups.locations]]
+  name = "us-west-2"
+  always_on = 3
+"#
+    );
+    let emu = TestEmulator::start(frozen(), Some(&fleet)).await;
+    let client = emu.client_without_retries("us-west-2").await;
+    let create = |always_on: i32| {
+        client
+            .create_stream_group()
+            .description("second")
+            .stream_class("gen5n_ultra".into())
+            .location_configurations(location("us-west-2", always_on))
+    };
+    let refused = create(2).send().await.unwrap_err().into_service_error();
+    assert!(refused.is_service_quota_exceeded_exception(), "{refused:?}");
+    let message = refused.meta().message().unwrap();
+    assert!(message.contains("gen5n in us-west-2: 5 GPUs") && message.contains("quota 4"), "{message}");
+    // gen5n_high holds two sessions per GPU: 2 sessions are 1 GPU, which fits.
+    let high = client
+        .create_stream_group()
+        .description("high")
+        .stream_class("gen5n_high".into())
+        .location_configurations(location("us-west-2", 2))
+        .send()
+        .await
+        .expect("1 GPU more fits the quota of 4");
+    // Raising the held group is refused; lowering it never is.
+    let raise = client
+        .update_stream_group()
+        .identifier("sg-HOLDS0001")
+        .location_configurations(location("us-west-2", 4))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(raise.into_service_error().is_service_quota_exceeded_exception());
+    client
+        .update_stream_group()
+        .identifier("sg-HOLDS0001")
+        .location_configurations(location("us-west-2", 1))
+        .send()
+        .await
+        .expect("lowering is never refused");
+    // A remote location in a location whose quota is 0.
+    emu.advance_seconds(60.0).await;
+    let add = client
+        .add_stream_group_locations()
+        .identifier(high.id().unwrap())
+        .location_configurations(location("eu-central-1", 2))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(add.into_service_error().is_service_quota_exceeded_exception());
+}
+
+/// The model's `noAvailableInstances`: "does not currently have enough available capacity to
+/// fulfill your request": a new group whose primary location cannot be supplied goes to ERROR,
+/// a remote location alone to ERROR in an ACTIVE_WITH_ERRORS group.
+#[tokio::test]
+async fn a_location_whose_pool_runs_dry_fails_with_no_available_instances() {
+    let fleet = format!(
+        r#"{APP}
+[[capacity_pools]]
+family = "gen5n"
+location = "eu-central-1"
+gpus = 2
+
+[[capacity_pools]]
+family = "gen5n"
+location = "us-west-2"
+gpus = 1
+"#
+    );
+    let emu = TestEmulator::start(frozen(), Some(&fleet)).await;
+    let client = emu.client_without_retries("us-west-2").await;
+    let global = client
+        .create_stream_group()
+        .description("global")
+        .stream_class("gen5n_ultra".into())
+        .location_configurations(location("us-west-2", 1))
+        .location_configurations(location("eu-central-1", 3))
+        .send()
+        .await
+        .unwrap();
+    emu.advance_seconds(60.0).await;
+    let global = client.get_stream_group().identifier(global.id().unwrap()).send().await.unwrap();
+    assert_eq!(global.status().unwrap().as_str(), "ACTIVE_WITH_ERRORS");
+    let eu = global.location_states().iter().find(|l| l.location_name() == Some("eu-central-1")).unwrap();
+    assert_eq!(eu.status().unwrap().as_str(), "ERROR", "3 GPUs wanted, 2 in the pool");
+
+    // us-west-2's single GPU is taken by `global`: the next group's primary cannot be supplied.
+    let second = client
+        .create_stream_group()
+        .description("second")
+        .stream_class("gen5n_ultra".into())
+        .location_configurations(location("us-west-2", 1))
+        .send()
+        .await
+        .unwrap();
+    emu.advance_seconds(60.0).await;
+    let second = client.get_stream_group().identifier(second.id().unwrap()).send().await.unwrap();
+    assert_eq!(second.status().unwrap().as_str(), "ERROR");
+    assert_eq!(second.status_reason().unwrap().as_str(), "noAvailableInstances");
+
+    // Capacity shifts: the pool grows (admin API) and a new group activates.
+    emu.admin_ok(
+        "/_emulator/supply",
+        json!({ "kind": "capacity_pool", "family": "gen5n", "location": "us-west-2", "gpus": 4 }),
+    )
+    .await;
+    let third = client
+        .create_stream_group()
+        .description("third")
+        .stream_class("gen5n_ultra".into())
+        .location_configurations(location("us-west-2", 1))
+        .send()
+        .await
+        .unwrap();
+    emu.advance_seconds(60.0).await;
+    let third = client.get_stream_group().identifier(third.id().unwrap()).send().await.unwrap();
+    assert_eq!(third.status().unwrap().as_str(), "ACTIVE");
+    let (status, body) = emu
+        .admin_post("/_emulator/supply", json!({ "kind": "pool", "family": "gen5n", "location": "x", "gpus": 1 }))
+        .await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().starts_with("kind:"), "{body}");
+}
+
+/// Developer guide, multi-application stream groups: "Applications in a stream group | 100 |
+/// No"; "Stream group associations per application | 100 | No".
+#[tokio::test]
+async fn a_group_streams_at_most_100_applications() {
+    let mut fleet = String::new();
+    for i in 0..101 {
+        fleet.push_str(&format!(
+            "[[applications]]\nkey = \"app{i}\"\nid = \"a-APP{i:05}\"\ndescription = \"app {i}\"\n\n"
+        ));
+    }
+    let hundred: Vec<String> = (0..100).map(|i| format!("\"app{i}\"")).collect();
+    fleet.push_str(&format!(
+        "[[stream_groups]]\nid = \"sg-FULL00001\"\ndescription = \"full\"\nstream_class = \"gen5n_ultra\"\ncreated_days_ago = 3\napplications = [{}]\n  [[stream_groups.locations]]\n  name = \"us-west-2\"\n  always_on = 1\n",
+        hundred.join(", ")
+    ));
+    let emu = TestEmulator::start(frozen(), Some(&fleet)).await;
+    let client = emu.client_without_retries("us-west-2").await;
+    let refused = client
+        .associate_applications()
+        .identifier("sg-FULL00001")
+        .application_identifiers("a-APP00100")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(refused.is_service_quota_exceeded_exception(), "{refused:?}");
+    assert!(refused.meta().message().unwrap().contains("at most 100"));
+}
