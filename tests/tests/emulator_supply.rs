@@ -1,6 +1,7 @@
 //! GPU quotas, capacity pools and the fixed association limits as natural outcomes of the
 //! emulator, through the unmodified SDK (`gls_emulator::supply` and `facts` hold the sentences).
 
+use aws_sdk_gameliftstreams::Client;
 use aws_sdk_gameliftstreams::types::LocationConfiguration;
 use serde_json::json;
 use watchdog_tests::gls_emulator::Config;
@@ -19,6 +20,31 @@ description = "Racer"
 
 fn location(name: &str, always_on: i32) -> LocationConfiguration {
     LocationConfiguration::builder().location_name(name).always_on_capacity(always_on).build().unwrap()
+}
+
+type Created = Result<
+    aws_sdk_gameliftstreams::operation::create_stream_group::CreateStreamGroupOutput,
+    aws_sdk_gameliftstreams::error::SdkError<
+        aws_sdk_gameliftstreams::operation::create_stream_group::CreateStreamGroupError,
+    >,
+>;
+
+/// CreateStreamGroup of `class` with always-on capacity per location.
+async fn create(client: &Client, class: &str, locations: &[(&str, i32)]) -> Created {
+    let request = client.create_stream_group().description("created").stream_class(class.into());
+    locations
+        .iter()
+        .fold(request, |r, (name, always_on)| r.location_configurations(location(name, *always_on)))
+        .send()
+        .await
+}
+
+/// A group created `created` activates a minute later: its status then, and its status reason.
+async fn status_after_activation(emu: &TestEmulator, client: &Client, created: Created) -> (String, Option<String>) {
+    let id = created.expect("CreateStreamGroup accepted").id().unwrap().to_owned();
+    emu.advance_seconds(60.0).await;
+    let group = client.get_stream_group().identifier(id).send().await.unwrap();
+    (group.status().unwrap().as_str().to_owned(), group.status_reason().map(|r| r.as_str().to_owned()))
 }
 
 /// AWS General Reference: "the GPU quotas are all 0 by default", per family and location; the model's
@@ -51,26 +77,12 @@ applications = ["racer"]
     );
     let emu = TestEmulator::start(frozen(), Some(&fleet)).await;
     let client = emu.client_without_retries("us-west-2").await;
-    let create = |always_on: i32| {
-        client
-            .create_stream_group()
-            .description("second")
-            .stream_class("gen5n_ultra".into())
-            .location_configurations(location("us-west-2", always_on))
-    };
-    let refused = create(2).send().await.unwrap_err().into_service_error();
+    let refused = create(&client, "gen5n_ultra", &[("us-west-2", 2)]).await.unwrap_err().into_service_error();
     assert!(refused.is_service_quota_exceeded_exception(), "{refused:?}");
     let message = refused.meta().message().unwrap();
     assert!(message.contains("gen5n in us-west-2: 5 GPUs") && message.contains("quota 4"), "{message}");
     // gen5n_high holds two sessions per GPU: 2 sessions are 1 GPU, which fits.
-    let high = client
-        .create_stream_group()
-        .description("high")
-        .stream_class("gen5n_high".into())
-        .location_configurations(location("us-west-2", 2))
-        .send()
-        .await
-        .expect("1 GPU more fits the quota of 4");
+    let high = create(&client, "gen5n_high", &[("us-west-2", 2)]).await.expect("1 GPU more fits the quota of 4");
     // Raising the held group is refused; lowering it never is.
     let raise = client
         .update_stream_group()
@@ -119,52 +131,23 @@ gpus = 1
     );
     let emu = TestEmulator::start(frozen(), Some(&fleet)).await;
     let client = emu.client_without_retries("us-west-2").await;
-    let global = client
-        .create_stream_group()
-        .description("global")
-        .stream_class("gen5n_ultra".into())
-        .location_configurations(location("us-west-2", 1))
-        .location_configurations(location("eu-central-1", 3))
-        .send()
-        .await
-        .unwrap();
-    emu.advance_seconds(60.0).await;
-    let global = client.get_stream_group().identifier(global.id().unwrap()).send().await.unwrap();
-    assert_eq!(global.status().unwrap().as_str(), "ACTIVE_WITH_ERRORS");
+    let global = create(&client, "gen5n_ultra", &[("us-west-2", 1), ("eu-central-1", 3)]).await;
+    let id = global.as_ref().unwrap().id().unwrap().to_owned();
+    assert_eq!(status_after_activation(&emu, &client, global).await.0, "ACTIVE_WITH_ERRORS");
+    let global = client.get_stream_group().identifier(id).send().await.unwrap();
     let eu = global.location_states().iter().find(|l| l.location_name() == Some("eu-central-1")).unwrap();
     assert_eq!(eu.status().unwrap().as_str(), "ERROR", "3 GPUs wanted, 2 in the pool");
 
     // us-west-2's single GPU is taken by `global`: the next group's primary cannot be supplied.
-    let second = client
-        .create_stream_group()
-        .description("second")
-        .stream_class("gen5n_ultra".into())
-        .location_configurations(location("us-west-2", 1))
-        .send()
-        .await
-        .unwrap();
-    emu.advance_seconds(60.0).await;
-    let second = client.get_stream_group().identifier(second.id().unwrap()).send().await.unwrap();
-    assert_eq!(second.status().unwrap().as_str(), "ERROR");
-    assert_eq!(second.status_reason().unwrap().as_str(), "noAvailableInstances");
+    let second = create(&client, "gen5n_ultra", &[("us-west-2", 1)]).await;
+    let (status, reason) = status_after_activation(&emu, &client, second).await;
+    assert_eq!((status.as_str(), reason.as_deref()), ("ERROR", Some("noAvailableInstances")));
 
     // Capacity shifts: the pool grows (admin API) and a new group activates.
-    emu.admin_ok(
-        "/_emulator/supply",
-        json!({ "kind": "capacity_pool", "family": "gen5n", "location": "us-west-2", "gpus": 4 }),
-    )
-    .await;
-    let third = client
-        .create_stream_group()
-        .description("third")
-        .stream_class("gen5n_ultra".into())
-        .location_configurations(location("us-west-2", 1))
-        .send()
-        .await
-        .unwrap();
-    emu.advance_seconds(60.0).await;
-    let third = client.get_stream_group().identifier(third.id().unwrap()).send().await.unwrap();
-    assert_eq!(third.status().unwrap().as_str(), "ACTIVE");
+    let pool = json!({ "kind": "capacity_pool", "family": "gen5n", "location": "us-west-2", "gpus": 4 });
+    emu.admin_ok("/_emulator/supply", pool).await;
+    let third = create(&client, "gen5n_ultra", &[("us-west-2", 1)]).await;
+    assert_eq!(status_after_activation(&emu, &client, third).await.0, "ACTIVE");
     let (status, body) = emu
         .admin_post("/_emulator/supply", json!({ "kind": "pool", "family": "gen5n", "location": "x", "gpus": 1 }))
         .await;

@@ -107,11 +107,12 @@ async fn setup_on(mut config: Config, name: &str, fleet: &str, extra: &[(&'stati
     config.frozen_clock = true;
     let emu = TestEmulator::start(config, Some(fleet)).await;
     let aws = LocalAws::connect().await;
-    let (topic, queue) = aws
-        .topic_with_queue(&format!("recycler-{name}-{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros()))
-        .await;
+    let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let (topic, queue) = aws.topic_with_queue(&format!("recycler-{name}-{unique}")).await;
     let mut env = local_env(&emu.url, &aws.url);
     env.extend([
+        // Its own health history: tests sharing LocalStack never count each other's failed steps.
+        ("METRIC_NAMESPACE", format!("Watchdog/Recycler-{unique}")),
         ("ACTIONS_TOPIC_ARN", topic),
         ("GRACE_MINUTES", "10".into()),
         ("MAX_ATTEMPTS", "1".into()),
@@ -655,20 +656,21 @@ async fn an_expired_group_is_replaced_with_no_write_to_it_and_finished_by_schedu
     }
 }
 
+/// OLD (one gen5n GPU of always-on in us-west-2) with one GPU of gen5n there in `table`
+/// (`gpu_quotas` or `capacity_pools`): enough for it, not for a replacement beside it.
+async fn old_group_with_one_gpu(name: &str, table: &str) -> Setup {
+    let supply = format!("\n[[{table}]]\nfamily = \"gen5n\"\nlocation = \"us-west-2\"\ngpus = 1\n");
+    let fleet = format!("{APPS}{}{supply}", old_group(""));
+    setup(name, &fleet, &[("DRY_RUN", "false"), ("RETRY_BACKOFF_MINUTES", "30")]).await
+}
+
 /// A GPU quota that holds the old group but not a second one beside it (AWS General
 /// Reference: quotas per family and location, 0 by default): the plan states the overlap's
 /// GPUs before creating; the refusal is blocked with that figure and what to raise, backed
 /// off (one CreateStreamGroup, not one per run), and the old group is untouched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blue_green_beyond_the_gpu_quota_is_blocked_with_what_to_raise_and_the_old_group_untouched() {
-    let quota = r#"
-[[gpu_quotas]]
-family = "gen5n"
-location = "us-west-2"
-gpus = 1
-"#;
-    let fleet = format!("{APPS}{}{quota}", old_group(""));
-    let s = setup("gpu-quota", &fleet, &[("DRY_RUN", "false"), ("RETRY_BACKOFF_MINUTES", "30")]).await;
+    let s = old_group_with_one_gpu("gpu-quota", "gpu_quotas").await;
     let first = run(&s).await;
     assert!(executed(&first).is_empty(), "{first:#}");
     assert_eq!(first["failed_steps"], 1, "{first:#}");
@@ -717,14 +719,7 @@ gpus = 1
 /// counted, deleted and retried after the back-off while the old group keeps serving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replacement_that_finds_no_capacity_is_counted_deleted_and_retried_later() {
-    let pool = r#"
-[[capacity_pools]]
-family = "gen5n"
-location = "us-west-2"
-gpus = 1
-"#;
-    let fleet = format!("{APPS}{}{pool}", old_group(""));
-    let s = setup("no-capacity", &fleet, &[("DRY_RUN", "false"), ("RETRY_BACKOFF_MINUTES", "30")]).await;
+    let s = old_group_with_one_gpu("no-capacity", "capacity_pools").await;
     assert_eq!(executed(&run(&s).await), ["create_replacement"]);
     s.emu.advance_seconds(5.0).await;
     let failed = run(&s).await;
