@@ -8,12 +8,17 @@ use crate::service_model::ServiceModel;
 use crate::state::EmulatedWorld;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 pub struct Emulator {
     pub(crate) model: ServiceModel,
-    pub(crate) world: Mutex<EmulatedWorld>,
+    /// The default account's world (`--account-id`): unsigned requests, and the admin API
+    /// unless it names another account.
+    pub(crate) world: Arc<Mutex<EmulatedWorld>>,
+    /// Every account addressed so far, the default one included: one emulator plays a whole
+    /// organisation, each account from the request's credentials (`accounts`).
+    accounts: Mutex<BTreeMap<String, Arc<Mutex<EmulatedWorld>>>>,
     pub(crate) limits: Mutex<RateLimits>,
     pub(crate) faults: Mutex<HashMap<String, FaultRule>>,
     pub(crate) counters: Mutex<Counters>,
@@ -37,9 +42,12 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Emulator {
     pub fn new(world: EmulatedWorld, rate_limit_scale: f64, seed: u64) -> Self {
+        let account = world.account_id.clone();
+        let world = Arc::new(Mutex::new(world));
         Self {
             model: ServiceModel::load(),
-            world: Mutex::new(world),
+            accounts: Mutex::new(BTreeMap::from([(account, world.clone())])),
+            world,
             limits: Mutex::new(RateLimits::new(rate_limit_scale)),
             faults: Mutex::new(HashMap::new()),
             counters: Mutex::new(Counters::default()),
@@ -50,5 +58,22 @@ impl Emulator {
 
     pub fn load_fleet(&self, fleet: &Fleet) -> Result<fleet::LoadSummary, String> {
         fleet::load(&mut lock(&self.world), fleet)
+    }
+
+    /// The world of `account`, made on first use beside the default one. Never called while
+    /// a world's lock is held (it takes the default world's lock to copy it).
+    pub(crate) fn world_of(&self, account: &str) -> Arc<Mutex<EmulatedWorld>> {
+        let mut accounts = lock(&self.accounts);
+        if let Some(world) = accounts.get(account) {
+            return world.clone();
+        }
+        let world = Arc::new(Mutex::new(lock(&self.world).for_account(account)));
+        accounts.insert(account.to_owned(), world.clone());
+        world
+    }
+
+    /// The accounts addressed so far, and their worlds.
+    pub(crate) fn worlds(&self) -> Vec<(String, Arc<Mutex<EmulatedWorld>>)> {
+        lock(&self.accounts).iter().map(|(id, world)| (id.clone(), world.clone())).collect()
     }
 }

@@ -6,6 +6,7 @@
 //! `AWS_ENDPOINT_URL_GAMELIFTSTREAMS`. Every service fact lives in `facts` with its source;
 //! the emulator depends on no crate of the watchdog.
 
+pub mod accounts;
 pub mod admin;
 pub mod clock;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod limits;
 pub mod operations;
 pub mod server;
 pub mod service_model;
+pub mod settings;
 pub mod state;
 pub mod supply;
 pub mod timeline;

@@ -1,6 +1,7 @@
 //! HTTP front door: the service API on every path the model defines (the admin API under
 //! `/_emulator/` is in `admin`).
 
+use crate::accounts;
 use crate::error::ServiceError;
 use crate::instance::{Emulator, lock};
 use crate::operations;
@@ -61,6 +62,12 @@ fn unreachable_endpoint() -> Response {
     Response::new(axum::body::Body::from_stream(failed))
 }
 
+/// Rate limits are per account and Region (developer guide): the default account's buckets
+/// are named by Region, another account's by `account/region`.
+fn limit_scope(account: &str, default_account: &str, region: &str) -> String {
+    if account == default_account { region.to_owned() } else { format!("{account}/{region}") }
+}
+
 /// A fresh request id in the service's form (a version-4 UUID).
 fn request_id() -> String {
     let bits: u128 = rand::random();
@@ -80,9 +87,28 @@ async fn answer(
         return ServiceError::unknown_operation(method.as_str(), path).into_response();
     };
     let op = routed.operation;
-    let region = request_region(&headers, &lock(&emu.world).default_region);
-    if !lock(&emu.world).serves(&region) {
-        return unreachable_endpoint();
+    let (default_account, default_region) = {
+        let world = lock(&emu.world);
+        (world.account_id.clone(), world.default_region.clone())
+    };
+    let region = request_region(&headers, &default_region);
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let account = accounts::request_account(authorization, &default_account);
+    let world = emu.world_of(&account);
+    let denied = {
+        let world = lock(&world);
+        if !world.serves(&region) {
+            return unreachable_endpoint();
+        }
+        world.access_denied
+    };
+    if denied {
+        // The model lists AccessDeniedException on every operation.
+        let message = format!(
+            "User: arn:aws:sts::{account}:assumed-role/gls-watchdog-read is not authorized to perform: gameliftstreams:{} (access denied for this account by the emulator's admin API)",
+            op.name
+        );
+        return ServiceError::access_denied(message).into_response();
     }
     lock(&emu.counters).operation(&op.name).calls += 1;
 
@@ -110,14 +136,14 @@ async fn answer(
     } else if let Some(error) = injected {
         lock(&emu.counters).operation(&op.name).injected_faults += 1;
         Err(error)
-    } else if !lock(&emu.limits).try_acquire(&region, &op.name) {
+    } else if !lock(&emu.limits).try_acquire(&limit_scope(&account, &default_account, &region), &op.name) {
         lock(&emu.counters).operation(&op.name).throttled += 1;
         Err(ServiceError::throttling())
     } else {
         let query = query_pairs(&uri);
         emu.model
             .input(&routed, &query, &body)
-            .and_then(|input| operations::dispatch(&mut lock(&emu.world), &region, op, input))
+            .and_then(|input| operations::dispatch(&mut lock(&world), &region, op, input))
     };
     // The k-th mutation takes effect; the caller never hears of it.
     let outcome = match outcome {

@@ -7,114 +7,18 @@
 //! idle slot; one that finds none waits until capacity arrives or its placement timeout ends.
 
 use crate::clock::EmulatorClock;
-use crate::facts::{self, CapacityTimings, ExpiredGroups, LocationChangesWithErrors, OmittedCapacity};
+use crate::facts;
+pub use crate::settings::{Behaviour, TimingProfile, Timings};
 use crate::vocabulary::{
     ApplicationStatus, ApplicationStatusReason, ExportFilesStatus, LocationStatus, ReplicationStatus,
     SessionStatus as S, SessionStatusReason as R, ShaderCacheStatus, StreamGroupStatus, StreamUrlStatus,
     StreamUrlStatusReason,
 };
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-
-/// How long the emulated service takes for its asynchronous work.
-#[derive(Debug, Clone)]
-pub struct Timings {
-    /// A new stream group: ACTIVATING -> ACTIVE.
-    pub group_activation: Duration,
-    /// An added location: ACTIVATING -> ACTIVE; a removed one: REMOVING -> gone.
-    pub location_change: Duration,
-    /// DELETING -> gone (stream groups and applications).
-    pub deletion: Duration,
-    /// A placed session: ACTIVATING -> ACTIVE; RECONNECTING -> ACTIVE.
-    pub session_start: Duration,
-    /// TERMINATING -> TERMINATED.
-    pub session_stop: Duration,
-    /// A new application: INITIALIZED -> PROCESSING (half-way) -> READY.
-    pub application_ready: Duration,
-    /// An application reaching a remote location of a group it is associated with.
-    pub application_replication: Duration,
-    pub capacity: CapacityTimings,
-}
-
-/// A set of service timings, chosen with `--timing`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-pub enum TimingProfile {
-    /// Seconds, so tests and demos finish quickly (the default).
-    Fast,
-    /// Minutes, as the documentation describes them ([`Timings::realistic`]).
-    Realistic,
-}
-
-impl TimingProfile {
-    pub fn timings(self) -> Timings {
-        match self {
-            Self::Fast => Timings::default(),
-            Self::Realistic => Timings::realistic(),
-        }
-    }
-}
-
-impl Timings {
-    /// Every timing in seconds, by name (the admin API's `GET /_emulator/behaviour`).
-    pub fn in_seconds(&self) -> serde_json::Value {
-        let s = |d: Duration| d.num_milliseconds() as f64 / 1000.0;
-        serde_json::json!({
-            "group_activation": s(self.group_activation),
-            "location_change": s(self.location_change),
-            "deletion": s(self.deletion),
-            "session_start": s(self.session_start),
-            "session_stop": s(self.session_stop),
-            "application_ready": s(self.application_ready),
-            "application_replication": s(self.application_replication),
-            "capacity_allocate": s(self.capacity.allocate),
-            "capacity_release": s(self.capacity.release),
-        })
-    }
-
-    /// The service on an ordinary day, as the sources describe it:
-    /// - a new group: model, CreateStreamGroup: "It can take a few minutes for Amazon GameLift
-    ///   Streams to finish creating the stream group while it searches for unallocated compute
-    ///   resources and provisions them"; ASSUMED 10 minutes (the StreamGroupActive waiter of
-    ///   waiters-2.json gives it up to 60);
-    /// - a location added or removed: ASSUMED 10 minutes, as a group (LocationState ACTIVATING:
-    ///   "Amazon GameLift Streams is preparing the location");
-    /// - capacity: "typically under 5 minutes" to allocate (model, OnDemandCapacity) and "a few
-    ///   minutes" to release (AllocatedCapacity): ASSUMED 4 and 5 minutes. With 4, an on-demand
-    ///   Linux session finding no idle slot meets its 90-second placement timeout (seed 001):
-    ///   the two sentences together say so, and target-idle capacity is the documented remedy;
-    /// - deletion 5 minutes, an application READY in 10, replicated in 10, a session started in
-    ///   30 seconds: ASSUMED (no source gives a figure).
-    pub fn realistic() -> Self {
-        Self {
-            group_activation: Duration::minutes(10),
-            location_change: Duration::minutes(10),
-            deletion: Duration::minutes(5),
-            session_start: Duration::seconds(30),
-            session_stop: Duration::seconds(10),
-            application_ready: Duration::minutes(10),
-            application_replication: Duration::minutes(10),
-            capacity: CapacityTimings { allocate: Duration::minutes(4), release: Duration::minutes(5) },
-        }
-    }
-}
-
-impl Default for Timings {
-    fn default() -> Self {
-        Self {
-            group_activation: Duration::seconds(30),
-            location_change: Duration::seconds(20),
-            deletion: Duration::seconds(10),
-            session_start: Duration::seconds(5),
-            session_stop: Duration::seconds(3),
-            application_ready: Duration::seconds(5),
-            application_replication: Duration::seconds(60),
-            capacity: CapacityTimings::default(),
-        }
-    }
-}
 
 /// A stream-class family in a location (`("gen5n", "us-west-2")`).
 pub type SupplyKey = (String, String);
@@ -136,24 +40,6 @@ impl Supply {
             (Some(q), None) => Some(*q),
             (None, Some(p)) => Some(*p),
             (None, None) => None,
-        }
-    }
-}
-
-/// Readings of the documentation the sources leave open (see `facts`).
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Behaviour {
-    pub omitted_capacity: OmittedCapacity,
-    pub expired_groups: ExpiredGroups,
-    pub location_changes_with_errors: LocationChangesWithErrors,
-}
-
-impl Default for Behaviour {
-    fn default() -> Self {
-        Self {
-            omitted_capacity: OmittedCapacity::Reset,
-            expired_groups: ExpiredGroups::Strict,
-            location_changes_with_errors: LocationChangesWithErrors::Allow,
         }
     }
 }
@@ -479,6 +365,9 @@ pub struct EmulatedWorld {
     pub served_regions: Vec<String>,
     /// GPU quotas and capacity pools (`supply`).
     pub supply: Supply,
+    /// Every request of this account is refused with AccessDeniedException: its role lacks
+    /// the permission, or the organisation's spoke was never deployed there (admin API).
+    pub access_denied: bool,
     pub timings: Timings,
     pub behaviour: Behaviour,
     pub clock: EmulatorClock,
@@ -497,12 +386,31 @@ impl EmulatedWorld {
             default_region,
             served_regions: facts::SERVICE_REGIONS.iter().map(|r| r.to_string()).collect(),
             supply: Supply::default(),
+            access_denied: false,
             timings,
             behaviour: Behaviour::default(),
             clock: EmulatorClock::default(),
             regions: BTreeMap::new(),
             next_activation_outcomes: VecDeque::new(),
             rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// A world for another account of the same organisation: the same clock, timings,
+    /// readings and Regions, and nothing in it yet (no resources, no quotas declared).
+    pub fn for_account(&self, account_id: &str) -> Self {
+        Self {
+            account_id: account_id.to_owned(),
+            default_region: self.default_region.clone(),
+            served_regions: self.served_regions.clone(),
+            supply: Supply::default(),
+            access_denied: false,
+            timings: self.timings.clone(),
+            behaviour: self.behaviour,
+            clock: self.clock.clone(),
+            regions: BTreeMap::new(),
+            next_activation_outcomes: VecDeque::new(),
+            rng: self.rng.clone(),
         }
     }
 

@@ -30,6 +30,8 @@ pub fn local_env(emulator_url: &str, localstack_url: &str) -> Vec<(&'static str,
         ("AWS_ENDPOINT_URL_GAMELIFTSTREAMS", emulator_url.to_owned()),
         ("AWS_ENDPOINT_URL_CLOUDWATCH", localstack_url.to_owned()),
         ("AWS_ENDPOINT_URL_SNS", localstack_url.to_owned()),
+        // The hub's scanner assumes the spokes' read roles there.
+        ("AWS_ENDPOINT_URL_STS", localstack_url.to_owned()),
         ("WATCHDOG_CLOCK_URL", format!("{emulator_url}/_emulator/clock")),
     ]
 }

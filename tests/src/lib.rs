@@ -71,15 +71,31 @@ impl TestEmulator {
         self.client_with(region, Some(1), true).await
     }
 
+    /// A client signed with `account` as its access key id: the emulator serves that account
+    /// (LocalStack's convention), so one emulator plays several accounts.
+    pub async fn client_of_account(&self, account: &str, region: &str) -> aws_sdk_gameliftstreams::Client {
+        self.client_signed_as(account, region, Some(1), true).await
+    }
+
     async fn client_with(
         &self,
         region: &str,
         attempts: Option<u32>,
         fast_sleep: bool,
     ) -> aws_sdk_gameliftstreams::Client {
+        self.client_signed_as("AKIDTEST", region, attempts, fast_sleep).await
+    }
+
+    async fn client_signed_as(
+        &self,
+        access_key_id: &str,
+        region: &str,
+        attempts: Option<u32>,
+        fast_sleep: bool,
+    ) -> aws_sdk_gameliftstreams::Client {
         let shared = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
-            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "tests"))
+            .credentials_provider(Credentials::new(access_key_id, "secret", None, None, "tests"))
             .endpoint_url(&self.url)
             .load()
             .await;

@@ -278,3 +278,34 @@ fn the_reference_checks_can_fail() {
     assert!(supports_condition(&keys, "aws:RequestTag/watchdog:managed-by"));
     assert!(!supports_condition(&keys, "aws:ResourceTag/team"));
 }
+
+/// The organisation's spoke role (org/spoke.yaml) grants the scanner's read actions and
+/// nothing else: no tag write, no remediation; its trust is the hub's role inside the
+/// organisation only.
+#[test]
+fn the_spoke_read_role_grants_exactly_the_scanners_reads_to_the_hub_inside_the_organisation() {
+    let spoke: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(workspace_root().join("org/spoke.yaml")).unwrap()).unwrap();
+    let role = &spoke["Resources"]["ReadRole"]["Properties"];
+    let granted: BTreeSet<String> = role["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_sequence().cloned().unwrap_or_default())
+        .flat_map(|s| strings(&s["Action"]))
+        .collect();
+    let reads: BTreeSet<String> = gls_watchdog_scanner::OPERATIONS
+        .iter()
+        .filter(|op| !op.is_mutating())
+        .flat_map(|op| op.iam_actions().iter().map(|a| a.to_string()))
+        .collect();
+    assert_eq!(granted, reads, "the spoke role grants exactly the scanner's reads");
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Action"].as_str(), Some("sts:AssumeRole"));
+    assert!(!strings(&trust["Principal"]["AWS"]).is_empty(), "a named principal, never *");
+    assert!(
+        trust["Condition"]["StringEquals"]["aws:PrincipalOrgID"].as_mapping().is_some()
+            || !strings(&trust["Condition"]["StringEquals"]["aws:PrincipalOrgID"]).is_empty(),
+        "only from inside the organisation"
+    );
+}

@@ -3,6 +3,7 @@
 //! the demo drive the bad days through it; the service API never sees these paths.
 
 mod supply;
+mod view;
 
 use crate::error::ServiceError;
 use crate::fleet::{self, Fleet};
@@ -20,7 +21,6 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The admin API's routes, under `/_emulator/`.
@@ -29,7 +29,7 @@ pub fn routes() -> Router<Arc<Emulator>> {
         .route("/_emulator/health", get(|| async { axum::Json(json!({ "status": "ok" })) }))
         .route("/_emulator/clock", get(get_clock).post(set_clock))
         .route("/_emulator/fleet", post(load_fleet))
-        .route("/_emulator/state", get(state))
+        .route("/_emulator/state", get(view::state))
         .route("/_emulator/locations/status", post(set_location_status))
         .route("/_emulator/stream-groups/status", post(set_group_status))
         .route("/_emulator/activation-outcomes", post(queue_activation_outcome))
@@ -40,6 +40,7 @@ pub fn routes() -> Router<Arc<Emulator>> {
         .route("/_emulator/stream-urls/use", post(use_stream_url))
         .route("/_emulator/behaviour", get(get_behaviour))
         .route("/_emulator/supply", get(supply::get_supply).post(supply::set_supply))
+        .route("/_emulator/access", post(supply::set_access))
         .route("/_emulator/faults", get(get_faults).post(set_fault).delete(clear_faults))
         .route("/_emulator/counters", get(get_counters).delete(reset_counters))
         .route("/_emulator/rate-limits", get(get_rate_limits).post(set_rate_limits))
@@ -116,13 +117,25 @@ async fn set_clock(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
         (None, None) => {}
     }
     world.advance();
-    axum::Json(clock_json(&world)).into_response()
+    let reply = clock_json(&world);
+    // One clock for the whole organisation: every account's world follows.
+    let clock = world.clock.clone();
+    drop(world);
+    for (_, other) in emu.worlds() {
+        let mut other = lock(&other);
+        other.clock = clock.clone();
+        other.advance();
+    }
+    axum::Json(reply).into_response()
 }
 
 #[derive(Deserialize)]
 struct FleetQuery {
     #[serde(default)]
     mode: Option<String>,
+    /// Load into this account's world (default: the emulator's `--account-id`).
+    #[serde(default)]
+    account: Option<String>,
 }
 
 async fn load_fleet(State(emu): State<Arc<Emulator>>, Query(query): Query<FleetQuery>, body: Bytes) -> Response {
@@ -134,7 +147,14 @@ async fn load_fleet(State(emu): State<Arc<Emulator>>, Query(query): Query<FleetQ
         Ok(fleet) => fleet,
         Err(message) => return bad_request(message),
     };
-    let mut world = lock(&emu.world);
+    let world = match query.account.as_deref() {
+        None => emu.world.clone(),
+        Some(account) if crate::accounts::account_of_access_key(account).as_deref() == Some(account) => {
+            emu.world_of(account)
+        }
+        Some(other) => return bad_request(format!("account: {other:?} is not a 12-digit account id")),
+    };
+    let mut world = lock(&world);
     let replace = match query.mode.as_deref() {
         None | Some("replace") => true,
         Some("merge") => false,
@@ -151,49 +171,6 @@ async fn load_fleet(State(emu): State<Arc<Emulator>>, Query(query): Query<FleetQ
             bad_request(message)
         }
     }
-}
-
-/// A readable picture of the world, for people and the README's demo.
-async fn state(State(emu): State<Arc<Emulator>>) -> Response {
-    let mut world = lock(&emu.world);
-    world.advance();
-    let now = world.now();
-    let mut regions = BTreeMap::new();
-    for (name, region) in &world.regions {
-        let groups: Vec<Value> = region
-            .groups
-            .values()
-            .map(|g| {
-                let mut sessions: BTreeMap<String, usize> = BTreeMap::new();
-                for s in region.sessions.values().filter(|s| s.group_id == g.id) {
-                    *sessions.entry(s.status.to_string()).or_default() += 1;
-                }
-                json!({
-                    "id": g.id,
-                    "description": g.description,
-                    "stream_class": g.stream_class,
-                    "status": g.status.as_str(),
-                    "status_reason": g.status_reason,
-                    "age_days": (now - g.created_at).num_days(),
-                    "expires_in_days": (g.expires_at - now).num_days(),
-                    "applications": g.associated.len(),
-                    "tags": g.tags,
-                    "locations": g.locations.iter().map(|l| {
-                        let reading = EmulatedWorld::capacity(region, g, l);
-                        json!({
-                            "name": l.name, "status": l.status.as_str(),
-                            "always_on": l.config.always_on, "target_idle": l.config.target_idle,
-                            "maximum": l.config.maximum, "on_demand": l.config.on_demand,
-                            "allocated": reading.allocated, "idle": reading.idle, "in_use": reading.in_use,
-                        })
-                    }).collect::<Vec<_>>(),
-                    "sessions": sessions,
-                })
-            })
-            .collect();
-        regions.insert(name.clone(), json!({ "applications": region.applications.len(), "stream_groups": groups }));
-    }
-    axum::Json(json!({ "clock": clock_json(&world), "regions": regions })).into_response()
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,5 @@
-//! The admin API for GPU quotas and capacity pools (`crate::supply`): what the account may
-//! allocate and what the service has left, per stream-class family and location.
+//! The admin API for what an account may use: its GPU quotas and the capacity pools
+//! (`crate::supply`), per stream-class family and location, and whether it is let in at all.
 
 use super::{bad_request, parse_body};
 use crate::fleet::{FleetGpus, check_family};
@@ -62,4 +62,26 @@ fn get_supply_of(world: &crate::state::EmulatedWorld) -> Response {
     };
     axum::Json(json!({ "gpu_quotas": rows(&world.supply.quotas), "capacity_pools": rows(&world.supply.pools) }))
         .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessChange {
+    account: String,
+    denied: bool,
+}
+
+/// `POST /_emulator/access`: every request of one account refused with AccessDeniedException
+/// (`denied: true`), as when its role lacks the permission or the spoke was never deployed.
+pub(super) async fn set_access(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let change: AccessChange = match parse_body(&body, r#"{"account": "222233334444", "denied": true|false}"#) {
+        Ok(change) => change,
+        Err(response) => return response,
+    };
+    if crate::accounts::account_of_access_key(&change.account).as_deref() != Some(change.account.as_str()) {
+        return bad_request(format!("account: {:?} is not a 12-digit account id", change.account));
+    }
+    let world = emu.world_of(&change.account);
+    lock(&world).access_denied = change.denied;
+    axum::Json(json!({ "account": change.account, "denied": change.denied })).into_response()
 }

@@ -32,6 +32,26 @@ pub struct ScanRequest {
     /// Scan only these stream groups (ids or ARNs).
     #[serde(default)]
     pub stream_groups: Option<Vec<String>>,
+    /// One target of an organisation's scan, as the hub's state machine sends it: another
+    /// account's region, read with that account's spoke role (org/hub.yaml).
+    #[serde(default)]
+    pub target: Option<Target>,
+}
+
+/// An (account, region) of the organisation and the read role to assume there.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub account: String,
+    pub region: String,
+    /// The spoke's read role, the same name in every account (org/spoke.yaml ReadRoleName).
+    pub role_name: String,
+}
+
+impl Target {
+    pub fn role_arn(&self) -> String {
+        format!("arn:aws:iam::{}:role/{}", self.account, self.role_name)
+    }
 }
 
 fn deserialize<T: for<'de> Deserialize<'de>>(value: Value, prefix: &str) -> Result<T, EventError> {
@@ -67,6 +87,21 @@ fn validate(request: &ScanRequest) -> Result<(), EventError> {
             return Err(error(format!("regions[{i}]"), format!("{bad:?} is not a region name such as us-west-2")));
         }
     }
+    if let Some(target) = &request.target {
+        if request.regions.is_some() {
+            return Err(error("regions", "a target names its own region; leave regions out"));
+        }
+        if target.account.len() != 12 || !target.account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(error("target.account", format!("{:?} is not a 12-digit account id", target.account)));
+        }
+        if !is_region_name(&target.region) {
+            return Err(error("target.region", format!("{:?} is not a region name such as us-west-2", target.region)));
+        }
+        let valid_role = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+        if target.role_name.is_empty() || target.role_name.len() > 64 || !target.role_name.chars().all(valid_role) {
+            return Err(error("target.role_name", format!("{:?} is not an IAM role name", target.role_name)));
+        }
+    }
     event_fields::check_optional_group_names(EVENT, &request.stream_groups)
 }
 
@@ -88,6 +123,17 @@ mod tests {
         assert_eq!(dry.regions.as_deref(), Some(&["us-west-2".to_owned()][..]));
         let one = parse(fixture("scanner-one-group.json")).unwrap();
         assert_eq!(one.stream_groups.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_target_names_a_12_digit_account_a_region_and_a_role() {
+        let target = json!({ "account": "222233334444", "region": "us-west-2", "role_name": "gls-watchdog-read" });
+        let request = parse(json!({ "trigger": "organisation", "target": target })).unwrap();
+        assert_eq!(request.target.unwrap().role_arn(), "arn:aws:iam::222233334444:role/gls-watchdog-read");
+        let bad = json!({ "target": { "account": "2222", "region": "us-west-2", "role_name": "r" } });
+        assert_eq!(parse(bad).unwrap_err().field, "target.account");
+        let both = json!({ "regions": ["us-west-2"], "target": target });
+        assert_eq!(parse(both).unwrap_err().field, "regions");
     }
 
     #[test]

@@ -41,8 +41,31 @@ impl Scanner {
     }
 }
 
+impl Scanner {
+    /// This scanner pointed at one target of an organisation: that account's region only,
+    /// read with its spoke role (assumed first, so a role that cannot be assumed fails the
+    /// target by name before any read); metrics and findings still go where this one sends them.
+    pub async fn for_target(&self, target: &event::Target) -> Result<Self, String> {
+        let regions = watchdog_aws::assumed_region(&self.config.connection, &target.role_arn(), &target.region)
+            .await
+            .map_err(|e| format!("account {} ({}): {e}", target.account, target.region))?;
+        let mut config = self.config.clone();
+        config.connection.regions = vec![target.region.clone()];
+        Ok(Self::new(config, self.ports_with_regions(regions)))
+    }
+}
+
 /// The Lambda handler: parse the event (errors name the field), scan, return the report.
 pub async fn handle(scanner: Arc<Scanner>, event: Value) -> Result<Report, Diagnostic> {
     let request = event::parse(event).map_err(|e| watchdog_aws::lambda::diagnostic(e.into()))?;
-    scanner.scan(request).await.map_err(watchdog_aws::lambda::diagnostic)
+    let Some(target) = request.target.clone() else {
+        return scanner.scan(request).await.map_err(watchdog_aws::lambda::diagnostic);
+    };
+    let scanner = scanner
+        .for_target(&target)
+        .await
+        .map_err(|message| Diagnostic { error_type: "TargetRoleNotAssumed".into(), error_message: message })?;
+    let mut report = scanner.scan(request).await.map_err(watchdog_aws::lambda::diagnostic)?;
+    report.target = Some(target);
+    Ok(report)
 }

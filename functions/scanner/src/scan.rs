@@ -53,6 +53,8 @@ pub struct AlertSummary {
 /// What the function returns.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
+    /// The organisation's target this scan read (the hub's runs), else null.
+    pub target: Option<crate::event::Target>,
     pub trigger: String,
     pub dry_run: bool,
     pub now: String,
@@ -108,6 +110,14 @@ pub struct Scanner {
 impl Scanner {
     pub fn new(config: Config, ports: Ports) -> Self {
         Self { config, ports }
+    }
+
+    /// These ports with other GameLift Streams regions (another account's, for a target).
+    pub(crate) fn ports_with_regions(
+        &self,
+        regions: std::collections::BTreeMap<String, std::sync::Arc<dyn watchdog_core::ports::GameLiftStreams>>,
+    ) -> Ports {
+        Ports { regions, ..self.ports.clone() }
     }
 
     pub async fn scan(&self, request: ScanRequest) -> Result<Report, RunError> {

@@ -1,0 +1,190 @@
+//! The organisation's scan, offline. One emulator plays three accounts in two regions each;
+//! the hub's state machine (org/scan-organisation.asl.json, validated by asl-validator in
+//! scripts/test) cannot run here (LocalStack runs Lambda only in a container engine), so this
+//! test drives its Distributed Map from the definition itself: each child's input is computed
+//! from the map's own ItemSelector, each child runs the scanner under cargo lambda (assuming
+//! the spoke's read role through LocalStack's STS), and each result is shaped by the task's
+//! own ResultSelector or, on failure, its Catch.
+
+use serde_json::{Map, Value, json};
+use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env, workspace_root};
+use watchdog_tests::{TestEmulator, quick_config};
+
+const SCANNER: &str = "gls-watchdog-scanner";
+const ACCOUNTS: [&str; 3] = ["111122223333", "222233334444", "333344445555"];
+const REGIONS: [&str; 2] = ["us-west-2", "eu-central-1"];
+
+/// One group in each region of `account`, named after both.
+fn fleet(account: &str) -> String {
+    let mut text = String::from("[[applications]]\nkey = \"racer\"\ndescription = \"Racer\"\n");
+    for region in REGIONS {
+        text.push_str(&format!(
+            "\n[[applications]]\nkey = \"racer-{region}\"\ndescription = \"Racer\"\nregion = \"{region}\"\n\n[[stream_groups]]\nid = \"sg-{}{}\"\ndescription = \"{account} {region}\"\nregion = \"{region}\"\nstream_class = \"gen5n_ultra\"\ncreated_days_ago = 30\napplications = [\"racer-{region}\"]\n  [[stream_groups.locations]]\n  name = \"{region}\"\n  always_on = 1\n",
+            &account[..4],
+            region.replace('-', "").to_uppercase(),
+        ));
+    }
+    text
+}
+
+/// The hub's state machine definition, with the template's DefinitionSubstitutions applied.
+fn definition(read_role: &str) -> Value {
+    let text = std::fs::read_to_string(workspace_root().join("org/scan-organisation.asl.json")).unwrap();
+    serde_json::from_str(&text.replace("${ReadRoleName}", read_role).replace("${ScannerFunctionArn}", SCANNER))
+        .expect("the definition is JSON")
+}
+
+/// A JSONPath of the forms the definition uses: `$.a.b` on the state's input, `$$.a.b` on
+/// the context object.
+fn path<'a>(expression: &str, input: &'a Value, context: &'a Value) -> &'a Value {
+    let (root, rest) = match expression.strip_prefix("$$") {
+        Some(rest) => (context, rest),
+        None => (input, expression.strip_prefix('$').expect("a JSONPath")),
+    };
+    rest.split('.').filter(|p| !p.is_empty()).fold(root, |value, key| &value[key])
+}
+
+/// Applies a payload template (ItemSelector, Parameters, ResultSelector): `key.$` fields
+/// take the path's value, the others stay as they are.
+fn select(template: &Value, input: &Value, context: &Value) -> Value {
+    match template {
+        Value::Object(fields) => {
+            let mut out = Map::new();
+            for (key, value) in fields {
+                match (key.strip_suffix(".$"), value) {
+                    (Some(name), Value::String(expression)) => {
+                        out.insert(name.to_owned(), path(expression, input, context).clone());
+                    }
+                    _ => {
+                        out.insert(key.clone(), select(value, input, context));
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_named_while_the_others_complete() {
+    let emu = TestEmulator::start(quick_config(), None).await;
+    for account in ACCOUNTS {
+        let url = format!("{}/_emulator/fleet?account={account}", emu.url);
+        let loaded = emu.http().post(url).body(fleet(account)).send().await.unwrap();
+        assert_eq!(loaded.status().as_u16(), 200, "{}", loaded.text().await.unwrap());
+    }
+    // The third account's role lacks the permission (or its spoke was never deployed).
+    emu.admin_ok("/_emulator/access", json!({ "account": ACCOUNTS[2], "denied": true })).await;
+
+    let aws = LocalAws::connect().await;
+    let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let mut env = local_env(&emu.url, &aws.url);
+    env.extend([
+        ("REGIONS", REGIONS.join(",")),
+        ("METRIC_NAMESPACE", format!("Watchdog/Org-{unique}")),
+        ("ALERT_MEMORY", "none".to_owned()),
+        ("MAX_ATTEMPTS", "1".to_owned()),
+    ]);
+    let watch = LambdaWatch::start("organisation", &env);
+
+    let definition = definition("gls-watchdog-read");
+    let map = &definition["States"]["ScanTargets"];
+    assert_eq!(map["ItemProcessor"]["ProcessorConfig"]["Mode"], "DISTRIBUTED");
+    assert_eq!(map["ToleratedFailurePercentage"], 100, "one target's failure never fails the others");
+    let task = &map["ItemProcessor"]["States"]["ScanOneTarget"];
+    let execution_input = json!({
+        "targets": ACCOUNTS.iter().flat_map(|a| REGIONS.map(|r| json!({ "account": a, "region": r }))).collect::<Vec<_>>(),
+        "max_concurrency": 3,
+    });
+    let items = path(map["ItemsPath"].as_str().unwrap(), &execution_input, &Value::Null).as_array().unwrap().clone();
+    assert_eq!(items.len(), 6);
+
+    let mut results = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let context = json!({ "Map": { "Item": { "Index": index, "Value": item } } });
+        let child_input = select(&map["ItemSelector"], &execution_input, &context);
+        let payload = select(&task["Parameters"], &child_input, &Value::Null)["Payload"].clone();
+        assert_eq!(task["Parameters"]["FunctionName"], SCANNER);
+        let result = match watch.invoke(SCANNER, &payload).await {
+            Ok(report) => {
+                // Read with the target's own credentials: every group it found is that account's.
+                let account = item["account"].as_str().unwrap();
+                let arns: Vec<&str> = report["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|f| f["stream_group_arn"].as_str())
+                    .collect();
+                assert!(!arns.is_empty(), "a 30-day-old group is due for rotation: {report:#}");
+                assert!(
+                    arns.iter().all(|arn| arn.contains(&format!(":{account}:streamgroup/"))),
+                    "{account}: {arns:?}"
+                );
+                select(&task["ResultSelector"], &json!({ "Payload": report }), &Value::Null)
+            }
+            Err(error) => {
+                // The task's Catch puts the error at its ResultPath; TargetFailed shapes it.
+                let catch = &task["Catch"][0];
+                assert_eq!(catch["ResultPath"], "$.error");
+                let mut failed_input = child_input.clone();
+                failed_input["error"] = json!({ "Error": "Lambda.Unknown", "Cause": error });
+                let failed = &map["ItemProcessor"]["States"][catch["Next"].as_str().unwrap()];
+                select(&failed["Parameters"], &failed_input, &Value::Null)
+            }
+        };
+        results.push(result);
+    }
+
+    let succeeded: Vec<&Value> = results.iter().filter(|r| r["failed"] != true).collect();
+    let failed: Vec<&Value> = results.iter().filter(|r| r["failed"] == true).collect();
+    assert_eq!(succeeded.len(), 4, "{results:#?}");
+    assert_eq!(failed.len(), 2, "both regions of the refused account: {results:#?}");
+    for result in &succeeded {
+        assert_eq!(result["counts"]["stream_groups"], 1, "its own account's group only: {result}");
+        assert_ne!(result["target"]["account"], ACCOUNTS[2]);
+    }
+    for result in &failed {
+        assert_eq!(result["target"]["account"], ACCOUNTS[2], "named by account: {result}");
+        assert!(result["cause"].as_str().unwrap().contains("AccessDenied"), "{result}");
+    }
+    // Each target was read with its own account's credentials, from the assumed role.
+    let targets: Vec<(String, String)> = succeeded
+        .iter()
+        .map(|r| {
+            (r["target"]["account"].as_str().unwrap().to_owned(), r["target"]["region"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(targets.len(), 4);
+    for account in &ACCOUNTS[..2] {
+        for region in REGIONS {
+            assert!(targets.contains(&(account.to_string(), region.to_owned())), "{targets:?}");
+        }
+    }
+}
+
+/// A role that cannot be assumed fails the target before any read, naming the account and
+/// the role (here STS itself cannot be reached).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_cannot_be_assumed_fails_its_target_by_name() {
+    let emu = TestEmulator::start(quick_config(), None).await;
+    let aws = LocalAws::connect().await;
+    let mut env = local_env(&emu.url, &aws.url);
+    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL_STS");
+    env.extend([
+        ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9".to_owned()),
+        ("REGIONS", "us-west-2".to_owned()),
+        ("ALERT_MEMORY", "none".to_owned()),
+        ("MAX_ATTEMPTS", "1".to_owned()),
+    ]);
+    let watch = LambdaWatch::start("organisation-no-sts", &env);
+    let target = json!({ "account": "222233334444", "region": "us-west-2", "role_name": "gls-watchdog-read" });
+    let error = watch.invoke(SCANNER, &json!({ "trigger": "organisation", "target": target })).await.unwrap_err();
+    let flat: String = error.chars().filter(|c| !c.is_whitespace() && *c != '│').collect();
+    assert!(flat.contains("TargetRoleNotAssumed"), "{error}");
+    assert!(
+        flat.contains("account222233334444(us-west-2):cannotassumearn:aws:iam::222233334444:role/gls-watchdog-read"),
+        "{error}"
+    );
+    assert_eq!(emu.calls("ListStreamGroups").await, 0, "nothing was read");
+}
