@@ -7,6 +7,7 @@ pub mod clock;
 pub mod cloudwatch;
 pub mod convert;
 pub mod errors;
+pub mod eventbridge;
 pub mod gamelift;
 pub mod lambda;
 pub mod reach;
@@ -51,6 +52,7 @@ pub fn ports(sdk: &aws_types::SdkConfig, connection: &Connection) -> Ports {
         demand: Arc::new(cloudwatch::CloudWatch::new(sdk, &stats)),
         history: Arc::new(cloudwatch::CloudWatch::new(sdk, &stats)),
         notifier: Arc::new(sns::Sns::new(sdk, &stats)),
+        events: Arc::new(eventbridge::EventBridge::new(sdk, &stats)),
         clock: match &connection.clock_url {
             None => Arc::new(clock::SystemClock),
             Some(url) => Arc::new(clock::EmulatorClock::new(url)),

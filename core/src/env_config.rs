@@ -71,6 +71,7 @@ pub fn remediation(
             dry_run: flag(lookup, "DRY_RUN", true)?,
             limit,
             actions_topic_arn: topic_arn(lookup, "ACTIONS_TOPIC_ARN")?,
+            event_bus: event_bus(lookup)?,
             publish_plan: flag(lookup, "PUBLISH_PLAN", publish_plan_default)?,
             metric_namespace: metric_namespace(lookup)?,
             repeated_failure_window: (window > Duration::zero()).then_some(window),
@@ -78,6 +79,21 @@ pub fn remediation(
         opt_in_tag: tag_key(lookup, "OPT_IN_TAG", opt_in_default)?,
         manage_all_groups: flag(lookup, "MANAGE_ALL_GROUPS", false)?,
     })
+}
+
+/// EVENT_BUS_NAME: the EventBridge bus every finding and executed step is put on, by name or
+/// ARN (the organisation's central bus is another account's: its ARN); unset puts none.
+pub fn event_bus(lookup: Lookup<'_>) -> Result<Option<String>, ConfigError> {
+    let Some(bus) = get(lookup, "EVENT_BUS_NAME") else { return Ok(None) };
+    let valid = |c: char| c.is_ascii_alphanumeric() || "._-/:".contains(c);
+    if bus.is_empty() || bus.len() > 1600 || !bus.chars().all(valid) {
+        return Err(ConfigError::Invalid {
+            variable: "EVENT_BUS_NAME",
+            value: bus,
+            expected: "an event bus name (letters, digits, . _ - /) or its ARN".into(),
+        });
+    }
+    Ok(Some(bus))
 }
 
 /// METRIC_NAMESPACE: the watchdog's own CloudWatch namespace, never a reserved `AWS/` one.

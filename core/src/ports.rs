@@ -220,6 +220,44 @@ pub trait Notifier: Send + Sync {
 /// SNS PublishBatch takes at most ten messages.
 pub const MAX_MESSAGES_PER_BATCH: usize = 10;
 
+/// The `source` of every event the watchdog puts on EventBridge.
+pub const EVENT_SOURCE: &str = "gls-watchdog";
+/// PutEvents takes at most ten entries.
+pub const MAX_EVENTS_PER_CALL: usize = 10;
+
+/// An Amazon EventBridge event: its detail type, its JSON detail (schemas/ documents both
+/// kinds), and the ARNs it concerns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BusEvent {
+    pub detail_type: String,
+    pub detail: serde_json::Value,
+    pub resources: Vec<String>,
+}
+
+/// EventBridge.
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Up to ten events in one PutEvents call; per event, whether EventBridge accepted it.
+    async fn put_events(&self, bus: &str, events: &[BusEvent]) -> Result<Vec<Result<(), String>>, ApiError>;
+}
+
+/// Puts `events` on `bus` ten at a time; returns the errors, each naming its event.
+pub async fn put_all_events(bus_port: &dyn EventBus, bus: &str, events: &[BusEvent]) -> Vec<String> {
+    let mut errors = Vec::new();
+    for chunk in events.chunks(MAX_EVENTS_PER_CALL) {
+        match bus_port.put_events(bus, chunk).await {
+            Ok(results) => errors.extend(
+                results
+                    .into_iter()
+                    .zip(chunk)
+                    .filter_map(|(result, event)| result.err().map(|e| format!("{}: {e}", event.detail_type))),
+            ),
+            Err(e) => errors.push(format!("PutEvents to {bus} ({} events): {e}", chunk.len())),
+        }
+    }
+    errors
+}
+
 /// Where "now" comes from: the wall clock in production, the emulator's clock in local runs,
 /// a fixed instant in tests.
 #[async_trait]
@@ -263,6 +301,7 @@ pub struct Ports {
     pub demand: std::sync::Arc<dyn DemandSource>,
     pub history: std::sync::Arc<dyn HealthHistory>,
     pub notifier: std::sync::Arc<dyn Notifier>,
+    pub events: std::sync::Arc<dyn EventBus>,
     pub clock: std::sync::Arc<dyn Clock>,
     /// Calls made so far, for reports and health metrics.
     pub calls: std::sync::Arc<dyn Fn() -> CallCounts + Send + Sync>,

@@ -18,21 +18,7 @@ fn sample_fleet() -> String {
 
 #[tokio::test]
 async fn starts_on_the_sample_fleet_and_prints_its_address() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gls-emulator"))
-        .args(["--listen", "127.0.0.1:0", "--fleet", &sample_fleet()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start gls-emulator");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let _running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read the ready line");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let (_running, url) = start(&["--fleet", &sample_fleet()]);
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
     let state: serde_json::Value = reqwest::get(format!("{url}/_emulator/state")).await.unwrap().json().await.unwrap();

@@ -32,6 +32,7 @@ pub fn local_env(emulator_url: &str, localstack_url: &str) -> Vec<(&'static str,
         ("AWS_ENDPOINT_URL_SNS", localstack_url.to_owned()),
         // The hub's scanner assumes the spokes' read roles there.
         ("AWS_ENDPOINT_URL_STS", localstack_url.to_owned()),
+        ("AWS_ENDPOINT_URL_EVENTBRIDGE", localstack_url.to_owned()),
         ("WATCHDOG_CLOCK_URL", format!("{emulator_url}/_emulator/clock")),
     ]
 }
@@ -49,6 +50,7 @@ pub struct LocalAws {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 /// A message that reached an SQS queue subscribed to a topic.
@@ -80,6 +82,70 @@ impl LocalAws {
             cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
             sns: aws_sdk_sns::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
+            events: aws_sdk_eventbridge::Client::new(&sdk),
+        }
+    }
+
+    /// An SQS queue named `name`, and its ARN.
+    async fn queue(&self, name: &str) -> (String, String) {
+        let queue = self.sqs.create_queue().queue_name(name).send().await.expect("CreateQueue");
+        let queue_url = queue.queue_url().expect("queue URL").to_owned();
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("GetQueueAttributes");
+        let queue_arn = attributes
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .expect("queue ARN")
+            .clone();
+        (queue_url, queue_arn)
+    }
+
+    /// An EventBridge bus named `name` whose rule sends every gls-watchdog event to an SQS
+    /// queue of the same name: the bus's name and the queue's URL.
+    pub async fn bus_with_queue(&self, name: &str) -> (String, String) {
+        self.events.create_event_bus().name(name).send().await.expect("CreateEventBus");
+        let (queue_url, queue_arn) = self.queue(name).await;
+        self.events
+            .put_rule()
+            .name(name)
+            .event_bus_name(name)
+            .event_pattern(r#"{"source": ["gls-watchdog"]}"#)
+            .send()
+            .await
+            .expect("PutRule");
+        let target = aws_sdk_eventbridge::types::Target::builder().id("queue").arn(queue_arn).build().expect("target");
+        self.events.put_targets().rule(name).event_bus_name(name).targets(target).send().await.expect("PutTargets");
+        (name.to_owned(), queue_url)
+    }
+
+    /// Every event that reaches `queue_url` within `quiet` of the last one, as EventBridge
+    /// delivers it (the whole event, envelope and detail).
+    pub async fn drain_events(&self, queue_url: &str, quiet: Duration) -> Vec<Value> {
+        let mut events = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(quiet.as_secs().max(1) as i32)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            if out.messages().is_empty() {
+                return events;
+            }
+            for message in out.messages() {
+                events.push(serde_json::from_str(message.body().unwrap_or("null")).expect("an event"));
+                let receipt = message.receipt_handle().unwrap_or_default();
+                self.sqs.delete_message().queue_url(queue_url).receipt_handle(receipt).send().await.expect("Delete");
+            }
         }
     }
 

@@ -79,8 +79,10 @@ async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_name
 
     let aws = LocalAws::connect().await;
     let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let (bus, events_queue) = aws.bus_with_queue(&format!("watchdog-org-{unique}")).await;
     let mut env = local_env(&emu.url, &aws.url);
     env.extend([
+        ("EVENT_BUS_NAME", bus),
         ("REGIONS", REGIONS.join(",")),
         ("METRIC_NAMESPACE", format!("Watchdog/Org-{unique}")),
         ("ALERT_MEMORY", "none".to_owned()),
@@ -161,6 +163,15 @@ async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_name
             assert!(targets.contains(&(account.to_string(), region.to_owned())), "{targets:?}");
         }
     }
+    // Every finding of every target is on the central bus, with its account and region.
+    let events = aws.drain_events(&events_queue, std::time::Duration::from_secs(2)).await;
+    let on_bus: std::collections::BTreeSet<(String, String)> = events
+        .iter()
+        .map(|e| {
+            (e["detail"]["account"].as_str().unwrap().to_owned(), e["detail"]["region"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(on_bus, targets.into_iter().collect(), "{events:#?}");
 }
 
 /// A role that cannot be assumed fails the target before any read, naming the account and

@@ -10,7 +10,10 @@ use super::report::{Report, RunError, health, totals};
 use super::settings::{RunSettings, effective_dry_run};
 use crate::event_fields::RunRequest;
 use crate::model::StreamGroup;
-use crate::ports::{CallCounts, Message, Ports, calls_since};
+use crate::ports::{BusEvent, CallCounts, Message, Ports, calls_since, put_all_events};
+
+/// The detail type of an executed step's event.
+pub const ACTION_EVENT: &str = "GameLift Streams Watchdog Action";
 use chrono::{DateTime, Utc};
 use serde_json::{Map, json};
 
@@ -46,6 +49,7 @@ pub async fn run<R: Reconciler>(
     run.plan_and_execute_regions(reconciler, request).await;
     run.report_unknown_groups(request);
     run.sum_figures();
+    run.put_step_events().await;
     run.publish_dry_run_plan().await;
     let repeated = run.steps_failing_repeatedly().await;
     run.announce_problems().await;
@@ -127,6 +131,33 @@ impl<K: super::plan::StepKind> Run<'_, K> {
             self.report.executed.iter().map(|e| &e.step.kind).collect()
         };
         self.report.totals = totals(counted);
+    }
+
+    /// Every executed step as an EventBridge event (`GameLift Streams Watchdog Action`,
+    /// schemas/watchdog-action.schema.json), when a bus is configured.
+    async fn put_step_events(&mut self) {
+        let Some(bus) = &self.settings.event_bus else { return };
+        let events: Vec<BusEvent> = self
+            .report
+            .executed
+            .iter()
+            .map(|executed| {
+                let mut detail = serde_json::to_value(executed).unwrap_or_default();
+                if let Some(fields) = detail.as_object_mut() {
+                    fields.insert("schema_version".into(), json!(1));
+                    fields.insert("function".into(), json!(self.settings.function));
+                    fields.insert("at".into(), json!(self.now.to_rfc3339()));
+                }
+                BusEvent {
+                    detail_type: ACTION_EVENT.into(),
+                    detail,
+                    resources: vec![executed.step.stream_group_arn.clone()],
+                }
+            })
+            .collect();
+        for error in put_all_events(self.ports.events.as_ref(), bus, &events).await {
+            self.publish_errors.push(format!("putting the steps on {bus}: {error}"));
+        }
     }
 
     /// A dry run's plan on the actions topic, when it has something in it and PUBLISH_PLAN

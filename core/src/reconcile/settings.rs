@@ -40,6 +40,8 @@ pub struct RunSettings {
     pub dry_run: bool,
     pub limit: Limit,
     pub actions_topic_arn: Option<String>,
+    /// The EventBridge bus each executed step is put on (`EVENT_BUS_NAME`).
+    pub event_bus: Option<String>,
     /// Publish the plan of a dry run to the actions topic.
     pub publish_plan: bool,
     /// Where the run's health metrics go (StepsDone, StepsFailed, StepsDeferred, StepsBlocked,

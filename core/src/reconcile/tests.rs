@@ -83,6 +83,7 @@ fn settings(limit: Limit) -> RunSettings {
         dry_run: false,
         limit,
         actions_topic_arn: Some("arn:aws:sns:us-west-2:111122223333:actions".into()),
+        event_bus: Some("watchdog-events".into()),
         publish_plan: true,
         metric_namespace: "Watchdog/Test".into(),
         repeated_failure_window: Some(chrono::Duration::minutes(45)),
@@ -100,6 +101,17 @@ async fn steps_run_in_order_are_announced_and_summed() {
     assert_eq!(world.group("sg-A").unwrap().tags["k1"], "v");
     let announced: Vec<_> = world.published().into_iter().map(|(_, m)| m.attributes["action"].clone()).collect();
     assert_eq!(announced, ["tag", "tag"]);
+    // And each executed step is an event on the bus, with its group, outcome and function.
+    let events = world.events();
+    let put: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|(bus, e)| {
+            (bus.as_str(), e.detail["stream_group"].as_str().unwrap(), e.detail["function"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(put, [("watchdog-events", "sg-A", "toy"), ("watchdog-events", "sg-B", "toy")]);
+    assert_eq!(events[0].1.detail_type, super::run::ACTION_EVENT);
+    assert_eq!(events[0].1.detail["outcome"], report.executed[0].outcome.as_str());
 }
 
 #[tokio::test]

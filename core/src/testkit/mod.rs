@@ -126,6 +126,8 @@ struct State {
     calls: Vec<CallRecord>,
     faults: Vec<Fault>,
     published: Vec<(String, Message)>,
+    /// Events put on a bus, with the bus's name.
+    events: Vec<(String, crate::ports::BusEvent)>,
     metrics: Vec<(String, Datum)>,
     /// When each of `metrics` was published.
     metric_times: Vec<DateTime<Utc>>,
@@ -283,6 +285,11 @@ impl World {
         self.state().published.clone()
     }
 
+    /// Every event put on a bus so far, with the bus's name.
+    pub fn events(&self) -> Vec<(String, crate::ports::BusEvent)> {
+        self.state().events.clone()
+    }
+
     pub fn metrics(&self) -> Vec<(String, Datum)> {
         self.state().metrics.clone()
     }
@@ -307,6 +314,7 @@ impl World {
             demand: Arc::new(self.clone()),
             history: Arc::new(self.clone()),
             notifier: Arc::new(self.clone()),
+            events: Arc::new(self.clone()),
             clock: Arc::new(self.clone()),
             calls: Arc::new(move || {
                 let mut counts = CallCounts::new();

@@ -304,6 +304,16 @@ impl Notifier for World {
 }
 
 #[async_trait]
+impl EventBus for World {
+    async fn put_events(&self, bus: &str, events: &[BusEvent]) -> Result<Vec<Result<(), String>>, ApiError> {
+        assert!(events.len() <= MAX_EVENTS_PER_CALL, "{} events in one PutEvents", events.len());
+        self.record("", "PutEvents", bus)?;
+        self.state().events.extend(events.iter().map(|e| (bus.to_owned(), e.clone())));
+        Ok(events.iter().map(|_| Ok(())).collect())
+    }
+}
+
+#[async_trait]
 impl Clock for World {
     async fn now(&self) -> Result<DateTime<Utc>, String> {
         self.state().now.ok_or_else(|| "the test world has no clock".to_owned())

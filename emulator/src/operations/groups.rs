@@ -113,11 +113,8 @@ impl Call<'_> {
             Some(identifier) => Some(self.ready_application(identifier)?.arn.clone()),
             None => None,
         };
-        let commitments: Vec<Commitment<'_>> = locations
-            .iter()
-            .map(|l| Commitment { class: &class, location: &l.name, always_on: l.config.always_on, replaces: None })
-            .collect();
-        supply::check_quota(self.world, &commitments).map_err(ServiceError::quota)?;
+        let settings = locations.iter().map(|l| (l.name.as_str(), &l.config));
+        supply::check_quota(self.world, &commitments(&class, settings, None)).map_err(ServiceError::quota)?;
         let id = self.world.new_id("sg-", 9);
         let arn = self.world.arn(&primary, &format!("streamgroup/{id}"));
         let group = StreamGroup {
@@ -163,16 +160,9 @@ impl Call<'_> {
             };
             updates.push((config.location_name.clone(), self.location_config(&class, config, Some(&location.config))?));
         }
-        let commitments: Vec<Commitment<'_>> = updates
-            .iter()
-            .map(|(name, config)| Commitment {
-                class: &class,
-                location: name,
-                always_on: config.always_on,
-                replaces: Some(&group.id),
-            })
-            .collect();
-        supply::check_quota(self.world, &commitments).map_err(ServiceError::quota)?;
+        let settings = updates.iter().map(|(name, config)| (name.as_str(), config));
+        supply::check_quota(self.world, &commitments(&class, settings, Some(&group.id)))
+            .map_err(ServiceError::quota)?;
         let default_application = match &input.default_application_identifier {
             Some(identifier) => {
                 let arn = self.ready_application(identifier)?.arn.clone();
@@ -238,16 +228,8 @@ impl Call<'_> {
             }
             added.push((config.location_name.clone(), self.location_config(&class, config, None)?));
         }
-        let commitments: Vec<Commitment<'_>> = added
-            .iter()
-            .map(|(name, config)| Commitment {
-                class: &class,
-                location: name,
-                always_on: config.always_on,
-                replaces: None,
-            })
-            .collect();
-        supply::check_quota(self.world, &commitments).map_err(ServiceError::quota)?;
+        let settings = added.iter().map(|(name, config)| (name.as_str(), config));
+        supply::check_quota(self.world, &commitments(&class, settings, None)).map_err(ServiceError::quota)?;
         let now = self.now();
         let ready_at = now + self.world.timings.location_change;
         let group = self.group_mut(&input.identifier)?;
@@ -577,4 +559,14 @@ fn location_change_statuses(with_errors: bool) -> &'static [StreamGroupStatus] {
     } else {
         &[StreamGroupStatus::Active]
     }
+}
+
+/// The always-on capacity a request commits in each location, for the GPU quota check;
+/// `replaces` names the group whose current settings an update replaces.
+fn commitments<'a>(
+    class: &'a str,
+    settings: impl Iterator<Item = (&'a str, &'a LocationConfig)>,
+    replaces: Option<&'a str>,
+) -> Vec<Commitment<'a>> {
+    settings.map(|(location, config)| Commitment { class, location, always_on: config.always_on, replaces }).collect()
 }

@@ -37,6 +37,8 @@ pub struct Config {
     pub digest_topic_arn: Option<String>,
     /// Per-finding messages, digests, or both.
     pub alert_delivery: AlertDelivery,
+    /// The EventBridge bus every finding of a scan is put on (EVENT_BUS_NAME), for programs.
+    pub event_bus: Option<String>,
     pub max_concurrency: usize,
     pub policy: Policy,
     /// A finding already sent is sent again after this long (or sooner if its severity rises).
@@ -168,6 +170,7 @@ impl FromEnv for Config {
         };
         let dry_run = flag(lookup, "DRY_RUN", false)?;
         Ok(Self {
+            event_bus: env_config::event_bus(lookup)?,
             connection,
             namespace,
             metric_detail,

@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use watchdog_core::findings::Finding;
-use watchdog_core::ports::{CallCounts, Datum, GameLiftStreams, Operation, Ports, calls_since};
+use watchdog_core::ports::{
+    BusEvent, CallCounts, Datum, GameLiftStreams, Operation, Ports, calls_since, put_all_events,
+};
 use watchdog_core::reconcile::{RunError, effective_dry_run};
 use watchdog_core::rules::{self, SessionTimeouts};
 use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession};
@@ -206,6 +208,12 @@ impl Scanner {
         for f in &report.findings {
             *report.counts.findings_by_kind.entry(f.kind.to_string()).or_default() += 1;
             *report.counts.findings_by_severity.entry(f.severity.to_string()).or_default() += 1;
+        }
+        if let Some(bus) = self.config.event_bus.as_deref().filter(|_| !dry_run) {
+            let events: Vec<BusEvent> = report.findings.iter().map(|f| finding_event(f, now)).collect();
+            for error in put_all_events(self.ports.events.as_ref(), bus, &events).await {
+                report.publish_errors.push(format!("putting the findings on {bus}: {error}"));
+            }
         }
         report.complete = report.unread.is_empty();
         report.api_calls = calls_since(&(self.ports.calls)(), calls_before);
@@ -477,4 +485,22 @@ fn log(report: &Report) {
     for unread in &report.unread {
         tracing::warn!(region = %unread.region, operation = unread.operation, stream_group = ?unread.stream_group, error = %unread.error, consequence = unread.consequence, "could not read");
     }
+}
+
+/// The detail type of a finding's event.
+pub const FINDING_EVENT: &str = "GameLift Streams Watchdog Finding";
+
+/// A finding as an EventBridge event (schemas/watchdog-finding.schema.json): the finding, the
+/// account and region it is in (from its group's ARN), and when the scan saw it. Every scan
+/// puts every open finding: a rule matches on `kind` and `severity`, and a consumer keeps
+/// its own memory by `stream_group_arn` and `kind`.
+pub fn finding_event(finding: &Finding, now: DateTime<Utc>) -> BusEvent {
+    let mut detail = serde_json::to_value(finding).unwrap_or_default();
+    if let Some(fields) = detail.as_object_mut() {
+        let account = finding.stream_group_arn.split(':').nth(4).unwrap_or_default();
+        fields.insert("schema_version".into(), serde_json::json!(1));
+        fields.insert("account".into(), serde_json::json!(account));
+        fields.insert("at".into(), serde_json::json!(now.to_rfc3339()));
+    }
+    BusEvent { detail_type: FINDING_EVENT.into(), detail, resources: vec![finding.stream_group_arn.clone()] }
 }

@@ -240,13 +240,7 @@ fn replacement_failed(
         let retry_after = now + backoff(settings, attempt + 1);
         d.items.push(steps.record_failed(replacement, attempt + 1, retry_after, why.clone()));
     }
-    let done = format!("deleted the failed replacement {}", replacement.id);
-    d.items.push(steps.delete_group(
-        RecyclerStep::DeleteFailedReplacement { replacement: replacement.id.clone() },
-        replacement,
-        why.clone(),
-        done,
-    ));
+    d.items.push(steps.delete_failed(replacement, why.clone()));
     d.items.push(steps.unlink(why));
     false
 }
@@ -288,13 +282,7 @@ fn expired_replacement_failed(
     };
     let request = create_request(g, default, attempt + 1, settings);
     d.items.push(steps.create(request, attempt + 1, backoff(settings, attempt + 1), format!("{why}; trying again")));
-    let done = format!("deleted the failed replacement {}", failed.id);
-    d.items.push(steps.delete_group(
-        RecyclerStep::DeleteFailedReplacement { replacement: failed.id.clone() },
-        failed,
-        why,
-        done,
-    ));
+    d.items.push(steps.delete_failed(failed, why));
     true
 }
 

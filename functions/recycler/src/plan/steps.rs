@@ -235,6 +235,12 @@ impl Steps<'_> {
         self.item(step, why, effect, done)
     }
 
+    pub(super) fn delete_failed(&self, replacement: &StreamGroup, why: String) -> Step<RecyclerStep> {
+        let step = RecyclerStep::DeleteFailedReplacement { replacement: replacement.id.clone() };
+        let done = format!("deleted the failed replacement {}", replacement.id);
+        self.delete_group(step, replacement, why, done)
+    }
+
     pub(super) fn unlink(&self, why: String) -> Step<RecyclerStep> {
         let g = self.group;
         let write = TagWrite::remove(&g.arn, vec![state::REPLACEMENT.into(), state::CUTOVER_AT.into()]);

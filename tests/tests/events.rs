@@ -1,0 +1,131 @@
+//! Findings and remediation steps as Amazon EventBridge events, through the real path: the
+//! functions under cargo lambda put them on a LocalStack bus whose rule sends them to SQS,
+//! and what lands is checked against the schemas in `schemas/`.
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use watchdog_core::findings::FindingKind;
+use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env, workspace_root};
+use watchdog_tests::{ACCOUNT, TestEmulator, quick_config};
+
+const FLEET: &str = include_str!("../fleets/scanner-lambda.toml");
+
+fn validator(schema: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(workspace_root().join("schemas").join(schema)).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("the schema compiles")
+}
+
+fn assert_valid(validator: &jsonschema::Validator, event: &Value) {
+    let errors: Vec<String> = validator.iter_errors(event).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{event:#}");
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_finding_of_a_scan_is_an_event_with_its_account_and_region_and_a_dry_run_puts_none() {
+    let emu = TestEmulator::start(quick_config(), Some(FLEET)).await;
+    let aws = LocalAws::connect().await;
+    let (bus, queue) = aws.bus_with_queue(&unique("watchdog-findings")).await;
+    let mut env = local_env(&emu.url, &aws.url);
+    env.extend([("METRIC_NAMESPACE", unique("WatchdogEvents")), ("EVENT_BUS_NAME", bus)]);
+    let watch = LambdaWatch::start("events-scanner", &env);
+
+    let dry = watch.invoke("gls-watchdog-scanner", &serde_json::json!({ "dry_run": true })).await.unwrap();
+    assert!(!dry["findings"].as_array().unwrap().is_empty());
+    assert!(aws.drain_events(&queue, Duration::from_secs(2)).await.is_empty(), "a dry run puts nothing");
+
+    let report = watch.invoke_file("gls-watchdog-scanner", "scanner-scheduler-input.json").await.unwrap();
+    let events = aws.drain_events(&queue, Duration::from_secs(2)).await;
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(events.len(), findings.len(), "one event per finding");
+    let validator = validator("watchdog-finding.schema.json");
+    for event in &events {
+        assert_valid(&validator, event);
+        assert_eq!(event["detail"]["account"], ACCOUNT);
+    }
+    let kinds = |items: &mut dyn Iterator<Item = &Value>| -> BTreeSet<(String, String)> {
+        items
+            .map(|f| (f["stream_group_id"].as_str().unwrap().to_owned(), f["kind"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    assert_eq!(kinds(&mut events.iter().map(|e| &e["detail"])), kinds(&mut findings.iter()));
+}
+
+/// The schema's kinds are the code's: a new finding kind without its schema entry fails here.
+#[test]
+fn the_finding_schema_names_every_kind_the_code_has() {
+    let text = std::fs::read_to_string(workspace_root().join("schemas/watchdog-finding.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let listed: BTreeSet<&str> = schema["properties"]["detail"]["properties"]["kind"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let code: BTreeSet<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(listed, code);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_executed_step_is_an_event() {
+    let fleet = r#"
+[[applications]]
+key = "racer"
+id = "a-RACER0001"
+description = "Racer"
+
+[[stream_groups]]
+id = "sg-TRIM00001"
+description = "idle"
+stream_class = "gen4n_high"
+created_days_ago = 3
+applications = ["racer"]
+tags = { "watchdog:trim" = "true" }
+  [[stream_groups.locations]]
+  name = "us-west-2"
+  always_on = 10
+  maximum = 10
+"#;
+    let mut config = quick_config();
+    config.frozen_clock = true;
+    let emu = TestEmulator::start(config, Some(fleet)).await;
+    let aws = LocalAws::connect().await;
+    let (bus, queue) = aws.bus_with_queue(&unique("watchdog-actions")).await;
+    let (topic, _) = aws.topic_with_queue(&unique("watchdog-actions-topic")).await;
+    let mut env = local_env(&emu.url, &aws.url);
+    env.extend([
+        ("METRIC_NAMESPACE", unique("WatchdogEvents")),
+        ("EVENT_BUS_NAME", bus),
+        ("ACTIONS_TOPIC_ARN", topic),
+        ("DRY_RUN", "false".to_owned()),
+        ("DEMAND_WINDOW_MINUTES", "60".to_owned()),
+        ("MAX_ATTEMPTS", "1".to_owned()),
+    ]);
+    let watch = LambdaWatch::start("events-trimmer", &env);
+    // Demand history: two scans 40 minutes apart, nobody playing.
+    for advance in [0.0, 40.0 * 60.0] {
+        emu.advance_seconds(advance).await;
+        watch.invoke_file("gls-watchdog-scanner", "scanner-scheduler-input.json").await.unwrap();
+    }
+    let report = watch.invoke_file("gls-watchdog-trimmer", "trimmer-scheduler-input.json").await.unwrap();
+    let executed = report["executed"].as_array().unwrap();
+    assert!(!executed.is_empty(), "{report:#}");
+    let events: Vec<Value> = aws
+        .drain_events(&queue, Duration::from_secs(2))
+        .await
+        .into_iter()
+        .filter(|e| e["detail-type"] == "GameLift Streams Watchdog Action")
+        .collect();
+    assert_eq!(events.len(), executed.len(), "{events:#?}");
+    let validator = validator("watchdog-action.schema.json");
+    for (event, step) in events.iter().zip(executed) {
+        assert_valid(&validator, event);
+        assert_eq!(event["detail"]["function"], "trimmer");
+        assert_eq!(event["detail"]["action"], step["action"]);
+        assert_eq!(event["detail"]["outcome"], step["outcome"]);
+    }
+}
