@@ -80,9 +80,11 @@ async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_name
     let aws = LocalAws::connect().await;
     let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
     let (bus, events_queue) = aws.bus_with_queue(&format!("watchdog-org-{unique}")).await;
+    let (digest_topic, digest_queue) = aws.topic_with_queue(&format!("watchdog-org-digest-{unique}")).await;
     let mut env = local_env(&emu.url, &aws.url);
     env.extend([
         ("EVENT_BUS_NAME", bus),
+        ("DIGEST_TOPIC_ARN", digest_topic),
         ("REGIONS", REGIONS.join(",")),
         ("METRIC_NAMESPACE", format!("Watchdog/Org-{unique}")),
         ("ALERT_MEMORY", "none".to_owned()),
@@ -172,6 +174,26 @@ async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_name
         })
         .collect();
     assert_eq!(on_bus, targets.into_iter().collect(), "{events:#?}");
+
+    // The state after the map: one digest for the whole organisation, from the map's output.
+    let digest_state = &definition["States"][map["Next"].as_str().expect("the map goes on to the digest")];
+    let payload = select(&digest_state["Parameters"], &Value::Array(results.clone()), &Value::Null)["Payload"].clone();
+    let answer = watch.invoke(SCANNER, &payload).await.expect("the organisation's digest");
+    assert_eq!(answer["organisation"]["targets"], 6, "{answer:#}");
+    assert_eq!(answer["organisation"]["sent"], true);
+    let digests = aws.drain(&digest_queue, std::time::Duration::from_secs(2)).await;
+    assert_eq!(digests.len(), 1, "one digest, not one per target or region");
+    let schema =
+        std::fs::read_to_string(workspace_root().join("schemas/chatbot-custom-notification.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&serde_json::from_str(&schema).unwrap()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&digests[0].payload).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let description = digests[0].payload["content"]["description"].as_str().unwrap();
+    for account in ACCOUNTS {
+        assert!(description.contains(&format!("`{account}`")), "{description}");
+    }
+    assert_eq!(description.matches("not scanned").count(), 2, "{description}");
+    assert_eq!(description.matches("stream group(s)").count(), 4, "{description}");
 }
 
 /// A role that cannot be assumed fails the target before any read, naming the account and

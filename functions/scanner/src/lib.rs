@@ -10,6 +10,7 @@ pub mod figures;
 pub mod inventory;
 pub mod metrics;
 pub mod observe;
+pub mod organisation;
 pub mod scan;
 
 pub use config::Config;
@@ -55,8 +56,39 @@ impl Scanner {
     }
 }
 
+impl Scanner {
+    /// The organisation's digest (the hub's last state): every target's result in one message
+    /// on DIGEST_TOPIC_ARN, grouped by account and region.
+    async fn organisation_digest(&self, results: Value) -> Result<Report, Diagnostic> {
+        let fail =
+            |error_type: &str, message: String| Diagnostic { error_type: error_type.into(), error_message: message };
+        let results = organisation::parse(results).map_err(|e| watchdog_aws::lambda::diagnostic(e.into()))?;
+        let Some(topic) = self.config.digest_topic_arn.clone() else {
+            return Err(fail(
+                "ConfigError",
+                "DIGEST_TOPIC_ARN is not set: the organisation's digest has nowhere to go".into(),
+            ));
+        };
+        let now = self.now().await.map_err(|e| fail("ClockError", e))?;
+        let (message, mut summary) = organisation::digest(&results, now);
+        self.notify(&topic, &message)
+            .await
+            .map_err(|e| fail("PublishFailed", format!("SNS refused the organisation's digest: {e}")))?;
+        summary.sent = true;
+        Ok(Report {
+            trigger: "organisation-digest".into(),
+            now: now.to_rfc3339(),
+            organisation: Some(summary),
+            ..Report::default()
+        })
+    }
+}
+
 /// The Lambda handler: parse the event (errors name the field), scan, return the report.
 pub async fn handle(scanner: Arc<Scanner>, event: Value) -> Result<Report, Diagnostic> {
+    if let Some(results) = event.get("organisation_digest") {
+        return scanner.organisation_digest(results.clone()).await;
+    }
     let request = event::parse(event).map_err(|e| watchdog_aws::lambda::diagnostic(e.into()))?;
     let Some(target) = request.target.clone() else {
         return scanner.scan(request).await.map_err(watchdog_aws::lambda::diagnostic);

@@ -57,6 +57,9 @@ pub struct AlertSummary {
 pub struct Report {
     /// The organisation's target this scan read (the hub's runs), else null.
     pub target: Option<crate::event::Target>,
+    /// The organisation's digest, when this run was the hub's last state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<crate::organisation::Summary>,
     pub trigger: String,
     pub dry_run: bool,
     pub now: String,
@@ -112,6 +115,14 @@ pub struct Scanner {
 impl Scanner {
     pub fn new(config: Config, ports: Ports) -> Self {
         Self { config, ports }
+    }
+
+    pub(crate) async fn now(&self) -> Result<DateTime<Utc>, String> {
+        self.ports.clock.now().await
+    }
+
+    pub(crate) async fn notify(&self, topic: &str, message: &watchdog_core::ports::Message) -> Result<(), String> {
+        self.ports.notifier.publish(topic, message).await.map_err(|e| e.to_string())
     }
 
     /// These ports with other GameLift Streams regions (another account's, for a target).

@@ -1,0 +1,149 @@
+//! One digest for the whole organisation. After the hub's Distributed Map has scanned every
+//! (account, region) target, its results (each target's counts, or why it could not be
+//! scanned) come back here as `{"organisation_digest": [...]}` and become one message for
+//! people, grouped by account and region, in the chat custom-notification form the per-scan
+//! digest uses (schemas/chatbot-custom-notification.schema.json).
+
+use crate::event::Target;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use watchdog_core::event_fields::EventError;
+use watchdog_core::ports::Message;
+
+/// One target's result, as the state machine's ResultSelector (or its Catch) shaped it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetResult {
+    pub target: Target,
+    /// The scan's counts (`stream_groups`, `findings_by_severity`, ...) when it ran.
+    #[serde(default)]
+    pub counts: Option<Value>,
+    #[serde(default)]
+    pub failed: bool,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub cause: Option<String>,
+}
+
+/// What the organisation's digest said, in the function's answer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub targets: usize,
+    pub not_scanned: Vec<String>,
+    pub findings: u64,
+    pub sent: bool,
+}
+
+/// The results from an `organisation_digest` event; errors name the entry.
+pub fn parse(results: Value) -> Result<Vec<TargetResult>, EventError> {
+    watchdog_core::event_fields::deserialize(results, "organisation_digest")
+        .map_err(|e| e.in_event("organisation digest"))
+}
+
+fn findings_of(counts: &Value) -> BTreeMap<String, u64> {
+    counts["findings_by_severity"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect())
+        .unwrap_or_default()
+}
+
+/// The digest: one line per target under its account, the ones not scanned first.
+pub fn digest(results: &[TargetResult], at: DateTime<Utc>) -> (Message, Summary) {
+    let mut by_account: BTreeMap<&str, Vec<&TargetResult>> = BTreeMap::new();
+    for result in results {
+        by_account.entry(result.target.account.as_str()).or_default().push(result);
+    }
+    let mut summary = Summary { targets: results.len(), ..Summary::default() };
+    let mut lines = Vec::new();
+    for (account, mut targets) in by_account {
+        targets.sort_by_key(|r| (!r.failed, r.target.region.clone()));
+        lines.push(format!("• `{account}`"));
+        for result in targets {
+            let region = &result.target.region;
+            if result.failed || result.counts.is_none() {
+                let why = result.cause.as_deref().or(result.error.as_deref()).unwrap_or("no result");
+                let why: String = why.chars().take(300).collect();
+                lines.push(format!("    ◦ {region}: ❌ not scanned: {why}"));
+                summary.not_scanned.push(format!("{account}/{region}"));
+                continue;
+            }
+            let counts = result.counts.as_ref().expect("checked above");
+            let findings = findings_of(counts);
+            let total: u64 = findings.values().sum();
+            summary.findings += total;
+            let by_severity: Vec<String> = ["critical", "high", "warning", "info"]
+                .iter()
+                .filter_map(|s| findings.get(*s).filter(|n| **n > 0).map(|n| format!("{n} {s}")))
+                .collect();
+            let groups = counts["stream_groups"].as_u64().unwrap_or(0);
+            let detail = if by_severity.is_empty() { String::new() } else { format!(" ({})", by_severity.join(", ")) };
+            lines.push(format!("    ◦ {region}: {groups} stream group(s), {total} finding(s){detail}"));
+        }
+    }
+    let headline = format!(
+        "organisation, {} target(s), {} not scanned, {} finding(s)",
+        summary.targets,
+        summary.not_scanned.len(),
+        summary.findings
+    );
+    let chat = json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": format!("gls-watchdog-organisation-{}", at.timestamp()),
+        "content": {
+            "textType": "client-markdown",
+            "title": format!("GameLift Streams watchdog: {headline}"),
+            "description": lines.join("\n"),
+        },
+        "metadata": {
+            "summary": format!("GameLift Streams watchdog: {headline}"),
+            "eventType": "GameLiftStreamsWatchdogOrganisationDigest",
+            "additionalContext": {
+                "targets": summary.targets.to_string(),
+                "not_scanned": summary.not_scanned.len().to_string(),
+            },
+        },
+    })
+    .to_string();
+    let text = format!("GameLift Streams watchdog: {headline}\n\n{}", lines.join("\n"));
+    let body = json!({ "default": chat, "email": text, "email-json": chat, "sqs": chat, "lambda": chat, "http": chat, "https": chat });
+    let message = Message {
+        subject: format!("[GameLift Streams watchdog] {headline}"),
+        body: body.to_string(),
+        per_protocol: true,
+        attributes: BTreeMap::from([("type".to_owned(), "organisation_digest".to_owned())]),
+    };
+    (message, summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_grouped_by_account_and_the_ones_not_scanned_named() {
+        let results = parse(json!([
+            { "target": { "account": "222233334444", "region": "us-west-2", "role_name": "r" },
+              "counts": { "stream_groups": 3, "findings_by_severity": { "critical": 1, "warning": 2 } } },
+            { "target": { "account": "333344445555", "region": "eu-central-1", "role_name": "r" },
+              "failed": true, "error": "Lambda.Unknown", "cause": "AccessDeniedException: not authorized" },
+        ]))
+        .unwrap();
+        let (message, summary) = digest(&results, DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+        assert_eq!(summary.findings, 3);
+        assert_eq!(summary.not_scanned, ["333344445555/eu-central-1"]);
+        let body: Value = serde_json::from_str(&message.body).unwrap();
+        let chat: Value = serde_json::from_str(body["default"].as_str().unwrap()).unwrap();
+        let description = chat["content"]["description"].as_str().unwrap();
+        assert!(
+            description.contains("us-west-2: 3 stream group(s), 3 finding(s) (1 critical, 2 warning)"),
+            "{description}"
+        );
+        assert!(description.contains("eu-central-1: ❌ not scanned: AccessDeniedException"), "{description}");
+        let bad = parse(json!([{ "target": { "account": "1" } }])).unwrap_err();
+        assert!(bad.field.starts_with("organisation_digest") && bad.field.contains("[0].target"), "{bad}");
+    }
+}
