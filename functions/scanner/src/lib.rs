@@ -60,20 +60,20 @@ impl Scanner {
     /// The organisation's digest (the hub's last state): every target's result in one message
     /// on DIGEST_TOPIC_ARN, grouped by account and region.
     async fn organisation_digest(&self, results: Value) -> Result<Report, Diagnostic> {
-        let fail =
-            |error_type: &str, message: String| Diagnostic { error_type: error_type.into(), error_message: message };
-        let results = organisation::parse(results).map_err(|e| watchdog_aws::lambda::diagnostic(e.into()))?;
+        use watchdog_core::reconcile::RunError;
+        let diagnostic = watchdog_aws::lambda::diagnostic;
+        let results = organisation::parse(results).map_err(|e| diagnostic(e.into()))?;
         let Some(topic) = self.config.digest_topic_arn.clone() else {
-            return Err(fail(
-                "ConfigError",
-                "DIGEST_TOPIC_ARN is not set: the organisation's digest has nowhere to go".into(),
-            ));
+            return Err(Diagnostic {
+                error_type: "InvalidConfiguration".into(),
+                error_message: "DIGEST_TOPIC_ARN is not set: the organisation's digest has nowhere to go".into(),
+            });
         };
-        let now = self.now().await.map_err(|e| fail("ClockError", e))?;
+        let now = self.now().await.map_err(|e| diagnostic(RunError::Clock(e)))?;
         let (message, mut summary) = organisation::digest(&results, now);
         self.notify(&topic, &message)
             .await
-            .map_err(|e| fail("PublishFailed", format!("SNS refused the organisation's digest: {e}")))?;
+            .map_err(|e| diagnostic(RunError::Publish(format!("SNS refused the organisation's digest: {e}"))))?;
         summary.sent = true;
         Ok(Report {
             trigger: "organisation-digest".into(),
