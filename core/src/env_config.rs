@@ -98,6 +98,7 @@ pub fn event_bus(lookup: Lookup<'_>) -> Result<Option<String>, ConfigError> {
 
 /// METRIC_NAMESPACE: the watchdog's own CloudWatch namespace, never a reserved `AWS/` one.
 pub fn metric_namespace(lookup: Lookup<'_>) -> Result<String, ConfigError> {
+    record_default("METRIC_NAMESPACE", &"GameLiftStreams/Watchdog");
     let namespace = get(lookup, "METRIC_NAMESPACE").unwrap_or_else(|| "GameLiftStreams/Watchdog".into());
     if namespace.starts_with("AWS/") || namespace.len() > 255 {
         return Err(ConfigError::Invalid {
@@ -116,6 +117,30 @@ pub fn alert_tag_prefix(lookup: Lookup<'_>) -> Result<String, ConfigError> {
 
 /// Where settings come from: the process environment, or a map in tests.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+thread_local! {
+    /// The defaults the parsers fall back to, while [`defaults_of`] listens.
+    static DEFAULTS: std::cell::RefCell<Option<std::collections::BTreeMap<&'static str, String>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Remembers a variable's default while [`defaults_of`] listens (the configuration reference
+/// is generated from what the parsers themselves fall back to).
+fn record_default(variable: &'static str, default: &dyn std::fmt::Display) {
+    DEFAULTS.with(|d| {
+        if let Some(defaults) = d.borrow_mut().as_mut() {
+            defaults.insert(variable, default.to_string());
+        }
+    });
+}
+
+/// Runs `parse` and returns the defaults the parsers fell back to, by variable.
+pub fn defaults_of<T>(parse: impl FnOnce() -> T) -> (T, std::collections::BTreeMap<&'static str, String>) {
+    DEFAULTS.with(|d| *d.borrow_mut() = Some(Default::default()));
+    let parsed = parse();
+    let defaults = DEFAULTS.with(|d| d.borrow_mut().take()).unwrap_or_default();
+    (parsed, defaults)
+}
 
 /// A function's configuration, read once at start-up from its environment.
 pub trait FromEnv: Sized {
@@ -144,13 +169,14 @@ pub fn get(lookup: Lookup<'_>, variable: &str) -> Option<String> {
 }
 
 /// `variable` parsed and checked, or `default` when unset.
-pub fn parse<T: std::str::FromStr>(
+pub fn parse<T: std::str::FromStr + std::fmt::Display>(
     lookup: Lookup<'_>,
     variable: &'static str,
     expected: &str,
     default: T,
     valid: impl Fn(&T) -> bool,
 ) -> Result<T, ConfigError> {
+    record_default(variable, &default);
     match get(lookup, variable) {
         None => Ok(default),
         Some(value) => match value.parse::<T>() {
@@ -200,6 +226,7 @@ pub fn hours(
 
 /// `true`/`false`, or `default` when unset.
 pub fn flag(lookup: Lookup<'_>, variable: &'static str, default: bool) -> Result<bool, ConfigError> {
+    record_default(variable, &default);
     match get(lookup, variable).as_deref() {
         None => Ok(default),
         Some("true") => Ok(true),
@@ -212,6 +239,7 @@ pub fn flag(lookup: Lookup<'_>, variable: &'static str, default: bool) -> Result
 
 /// A tag key the function reads or writes: at most 128 characters, not in the reserved `aws:` space.
 pub fn tag_key(lookup: Lookup<'_>, variable: &'static str, default: &str) -> Result<String, ConfigError> {
+    record_default(variable, &default);
     let key = get(lookup, variable).unwrap_or_else(|| default.to_owned());
     if key.starts_with("aws:") || key.len() > 128 {
         return Err(ConfigError::Invalid {

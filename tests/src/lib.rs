@@ -1,6 +1,7 @@
 //! Test harness: an emulator serving real HTTP on a free loopback port, and unmodified AWS
 //! SDK clients pointed at it. Nothing here replaces the wire: every call goes over TCP.
 
+pub mod config_reference;
 pub mod lambda;
 
 use aws_config::{BehaviorVersion, Region};
