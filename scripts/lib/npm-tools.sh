@@ -7,6 +7,7 @@ NPM_TOOLS="${NPM_TOOLS:-$PWD/.tools/npm}"
 ASL_VALIDATOR_VERSION="4.0.0"
 REMARK_CLI_VERSION="12.0.1"
 REMARK_VALIDATE_LINKS_VERSION="13.1.0"
+MERMAID_CLI_VERSION="12.2.0"
 
 # Installs `package@version` into $NPM_TOOLS unless that version is there already.
 npm_tool() {
@@ -15,7 +16,9 @@ npm_tool() {
   if [[ "$installed" != "$version" ]]; then
     echo "installing $package $version (npm) into $NPM_TOOLS"
     mkdir -p "$NPM_TOOLS"
-    npm install --prefix "$NPM_TOOLS" --no-audit --no-fund --loglevel=error "$package@$version" >/dev/null
+    # Puppeteer (mermaid-cli's) never downloads a browser: Debian's chromium draws instead.
+    PUPPETEER_SKIP_DOWNLOAD=1 npm install --prefix "$NPM_TOOLS" --no-audit --no-fund --loglevel=error \
+      "$package@$version" >/dev/null
   fi
 }
 
@@ -32,4 +35,18 @@ check_markdown_links() {
   mapfile -t files < <(git ls-files '*.md')
   "$NPM_TOOLS/node_modules/.bin/remark" --no-config --frail --quiet --no-stdout \
     --use "$NPM_TOOLS/node_modules/remark-validate-links/index.js=repository:false" "${files[@]}"
+}
+
+# Renders docs/architecture.mmd to $1 (SVG) with mermaid-cli on Debian's chromium
+# ($CHROMIUM, from ensure_chromium in browser.sh), and checks that README.md's Mermaid block is
+# that same source.
+render_diagram() {
+  local out="$1" config
+  npm_tool @mermaid-js/mermaid-cli "$MERMAID_CLI_VERSION"
+  config="$(mktemp)"
+  printf '{"executablePath": "%s", "args": ["--no-sandbox", "--headless=new"]}' "$CHROMIUM" >"$config"
+  "$NPM_TOOLS/node_modules/.bin/mmdc" --quiet -i docs/architecture.mmd -o "$out" -p "$config"
+  rm -f "$config"
+  grep -q "scanner" "$out" || { echo "the diagram rendered without its nodes: $out" >&2; return 1; }
+  python3 scripts/lib/same_diagram.py
 }

@@ -1,6 +1,6 @@
 //! Fleet files: a TOML (or JSON) description of applications, stream groups, locations,
 //! capacities, tags and sessions, with ages relative to the moment the fleet is loaded.
-//! The format is documented in the README; `fleets/sample.toml` is the demo fleet.
+//! The format is documented in emulator/README.md ("Fleet files"); `fleets/sample.toml` is the demo fleet.
 
 mod loader;
 

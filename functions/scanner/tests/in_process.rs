@@ -569,3 +569,23 @@ async fn an_expired_group_is_named_when_first_seen_and_once_per_resend_interval(
     assert!(world.metrics().iter().any(|(_, d)| d.name == "ExpiredGroupAlerted"), "its memory is in CloudWatch");
     assert_eq!(Some(tag_calls(&world)), tag_calls_at_expiry, "nothing is asked of an expired group's tags");
 }
+
+/// docs/scanner.md's metrics table names every metric a scan publishes at the richest detail
+/// (with a price table, so the cost metric too): a metric added to the code without its row
+/// fails here.
+#[tokio::test]
+async fn every_metric_a_scan_publishes_is_in_the_documented_table() {
+    let world = World::new(now());
+    fleet(&world, 3);
+    let mut expired = testkit::group(REGION, "sg-EXPIRED", "gen5n_high", now() - Duration::days(366), &[(REGION, 2)]);
+    expired.status = StreamGroupStatus::Expired;
+    world.add_group(expired);
+    let prices = r#"{"gen5n_high": 1.0}"#;
+    scan(&scanner(&world, &[("PRICE_TABLE", prices), ("ALERT_MEMORY", "none")])).await;
+    let published: std::collections::BTreeSet<&str> = world.metrics().iter().map(|(_, d)| d.name).collect();
+    assert!(published.len() > 15, "{published:?}");
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/scanner.md")).unwrap();
+    let table = docs.split("## Metrics").nth(1).expect("a Metrics section");
+    let missing: Vec<&&str> = published.iter().filter(|name| !table.contains(&format!("`{name}`"))).collect();
+    assert!(missing.is_empty(), "metrics without a row in docs/scanner.md: {missing:?}");
+}
