@@ -75,3 +75,40 @@ fn every_error_type_the_code_can_fail_with_has_its_row_and_every_row_an_error_ty
     let documented = first_column("errors.md");
     assert_eq!(documented, code, "docs/errors.md and the code disagree");
 }
+
+/// Every alarm of template.yaml, with what it costs a month: $0.10 for each metric it reads
+/// (a metric-math alarm pays for every metric of its expression).
+fn alarms_in_template() -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
+    let template: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut alarms = std::collections::BTreeMap::new();
+    for (_, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        let properties = &resource["Properties"];
+        let metrics = match properties["Metrics"].as_sequence() {
+            Some(queries) => queries.iter().filter(|q| !q["MetricStat"].is_null()).count(),
+            None => 1,
+        };
+        let name = properties["AlarmName"].as_str().expect("a fixed alarm name").to_owned();
+        alarms.insert(name, format!("{:.2}", 0.10 * metrics as f64));
+    }
+    alarms
+}
+
+#[test]
+fn every_alarm_has_its_row_with_what_it_costs() {
+    let text = std::fs::read_to_string(workspace_root().join("docs/deploying.md")).unwrap();
+    let documented: std::collections::BTreeMap<String, String> = text
+        .lines()
+        .filter(|l| l.starts_with("| `gls-watchdog-"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[1].trim_matches('`').to_owned(), cells[2].to_owned())
+        })
+        .collect();
+    let template = alarms_in_template();
+    assert!(template.len() >= 8, "{template:?}");
+    assert_eq!(documented, template, "docs/deploying.md's alarm table and template.yaml disagree");
+}
