@@ -127,7 +127,16 @@ impl LocalAws {
     /// Every event that reaches `queue_url` within `quiet` of the last one, as EventBridge
     /// delivers it (the whole event, envelope and detail).
     pub async fn drain_events(&self, queue_url: &str, quiet: Duration) -> Vec<Value> {
-        let mut events = Vec::new();
+        self.receive_all(queue_url, quiet)
+            .await
+            .iter()
+            .map(|body| serde_json::from_str(body).expect("an event"))
+            .collect()
+    }
+
+    /// Every message body that arrives within `quiet` of the last one, each deleted once read.
+    async fn receive_all(&self, queue_url: &str, quiet: Duration) -> Vec<String> {
+        let mut bodies = Vec::new();
         loop {
             let out = self
                 .sqs
@@ -139,72 +148,40 @@ impl LocalAws {
                 .await
                 .expect("ReceiveMessage");
             if out.messages().is_empty() {
-                return events;
+                return bodies;
             }
             for message in out.messages() {
-                events.push(serde_json::from_str(message.body().unwrap_or("null")).expect("an event"));
+                bodies.push(message.body().unwrap_or("{}").to_owned());
                 let receipt = message.receipt_handle().unwrap_or_default();
                 self.sqs.delete_message().queue_url(queue_url).receipt_handle(receipt).send().await.expect("Delete");
             }
         }
     }
 
-    /// A topic with an SQS queue subscribed to it, both named `name`.
     pub async fn topic_with_queue(&self, name: &str) -> (String, String) {
         let topic = self.sns.create_topic().name(name).send().await.expect("CreateTopic");
         let topic_arn = topic.topic_arn().expect("topic ARN").to_owned();
-        let queue = self.sqs.create_queue().queue_name(name).send().await.expect("CreateQueue");
-        let queue_url = queue.queue_url().expect("queue URL").to_owned();
-        let attributes = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("GetQueueAttributes");
-        let queue_arn = attributes
-            .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-            .expect("queue ARN");
+        let (queue_url, queue_arn) = self.queue(name).await;
         self.sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn).send().await.expect("Subscribe");
         (topic_arn, queue_url)
     }
 
     /// Every message that arrives within `quiet` of the last one (SNS to SQS is asynchronous).
     pub async fn drain(&self, queue_url: &str, quiet: Duration) -> Vec<Delivered> {
-        let mut delivered = Vec::new();
-        loop {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(quiet.as_secs().max(1) as i32)
-                .send()
-                .await
-                .expect("ReceiveMessage");
-            if out.messages().is_empty() {
-                return delivered;
-            }
-            for message in out.messages() {
-                let envelope: Value = serde_json::from_str(message.body().unwrap_or("{}")).expect("SNS envelope");
+        let bodies = self.receive_all(queue_url, quiet).await;
+        bodies
+            .iter()
+            .map(|body| {
+                let envelope: Value = serde_json::from_str(body).expect("SNS envelope");
                 let payload =
                     serde_json::from_str(envelope["Message"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
-                delivered.push(Delivered {
+                Delivered {
                     subject: envelope["Subject"].as_str().map(str::to_owned),
                     payload,
                     attributes: envelope["MessageAttributes"].as_object().cloned().unwrap_or_default(),
-                });
-                self.sqs
-                    .delete_message()
-                    .queue_url(queue_url)
-                    .receipt_handle(message.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await
-                    .expect("DeleteMessage");
-            }
-        }
+                }
+            })
+            .collect()
     }
 }
 
