@@ -57,6 +57,17 @@ pub async fn deploy<R: Reconciler>(reconciler: R, connection: &Connection) -> De
     Deployed { reconciler, ports: crate::connect(connection).await }
 }
 
+/// A remediation function's whole `main`: the reconciler its configuration makes (with the
+/// connection it reaches AWS by), served on the runtime; each event is parsed by `parse`
+/// (errors name the field) and run. A bad configuration refuses every invocation, as `serve`.
+pub async fn serve_reconciler<R: Reconciler + 'static>(
+    deployment: Result<(R, Connection), ConfigError>,
+    parse: fn(Value) -> Result<RunRequest, EventError>,
+) -> Result<(), Error> {
+    let connect = |(reconciler, connection): (R, Connection)| async move { deploy(reconciler, &connection).await };
+    serve(deployment, connect, move |deployed, event| reconcile(deployed, parse(event))).await
+}
+
 /// A remediation function's handler: the parsed request (or the error naming its field), run.
 pub async fn reconcile<R: Reconciler>(
     deployed: Arc<Deployed<R>>,

@@ -13,11 +13,8 @@ pub mod plan;
 pub use config::Config;
 
 use async_trait::async_trait;
-use lambda_runtime::Diagnostic;
-use serde_json::Value;
-use std::sync::Arc;
 use watchdog_core::ports::Operation;
-use watchdog_core::reconcile::{self, Deployed, Plan, Reconciler, RegionRun, RunSettings};
+use watchdog_core::reconcile::{self, Plan, Reconciler, RegionRun, RunSettings};
 
 /// What a run returns.
 pub type Report = reconcile::Report<plan::RecyclerStep>;
@@ -52,10 +49,10 @@ impl Recycler {
         Self { config }
     }
 
-    /// The recycler on AWS (or whatever the standard endpoint variables point at).
-    pub async fn deploy(config: Config) -> Deployed<Self> {
+    /// The recycler and the connection it reaches AWS by, as the Lambda runtime serves it.
+    pub fn deployment(config: Config) -> (Self, watchdog_core::env_config::Connection) {
         let connection = config.connection.clone();
-        watchdog_aws::lambda::deploy(Self::new(config), &connection).await
+        (Self::new(config), connection)
     }
 }
 
@@ -71,9 +68,4 @@ impl Reconciler for Recycler {
         let observed = observe::observe(&mut run, &self.config.settings).await;
         plan::plan(&observed, run.now, &self.config.settings)
     }
-}
-
-/// The Lambda handler: parse the event (errors name the field), run, return the report.
-pub async fn handle(recycler: Arc<Deployed<Recycler>>, event: Value) -> Result<Report, Diagnostic> {
-    watchdog_aws::lambda::reconcile(recycler, event::parse(event)).await
 }

@@ -12,11 +12,8 @@ pub mod schedule;
 pub use config::Config;
 
 use async_trait::async_trait;
-use lambda_runtime::Diagnostic;
-use serde_json::Value;
-use std::sync::Arc;
 use watchdog_core::ports::Operation;
-use watchdog_core::reconcile::{self, Deployed, Plan, Reconciler, RegionRun, RunSettings};
+use watchdog_core::reconcile::{self, Plan, Reconciler, RegionRun, RunSettings};
 
 /// What a run returns.
 pub type Report = reconcile::Report<plan::TrimmerStep>;
@@ -44,10 +41,10 @@ impl Trimmer {
         Self { config }
     }
 
-    /// The trimmer on AWS (or whatever the standard endpoint variables point at).
-    pub async fn deploy(config: Config) -> Deployed<Self> {
+    /// The trimmer and the connection it reaches AWS by, as the Lambda runtime serves it.
+    pub fn deployment(config: Config) -> (Self, watchdog_core::env_config::Connection) {
         let connection = config.connection.clone();
-        watchdog_aws::lambda::deploy(Self::new(config), &connection).await
+        (Self::new(config), connection)
     }
 }
 
@@ -63,9 +60,4 @@ impl Reconciler for Trimmer {
         let observed = observe::observe(&mut run, &self.config).await;
         plan::plan(&observed, run.now, &self.config.settings)
     }
-}
-
-/// The Lambda handler: parse the event (errors name the field), run, return the report.
-pub async fn handle(trimmer: Arc<Deployed<Trimmer>>, event: Value) -> Result<Report, Diagnostic> {
-    watchdog_aws::lambda::reconcile(trimmer, event::parse(event)).await
 }
