@@ -10,7 +10,11 @@ use aws_sdk_gameliftstreams::error::SdkError;
 pub async fn load(profile: Option<&str>) -> aws_types::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = profile {
-        loader = loader.profile_name(profile);
+        // A profile named on the command line wins over credentials in the environment, as
+        // with the AWS CLI: otherwise `--profile prod --profile staging` would read whichever
+        // account AWS_ACCESS_KEY_ID belongs to, twice.
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder().profile_name(profile).build();
+        loader = loader.profile_name(profile).credentials_provider(credentials);
     }
     loader.load().await
 }

@@ -7,11 +7,12 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use gls_watchdog_cli::connect::{ConnectError, Target, connect};
-use gls_watchdog_cli::look::{Look, LookError, Settings, look};
+use gls_watchdog_cli::look::{LookError, Settings, look};
 use gls_watchdog_cli::read_only::Progress;
 use gls_watchdog_cli::report::{html, text};
 use gls_watchdog_cli::restore::{RestoreSettings, restore};
-use gls_watchdog_cli::view::view;
+use gls_watchdog_cli::view::{View, view, view_of_many};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,9 +29,10 @@ struct Cli {
 
 #[derive(Args)]
 struct TargetArgs {
-    /// AWS profile (default: AWS_PROFILE, then the standard chain).
-    #[arg(long, global = true)]
-    profile: Option<String>,
+    /// AWS profile (default: AWS_PROFILE, then the standard chain). Repeat for one report of
+    /// several accounts (scan, plan, report); restore takes one.
+    #[arg(long = "profile", global = true)]
+    profiles: Vec<String>,
     /// Region to look at; repeat for more (default: the profile's or AWS_REGION).
     #[arg(long = "region", global = true)]
     regions: Vec<String>,
@@ -158,8 +160,9 @@ fn settings(look: &LookArgs, plan: Option<&PlanArgs>) -> Result<Settings, String
     })
 }
 
-/// 0, 1 for findings at `--fail-on` or above, or 4 when the scan left something unread.
-fn outcome(look: &Look, fail_on: Option<FailOn>) -> ExitCode {
+/// 0, 1 for findings at `--fail-on` or above, or 4 when the scan left something unread (or,
+/// with several profiles, an account could not be looked at).
+fn outcome(view: &View, fail_on: Option<FailOn>) -> ExitCode {
     let threshold = fail_on.map(|f| match f {
         FailOn::Info => Severity::Info,
         FailOn::Warning => Severity::Warning,
@@ -167,11 +170,11 @@ fn outcome(look: &Look, fail_on: Option<FailOn>) -> ExitCode {
         FailOn::Critical => Severity::Critical,
     });
     if let Some(threshold) = threshold
-        && look.scan.findings.iter().any(|f| f.severity >= threshold)
+        && view.findings.iter().any(|f| f.severity >= threshold)
     {
         return ExitCode::from(1);
     }
-    if !look.scan.complete {
+    if !view.complete {
         return ExitCode::from(PARTIAL);
     }
     ExitCode::SUCCESS
@@ -188,7 +191,11 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let target = Target { profile: cli.target.profile.clone(), regions: cli.target.regions.clone() };
+    let profiles: Vec<Option<String>> = match cli.target.profiles.as_slice() {
+        [] => vec![None],
+        many => many.iter().cloned().map(Some).collect(),
+    };
+    let target = Target { profile: profiles[0].clone(), regions: cli.target.regions.clone() };
     let json = cli.target.json;
     let show_progress = !cli.target.quiet && !json;
 
@@ -199,6 +206,9 @@ async fn main() -> ExitCode {
             (look.clone(), Some(plan.clone()), Some((out.clone(), markdown.clone())))
         }
         Command::Restore { stream_groups, all, apply, keep_opt_in, trim_tag } => {
+            if profiles.len() > 1 {
+                return fail(USAGE, "restore changes one account at a time: pass one --profile");
+            }
             let connected = match connect(&target).await {
                 Ok(c) => c,
                 Err(ConnectError(message)) => return fail(UNREACHABLE, message),
@@ -227,22 +237,47 @@ async fn main() -> ExitCode {
         Ok(s) => s,
         Err(message) => return fail(USAGE, message),
     };
-    let connected = match connect(&target).await {
-        Ok(c) => c,
-        Err(ConnectError(message)) => return fail(UNREACHABLE, message),
+    let (view, rotation_days, plans) = if profiles.len() == 1 {
+        let connected = match connect(&target).await {
+            Ok(c) => c,
+            Err(ConnectError(message)) => return fail(UNREACHABLE, message),
+        };
+        let progress = Progress::default();
+        let result = progress
+            .show_while("scanning", show_progress, look(&connected, &settings, plan_args.is_some(), &progress))
+            .await;
+        let look = match result {
+            Ok(look) => look,
+            Err(LookError::Config(e)) => return fail(USAGE, e),
+            Err(LookError::Run(e)) => return fail(PARTIAL, e),
+        };
+        let plans = json!({ "recycler": look.recycler, "trimmer": look.trimmer, "scan": look.scan });
+        (view(&look), look.rotation_days, plans)
+    } else {
+        // Several accounts: each profile looked at in turn; one that cannot be reached or read
+        // is named in the report and the others are shown.
+        let (mut looks, mut failed) = (Vec::new(), Vec::new());
+        for profile in profiles.iter().flatten() {
+            let target = Target { profile: Some(profile.clone()), regions: cli.target.regions.clone() };
+            let progress = Progress::default();
+            let looked = async {
+                let connected = connect(&target).await.map_err(|ConnectError(m)| m)?;
+                look(&connected, &settings, plan_args.is_some(), &progress).await.map_err(|e| e.to_string())
+            };
+            match progress.show_while(&format!("scanning {profile}"), show_progress, looked).await {
+                Ok(look) => looks.push((profile.clone(), look)),
+                Err(why) => failed.push((profile.clone(), why)),
+            }
+        }
+        let rotation_days = looks.first().map(|(_, l)| l.rotation_days).unwrap_or(28);
+        let plans = json!(looks
+            .iter()
+            .map(|(profile, l)| json!({ "profile": profile, "recycler": l.recycler, "trimmer": l.trimmer, "scan": l.scan }))
+            .collect::<Vec<_>>());
+        (view_of_many(&looks, &failed), rotation_days, plans)
     };
-    let progress = Progress::default();
-    let result = progress
-        .show_while("scanning", show_progress, look(&connected, &settings, plan_args.is_some(), &progress))
-        .await;
-    let look = match result {
-        Ok(look) => look,
-        Err(LookError::Config(e)) => return fail(USAGE, e),
-        Err(LookError::Run(e)) => return fail(PARTIAL, e),
-    };
-    let view = view(&look);
     if let Some((out, markdown)) = report_to {
-        if let Err(e) = std::fs::write(&out, html::render(&view, look.rotation_days as f64)) {
+        if let Err(e) = std::fs::write(&out, html::render(&view, rotation_days as f64)) {
             return fail(USAGE, format!("cannot write {}: {e}", out.display()));
         }
         if let Some(path) = &markdown
@@ -260,10 +295,13 @@ async fn main() -> ExitCode {
             );
         }
     } else if json {
-        let value = if plan_args.is_some() {
-            serde_json::json!({ "now": view.now, "steps": view.steps, "waiting": view.waiting, "recycler": look.recycler, "trimmer": look.trimmer })
-        } else {
-            serde_json::json!({ "view": view, "scan": look.scan })
+        let value = match (plan_args.is_some(), plans) {
+            (true, Value::Object(one)) => {
+                json!({ "now": view.now, "steps": view.steps, "waiting": view.waiting, "recycler": one["recycler"], "trimmer": one["trimmer"] })
+            }
+            (true, many) => json!({ "now": view.now, "steps": view.steps, "waiting": view.waiting, "accounts": many }),
+            (false, Value::Object(one)) => json!({ "view": view, "scan": one["scan"] }),
+            (false, many) => json!({ "view": view, "accounts": many }),
         };
         println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
     } else if plan_args.is_some() {
@@ -271,5 +309,5 @@ async fn main() -> ExitCode {
     } else {
         print!("{}", text::scan(&view, false));
     }
-    outcome(&look, look_args.fail_on)
+    outcome(&view, look_args.fail_on)
 }

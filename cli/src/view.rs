@@ -10,6 +10,8 @@ use watchdog_core::{StreamGroup, StreamGroupStatus};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupRow {
+    /// The account it lives in (from its ARN).
+    pub account: String,
     pub region: String,
     pub id: String,
     pub description: String,
@@ -39,6 +41,7 @@ pub struct LocationRow {
 /// One planned step, with what it saves (positive) or costs (negative).
 #[derive(Debug, Clone, Serialize)]
 pub struct StepRow {
+    pub account: String,
     pub function: &'static str,
     pub region: String,
     pub stream_group: String,
@@ -54,6 +57,7 @@ pub struct StepRow {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Waiting {
+    pub account: String,
     pub function: &'static str,
     pub stream_group: String,
     pub why: String,
@@ -62,6 +66,8 @@ pub struct Waiting {
 #[derive(Debug, Serialize)]
 pub struct View {
     pub now: DateTime<Utc>,
+    /// The accounts looked at: more than one gives every table an account column.
+    pub accounts: Vec<String>,
     pub regions: Vec<String>,
     pub groups: Vec<GroupRow>,
     pub findings: Vec<watchdog_core::findings::Finding>,
@@ -78,6 +84,7 @@ fn group_row(group: &StreamGroup, sessions: usize, now: DateTime<Utc>) -> GroupR
     let life = group.created_at.map(|c| Lifecycle::new(c, group.expires_at, now));
     let days = |f: fn(&Lifecycle) -> chrono::Duration| life.as_ref().map(|l| fractional_days(f(l)));
     GroupRow {
+        account: watchdog_core::model::arn_account(&group.arn).unwrap_or_default().to_owned(),
         region: group.region().unwrap_or_default().to_owned(),
         id: group.id.clone(),
         description: group.description.clone().unwrap_or_default(),
@@ -108,6 +115,7 @@ fn group_row(group: &StreamGroup, sessions: usize, now: DateTime<Utc>) -> GroupR
 
 /// The step's action name and figures, as the function's report serializes them.
 fn step<A: Serialize>(
+    account: &str,
     function: &'static str,
     item: &watchdog_core::reconcile::Step<A>,
     reported_only: bool,
@@ -116,6 +124,7 @@ fn step<A: Serialize>(
     let json = serde_json::to_value(item).unwrap_or(Value::Null);
     let hours = json["capacity_hours_per_day"].as_f64();
     StepRow {
+        account: account.to_owned(),
         function,
         region: item.region.clone(),
         stream_group: item.stream_group.clone(),
@@ -127,7 +136,74 @@ fn step<A: Serialize>(
     }
 }
 
+/// The account a look is of: its groups' (a look reads one account), or else `fallback` (the
+/// profile's name, for an account without groups).
+fn account_of(look: &Look, fallback: &str) -> String {
+    let from_arns = look.scan.groups.iter().find_map(|g| watchdog_core::model::arn_account(&g.arn));
+    from_arns.unwrap_or(fallback).to_owned()
+}
+
 pub fn view(look: &Look) -> View {
+    view_of_account(look, &account_of(look, ""))
+}
+
+/// One view of several accounts (one look each, labelled by profile): every row keeps its
+/// account, the figures add up, and a profile that could not be looked at is named among the
+/// unread items (the others are shown: one account's failure hides nothing of the rest).
+pub fn view_of_many(looks: &[(String, Look)], failed: &[(String, String)]) -> View {
+    let mut views = looks.iter().map(|(profile, look)| view_of_account(look, &account_of(look, profile)));
+    let mut merged = views.next().unwrap_or_else(|| View::empty(Utc::now()));
+    for view in views {
+        merged.now = merged.now.max(view.now);
+        merged.accounts.extend(view.accounts);
+        merged.regions.extend(view.regions);
+        merged.groups.extend(view.groups);
+        merged.findings.extend(view.findings);
+        merged.steps.extend(view.steps);
+        merged.waiting.extend(view.waiting);
+        merged.idle_capacity_hours_per_day += view.idle_capacity_hours_per_day;
+        merged.idle_cost_per_day = merged.idle_cost_per_day.zip(view.idle_cost_per_day).map(|(a, b)| a + b);
+        merged.unpriced_classes.extend(view.unpriced_classes);
+        merged.unread.extend(view.unread);
+        merged.complete &= view.complete;
+    }
+    for (profile, why) in failed {
+        merged.accounts.push(profile.clone());
+        merged.unread.push(format!("profile {profile}: not looked at: {why}"));
+        merged.complete = false;
+    }
+    for list in [&mut merged.accounts, &mut merged.regions, &mut merged.unpriced_classes] {
+        list.sort();
+        list.dedup();
+    }
+    merged
+}
+
+impl View {
+    fn empty(now: DateTime<Utc>) -> Self {
+        View {
+            now,
+            accounts: vec![],
+            regions: vec![],
+            groups: vec![],
+            findings: vec![],
+            steps: vec![],
+            waiting: vec![],
+            idle_capacity_hours_per_day: 0.0,
+            idle_cost_per_day: Some(0.0),
+            unpriced_classes: vec![],
+            unread: vec![],
+            complete: true,
+        }
+    }
+
+    /// Whether the rows need an account column.
+    pub fn spans_accounts(&self) -> bool {
+        self.accounts.len() > 1
+    }
+}
+
+fn view_of_account(look: &Look, account: &str) -> View {
     let now = look.now;
     let groups: Vec<GroupRow> = look
         .scan
@@ -148,9 +224,10 @@ pub fn view(look: &Look) -> View {
     let mut waiting = Vec::new();
     if let Some(report) = &look.recycler {
         for (items, reported_only) in [(&report.plan.items, false), (&report.plan.reported_only, true)] {
-            steps.extend(items.iter().map(|i| step("recycler", i, reported_only, price_of(&i.stream_group))));
+            steps.extend(items.iter().map(|i| step(account, "recycler", i, reported_only, price_of(&i.stream_group))));
         }
         waiting.extend(report.plan.blocked.iter().map(|b| Waiting {
+            account: account.to_owned(),
             function: "recycler",
             stream_group: b.stream_group.clone(),
             why: format!("{}: {}", b.reason, b.detail),
@@ -158,13 +235,14 @@ pub fn view(look: &Look) -> View {
     }
     if let Some(report) = &look.trimmer {
         for (items, reported_only) in [(&report.plan.items, false), (&report.plan.reported_only, true)] {
-            steps.extend(items.iter().map(|i| step("trimmer", i, reported_only, price_of(&i.stream_group))));
+            steps.extend(items.iter().map(|i| step(account, "trimmer", i, reported_only, price_of(&i.stream_group))));
         }
     }
     // The scanner's own idle cost, over a day instead of its schedule period.
     let idle = gls_watchdog_scanner::metrics::idle_cost(&look.scan.groups, chrono::Duration::days(1), &look.prices);
     View {
         now,
+        accounts: if account.is_empty() { vec![] } else { vec![account.to_owned()] },
         regions: look.scan.regions.clone(),
         groups,
         findings: look.scan.findings.clone(),

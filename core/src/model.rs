@@ -335,6 +335,15 @@ pub fn arn_region(arn: &str) -> Option<&str> {
     }
 }
 
+/// The account of a GameLift Streams ARN (`arn:aws:gameliftstreams:region:account:...`).
+pub fn arn_account(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    match (parts.next(), parts.nth(1), parts.nth(1)) {
+        (Some("arn"), Some("gameliftstreams"), Some(account)) if !account.is_empty() => Some(account),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamSession {
     pub arn: String,

@@ -34,12 +34,17 @@ fn binary() -> PathBuf {
 /// Awaited, not blocked on: the emulator answers from this test's own runtime.
 async fn cli(emulator: &str, args: &[&str]) -> Output {
     let home = std::env::temp_dir().join(format!("gls-cli-home-{}", std::process::id()));
-    std::fs::create_dir_all(&home).unwrap();
+    cli_at_home(emulator, &home, args).await
+}
+
+/// The same, with `home` as HOME (where `~/.aws/credentials` is looked for).
+async fn cli_at_home(emulator: &str, home: &std::path::Path, args: &[&str]) -> Output {
+    std::fs::create_dir_all(home).unwrap();
     tokio::process::Command::new(binary())
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &home)
+        .env("HOME", home)
         .env("AWS_REGION", "us-west-2")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -136,6 +141,71 @@ async fn scan_plan_and_report_show_the_sample_fleet_and_change_nothing() {
     // --fail-on makes findings an exit code a CI job can use.
     let failing = cli(&emu.url, &[&["scan", "--quiet", "--fail-on", "critical"][..], &regions].concat()).await;
     assert_eq!(failing.status.code(), Some(1), "the expired group is critical: {}", stderr(&failing));
+}
+
+/// Several `--profile`s: one report of several accounts from a laptop. Each profile's
+/// credentials are an account's (the emulator takes a 12-digit access key as the account, as
+/// LocalStack does), and win over the environment's; every row names its account; a profile
+/// that cannot be used is named and the other accounts are still shown (exit 4).
+#[tokio::test]
+async fn several_profiles_give_one_report_of_their_accounts_and_name_the_one_that_failed() {
+    const ACCOUNTS: [(&str, &str); 2] = [("prod", "111122223333"), ("staging", "222233334444")];
+    let emu = TestEmulator::start(quick_config(), None).await;
+    for (name, account) in ACCOUNTS {
+        let fleet = format!(
+            "[[applications]]\nkey = \"racer\"\ndescription = \"Racer\"\n\n[[stream_groups]]\nid = \"sg-{}\"\ndescription = \"{name}\"\nstream_class = \"gen5n_ultra\"\ncreated_days_ago = 200\napplications = [\"racer\"]\n  [[stream_groups.locations]]\n  name = \"us-west-2\"\n  always_on = 1\n",
+            name.to_uppercase()
+        );
+        let url = format!("{}/_emulator/fleet?account={account}", emu.url);
+        let loaded = emu.http().post(url).body(fleet).send().await.unwrap();
+        assert_eq!(loaded.status().as_u16(), 200, "{}", loaded.text().await.unwrap());
+    }
+    let home = tempdir("profiles");
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    let credentials: String = ACCOUNTS
+        .iter()
+        .map(|(name, account)| format!("[{name}]\naws_access_key_id = {account}\naws_secret_access_key = test\n"))
+        .collect();
+    std::fs::write(home.join(".aws/credentials"), credentials).unwrap();
+
+    let scan = cli_at_home(&emu.url, &home, &["scan", "--json", "--profile", "prod", "--profile", "staging"]).await;
+    assert_eq!(scan.status.code(), Some(0), "{}{}", stderr(&scan), stdout(&scan));
+    let json: Value = serde_json::from_str(&stdout(&scan)).expect("JSON");
+    let rows: Vec<(&str, &str)> = json["view"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["account"].as_str().unwrap(), g["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rows, [("111122223333", "sg-PROD"), ("222233334444", "sg-STAGING")], "each account's own group");
+    assert_eq!(json["view"]["accounts"], serde_json::json!(["111122223333", "222233334444"]));
+    let past_cutoff: Vec<&str> = json["view"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "association_cutoff_passed")
+        .map(|f| f["stream_group_arn"].as_str().unwrap())
+        .collect();
+    assert_eq!(past_cutoff.len(), 2, "both 200-day groups are past the 180-day cutoff: {past_cutoff:?}");
+
+    let table = cli_at_home(&emu.url, &home, &["scan", "--profile", "prod", "--profile", "staging"]).await;
+    let text = stdout(&table);
+    assert!(text.lines().any(|l| l.starts_with("account") && l.contains("region")), "an account column:\n{text}");
+    assert!(text.lines().any(|l| l.starts_with("222233334444") && l.contains("sg-STAGING")), "{text}");
+
+    let html = home.join("org.html");
+    let args = ["report", "--profile", "prod", "--profile", "nosuch", "--profile", "staging", "--out"];
+    let report = cli_at_home(&emu.url, &home, &[&args[..], &[html.to_str().unwrap()]].concat()).await;
+    assert_eq!(report.status.code(), Some(4), "one profile could not be used: {}", stderr(&report));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("sg-PROD") && page.contains("sg-STAGING"), "the other accounts are shown");
+    assert!(page.contains("<th>account</th>") && page.contains("<td>111122223333</td>"));
+    assert!(page.contains("profile nosuch: not looked at: profile &quot;nosuch&quot; is not in"), "named");
+
+    let restore =
+        cli_at_home(&emu.url, &home, &["restore", "--all", "--profile", "prod", "--profile", "staging"]).await;
+    assert_eq!(restore.status.code(), Some(2), "restore changes one account at a time");
+    assert_eq!(mutating_calls(&emu).await, 0);
 }
 
 #[tokio::test]

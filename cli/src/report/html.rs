@@ -151,9 +151,10 @@ pub fn render(view: &View, rotation_days: f64) -> String {
     );
     let _ = write!(
         page,
-        "<h1>GameLift Streams watchdog report</h1><p class=\"muted\">{} stream groups in {} at {}; read-only (nothing was changed). {}</p>",
+        "<h1>GameLift Streams watchdog report</h1><p class=\"muted\">{} stream groups in {}{} at {}; read-only (nothing was changed). {}</p>",
         view.groups.len(),
         esc(&view.regions.join(", ")),
+        if view.spans_accounts() { format!(" of accounts {}", esc(&view.accounts.join(", "))) } else { String::new() },
         view.now.format("%Y-%m-%d %H:%M UTC"),
         if view.complete {
             String::new()
@@ -162,12 +163,21 @@ pub fn render(view: &View, rotation_days: f64) -> String {
         }
     );
 
-    page.push_str("<h2>Fleet</h2><table class=\"sortable\" id=\"fleet\"><thead><tr><th>region</th><th>stream group</th><th>description</th><th>status</th><th>class</th><th>age (d)</th><th>to cutoff (d)</th><th>to expiry (d)</th><th>sessions</th></tr></thead><tbody>");
+    // With more than one account, every table starts with the row's account.
+    let account_head = if view.spans_accounts() { "<th>account</th>" } else { "" };
+    let account_cell = |account: &str| {
+        if view.spans_accounts() { format!("<td>{}</td>", esc(account)) } else { String::new() }
+    };
+    let _ = write!(
+        page,
+        "<h2>Fleet</h2><table class=\"sortable\" id=\"fleet\"><thead><tr>{account_head}<th>region</th><th>stream group</th><th>description</th><th>status</th><th>class</th><th>age (d)</th><th>to cutoff (d)</th><th>to expiry (d)</th><th>sessions</th></tr></thead><tbody>"
+    );
     for g in &view.groups {
         let _ = write!(
             page,
-            "<tr data-group=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            "<tr data-group=\"{}\">{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             esc(&g.id),
+            account_cell(&g.account),
             esc(&g.region),
             esc(&g.id),
             esc(&g.description),
@@ -193,20 +203,24 @@ pub fn render(view: &View, rotation_days: f64) -> String {
     if view.findings.is_empty() {
         page.push_str("<p class=\"muted\">No findings.</p>");
     } else {
-        page.push_str("<table class=\"sortable\" id=\"findings\"><thead><tr><th>severity</th><th>kind</th><th>stream group</th><th>location</th><th>finding</th><th>what to do</th></tr></thead><tbody>");
+        let _ = write!(
+            page,
+            "<table class=\"sortable\" id=\"findings\"><thead><tr>{account_head}<th>severity</th><th>kind</th><th>stream group</th><th>location</th><th>finding</th><th>what to do</th></tr></thead><tbody>"
+        );
         let mut findings: Vec<_> = view.findings.iter().collect();
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         for f in findings {
             let _ = write!(
                 page,
-                "<tr><td class=\"sev-{0}\" data-v=\"{1}\">{0}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6}</td></tr>",
+                "<tr>{7}<td class=\"sev-{0}\" data-v=\"{1}\">{0}</td><td>{2}</td><td>{3}</td><td>{4}</td><td>{5}</td><td>{6}</td></tr>",
                 f.severity.as_str(),
                 f.severity as u8,
                 f.kind.as_str(),
                 esc(&f.stream_group_id),
                 esc(f.location.as_deref().unwrap_or("")),
                 esc(&f.message),
-                esc(&f.recommended_action)
+                esc(&f.recommended_action),
+                account_cell(watchdog_core::model::arn_account(&f.stream_group_arn).unwrap_or_default())
             );
         }
         page.push_str("</tbody></table>");
@@ -216,11 +230,15 @@ pub fn render(view: &View, rotation_days: f64) -> String {
     if view.steps.is_empty() {
         page.push_str("<p class=\"muted\">Nothing to do (groups must be opted in; see the README).</p>");
     } else {
-        page.push_str("<table class=\"sortable\" id=\"plans\"><thead><tr><th>function</th><th>stream group</th><th>step</th><th>reason</th><th>capacity-h/day saved</th><th>$/month saved</th></tr></thead><tbody>");
+        let _ = write!(
+            page,
+            "<table class=\"sortable\" id=\"plans\"><thead><tr>{account_head}<th>function</th><th>stream group</th><th>step</th><th>reason</th><th>capacity-h/day saved</th><th>$/month saved</th></tr></thead><tbody>"
+        );
         for s in &view.steps {
             let _ = write!(
                 page,
-                "<tr><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                "<tr>{}<td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                account_cell(&s.account),
                 s.function,
                 esc(&s.stream_group),
                 esc(&s.action),
@@ -235,7 +253,8 @@ pub fn render(view: &View, rotation_days: f64) -> String {
     if !view.waiting.is_empty() {
         page.push_str("<h2>Waiting for a person</h2><ul>");
         for w in &view.waiting {
-            let _ = write!(page, "<li>{} {}: {}</li>", w.function, esc(&w.stream_group), esc(&w.why));
+            let account = if view.spans_accounts() { format!("{} ", esc(&w.account)) } else { String::new() };
+            let _ = write!(page, "<li>{account}{} {}: {}</li>", w.function, esc(&w.stream_group), esc(&w.why));
         }
         page.push_str("</ul>");
     }

@@ -57,101 +57,136 @@ pub fn money(value: Option<f64>) -> String {
     value.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())
 }
 
+/// The table's columns, with the account first when the view spans accounts.
+fn head(view: &View, columns: Vec<&'static str>) -> Table {
+    let account = view.spans_accounts().then_some("account");
+    Table::new(account.into_iter().chain(columns).collect())
+}
+
+/// A row of `head`'s table: `account` first when the view spans accounts.
+fn row(view: &View, account: &str, cells: Vec<String>) -> Vec<String> {
+    let account = view.spans_accounts().then(|| account.to_owned());
+    account.into_iter().chain(cells).collect()
+}
+
 pub fn groups(view: &View) -> Table {
-    let mut table = Table::new(vec![
-        "region",
-        "stream group",
-        "description",
-        "status",
-        "class",
-        "age (d)",
-        "to cutoff (d)",
-        "to expiry (d)",
-        "sessions",
-    ]);
+    let mut table = head(
+        view,
+        vec![
+            "region",
+            "stream group",
+            "description",
+            "status",
+            "class",
+            "age (d)",
+            "to cutoff (d)",
+            "to expiry (d)",
+            "sessions",
+        ],
+    );
     for g in &view.groups {
-        table.rows.push(vec![
-            g.region.clone(),
-            g.id.clone(),
-            g.description.clone(),
-            g.status.clone(),
-            g.class.clone(),
-            days(g.age_days),
-            days(g.days_to_cutoff),
-            days(g.days_to_expiry),
-            g.sessions.to_string(),
-        ]);
+        table.rows.push(row(
+            view,
+            &g.account,
+            vec![
+                g.region.clone(),
+                g.id.clone(),
+                g.description.clone(),
+                g.status.clone(),
+                g.class.clone(),
+                days(g.age_days),
+                days(g.days_to_cutoff),
+                days(g.days_to_expiry),
+                g.sessions.to_string(),
+            ],
+        ));
     }
     table
 }
 
 pub fn capacity(view: &View) -> Table {
-    let mut table = Table::new(vec![
-        "stream group",
-        "location",
-        "status",
-        "always-on",
-        "target-idle",
-        "maximum",
-        "allocated",
-        "in use",
-        "idle",
-    ]);
+    let mut table = head(
+        view,
+        vec![
+            "stream group",
+            "location",
+            "status",
+            "always-on",
+            "target-idle",
+            "maximum",
+            "allocated",
+            "in use",
+            "idle",
+        ],
+    );
     for g in &view.groups {
         for l in &g.locations {
-            table.rows.push(vec![
-                g.id.clone(),
-                l.name.clone(),
-                l.status.clone(),
-                count(l.always_on),
-                count(l.target_idle),
-                count(l.maximum),
-                l.allocated.to_string(),
-                l.in_use.to_string(),
-                l.idle.to_string(),
-            ]);
+            table.rows.push(row(
+                view,
+                &g.account,
+                vec![
+                    g.id.clone(),
+                    l.name.clone(),
+                    l.status.clone(),
+                    count(l.always_on),
+                    count(l.target_idle),
+                    count(l.maximum),
+                    l.allocated.to_string(),
+                    l.in_use.to_string(),
+                    l.idle.to_string(),
+                ],
+            ));
         }
     }
     table
 }
 
 pub fn findings(view: &View) -> Table {
-    let mut table = Table::new(vec!["severity", "kind", "stream group", "location", "finding"]);
+    let mut table = head(view, vec!["severity", "kind", "stream group", "location", "finding"]);
     let mut sorted: Vec<_> = view.findings.iter().collect();
     sorted.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.stream_group_id.cmp(&b.stream_group_id)));
     for f in sorted {
-        table.rows.push(vec![
-            f.severity.as_str().to_owned(),
-            f.kind.as_str().to_owned(),
-            f.stream_group_id.clone(),
-            f.location.clone().unwrap_or_default(),
-            f.message.clone(),
-        ]);
+        let account = watchdog_core::model::arn_account(&f.stream_group_arn).unwrap_or_default();
+        table.rows.push(row(
+            view,
+            account,
+            vec![
+                f.severity.as_str().to_owned(),
+                f.kind.as_str().to_owned(),
+                f.stream_group_id.clone(),
+                f.location.clone().unwrap_or_default(),
+                f.message.clone(),
+            ],
+        ));
     }
     table
 }
 
 pub fn steps(view: &View) -> Table {
     let mut table =
-        Table::new(vec!["function", "stream group", "step", "reason", "capacity-h/day saved", "$/month saved"]);
+        head(view, vec!["function", "stream group", "step", "reason", "capacity-h/day saved", "$/month saved"]);
     for s in &view.steps {
         let step = if s.reported_only { format!("{} (reported only)", s.action) } else { s.action.clone() };
-        table.rows.push(vec![
-            s.function.to_owned(),
-            s.stream_group.clone(),
-            step,
-            s.reason.clone(),
-            s.capacity_hours_per_day.map(|h| format!("{h:.1}")).unwrap_or_else(|| "-".into()),
-            money(s.per_month),
-        ]);
+        table.rows.push(row(
+            view,
+            &s.account,
+            vec![
+                s.function.to_owned(),
+                s.stream_group.clone(),
+                step,
+                s.reason.clone(),
+                s.capacity_hours_per_day.map(|h| format!("{h:.1}")).unwrap_or_else(|| "-".into()),
+                money(s.per_month),
+            ],
+        ));
     }
     table
 }
 
 pub fn waiting(view: &View) -> Table {
-    let mut table = Table::new(vec!["function", "stream group", "waiting for"]);
+    let mut table = head(view, vec!["function", "stream group", "waiting for"]);
     for w in &view.waiting {
-        table.rows.push(vec![w.function.to_owned(), w.stream_group.clone(), w.why.clone()]);
+        table.rows.push(row(view, &w.account, vec![w.function.to_owned(), w.stream_group.clone(), w.why.clone()]));
     }
     table
 }
