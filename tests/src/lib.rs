@@ -1,8 +1,11 @@
 //! Test harness: an emulator serving real HTTP on a free loopback port, and unmodified AWS
 //! SDK clients pointed at it. Nothing here replaces the wire: every call goes over TCP.
 
+pub mod asl;
+pub mod bench;
 pub mod config_reference;
 pub mod lambda;
+pub mod template_signals;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_gameliftstreams::config::Credentials;

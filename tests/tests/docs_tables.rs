@@ -76,11 +76,10 @@ fn every_error_type_the_code_can_fail_with_has_its_row_and_every_row_an_error_ty
     assert_eq!(documented, code, "docs/errors.md and the code disagree");
 }
 
-/// Every alarm of template.yaml, with what it costs a month: $0.10 for each metric it reads
+/// Every alarm of a template, with what it costs a month: $0.10 for each metric it reads
 /// (a metric-math alarm pays for every metric of its expression).
-fn alarms_in_template() -> std::collections::BTreeMap<String, String> {
-    let text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
-    let template: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+fn alarms_in_template(path: &str) -> std::collections::BTreeMap<String, String> {
+    let template = watchdog_tests::template_signals::template(path);
     let mut alarms = std::collections::BTreeMap::new();
     for (_, resource) in template["Resources"].as_mapping().unwrap() {
         if resource["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
@@ -97,18 +96,24 @@ fn alarms_in_template() -> std::collections::BTreeMap<String, String> {
     alarms
 }
 
-#[test]
-fn every_alarm_has_its_row_with_what_it_costs() {
-    let text = std::fs::read_to_string(workspace_root().join("docs/deploying.md")).unwrap();
-    let documented: std::collections::BTreeMap<String, String> = text
-        .lines()
+/// The alarm table of `docs/<page>` (name, $ / month).
+fn alarm_table(page: &str) -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(workspace_root().join("docs").join(page)).unwrap();
+    text.lines()
         .filter(|l| l.starts_with("| `gls-watchdog-"))
         .map(|l| {
             let cells: Vec<&str> = l.split('|').map(str::trim).collect();
             (cells[1].trim_matches('`').to_owned(), cells[2].to_owned())
         })
-        .collect();
-    let template = alarms_in_template();
+        .collect()
+}
+
+#[test]
+fn every_alarm_has_its_row_with_what_it_costs() {
+    let template = alarms_in_template("template.yaml");
     assert!(template.len() >= 8, "{template:?}");
-    assert_eq!(documented, template, "docs/deploying.md's alarm table and template.yaml disagree");
+    assert_eq!(alarm_table("deploying.md"), template, "docs/deploying.md's alarm table and template.yaml disagree");
+    let hub = alarms_in_template("org/hub.yaml");
+    assert!(hub.len() >= 4, "{hub:?}");
+    assert_eq!(alarm_table("organisation.md"), hub, "docs/organisation.md's alarm table and org/hub.yaml disagree");
 }

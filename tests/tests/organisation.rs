@@ -6,8 +6,10 @@
 //! the spoke's read role through LocalStack's STS), and each result is shaped by the task's
 //! own ResultSelector or, on failure, its Catch.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+use watchdog_tests::asl::{Child, definition, map_children, select};
 use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env, workspace_root};
+use watchdog_tests::template_signals::{alarm_metrics, dashboard, published_metrics, template, unpublished};
 use watchdog_tests::{TestEmulator, quick_config};
 
 const SCANNER: &str = "gls-watchdog-scanner";
@@ -27,45 +29,6 @@ fn fleet(account: &str) -> String {
     text
 }
 
-/// The hub's state machine definition, with the template's DefinitionSubstitutions applied.
-fn definition(read_role: &str) -> Value {
-    let text = std::fs::read_to_string(workspace_root().join("org/scan-organisation.asl.json")).unwrap();
-    serde_json::from_str(&text.replace("${ReadRoleName}", read_role).replace("${ScannerFunctionArn}", SCANNER))
-        .expect("the definition is JSON")
-}
-
-/// A JSONPath of the forms the definition uses: `$.a.b` on the state's input, `$$.a.b` on
-/// the context object.
-fn path<'a>(expression: &str, input: &'a Value, context: &'a Value) -> &'a Value {
-    let (root, rest) = match expression.strip_prefix("$$") {
-        Some(rest) => (context, rest),
-        None => (input, expression.strip_prefix('$').expect("a JSONPath")),
-    };
-    rest.split('.').filter(|p| !p.is_empty()).fold(root, |value, key| &value[key])
-}
-
-/// Applies a payload template (ItemSelector, Parameters, ResultSelector): `key.$` fields
-/// take the path's value, the others stay as they are.
-fn select(template: &Value, input: &Value, context: &Value) -> Value {
-    match template {
-        Value::Object(fields) => {
-            let mut out = Map::new();
-            for (key, value) in fields {
-                match (key.strip_suffix(".$"), value) {
-                    (Some(name), Value::String(expression)) => {
-                        out.insert(name.to_owned(), path(expression, input, context).clone());
-                    }
-                    _ => {
-                        out.insert(key.clone(), select(value, input, context));
-                    }
-                }
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_named_while_the_others_complete() {
     let emu = TestEmulator::start(quick_config(), None).await;
@@ -81,18 +44,19 @@ async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_name
     let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
     let (bus, events_queue) = aws.bus_with_queue(&format!("watchdog-org-{unique}")).await;
     let (digest_topic, digest_queue) = aws.topic_with_queue(&format!("watchdog-org-digest-{unique}")).await;
+    let namespace = format!("Watchdog/Org-{unique}");
     let mut env = local_env(&emu.url, &aws.url);
     env.extend([
         ("EVENT_BUS_NAME", bus),
         ("DIGEST_TOPIC_ARN", digest_topic),
         ("REGIONS", REGIONS.join(",")),
-        ("METRIC_NAMESPACE", format!("Watchdog/Org-{unique}")),
+        ("METRIC_NAMESPACE", namespace.clone()),
         ("ALERT_MEMORY", "none".to_owned()),
         ("MAX_ATTEMPTS", "1".to_owned()),
     ]);
     let watch = LambdaWatch::start("organisation", &env);
 
-    let definition = definition("gls-watchdog-read");
+    let definition = definition("gls-watchdog-read", SCANNER);
     let map = &definition["States"]["ScanTargets"];
     assert_eq!(map["ItemProcessor"]["ProcessorConfig"]["Mode"], "DISTRIBUTED");
     assert_eq!(map["ToleratedFailurePercentage"], 100, "one target's failure never fails the others");
@@ -101,16 +65,13 @@ async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_name
         "targets": ACCOUNTS.iter().flat_map(|a| REGIONS.map(|r| json!({ "account": a, "region": r }))).collect::<Vec<_>>(),
         "max_concurrency": 3,
     });
-    let items = path(map["ItemsPath"].as_str().unwrap(), &execution_input, &Value::Null).as_array().unwrap().clone();
-    assert_eq!(items.len(), 6);
+    let children = map_children(&definition, &execution_input);
+    assert_eq!(children.len(), 6);
 
     let mut results = Vec::new();
-    for (index, item) in items.iter().enumerate() {
-        let context = json!({ "Map": { "Item": { "Index": index, "Value": item } } });
-        let child_input = select(&map["ItemSelector"], &execution_input, &context);
-        let payload = select(&task["Parameters"], &child_input, &Value::Null)["Payload"].clone();
+    for Child { item, input: child_input, payload } in &children {
         assert_eq!(task["Parameters"]["FunctionName"], SCANNER);
-        let result = match watch.invoke(SCANNER, &payload).await {
+        let result = match watch.invoke(SCANNER, payload).await {
             Ok(report) => {
                 // Read with the target's own credentials: every group it found is that account's.
                 let account = item["account"].as_str().unwrap();
@@ -194,6 +155,23 @@ async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_name
     }
     assert_eq!(description.matches("not scanned").count(), 2, "{description}");
     assert_eq!(description.matches("stream group(s)").count(), 4, "{description}");
+
+    // One set of alarms and one dashboard for every account (org/hub.yaml): each metric they
+    // name is one the targets' scans and the digest published in the hub's CloudWatch, and the
+    // dashboard's per-account lines are exactly the accounts scanned.
+    assert_eq!(answer["metrics"]["published"], true, "TargetsNotScanned: {answer:#}");
+    let hub = template("org/hub.yaml");
+    let mut expected = alarm_metrics(&hub);
+    expected.extend(dashboard(&hub, "OrganisationDashboard").0);
+    assert!(expected.len() >= 9, "the hub's alarms and widgets: {expected:#?}");
+    let published = published_metrics(&aws.cloudwatch, &namespace).await;
+    let missing = unpublished(&expected, &published);
+    assert!(missing.is_empty(), "named by org/hub.yaml, published by nothing: {missing:#?}");
+    let drawn: std::collections::BTreeSet<&str> = published
+        .iter()
+        .flat_map(|(_, dims)| dims.iter().filter(|(d, _)| d == "Account").map(|(_, v)| v.as_str()))
+        .collect();
+    assert_eq!(drawn, ACCOUNTS[..2].iter().copied().collect(), "one line per account scanned");
 }
 
 /// A role that cannot be assumed fails the target before any read, naming the account and

@@ -21,3 +21,13 @@ pub struct RegionInventory {
     /// Groups with alerts held back because their memory would not fit (50 tags).
     pub memory_full: Vec<String>,
 }
+
+impl RegionInventory {
+    /// Whether the region's groups were listed: a region that could not be listed is unknown,
+    /// not empty (its zero counts would tell an alarm that nothing is wrong there).
+    pub fn listed(&self) -> bool {
+        !self.unread.iter().any(|u| {
+            u.operation == watchdog_core::ports::Operation::ListStreamGroups.name() && u.stream_group.is_none()
+        })
+    }
+}

@@ -71,6 +71,8 @@ impl Scanner {
         };
         let now = self.now().await.map_err(|e| diagnostic(RunError::Clock(e)))?;
         let (message, mut summary) = organisation::digest(&results, now);
+        // The hub's alarm on targets not scanned reads this, whatever becomes of the digest.
+        let metrics = self.put_organisation_metrics(&summary, now).await;
         self.notify(&topic, &message)
             .await
             .map_err(|e| diagnostic(RunError::Publish(format!("SNS refused the organisation's digest: {e}"))))?;
@@ -79,8 +81,29 @@ impl Scanner {
             trigger: "organisation-digest".into(),
             now: now.to_rfc3339(),
             organisation: Some(summary),
+            metrics,
             ..Report::default()
         })
+    }
+
+    /// `TargetsNotScanned`: how many targets of the run could not be scanned (a role not
+    /// assumed, a region not enabled, a failed scan).
+    async fn put_organisation_metrics(
+        &self,
+        summary: &organisation::Summary,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> metrics::MetricSummary {
+        use watchdog_core::ports::{Datum, Unit};
+        let not_scanned = summary.not_scanned.len() as f64;
+        let datums = [Datum { name: "TargetsNotScanned", dimensions: vec![], value: not_scanned, unit: Unit::Count }];
+        let result = self.put_metrics(&datums, now).await;
+        metrics::MetricSummary {
+            namespace: self.config.namespace.clone(),
+            datums: datums.len(),
+            put_metric_data_calls: 1,
+            published: result.is_ok(),
+            errors: result.err().into_iter().collect(),
+        }
     }
 }
 

@@ -128,8 +128,26 @@ pub const ALARMED_FINDINGS: [FindingKind; 2] = [FindingKind::ExpirySoon, Finding
 
 /// What the template's alarms read, summed over every region scanned (so one alarm covers them
 /// all): groups in the alarmed statuses, findings of the alarmed kinds, idle capacity. Published
-/// at every detail.
-pub fn alarm_datums(inventories: &[&RegionInventory]) -> Vec<Datum> {
+/// at every detail. An organisation's target scan (`account`) publishes each twice: as above,
+/// where the hub's alarms read the largest over all targets, and with an `Account` dimension,
+/// which the hub's dashboard draws per account (org/hub.yaml). A region the scan could not
+/// list counts for nothing: without any, nothing is published (missing, not zero).
+pub fn alarm_datums(inventories: &[&RegionInventory], account: Option<&str>) -> Vec<Datum> {
+    // Regions that could not be listed are left out; with none listed, nothing is published.
+    let listed: Vec<&RegionInventory> = inventories.iter().copied().filter(|i| i.listed()).collect();
+    if listed.is_empty() {
+        return Vec::new();
+    }
+    let totals = organisation_totals(&listed);
+    let Some(account) = account else { return totals };
+    let per_account = totals.iter().cloned().map(|mut datum| {
+        datum.dimensions.insert(0, ("Account", account.to_owned()));
+        datum
+    });
+    per_account.chain(totals.iter().cloned()).collect()
+}
+
+fn organisation_totals(inventories: &[&RegionInventory]) -> Vec<Datum> {
     let groups = || inventories.iter().flat_map(|i| i.groups.iter());
     let mut out = Vec::new();
     for status in &ALARMED_STATUSES {
@@ -376,8 +394,15 @@ mod tests {
         assert!(essential.is_empty(), "only the alarms' totals over all regions: {essential:?}");
         let mut other = inventory(vec![group("sg-C", StreamGroupStatus::Error, vec![(1, 1, 1)])]);
         other.region = "eu-central-1".into();
-        let alarmed = alarm_datums(&[&inv, &other]);
+        let alarmed = alarm_datums(&[&inv, &other], None);
         assert_eq!(alarmed.len(), 5);
+        // A target's scan: the same five, and the five again per account.
+        let targeted = alarm_datums(&[&inv, &other], Some("222233334444"));
+        let (per_account, plain): (Vec<&Datum>, Vec<&Datum>) =
+            targeted.iter().partition(|d| d.dimensions.first().is_some_and(|(k, _)| *k == "Account"));
+        assert_eq!(plain.into_iter().cloned().collect::<Vec<_>>(), alarmed);
+        assert_eq!(per_account.len(), 5);
+        assert!(per_account.iter().zip(&alarmed).all(|(a, b)| a.name == b.name && a.value == b.value));
         let value = |name: &str, dim: Option<&str>| {
             alarmed
                 .iter()
@@ -390,6 +415,24 @@ mod tests {
         assert_eq!(value("StreamGroups", Some("ACTIVE_WITH_ERRORS")), 0.0);
         let priced = BTreeMap::from([("gen5n_high".to_owned(), 2.0)]);
         assert_eq!(inventory_datums(&inv, &[], MetricDetail::Account, now, Duration::minutes(5), &priced).len(), 26);
+    }
+
+    #[test]
+    fn a_region_that_could_not_be_listed_is_unknown_not_empty() {
+        let mut blind = inventory(vec![]);
+        blind.unread.push(crate::observe::Unread {
+            region: "us-west-2".into(),
+            operation: "ListStreamGroups",
+            stream_group: None,
+            error: "AccessDenied".into(),
+            consequence: "the region was not scanned",
+        });
+        assert!(alarm_datums(&[&blind], Some("333344445555")).is_empty(), "no zeros for an account not read");
+        let mut other = inventory(vec![group("sg-C", StreamGroupStatus::Error, vec![(1, 1, 1)])]);
+        other.region = "eu-central-1".into();
+        let both = alarm_datums(&[&blind, &other], None);
+        let failed = both.iter().find(|d| d.name == "StreamGroups" && d.dimensions[0].1 == "ERROR").unwrap();
+        assert_eq!(failed.value, 1.0, "the listed region counts");
     }
 
     #[test]

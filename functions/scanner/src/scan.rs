@@ -125,6 +125,15 @@ impl Scanner {
         self.ports.notifier.publish(topic, message).await.map_err(|e| e.to_string())
     }
 
+    /// One PutMetricData call in the configured namespace.
+    pub(crate) async fn put_metrics(
+        &self,
+        datums: &[watchdog_core::ports::Datum],
+        at: DateTime<Utc>,
+    ) -> Result<(), String> {
+        self.ports.metrics.put(&self.config.namespace, datums, at).await.map_err(|e| e.to_string())
+    }
+
     /// These ports with other GameLift Streams regions (another account's, for a target).
     pub(crate) fn ports_with_regions(
         &self,
@@ -172,7 +181,8 @@ impl Scanner {
                 false => None,
             };
             let inventories: Vec<&RegionInventory> = results.iter().map(|r| &r.inventory).collect();
-            let _ = metric_tx.send(metrics::alarm_datums(&inventories));
+            let account = request.target.as_ref().map(|t| t.account.as_str());
+            let _ = metric_tx.send(metrics::alarm_datums(&inventories, account));
             // The regions' totals and the watchdog's own health, now that everything is read.
             for RegionResult { inventory, .. } in &results {
                 let datums = metrics::account_datums(

@@ -6,9 +6,7 @@
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use watchdog_core::api_limits::documented_limit;
+use watchdog_tests::bench::{fleet, rate_bound, scanner_peak_memory_mib, start_emulator};
 use watchdog_tests::lambda::{LambdaWatch, LocalAws, workspace_root};
 
 const HOLDING: [&str; 6] =
@@ -17,75 +15,6 @@ const HOLDING: [&str; 6] =
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_owned())
-}
-
-/// A fleet of `groups` stream groups, 3 locations and 10 sessions each, ages spread over
-/// 0-90 days, with a few expired, failed, idle and stale ones as a real fleet has.
-fn fleet(groups: usize) -> String {
-    let mut toml = String::from("[[applications]]\nkey = \"game\"\ndescription = \"Game\"\n");
-    for i in 0..groups {
-        let age = if i % 50 == 49 { 370.5 } else { ((i * 7919) % 90) as f64 + 0.5 };
-        let always_on_a = if i % 10 == 3 { 20 } else { 4 };
-        let error = if i % 100 == 42 { "status = \"ERROR\"\nstatus_reason = \"noAvailableInstances\"\n" } else { "" };
-        write!(
-            toml,
-            "\n[[stream_groups]]\ndescription = \"bench-{i}\"\nstream_class = \"gen5n_ultra\"\ncreated_days_ago = {age}\n{error}applications = [\"game\"]\n\
-             [[stream_groups.locations]]\nname = \"us-west-2\"\nalways_on = {always_on_a}\nmaximum = 24\n\
-             [[stream_groups.locations]]\nname = \"us-east-1\"\nalways_on = 4\nmaximum = 8\n\
-             [[stream_groups.locations]]\nname = \"eu-west-1\"\nalways_on = 2\ntarget_idle = 2\nmaximum = 8\n\
-             [[stream_groups.sessions]]\nstatus = \"CONNECTED\"\ncount = 3\n\
-             [[stream_groups.sessions]]\nlocation = \"us-east-1\"\nstatus = \"CONNECTED\"\ncount = 4\n\
-             [[stream_groups.sessions]]\nlocation = \"us-east-1\"\nstatus = \"ACTIVE\"\n\
-             [[stream_groups.sessions]]\nlocation = \"eu-west-1\"\nstatus = \"PENDING_CLIENT_RECONNECTION\"\n{}",
-            if i % 50 == 7 {
-                "[[stream_groups.sessions]]\nlocation = \"eu-west-1\"\nstatus = \"PENDING_CLIENT_RECONNECTION\"\nstarted_minutes_ago = 300\nstatus_minutes_ago = 240\nstuck = true\n"
-            } else {
-                "[[stream_groups.sessions]]\nlocation = \"eu-west-1\"\nstatus = \"CONNECTED\"\n"
-            }
-        )
-        .expect("write to string");
-    }
-    toml
-}
-
-struct Emulator {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_emulator(fleet_file: &str) -> Emulator {
-    let binary = workspace_root().join("target/release/gls-emulator");
-    let mut child = Command::new(binary)
-        .args(["--listen", "127.0.0.1:0", "--fleet", fleet_file, "--frozen-clock", "--rate-limit-scale", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("target/release/gls-emulator (scripts/bench builds it)");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
-    let url = line.trim().strip_prefix("listening on ").expect("listening on ...").to_owned();
-    Emulator { child, url }
-}
-
-/// Peak resident memory (VmHWM) of the running release scanner, in MiB.
-fn scanner_peak_memory_mib() -> Option<f64> {
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline);
-        if cmdline.split('\0').next().is_some_and(|p| p.ends_with("target/release/gls-watchdog-scanner")) {
-            let status = std::fs::read_to_string(entry.path().join("status")).ok()?;
-            let kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
-            return Some(kib / 1024.0);
-        }
-    }
-    None
 }
 
 struct Row {
@@ -105,7 +34,7 @@ async fn run(groups: usize, latency_ms: u64, share: f64, aws: &LocalAws) -> Row 
     std::fs::create_dir_all(&run_dir).expect(".run");
     let fleet_file = run_dir.join(format!("bench-{groups}.toml"));
     std::fs::write(&fleet_file, fleet(groups)).expect("write fleet");
-    let emulator = start_emulator(fleet_file.to_str().expect("utf-8"));
+    let emulator = start_emulator(Some(fleet_file.to_str().expect("utf-8")));
     let http = reqwest::Client::new();
     let admin = |path: &str| format!("{}/_emulator/{path}", emulator.url);
     http.post(admin("faults"))
@@ -191,11 +120,7 @@ async fn run(groups: usize, latency_ms: u64, share: f64, aws: &LocalAws) -> Row 
     // worth, so no scan can be faster than its busiest operation allows.
     let (busiest, bound_s) = minimum
         .iter()
-        .filter_map(|(op, n)| {
-            let rate = documented_limit(op)? * share;
-            let burst = rate.floor().max(1.0);
-            Some((op.clone(), ((*n as f64) - burst).max(0.0) / rate))
-        })
+        .filter_map(|(op, n)| Some((op.clone(), rate_bound(op, *n, share)?)))
         .fold((String::new(), 0.0), |best, (op, t)| if t > best.1 { (op, t) } else { best });
     Row {
         groups,
