@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use watchdog_core::ports::{
-    ApiError, Datum, Demand, DemandMetric, DemandSource, HealthHistory, LocationKey, MetricSink, Unit,
+    ApiError, Datum, Demand, DemandMetric, DemandSource, HealthHistory, LocationKey, MAX_QUERIES_PER_CALL, MetricSink,
+    Unit,
 };
 
 /// GetMetricData takes at most 500 queries per call.
@@ -176,5 +177,54 @@ impl HealthHistory for CloudWatch {
             sum += page.metric_data_results().iter().flat_map(|r| r.values()).sum::<f64>();
         }
         Ok(sum)
+    }
+
+    /// One GetMetricData call per 500 dimension sets: a query each, answered by its id.
+    async fn sums(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimension_sets: &[Vec<(&'static str, String)>],
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<f64>, ApiError> {
+        let mut sums = vec![0.0; dimension_sets.len()];
+        for (chunk, sets) in dimension_sets.chunks(MAX_QUERIES_PER_CALL).enumerate() {
+            let queries = sets.iter().enumerate().map(|(i, dimensions)| {
+                let metric = Metric::builder()
+                    .namespace(namespace)
+                    .metric_name(metric)
+                    .set_dimensions(Some(
+                        dimensions
+                            .iter()
+                            .map(|(name, value)| Dimension::builder().name(*name).value(value).build())
+                            .collect(),
+                    ))
+                    .build();
+                MetricDataQuery::builder()
+                    .id(format!("q{}", chunk * MAX_QUERIES_PER_CALL + i))
+                    .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Sum").build())
+                    .return_data(true)
+                    .build()
+            });
+            let mut pages = self
+                .home
+                .get_metric_data()
+                .set_metric_data_queries(Some(queries.collect()))
+                .start_time(aws_smithy_types::DateTime::from_secs(since.timestamp()))
+                .end_time(aws_smithy_types::DateTime::from_secs(until.timestamp()))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| classify("GetMetricData", &e))?;
+                for result in page.metric_data_results() {
+                    let index = result.id().and_then(|id| id.strip_prefix('q')).and_then(|n| n.parse::<usize>().ok());
+                    if let Some(sum) = index.and_then(|i| sums.get_mut(i)) {
+                        *sum += result.values().iter().sum::<f64>();
+                    }
+                }
+            }
+        }
+        Ok(sums)
     }
 }

@@ -64,12 +64,9 @@ pub fn ports(sdk: &aws_types::SdkConfig, connection: &Connection) -> Ports {
 /// The GameLift Streams ports of another account's `region`, read with `role_arn` assumed
 /// from this function's own credentials. The role is assumed here, once, so one that cannot
 /// be assumed (AccessDenied, a typo, an account outside the organisation) is reported before
-/// any read, naming the role.
-pub async fn assumed_region(
-    connection: &Connection,
-    role_arn: &str,
-    region: &str,
-) -> Result<std::collections::BTreeMap<String, Arc<dyn GameLiftStreams>>, String> {
+/// any read, naming the role. The ports' `calls` count the calls made with the role (the
+/// caller adds them to its own).
+pub async fn assumed_region(connection: &Connection, role_arn: &str, region: &str) -> Result<Ports, String> {
     use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
     // The whole chain of causes: "dispatch failure: io error: connection refused", not just the first.
     fn causes(e: &dyn std::error::Error) -> String {
@@ -90,5 +87,5 @@ pub async fn assumed_region(
     provider.provide_credentials().await.map_err(|e| format!("cannot assume {role_arn}: {}", causes(&e)))?;
     let assumed = own.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build();
     let connection = Connection { regions: vec![region.to_owned()], ..connection.clone() };
-    Ok(ports(&assumed, &connection).regions)
+    Ok(ports(&assumed, &connection))
 }

@@ -207,7 +207,27 @@ pub trait HealthHistory: Send + Sync {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<f64, ApiError>;
+
+    /// [`sum`](Self::sum) for each of several dimension sets of one metric, in the order
+    /// given, in as few calls as the API allows ([`MAX_QUERIES_PER_CALL`] a call).
+    async fn sums(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimension_sets: &[Vec<(&'static str, String)>],
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<f64>, ApiError> {
+        let mut sums = Vec::with_capacity(dimension_sets.len());
+        for dimensions in dimension_sets {
+            sums.push(self.sum(namespace, metric, dimensions, since, until).await?);
+        }
+        Ok(sums)
+    }
 }
+
+/// GetMetricData takes at most 500 queries a call (CloudWatch API reference, MetricDataQueries).
+pub const MAX_QUERIES_PER_CALL: usize = 500;
 
 /// SNS.
 #[async_trait]
@@ -274,6 +294,19 @@ pub struct OperationStats {
 }
 
 pub type CallCounts = BTreeMap<String, OperationStats>;
+
+/// Two tallies of calls as one (calls made with two sets of clients, such as a hub's own and
+/// those of a role it assumed).
+pub fn total_calls(a: &CallCounts, b: &CallCounts) -> CallCounts {
+    let mut total = a.clone();
+    for (op, stats) in b {
+        let sum = total.entry(op.clone()).or_default();
+        sum.attempts += stats.attempts;
+        sum.throttled += stats.throttled;
+        sum.server_errors += stats.server_errors;
+    }
+    total
+}
 
 /// Calls made since `before`: one run's share of a warm function's totals.
 pub fn calls_since(after: &CallCounts, before: &CallCounts) -> CallCounts {

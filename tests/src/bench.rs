@@ -10,9 +10,18 @@ use watchdog_core::api_limits::documented_limit;
 /// A fleet of `groups` stream groups, 3 locations and 10 sessions each, ages spread over
 /// 0-90 days, with a few expired, failed, idle and stale ones as a real fleet has.
 pub fn fleet(groups: usize) -> String {
+    fleet_with(groups, true)
+}
+
+/// The same fleet; without `expired`, the groups that would be expired are 89.5 days old.
+pub fn fleet_with(groups: usize, expired: bool) -> String {
     let mut toml = String::from("[[applications]]\nkey = \"game\"\ndescription = \"Game\"\n");
     for i in 0..groups {
-        let age = if i % 50 == 49 { 370.5 } else { ((i * 7919) % 90) as f64 + 0.5 };
+        let age = match i % 50 == 49 {
+            true if expired => 370.5,
+            true => 89.5,
+            false => ((i * 7919) % 90) as f64 + 0.5,
+        };
         let always_on_a = if i % 10 == 3 { 20 } else { 4 };
         let error = if i % 100 == 42 { "status = \"ERROR\"\nstatus_reason = \"noAvailableInstances\"\n" } else { "" };
         write!(

@@ -86,6 +86,12 @@ async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_name
                     arns.iter().all(|arn| arn.contains(&format!(":{account}:streamgroup/"))),
                     "{account}: {arns:?}"
                 );
+                // The calls made with the assumed role are the target's, counted in its report
+                // (its ApiCalls and Throttles metrics come from the same count).
+                for operation in ["ListStreamGroups", "GetStreamGroup"] {
+                    let attempts = report["api_calls"][operation]["attempts"].as_u64().unwrap_or(0);
+                    assert!(attempts >= 1, "{account}: {operation} not counted: {}", report["api_calls"]);
+                }
                 select(&task["ResultSelector"], &json!({ "Payload": report }), &Value::Null)
             }
             Err(error) => {

@@ -273,8 +273,36 @@ impl HealthHistory for World {
         until: DateTime<Utc>,
     ) -> Result<f64, ApiError> {
         self.record("", "GetMetricData", namespace)?;
+        Ok(self.published_sum(namespace, metric, dimensions, since, until))
+    }
+
+    /// One GetMetricData call per 500 dimension sets, as CloudWatch answers them.
+    async fn sums(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimension_sets: &[Vec<(&'static str, String)>],
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<f64>, ApiError> {
+        for _ in dimension_sets.chunks(crate::ports::MAX_QUERIES_PER_CALL) {
+            self.record("", "GetMetricData", namespace)?;
+        }
+        Ok(dimension_sets.iter().map(|d| self.published_sum(namespace, metric, d, since, until)).collect())
+    }
+}
+
+impl World {
+    fn published_sum(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimensions: &[(&'static str, String)],
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> f64 {
         let state = self.state();
-        Ok(state
+        state
             .metrics
             .iter()
             .zip(&state.metric_times)
@@ -282,7 +310,7 @@ impl HealthHistory for World {
                 ns == namespace && d.name == metric && d.dimensions == dimensions && **at >= since && **at <= until
             })
             .map(|((_, d), _)| d.value)
-            .sum())
+            .sum()
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use tokio::sync::mpsc::UnboundedSender;
 use watchdog_core::findings::Finding;
 use watchdog_core::opt_in;
-use watchdog_core::ports::{Datum, GameLiftStreams, HealthHistory, Tags, Unit};
+use watchdog_core::ports::{ApiError, Datum, ErrorKind, GameLiftStreams, HealthHistory, Tags, Unit};
 use watchdog_core::rules;
 use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession};
 
@@ -54,7 +54,7 @@ struct TagNeeds {
 pub async fn evaluate(
     config: &Config,
     region: &dyn GameLiftStreams,
-    history: &dyn HealthHistory,
+    memory: &ExpiredMemory,
     described: Described,
     sessions: &SessionsSeen,
     now: DateTime<Utc>,
@@ -67,7 +67,7 @@ pub async fn evaluate(
     let tags = read_tags(region, &group, &needs, &mut out).await;
     let demand = wants_demand(config, &needs, tags.as_ref());
     publish_figures(config, region, &group, out.described, sessions, demand, now, outlets);
-    let expired_due = expired_alert_due(config, region, history, &group, now, outlets, &mut out).await;
+    let expired_due = expired_alert_due(config, region, memory, &group, now, outlets, &mut out);
     if let Some(plan) = plan_alerts(config, region, &group, tags.as_ref(), &needs, sessions, expired_due, now, &mut out)
     {
         out.suppressed = plan.suppressed.len();
@@ -222,16 +222,51 @@ fn plan_alerts(
 /// cannot live in its tags, which the service no longer reads or writes.
 pub const EXPIRED_GROUP_ALERTED: &str = "ExpiredGroupAlerted";
 
-/// Whether this scan alerts an EXPIRED group's findings, and why. Seed 000 and the model's
-/// ExpiresAt: "Only Get and Delete operations will work on an expired stream group", so its
-/// alert memory is kept in CloudWatch instead: an `ExpiredGroupAlerted` datum published with
-/// the alert and read back here. Named when first seen, then again once no alert is
-/// remembered within ALERT_RESEND_HOURS. If the memory cannot be read, the time since ExpiresAt
-/// decides (`alerts::expiry_window_due`), so an unreadable memory never silences an expiry.
-async fn expired_alert_due(
+/// What CloudWatch remembers of a region's EXPIRED groups' alerts. Seed 000 and the model's
+/// ExpiresAt: "Only Get and Delete operations will work on an expired stream group", so an
+/// expired group's alert memory is kept in CloudWatch instead: an `ExpiredGroupAlerted` datum
+/// published with the alert. Read for all of the region's expired groups at once before they
+/// are evaluated (one GetMetricData call per 500 groups, not one per group).
+#[derive(Debug, Default)]
+pub struct ExpiredMemory(HashMap<String, Result<f64, ApiError>>);
+
+impl ExpiredMemory {
+    /// The alerts remembered within ALERT_RESEND_HOURS, to the end of this minute (CloudWatch's
+    /// end time is exclusive and a datum of this very moment, a run right after the one that
+    /// alerted, must count).
+    pub async fn read(
+        config: &Config,
+        region: &str,
+        history: &dyn HealthHistory,
+        expired: &[StreamGroup],
+        now: DateTime<Utc>,
+    ) -> Self {
+        if expired.is_empty() {
+            return Self::default();
+        }
+        let dimension_sets: Vec<_> = expired.iter().map(|g| memory_dimensions(region, g)).collect();
+        let (since, until) = (now - config.alert_resend, now + chrono::Duration::minutes(1));
+        let sums = history.sums(&config.namespace, EXPIRED_GROUP_ALERTED, &dimension_sets, since, until).await;
+        let ids = expired.iter().map(|g| g.id.clone());
+        match sums {
+            Ok(sums) => Self(ids.zip(sums.into_iter().map(Ok)).collect()),
+            Err(e) => Self(ids.map(|id| (id, Err(e.clone()))).collect()),
+        }
+    }
+}
+
+fn memory_dimensions(region: &str, group: &StreamGroup) -> Vec<(&'static str, String)> {
+    vec![("Region", region.to_owned()), ("StreamGroupId", group.id.clone())]
+}
+
+/// Whether this scan alerts an EXPIRED group's findings, and why: named when first seen, then
+/// again once no alert is remembered within ALERT_RESEND_HOURS. If the memory could not be
+/// read, the time since ExpiresAt decides (`alerts::expiry_window_due`), so an unreadable
+/// memory never silences an expiry.
+fn expired_alert_due(
     config: &Config,
     region: &dyn GameLiftStreams,
-    history: &dyn HealthHistory,
+    memory: &ExpiredMemory,
     group: &StreamGroup,
     now: DateTime<Utc>,
     outlets: &Outlets,
@@ -240,11 +275,9 @@ async fn expired_alert_due(
     if group.status != StreamGroupStatus::Expired || out.findings.is_empty() {
         return None;
     }
-    let dimensions = vec![("Region", region.region().to_owned()), ("StreamGroupId", group.id.clone())];
-    // To the end of this minute: CloudWatch's end time is exclusive and a datum of this very
-    // moment (a run right after the one that alerted) must count.
-    let (since, until) = (now - config.alert_resend, now + chrono::Duration::minutes(1));
-    let remembered = history.sum(&config.namespace, EXPIRED_GROUP_ALERTED, &dimensions, since, until).await;
+    let dimensions = memory_dimensions(region.region(), group);
+    let unread = || ApiError::new("GetMetricData", ErrorKind::Other, "NotRead", "the alert memory was not read");
+    let remembered = memory.0.get(&group.id).cloned().unwrap_or_else(|| Err(unread()));
     let expires_at = group.expires_at.unwrap_or(now);
     let due = match remembered {
         Ok(alerted) if alerted > 0.0 => None,

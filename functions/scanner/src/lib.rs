@@ -47,12 +47,12 @@ impl Scanner {
     /// read with its spoke role (assumed first, so a role that cannot be assumed fails the
     /// target by name before any read); metrics and findings still go where this one sends them.
     pub async fn for_target(&self, target: &event::Target) -> Result<Self, String> {
-        let regions = watchdog_aws::assumed_region(&self.config.connection, &target.role_arn(), &target.region)
+        let assumed = watchdog_aws::assumed_region(&self.config.connection, &target.role_arn(), &target.region)
             .await
             .map_err(|e| format!("account {} ({}): {e}", target.account, target.region))?;
         let mut config = self.config.clone();
         config.connection.regions = vec![target.region.clone()];
-        Ok(Self::new(config, self.ports_with_regions(regions)))
+        Ok(Self::new(config, self.ports_with_target(assumed)))
     }
 }
 

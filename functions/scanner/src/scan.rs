@@ -7,7 +7,7 @@
 use crate::alerts::{self, MemoryWrite, PerFinding};
 use crate::config::Config;
 use crate::digest::{self, DigestSummary};
-use crate::evaluate::{Evaluated, Outlets, SessionsSeen, evaluate};
+use crate::evaluate::{Evaluated, ExpiredMemory, Outlets, SessionsSeen, evaluate};
 use crate::event::{EventError, ScanRequest};
 use crate::inventory::RegionInventory;
 use crate::metrics::{self, IdleCost, MetricSummary};
@@ -134,12 +134,12 @@ impl Scanner {
         self.ports.metrics.put(&self.config.namespace, datums, at).await.map_err(|e| e.to_string())
     }
 
-    /// These ports with other GameLift Streams regions (another account's, for a target).
-    pub(crate) fn ports_with_regions(
-        &self,
-        regions: std::collections::BTreeMap<String, std::sync::Arc<dyn watchdog_core::ports::GameLiftStreams>>,
-    ) -> Ports {
-        Ports { regions, ..self.ports.clone() }
+    /// These ports reading a target's GameLift Streams with the role assumed there: its
+    /// regions, and its calls counted with this function's own (CloudWatch, SNS, EventBridge).
+    pub(crate) fn ports_with_target(&self, assumed: Ports) -> Ports {
+        let (own, target) = (self.ports.calls.clone(), assumed.calls);
+        let calls = std::sync::Arc::new(move || watchdog_core::ports::total_calls(&own(), &target()));
+        Ports { regions: assumed.regions, calls, ..self.ports.clone() }
     }
 
     pub async fn scan(&self, request: ScanRequest) -> Result<Report, RunError> {
@@ -385,13 +385,13 @@ impl Scanner {
             let sessions = sessions_phase.clone();
             async move {
                 let outlets = &expired_outlets;
+                let memory = &ExpiredMemory::read(config, region.region(), history, &expired, now).await;
                 stream::iter(expired)
                     .map(|group| {
                         let sessions = sessions.clone();
                         async move {
                             let seen = sessions.await;
-                            evaluate(config, region, history, Described::Summary(group, None), &seen, now, outlets)
-                                .await
+                            evaluate(config, region, memory, Described::Summary(group, None), &seen, now, outlets).await
                         }
                     })
                     .buffer_unordered(config.max_concurrency)
@@ -418,7 +418,7 @@ impl Scanner {
                         let sessions = sessions.clone();
                         async move {
                             let seen = sessions.await;
-                            evaluate(config, region, history, described, &seen, now, outlets).await
+                            evaluate(config, region, &ExpiredMemory::default(), described, &seen, now, outlets).await
                         }
                     })
                     .buffer_unordered(config.max_concurrency)

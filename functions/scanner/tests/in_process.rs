@@ -603,3 +603,26 @@ async fn the_documented_metrics_table_and_what_a_scan_publishes_agree() {
     let gone: Vec<&&str> = named.difference(&published).collect();
     assert!(gone.is_empty(), "rows in docs/scanner.md for metrics no scan publishes: {gone:?}");
 }
+
+/// The expired groups' alert memory (CloudWatch) is read for all of a region's expired groups
+/// in one GetMetricData call, not one per group, and each is still alerted once.
+#[tokio::test]
+async fn the_expired_groups_alert_memory_is_read_in_one_call() {
+    let world = World::new(now());
+    fleet(&world, 2);
+    for i in 0..3 {
+        let id = format!("sg-EXPIRED{i}");
+        let mut expired = testkit::group(REGION, &id, "gen5n_high", now() - Duration::days(366), &[(REGION, 2)]);
+        expired.status = StreamGroupStatus::Expired;
+        world.add_group(expired);
+    }
+    let scanner = scanner(&world, &[]);
+    let report = scan(&scanner).await;
+    assert_eq!(world.calls_of("GetMetricData"), 1, "{:?}", report.unread);
+    let expired_alerts = world.published().iter().filter(|(_, m)| m.attributes["kind"] == "expired").count();
+    assert_eq!(expired_alerts, 3, "each expired group named once");
+    scan(&scanner).await;
+    assert_eq!(world.calls_of("GetMetricData"), 2, "one more scan, one more call");
+    let again = world.published().iter().filter(|(_, m)| m.attributes["kind"] == "expired").count();
+    assert_eq!(again, 3, "remembered: not named again");
+}

@@ -156,7 +156,7 @@ async fn main() {
 
     let mut md = String::new();
     writeln!(md, "# Scanner benchmark\n").unwrap();
-    writeln!(md, "Reproduce with `./scripts/bench` ({}). Machine: {} cores, {}. Emulator: release build, documented rate limits, {latency_ms} ms added to every call. Scanner: release build via `cargo lambda watch --release`, `API_SHARE={share}`, `METRIC_DETAIL=group`, alerts to an SNS topic on LocalStack. Each fleet: 3 locations and 10 sessions per group (2% expired, 1% in ERROR, 2% with a stale session, 10% with idle always-on capacity), first scan (every finding is new).\n",
+    writeln!(md, "Reproduce with `./scripts/bench scanner` ({}). Machine: {} cores, {}. Emulator: release build, documented rate limits, {latency_ms} ms added to every call. Scanner: release build via `cargo lambda watch --release`, `API_SHARE={share}`, `METRIC_DETAIL=group`, alerts to an SNS topic on LocalStack. Each fleet: 3 locations and 10 sessions per group (2% expired, 1% in ERROR, 2% with a stale session, 10% with idle always-on capacity), first scan (every finding is new).\n",
         chrono::Utc::now().format("%Y-%m-%d"),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| m.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned())).map(|kib| format!("{:.0} GiB", kib.parse::<f64>().unwrap_or(0.0) / 1_048_576.0)).unwrap_or_default()
