@@ -57,7 +57,9 @@ impl Drop for Emulator {
     }
 }
 
-pub fn start_emulator(fleet_file: Option<&str>) -> Emulator {
+/// The release-built emulator with the documented rate limits and a frozen clock, `latency_ms`
+/// added to every call, serving `fleet_file` (or nothing) in its default account.
+pub async fn start_emulator(fleet_file: Option<&str>, latency_ms: u64) -> Emulator {
     let binary = workspace_root().join("target/release/gls-emulator");
     let mut args = vec!["--listen", "127.0.0.1:0", "--frozen-clock", "--rate-limit-scale", "1"];
     args.extend(fleet_file.map(|file| ["--fleet", file]).into_iter().flatten());
@@ -70,7 +72,17 @@ pub fn start_emulator(fleet_file: Option<&str>) -> Emulator {
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
     let url = line.trim().strip_prefix("listening on ").expect("listening on ...").to_owned();
-    Emulator { child, url }
+    let emulator = Emulator { child, url };
+    let latency = serde_json::json!({ "operation": "*", "latency_ms": latency_ms });
+    reqwest::Client::new().post(emulator.admin("faults")).json(&latency).send().await.expect("faults");
+    emulator
+}
+
+impl Emulator {
+    /// The URL of one of the emulator's admin endpoints (`/_emulator/<path>`).
+    pub fn admin(&self, path: &str) -> String {
+        format!("{}/_emulator/{path}", self.url)
+    }
 }
 
 /// Peak resident memory (VmHWM) of the running release scanner, in MiB.

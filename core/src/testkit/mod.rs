@@ -20,6 +20,7 @@ use crate::rules::SessionTimeouts;
 use crate::stream_class::StreamClass;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -132,6 +133,9 @@ struct State {
     /// When each of `metrics` was published.
     metric_times: Vec<DateTime<Utc>>,
     put_calls: usize,
+    /// Operations held by [`World::hold`]: their calls wait until the gate is released (its
+    /// sender dropped).
+    gates: BTreeMap<&'static str, Gate>,
     demand: BTreeMap<LocationKey, Demand>,
     now: Option<DateTime<Utc>>,
     created: usize,
@@ -139,6 +143,13 @@ struct State {
     applications: BTreeMap<String, Application>,
     /// Stream URLs by group id.
     stream_urls: BTreeMap<String, Vec<StreamUrl>>,
+}
+
+/// A held operation's gate: open once its sender is dropped.
+#[derive(Debug)]
+struct Gate {
+    _sender: futures::channel::oneshot::Sender<()>,
+    opened: futures::future::Shared<futures::channel::oneshot::Receiver<()>>,
 }
 
 /// The world. Clones share it.
@@ -173,6 +184,27 @@ impl World {
         match groups.iter_mut().find(|g| g.id == group.id) {
             Some(existing) => *existing = group,
             None => groups.push(group),
+        }
+    }
+
+    /// Holds every call of `operation` until [`release`](Self::release): for tests of what a
+    /// function does while one of its reads is still outstanding.
+    pub fn hold(&self, operation: Operation) {
+        let (sender, opened) = futures::channel::oneshot::channel();
+        self.state().gates.insert(operation.name(), Gate { _sender: sender, opened: opened.shared() });
+    }
+
+    /// Lets the held calls of `operation`, and every later one, through.
+    pub fn release(&self, operation: Operation) {
+        self.state().gates.remove(operation.name());
+    }
+
+    /// Waits while `operation` is held.
+    pub(crate) async fn pass_gate(&self, operation: Operation) {
+        let opened = self.state().gates.get(operation.name()).map(|gate| gate.opened.clone());
+        if let Some(opened) = opened {
+            // Its sender dropped (released): every waiter goes on.
+            let _ = opened.await;
         }
     }
 

@@ -58,6 +58,7 @@ impl StreamGroupReader for RegionPort {
     }
 
     async fn list_account_sessions(&self, status: &StreamSessionStatus) -> Result<Vec<StreamSession>, ApiError> {
+        self.world.pass_gate(Operation::ListStreamSessionsByAccount).await;
         self.world.call(&self.region, Operation::ListStreamSessionsByAccount, status.as_str())?;
         let state = self.world.state();
         Ok(state

@@ -49,22 +49,63 @@ struct TagNeeds {
     demand: bool,
 }
 
+/// A group as read before its evaluation: its details, and its tags when they are needed
+/// whatever its findings turn out to be.
+pub struct Read {
+    pub described: Described,
+    /// `None`: not read yet (evaluation reads them if its findings need them).
+    pub tags: Option<Result<Tags, Unread>>,
+}
+
+impl Read {
+    /// A group evaluated from what it is, its tags read only if its findings need them.
+    pub fn without_tags(described: Described) -> Self {
+        Self { described, tags: None }
+    }
+
+    /// The group's details and, when its tags are needed whatever its findings (its demand
+    /// metric; with digests, its alert memory), its tags: read as soon as its details are in,
+    /// while the sessions are still being listed, so a scan's tag reads keep pace with its
+    /// GetStreamGroup calls instead of trailing them.
+    pub async fn with_tags(config: &Config, region: &dyn GameLiftStreams, described: Described) -> Self {
+        let group = match &described {
+            Described::Full(group) => Some((group, true)),
+            Described::Summary(group, _) => Some((group, false)),
+            Described::Gone(_) => None,
+        };
+        let needed = group.filter(|(group, full)| tag_needs(config, group, false, *full).any());
+        let tags = match needed {
+            Some((group, _)) => Some(observe::group_tags(region, group).await),
+            None => None,
+        };
+        Self { described, tags }
+    }
+}
+
 /// Evaluates one group: its findings (rules), its datums (to the metric phase), and, when it
 /// has findings, its alert plan from its memory (to delivery).
 pub async fn evaluate(
     config: &Config,
     region: &dyn GameLiftStreams,
     memory: &ExpiredMemory,
-    described: Described,
+    read: Read,
     sessions: &SessionsSeen,
     now: DateTime<Utc>,
     outlets: &Outlets,
 ) -> Evaluated {
     let mut out = Evaluated::default();
-    let Some(group) = group_as_read(described, &mut out) else { return out };
+    let Some(group) = group_as_read(read.described, &mut out) else { return out };
     out.findings = findings(config, &group, sessions, now);
-    let needs = tag_needs(config, &group, &out);
-    let tags = read_tags(region, &group, &needs, &mut out).await;
+    let needs = tag_needs(config, &group, !out.findings.is_empty(), out.described);
+    let tags = match read.tags {
+        // Read before: needed whatever the findings, so needed now.
+        Some(Ok(tags)) => Some(tags),
+        Some(Err(unread)) => {
+            out.unread.push(unread);
+            None
+        }
+        None => read_tags(region, &group, &needs, &mut out).await,
+    };
     let demand = wants_demand(config, &needs, tags.as_ref());
     publish_figures(config, region, &group, out.described, sessions, demand, now, outlets);
     let expired_due = expired_alert_due(config, region, memory, &group, now, outlets, &mut out);
@@ -103,18 +144,25 @@ fn findings(config: &Config, group: &StreamGroup, sessions: &SessionsSeen, now: 
     findings
 }
 
-fn tag_needs(config: &Config, group: &StreamGroup, out: &Evaluated) -> TagNeeds {
+/// What the group's tags are read for, given whether it has findings and was read in full.
+fn tag_needs(config: &Config, group: &StreamGroup, has_findings: bool, described: bool) -> TagNeeds {
     let expired = group.status == StreamGroupStatus::Expired;
     TagNeeds {
         // With digests, a group without findings is read too: its last finding may just have
         // cleared, and the digest announces that (and its memory is forgotten on time).
-        alerts: (!out.findings.is_empty() || config.alert_delivery.digest())
+        alerts: (has_findings || config.alert_delivery.digest())
             && config.alert_memory == AlertMemory::Tags
             && !expired,
         demand: matches!(config.demand_metrics, DemandMetrics::OptedIn { .. })
             && config.metric_detail != MetricDetail::Location
-            && out.described
+            && described
             && group.status.is_serving(),
+    }
+}
+
+impl TagNeeds {
+    fn any(&self) -> bool {
+        self.alerts || self.demand
     }
 }
 
@@ -125,7 +173,7 @@ async fn read_tags(
     needs: &TagNeeds,
     out: &mut Evaluated,
 ) -> Option<Tags> {
-    if !needs.alerts && !needs.demand {
+    if !needs.any() {
         return None;
     }
     match observe::group_tags(region, group).await {

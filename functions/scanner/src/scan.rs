@@ -7,7 +7,7 @@
 use crate::alerts::{self, MemoryWrite, PerFinding};
 use crate::config::Config;
 use crate::digest::{self, DigestSummary};
-use crate::evaluate::{Evaluated, ExpiredMemory, Outlets, SessionsSeen, evaluate};
+use crate::evaluate::{Evaluated, ExpiredMemory, Outlets, Read, SessionsSeen, evaluate};
 use crate::event::{EventError, ScanRequest};
 use crate::inventory::RegionInventory;
 use crate::metrics::{self, IdleCost, MetricSummary};
@@ -391,7 +391,8 @@ impl Scanner {
                         let sessions = sessions.clone();
                         async move {
                             let seen = sessions.await;
-                            evaluate(config, region, memory, Described::Summary(group, None), &seen, now, outlets).await
+                            let read = Read::without_tags(Described::Summary(group, None));
+                            evaluate(config, region, memory, read, &seen, now, outlets).await
                         }
                     })
                     .buffer_unordered(config.max_concurrency)
@@ -409,16 +410,27 @@ impl Scanner {
                 let _ = described_tx.send(described);
             }
         };
+        // Tags are read as soon as a group's details are in, when they are needed whatever its
+        // findings: they then keep pace with GetStreamGroup rather than wait for the sessions.
+        let (read_tx, read_rx) = unbounded_channel::<Read>();
+        let tags_phase = async move {
+            let mut reads = tokio_stream_of(described_rx)
+                .map(|described| Read::with_tags(config, region, described))
+                .buffer_unordered(config.max_concurrency);
+            while let Some(read) = reads.next().await {
+                let _ = read_tx.send(read);
+            }
+        };
         let evaluate_phase = {
             let sessions = sessions_phase.clone();
             async move {
                 let outlets = &outlets;
-                let evaluated = tokio_stream_of(described_rx)
-                    .map(|described| {
+                let evaluated = tokio_stream_of(read_rx)
+                    .map(|read| {
                         let sessions = sessions.clone();
                         async move {
                             let seen = sessions.await;
-                            evaluate(config, region, &ExpiredMemory::default(), described, &seen, now, outlets).await
+                            evaluate(config, region, &ExpiredMemory::default(), read, &seen, now, outlets).await
                         }
                     })
                     .buffer_unordered(config.max_concurrency)
@@ -437,8 +449,14 @@ impl Scanner {
         let memory_write =
             if config.alert_delivery.digest() { MemoryWrite::AfterDigest } else { MemoryWrite::PerGroup };
         let deliver_phase = alerts::deliver(alert_rx, per_finding, memory_write, region);
-        let (_, mut evaluated, expired_evaluated, sessions, delivered) =
-            tokio::join!(describe_phase, evaluate_phase, expired_phase, sessions_phase.clone(), deliver_phase);
+        let (_, _, mut evaluated, expired_evaluated, sessions, delivered) = tokio::join!(
+            describe_phase,
+            tags_phase,
+            evaluate_phase,
+            expired_phase,
+            sessions_phase.clone(),
+            deliver_phase
+        );
         evaluated.extend(expired_evaluated);
 
         let mut suppressed = 0;

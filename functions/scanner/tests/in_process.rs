@@ -626,3 +626,38 @@ async fn the_expired_groups_alert_memory_is_read_in_one_call() {
     let again = world.published().iter().filter(|(_, m)| m.attributes["kind"] == "expired").count();
     assert_eq!(again, 3, "remembered: not named again");
 }
+
+/// A group's tags are read as soon as its details are in when they are needed whatever its
+/// findings (its demand metric, by default): while the sessions are still being listed, every
+/// serving group's tags are already read, so the tag reads keep pace with GetStreamGroup
+/// instead of trailing the scan. (Issue 23: the last groups' tag reads trailed the last
+/// GetStreamGroup by about 13 s at 1,000 groups.)
+#[tokio::test]
+async fn tags_are_read_while_the_sessions_are_still_being_listed() {
+    use watchdog_core::ports::Operation;
+    let world = World::new(now());
+    fleet(&world, 10);
+    world.hold(Operation::ListStreamSessionsByAccount);
+    let scanner = scanner(&world, &[("METRIC_DETAIL", "group")]);
+    let scanning = scan(&scanner);
+    tokio::pin!(scanning);
+    let read_early = async {
+        while world.calls_of("ListTagsForResource") < 10 {
+            tokio::task::yield_now().await;
+        }
+    };
+    // Generous: on success the reads are done in milliseconds; the bound only ends a regression
+    // (tag reads waiting for the held sessions) instead of hanging.
+    let bound = std::time::Duration::from_secs(20);
+    tokio::select! {
+        report = &mut scanning => panic!("the scan ended while its sessions were held: {:?}", report.unread),
+        _ = read_early => {}
+        _ = tokio::time::sleep(bound) => panic!("no tags read while the sessions were held: {} of 10", world.calls_of("ListTagsForResource")),
+    }
+    assert_eq!(world.calls_of("GetStreamGroup"), 10);
+    world.release(Operation::ListStreamSessionsByAccount);
+    let report = scanning.await;
+    assert!(report.complete, "{:?}", report.unread);
+    assert_eq!(world.calls_of("ListTagsForResource"), 10, "each group's tags read once");
+    assert_eq!(report.findings.len(), 11, "10 rotation_due + 1 active_with_errors, as without the hold");
+}

@@ -178,14 +178,9 @@ struct Settings {
 async fn run(settings: &Settings, expired: bool, aws: &LocalAws) -> Run {
     let Settings { targets, groups, latency_ms, share } = *settings;
     let binary = workspace_root().join("target/release/gls-watchdog-scanner");
-    let emulator = start_emulator(None);
+    let emulator = start_emulator(None, latency_ms).await;
     let http = reqwest::Client::new();
-    let admin = |path: &str| format!("{}/_emulator/{path}", emulator.url);
-    http.post(admin("faults"))
-        .json(&json!({ "operation": "*", "latency_ms": latency_ms }))
-        .send()
-        .await
-        .expect("faults");
+    let admin = |path: &str| emulator.admin(path);
     let accounts: Vec<String> = (1..=targets).map(|i| format!("{:012}", 100_000_000_000u64 + i as u64)).collect();
     let text = fleet_with(groups, expired);
     for account in &accounts {

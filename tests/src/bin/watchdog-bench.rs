@@ -34,14 +34,9 @@ async fn run(groups: usize, latency_ms: u64, share: f64, aws: &LocalAws) -> Row 
     std::fs::create_dir_all(&run_dir).expect(".run");
     let fleet_file = run_dir.join(format!("bench-{groups}.toml"));
     std::fs::write(&fleet_file, fleet(groups)).expect("write fleet");
-    let emulator = start_emulator(Some(fleet_file.to_str().expect("utf-8")));
+    let emulator = start_emulator(Some(fleet_file.to_str().expect("utf-8")), latency_ms).await;
     let http = reqwest::Client::new();
-    let admin = |path: &str| format!("{}/_emulator/{path}", emulator.url);
-    http.post(admin("faults"))
-        .json(&json!({ "operation": "*", "latency_ms": latency_ms }))
-        .send()
-        .await
-        .expect("faults");
+    let admin = |path: &str| emulator.admin(path);
     let topic = aws.sns.create_topic().name(format!("bench-{groups}")).send().await.expect("topic");
     let env = vec![
         ("AWS_REGION", "us-west-2".to_owned()),
