@@ -67,25 +67,8 @@ pub fn ports(sdk: &aws_types::SdkConfig, connection: &Connection) -> Ports {
 /// any read, naming the role. The ports' `calls` count the calls made with the role (the
 /// caller adds them to its own).
 pub async fn assumed_region(connection: &Connection, role_arn: &str, region: &str) -> Result<Ports, String> {
-    use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-    // The whole chain of causes: "dispatch failure: io error: connection refused", not just the first.
-    fn causes(e: &dyn std::error::Error) -> String {
-        let mut text = e.to_string();
-        let mut source = e.source();
-        while let Some(cause) = source {
-            text.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
-        text
-    }
     let own = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
-        .session_name("gls-watchdog-hub-scanner")
-        .configure(&own)
-        .build()
-        .await;
-    provider.provide_credentials().await.map_err(|e| format!("cannot assume {role_arn}: {}", causes(&e)))?;
-    let assumed = own.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build();
+    let assumed = reach::assume(&own, role_arn, "gls-watchdog-hub-scanner").await?;
     let connection = Connection { regions: vec![region.to_owned()], ..connection.clone() };
     Ok(ports(&assumed, &connection))
 }

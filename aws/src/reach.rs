@@ -19,6 +19,17 @@ pub async fn load(profile: Option<&str>) -> aws_types::SdkConfig {
     loader.load().await
 }
 
+/// `sdk` with `role_arn` assumed from its credentials (an organisation's read role in one of
+/// its accounts). The role is assumed here, once, so one that cannot be assumed (AccessDenied,
+/// a typo, an account outside the organisation) fails before any read, in one line naming it.
+pub async fn assume(sdk: &aws_types::SdkConfig, role_arn: &str, session: &str) -> Result<aws_types::SdkConfig, String> {
+    use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+    let provider =
+        aws_config::sts::AssumeRoleProvider::builder(role_arn).session_name(session).configure(sdk).build().await;
+    provider.provide_credentials().await.map_err(|e| format!("cannot assume {role_arn}: {}", source_chain(&e)))?;
+    Ok(sdk.to_builder().credentials_provider(SharedCredentialsProvider::new(provider)).build())
+}
+
 /// The region the configuration resolved (AWS_REGION, the profile's), if any.
 pub fn default_region(sdk: &aws_types::SdkConfig) -> Option<String> {
     sdk.region().map(|r| r.to_string())

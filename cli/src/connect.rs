@@ -32,6 +32,29 @@ pub struct Connected {
 /// in the first region so that a bad profile, region, endpoint or credential fails here, in
 /// one line, rather than as a scan full of errors.
 pub async fn connect(target: &Target) -> Result<Connected, ConnectError> {
+    let connected = resolve(target).await?;
+    reach::check(&connected.sdk, &connected.regions[0]).await.map_err(ConnectError)?;
+    Ok(connected)
+}
+
+/// One account of an organisation, reached with its spoke's read role (`role_name`, the same
+/// in every account) assumed from `base`'s credentials, in the account's `regions`: the role
+/// assumed and checked with one ListStreamGroups call, each failure in one line.
+pub async fn connect_member(
+    base: &Target,
+    account: &str,
+    regions: &[String],
+    role_name: &str,
+) -> Result<Connected, ConnectError> {
+    let resolved = resolve(&Target { profile: base.profile.clone(), regions: regions.to_vec() }).await?;
+    let role = format!("arn:aws:iam::{account}:role/{role_name}");
+    let sdk = reach::assume(&resolved.sdk, &role, "gls-watchdog-cli").await.map_err(ConnectError)?;
+    reach::check(&sdk, &resolved.regions[0]).await.map_err(ConnectError)?;
+    Ok(Connected { sdk, regions: resolved.regions })
+}
+
+/// Profile, regions and endpoint, as the command line and the environment give them.
+async fn resolve(target: &Target) -> Result<Connected, ConnectError> {
     let profile = target.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
     if let Some(profile) = &profile
         && !profile_exists(profile)
@@ -63,7 +86,6 @@ pub async fn connect(target: &Target) -> Result<Connected, ConnectError> {
     if let Some(bad) = regions.iter().find(|r| !is_region_name(r)) {
         return Err(ConnectError(format!("{bad:?} is not a region name: expected one like us-west-2")));
     }
-    reach::check(&sdk, &regions[0]).await.map_err(ConnectError)?;
     Ok(Connected { sdk, regions })
 }
 

@@ -6,7 +6,7 @@
 //! 4 the scan could not read everything (results shown are partial); 5 a restore failed.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gls_watchdog_cli::connect::{ConnectError, Target, connect};
+use gls_watchdog_cli::connect::{ConnectError, Target, connect, connect_member};
 use gls_watchdog_cli::look::{LookError, Settings, look};
 use gls_watchdog_cli::read_only::Progress;
 use gls_watchdog_cli::report::{html, text};
@@ -36,6 +36,14 @@ struct TargetArgs {
     /// Region to look at; repeat for more (default: the profile's or AWS_REGION).
     #[arg(long = "region", global = true)]
     regions: Vec<String>,
+    /// An organisation's accounts, read through their spokes' read role: the hub's Targets
+    /// list, as JSON or a file holding it, e.g. '[{"account": "222233334444", "region":
+    /// "us-west-2"}]'. The role is assumed from the profile's (or the default) credentials.
+    #[arg(long, global = true, conflicts_with = "regions")]
+    org: Option<String>,
+    /// The spokes' read role (org/spoke.yaml ReadRoleName), with --org.
+    #[arg(long, global = true, default_value = "gls-watchdog-read", requires = "org")]
+    role_name: String,
     /// Print JSON for machines instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -180,6 +188,66 @@ fn outcome(view: &View, fail_on: Option<FailOn>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Where one account of a several-account look comes from.
+enum Source {
+    /// A profile of the laptop's AWS configuration.
+    Profile(String),
+    /// An organisation's account, through its spoke's read role.
+    Member { account: String, regions: Vec<String> },
+}
+
+impl Source {
+    fn name(&self) -> &str {
+        match self {
+            Self::Profile(name) => name,
+            Self::Member { account, .. } => account,
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Profile(name) => write!(f, "profile {name}"),
+            Self::Member { account, .. } => write!(f, "account {account}"),
+        }
+    }
+}
+
+/// `--org`: the hub's Targets list (JSON, or a file holding it), as accounts with their regions.
+fn organisation_targets(arg: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
+    #[derive(serde::Deserialize)]
+    struct Item {
+        account: String,
+        region: String,
+    }
+    let text = if arg.trim_start().starts_with('[') {
+        arg.to_owned()
+    } else {
+        std::fs::read_to_string(arg).map_err(|e| format!("--org {arg}: cannot read it: {e}"))?
+    };
+    let items: Vec<Item> = serde_json::from_str(&text).map_err(|e| {
+        format!("--org: expected the hub's Targets, a JSON list such as [{{\"account\": \"222233334444\", \"region\": \"us-west-2\"}}]: {e}")
+    })?;
+    let mut accounts: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (i, item) in items.into_iter().enumerate() {
+        if item.account.len() != 12 || !item.account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("--org: targets[{i}].account {:?} is not a 12-digit account id", item.account));
+        }
+        if !watchdog_core::env_config::is_region_name(&item.region) {
+            return Err(format!("--org: targets[{i}].region {:?} is not a region name such as us-west-2", item.region));
+        }
+        let regions = accounts.entry(item.account).or_default();
+        if !regions.contains(&item.region) {
+            regions.push(item.region);
+        }
+    }
+    if accounts.is_empty() {
+        return Err("--org: the list of targets is empty".into());
+    }
+    Ok(accounts)
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // Only warnings and errors from the libraries, on stderr: stdout is for the answer.
@@ -209,6 +277,12 @@ async fn main() -> ExitCode {
             if profiles.len() > 1 {
                 return fail(USAGE, "restore changes one account at a time: pass one --profile");
             }
+            if cli.target.org.is_some() {
+                return fail(
+                    USAGE,
+                    "restore writes, and --org reads through the spokes' read-only role: pass one --profile",
+                );
+            }
             let connected = match connect(&target).await {
                 Ok(c) => c,
                 Err(ConnectError(message)) => return fail(UNREACHABLE, message),
@@ -237,7 +311,18 @@ async fn main() -> ExitCode {
         Ok(s) => s,
         Err(message) => return fail(USAGE, message),
     };
-    let (view, rotation_days, plans) = if profiles.len() == 1 {
+    let sources = match (&cli.target.org, profiles.as_slice()) {
+        (Some(_), [_, _, ..]) => {
+            return fail(USAGE, "--org reads every account from one profile's credentials: pass at most one --profile");
+        }
+        (Some(targets), _) => match organisation_targets(targets) {
+            Ok(members) => members.into_iter().map(|(account, regions)| Source::Member { account, regions }).collect(),
+            Err(message) => return fail(USAGE, message),
+        },
+        (None, [_]) => Vec::new(),
+        (None, many) => many.iter().flatten().map(|p| Source::Profile(p.clone())).collect(),
+    };
+    let (view, rotation_days, plans) = if sources.is_empty() {
         let connected = match connect(&target).await {
             Ok(c) => c,
             Err(ConnectError(message)) => return fail(UNREACHABLE, message),
@@ -254,25 +339,32 @@ async fn main() -> ExitCode {
         let plans = json!({ "recycler": look.recycler, "trimmer": look.trimmer, "scan": look.scan });
         (view(&look), look.rotation_days, plans)
     } else {
-        // Several accounts: each profile looked at in turn; one that cannot be reached or read
-        // is named in the report and the others are shown.
+        // Several accounts, each looked at in turn; one that cannot be reached or read is named
+        // in the report and the others are shown.
         let (mut looks, mut failed) = (Vec::new(), Vec::new());
-        for profile in profiles.iter().flatten() {
-            let target = Target { profile: Some(profile.clone()), regions: cli.target.regions.clone() };
+        for source in &sources {
             let progress = Progress::default();
             let looked = async {
-                let connected = connect(&target).await.map_err(|ConnectError(m)| m)?;
+                let connected = match source {
+                    Source::Profile(profile) => {
+                        connect(&Target { profile: Some(profile.clone()), regions: cli.target.regions.clone() }).await
+                    }
+                    Source::Member { account, regions } => {
+                        connect_member(&target, account, regions, &cli.target.role_name).await
+                    }
+                };
+                let connected = connected.map_err(|ConnectError(m)| m)?;
                 look(&connected, &settings, plan_args.is_some(), &progress).await.map_err(|e| e.to_string())
             };
-            match progress.show_while(&format!("scanning {profile}"), show_progress, looked).await {
-                Ok(look) => looks.push((profile.clone(), look)),
-                Err(why) => failed.push((profile.clone(), why)),
+            match progress.show_while(&format!("scanning {}", source.name()), show_progress, looked).await {
+                Ok(look) => looks.push((source.name().to_owned(), look)),
+                Err(why) => failed.push((source.to_string(), why)),
             }
         }
         let rotation_days = looks.first().map(|(_, l)| l.rotation_days).unwrap_or(28);
         let plans = json!(looks
             .iter()
-            .map(|(profile, l)| json!({ "profile": profile, "recycler": l.recycler, "trimmer": l.trimmer, "scan": l.scan }))
+            .map(|(source, l)| json!({ "source": source, "recycler": l.recycler, "trimmer": l.trimmer, "scan": l.scan }))
             .collect::<Vec<_>>());
         (view_of_many(&looks, &failed), rotation_days, plans)
     };

@@ -147,9 +147,10 @@ pub fn view(look: &Look) -> View {
     view_of_account(look, &account_of(look, ""))
 }
 
-/// One view of several accounts (one look each, labelled by profile): every row keeps its
-/// account, the figures add up, and a profile that could not be looked at is named among the
-/// unread items (the others are shown: one account's failure hides nothing of the rest).
+/// One view of several accounts (one look each, labelled by its profile or account): every row
+/// keeps its account, the figures add up, and a source that could not be looked at (`failed`:
+/// "profile staging", "account 222233334444", and why) is named among the unread items (the
+/// others are shown: one account's failure hides nothing of the rest).
 pub fn view_of_many(looks: &[(String, Look)], failed: &[(String, String)]) -> View {
     let mut views = looks.iter().map(|(profile, look)| view_of_account(look, &account_of(look, profile)));
     let mut merged = views.next().unwrap_or_else(|| View::empty(Utc::now()));
@@ -167,9 +168,9 @@ pub fn view_of_many(looks: &[(String, Look)], failed: &[(String, String)]) -> Vi
         merged.unread.extend(view.unread);
         merged.complete &= view.complete;
     }
-    for (profile, why) in failed {
-        merged.accounts.push(profile.clone());
-        merged.unread.push(format!("profile {profile}: not looked at: {why}"));
+    for (source, why) in failed {
+        merged.accounts.push(source.clone());
+        merged.unread.push(format!("{source}: not looked at: {why}"));
         merged.complete = false;
     }
     for list in [&mut merged.accounts, &mut merged.regions, &mut merged.unpriced_classes] {

@@ -49,6 +49,8 @@ async fn cli_at_home(emulator: &str, home: &std::path::Path, args: &[&str]) -> O
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_ENDPOINT_URL_GAMELIFTSTREAMS", emulator)
+        // --org assumes the spokes' role through STS: LocalStack's.
+        .env("AWS_ENDPOINT_URL_STS", watchdog_tests::lambda::localstack_url())
         // No CloudWatch here: the trimmer's demand read fails and it lowers nothing.
         .env("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:9")
         .env("WATCHDOG_CLOCK_URL", format!("{emulator}/_emulator/clock"))
@@ -143,14 +145,11 @@ async fn scan_plan_and_report_show_the_sample_fleet_and_change_nothing() {
     assert_eq!(failing.status.code(), Some(1), "the expired group is critical: {}", stderr(&failing));
 }
 
-/// Several `--profile`s: one report of several accounts from a laptop. Each profile's
-/// credentials are an account's (the emulator takes a 12-digit access key as the account, as
-/// LocalStack does), and win over the environment's; every row names its account; a profile
-/// that cannot be used is named and the other accounts are still shown (exit 4).
-#[tokio::test]
-async fn several_profiles_give_one_report_of_their_accounts_and_name_the_one_that_failed() {
-    const ACCOUNTS: [(&str, &str); 2] = [("prod", "111122223333"), ("staging", "222233334444")];
-    let emu = TestEmulator::start(quick_config(), None).await;
+/// Two accounts, named as profiles would be.
+const ACCOUNTS: [(&str, &str); 2] = [("prod", "111122223333"), ("staging", "222233334444")];
+
+/// One 200-day-old group in each of [`ACCOUNTS`], `sg-PROD` and `sg-STAGING`.
+async fn one_group_in_each(emu: &TestEmulator) {
     for (name, account) in ACCOUNTS {
         let fleet = format!(
             "[[applications]]\nkey = \"racer\"\ndescription = \"Racer\"\n\n[[stream_groups]]\nid = \"sg-{}\"\ndescription = \"{name}\"\nstream_class = \"gen5n_ultra\"\ncreated_days_ago = 200\napplications = [\"racer\"]\n  [[stream_groups.locations]]\n  name = \"us-west-2\"\n  always_on = 1\n",
@@ -160,6 +159,48 @@ async fn several_profiles_give_one_report_of_their_accounts_and_name_the_one_tha
         let loaded = emu.http().post(url).body(fleet).send().await.unwrap();
         assert_eq!(loaded.status().as_u16(), 200, "{}", loaded.text().await.unwrap());
     }
+}
+
+/// `--org`: an organisation's accounts from the hub's Targets list, each read with its spoke's
+/// read role assumed through STS (LocalStack's, whose temporary keys carry the account the
+/// emulator answers as); an account whose role may not read is named and the others are shown.
+#[tokio::test]
+async fn an_organisation_is_read_through_its_spoke_roles_and_a_refused_account_is_named() {
+    let emu = TestEmulator::start(quick_config(), None).await;
+    one_group_in_each(&emu).await;
+    emu.admin_ok("/_emulator/access", serde_json::json!({ "account": "333344445555", "denied": true })).await;
+    let targets: Vec<Value> = ["111122223333", "222233334444", "333344445555"]
+        .iter()
+        .map(|account| serde_json::json!({ "account": account, "region": "us-west-2" }))
+        .collect();
+    let targets = Value::Array(targets).to_string();
+    let scan = cli(&emu.url, &["scan", "--json", "--org", &targets]).await;
+    assert_eq!(scan.status.code(), Some(4), "one account could not be read: {}", stderr(&scan));
+    let json: Value = serde_json::from_str(&stdout(&scan)).expect("JSON");
+    let rows: Vec<(&str, &str)> = json["view"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["account"].as_str().unwrap(), g["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rows, [("111122223333", "sg-PROD"), ("222233334444", "sg-STAGING")], "each through its own role");
+    let unread = json["view"]["unread"].to_string();
+    assert!(unread.contains("account 333344445555: not looked at:") && unread.contains("AccessDenied"), "{unread}");
+    assert_eq!(mutating_calls(&emu).await, 0);
+
+    let bad = cli(&emu.url, &["scan", "--org", r#"[{"account": "1234", "region": "us-west-2"}]"#]).await;
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("targets[0].account \"1234\" is not a 12-digit account id"), "{}", stderr(&bad));
+}
+
+/// Several `--profile`s: one report of several accounts from a laptop. Each profile's
+/// credentials are an account's (the emulator takes a 12-digit access key as the account, as
+/// LocalStack does), and win over the environment's; every row names its account; a profile
+/// that cannot be used is named and the other accounts are still shown (exit 4).
+#[tokio::test]
+async fn several_profiles_give_one_report_of_their_accounts_and_name_the_one_that_failed() {
+    let emu = TestEmulator::start(quick_config(), None).await;
+    one_group_in_each(&emu).await;
     let home = tempdir("profiles");
     std::fs::create_dir_all(home.join(".aws")).unwrap();
     let credentials: String = ACCOUNTS
