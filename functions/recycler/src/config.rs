@@ -63,13 +63,9 @@ impl FromEnv for Config {
 mod tests {
     use super::*;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_pairs(vars)
-    }
-
     #[test]
     fn safe_defaults() {
-        let c = config(&[("AWS_REGION", "us-west-2")]).unwrap();
+        let c = Config::from_pairs(&[("AWS_REGION", "us-west-2")]).unwrap();
         assert!(c.run.dry_run, "dry run unless told otherwise");
         assert!(!c.settings.manage_all_groups, "opt-in per group");
         assert_eq!(c.settings.opt_in_tag, "watchdog:recycle");
@@ -80,21 +76,21 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        let err = config(&[("AWS_REGION", "us-west-2"), ("DRY_RUN", "no")]).unwrap_err();
+        let err = Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("DRY_RUN", "no")]).unwrap_err();
         assert_eq!(err.to_string(), "DRY_RUN=\"no\" is invalid: expected true or false");
-        let err = config(&[("AWS_REGION", "us-west-2"), ("OPT_IN_TAG", "aws:mine")]).unwrap_err();
+        let err = Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("OPT_IN_TAG", "aws:mine")]).unwrap_err();
         assert!(err.to_string().starts_with("OPT_IN_TAG="));
-        let err = config(&[("AWS_REGION", "us-west-2"), ("ALERT_TAG_PREFIX", "aws:alert:")]).unwrap_err();
+        let err = Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("ALERT_TAG_PREFIX", "aws:alert:")]).unwrap_err();
         assert!(err.to_string().starts_with("ALERT_TAG_PREFIX="));
     }
 
     #[test]
     fn dry_run_off_needs_the_actions_topic() {
-        let err = config(&[("AWS_REGION", "us-west-2"), ("DRY_RUN", "false")]).unwrap_err();
+        let err = Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("DRY_RUN", "false")]).unwrap_err();
         assert!(err.to_string().starts_with("DRY_RUN and ACTIONS_TOPIC_ARN cannot work together"), "{err}");
         let topic = "arn:aws:sns:us-west-2:111122223333:actions";
         assert!(
-            !config(&[("AWS_REGION", "us-west-2"), ("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", topic)])
+            !Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", topic)])
                 .unwrap()
                 .run
                 .dry_run

@@ -235,13 +235,9 @@ fn alert_delivery(lookup: Lookup<'_>, findings_topic: bool, digest_topic: bool) 
 mod tests {
     use super::*;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_pairs(vars)
-    }
-
     #[test]
     fn defaults_come_from_the_function_region() {
-        let c = config(&[("AWS_REGION", "us-west-2")]).unwrap();
+        let c = Config::from_pairs(&[("AWS_REGION", "us-west-2")]).unwrap();
         assert_eq!(c.connection.regions, ["us-west-2"]);
         assert_eq!(c.metric_detail, MetricDetail::Essential);
         assert_eq!(c.demand_metrics, DemandMetrics::OptedIn { tag: "watchdog:trim".into() });
@@ -254,41 +250,43 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable_and_the_expected_form() {
-        let err = config(&[("AWS_REGION", "us-west-2"), ("API_SHARE", "1.5")]).unwrap_err();
+        let err = Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("API_SHARE", "1.5")]).unwrap_err();
         assert_eq!(err.to_string(), "API_SHARE=\"1.5\" is invalid: expected a number in (0, 1], e.g. 0.5");
-        let err = config(&[("REGIONS", "us-west-2,Frankfurt")]).unwrap_err();
+        let err = Config::from_pairs(&[("REGIONS", "us-west-2,Frankfurt")]).unwrap_err();
         assert!(err.to_string().starts_with("REGIONS=\"us-west-2,Frankfurt\" is invalid"), "{err}");
-        let err = config(&[]).unwrap_err();
+        let err = Config::from_pairs(&[]).unwrap_err();
         assert!(matches!(err, ConfigError::Missing { variable: "REGIONS", .. }));
-        let err = config(&[("AWS_REGION", "us-west-2"), ("PRICE_TABLE", "{\"gen5n_high\": -1}")]).unwrap_err();
+        let err =
+            Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("PRICE_TABLE", "{\"gen5n_high\": -1}")]).unwrap_err();
         assert!(err.to_string().starts_with("PRICE_TABLE="));
-        let err = config(&[("AWS_REGION", "us-west-2"), ("EXPIRY_THRESHOLDS_DAYS", "30,x")]).unwrap_err();
+        let err = Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("EXPIRY_THRESHOLDS_DAYS", "30,x")]).unwrap_err();
         assert!(err.to_string().starts_with("EXPIRY_THRESHOLDS_DAYS="));
-        let err = config(&[("AWS_REGION", "us-west-2"), ("METRIC_NAMESPACE", "AWS/GameLiftStreams")]).unwrap_err();
+        let err = Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("METRIC_NAMESPACE", "AWS/GameLiftStreams")])
+            .unwrap_err();
         assert!(err.to_string().contains("not starting with AWS/"));
-        let err = config(&[("AWS_REGION", "us-west-2"), ("DEMAND_METRICS", "some")]).unwrap_err();
+        let err = Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("DEMAND_METRICS", "some")]).unwrap_err();
         assert_eq!(err.to_string(), "DEMAND_METRICS=\"some\" is invalid: expected opted-in, all or none");
-        let err = config(&[("AWS_REGION", "us-west-2"), ("ALERT_DELIVERY", "daily")]).unwrap_err();
+        let err = Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("ALERT_DELIVERY", "daily")]).unwrap_err();
         assert_eq!(err.to_string(), "ALERT_DELIVERY=\"daily\" is invalid: expected per-finding, digest or both");
-        let err = config(&[("AWS_REGION", "us-west-2"), ("ALERT_DELIVERY", "digest")]).unwrap_err();
+        let err = Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("ALERT_DELIVERY", "digest")]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "DIGEST_TOPIC_ARN is not set: expected the SNS topic ARN for the digests ALERT_DELIVERY=digest sends"
         );
-        let err = config(&[
+        let err = Config::from_pairs(&[
             ("AWS_REGION", "us-west-2"),
             ("ALERT_DELIVERY", "both"),
             ("DIGEST_TOPIC_ARN", "arn:aws:sns:us-west-2:111122223333:digest"),
         ])
         .unwrap_err();
         assert!(err.to_string().starts_with("FINDINGS_TOPIC_ARN is not set"), "{err}");
-        let err = config(&[("AWS_REGION", "us-west-2"), ("TRIM_OPT_IN_TAG", "aws:trim")]).unwrap_err();
+        let err = Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("TRIM_OPT_IN_TAG", "aws:trim")]).unwrap_err();
         assert!(err.to_string().starts_with("TRIM_OPT_IN_TAG="), "{err}");
     }
 
     #[test]
     fn every_setting_parses() {
-        let c = config(&[
+        let c = Config::from_pairs(&[
             ("REGIONS", "us-west-2, eu-central-1"),
             ("METRIC_DETAIL", "location"),
             ("FINDINGS_TOPIC_ARN", "arn:aws:sns:us-west-2:111122223333:findings"),
