@@ -145,6 +145,12 @@ async fn scan_plan_and_report_show_the_sample_fleet_and_change_nothing() {
     assert_eq!(failing.status.code(), Some(1), "the expired group is critical: {}", stderr(&failing));
 }
 
+/// The report's groups as (account, group id).
+fn account_rows(json: &Value) -> Vec<(&str, &str)> {
+    let groups = json["view"]["groups"].as_array().expect("groups");
+    groups.iter().map(|g| (g["account"].as_str().unwrap(), g["id"].as_str().unwrap())).collect()
+}
+
 /// Two accounts, named as profiles would be.
 const ACCOUNTS: [(&str, &str); 2] = [("prod", "111122223333"), ("staging", "222233334444")];
 
@@ -177,12 +183,7 @@ async fn an_organisation_is_read_through_its_spoke_roles_and_a_refused_account_i
     let scan = cli(&emu.url, &["scan", "--json", "--org", &targets]).await;
     assert_eq!(scan.status.code(), Some(4), "one account could not be read: {}", stderr(&scan));
     let json: Value = serde_json::from_str(&stdout(&scan)).expect("JSON");
-    let rows: Vec<(&str, &str)> = json["view"]["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| (g["account"].as_str().unwrap(), g["id"].as_str().unwrap()))
-        .collect();
+    let rows = account_rows(&json);
     assert_eq!(rows, [("111122223333", "sg-PROD"), ("222233334444", "sg-STAGING")], "each through its own role");
     let unread = json["view"]["unread"].to_string();
     assert!(unread.contains("account 333344445555: not looked at:") && unread.contains("AccessDenied"), "{unread}");
@@ -212,12 +213,7 @@ async fn several_profiles_give_one_report_of_their_accounts_and_name_the_one_tha
     let scan = cli_at_home(&emu.url, &home, &["scan", "--json", "--profile", "prod", "--profile", "staging"]).await;
     assert_eq!(scan.status.code(), Some(0), "{}{}", stderr(&scan), stdout(&scan));
     let json: Value = serde_json::from_str(&stdout(&scan)).expect("JSON");
-    let rows: Vec<(&str, &str)> = json["view"]["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| (g["account"].as_str().unwrap(), g["id"].as_str().unwrap()))
-        .collect();
+    let rows = account_rows(&json);
     assert_eq!(rows, [("111122223333", "sg-PROD"), ("222233334444", "sg-STAGING")], "each account's own group");
     assert_eq!(json["view"]["accounts"], serde_json::json!(["111122223333", "222233334444"]));
     let past_cutoff: Vec<&str> = json["view"]["findings"]

@@ -274,7 +274,7 @@ impl HealthHistory for World {
         until: DateTime<Utc>,
     ) -> Result<f64, ApiError> {
         self.record("", "GetMetricData", namespace)?;
-        Ok(self.published_sum(namespace, metric, dimensions, since, until))
+        Ok(self.published_sum(namespace, metric, dimensions, (since, until)))
     }
 
     /// One GetMetricData call per 500 dimension sets, as CloudWatch answers them.
@@ -289,18 +289,18 @@ impl HealthHistory for World {
         for _ in dimension_sets.chunks(crate::ports::MAX_QUERIES_PER_CALL) {
             self.record("", "GetMetricData", namespace)?;
         }
-        Ok(dimension_sets.iter().map(|d| self.published_sum(namespace, metric, d, since, until)).collect())
+        Ok(dimension_sets.iter().map(|d| self.published_sum(namespace, metric, d, (since, until))).collect())
     }
 }
 
 impl World {
+    /// What was published of `metric` with exactly `dimensions` within `(since, until)`.
     fn published_sum(
         &self,
         namespace: &str,
         metric: &str,
         dimensions: &[(&'static str, String)],
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
+        (since, until): (DateTime<Utc>, DateTime<Utc>),
     ) -> f64 {
         let state = self.state();
         state

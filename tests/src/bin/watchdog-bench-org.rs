@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use watchdog_tests::asl::{definition, map_children, select};
 use watchdog_tests::bench::{fleet_with, peak_memory_mib, rate_bound, start_emulator};
-use watchdog_tests::lambda::{LocalAws, workspace_root};
+use watchdog_tests::lambda::{LocalAws, local_env, workspace_root};
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
@@ -199,16 +199,8 @@ async fn run(settings: &Settings, expired: bool, aws: &LocalAws) -> Run {
     aws.events.create_event_bus().name(&bus).send().await.expect("bus");
     let namespace = format!("WatchdogOrgBench/{unique}");
     // The hub scanner's environment (org/hub.yaml), pointed at the emulator and LocalStack.
-    let env = vec![
-        ("AWS_REGION", "us-west-2".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "999988887777".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "bench".to_owned()),
-        ("AWS_ENDPOINT_URL_GAMELIFTSTREAMS", emulator.url.clone()),
-        ("AWS_ENDPOINT_URL_CLOUDWATCH", aws.url.clone()),
-        ("AWS_ENDPOINT_URL_SNS", aws.url.clone()),
-        ("AWS_ENDPOINT_URL_STS", aws.url.clone()),
-        ("AWS_ENDPOINT_URL_EVENTBRIDGE", aws.url.clone()),
-        ("WATCHDOG_CLOCK_URL", admin("clock")),
+    let mut env = local_env(&emulator.url, &aws.url);
+    env.extend([
         ("REGIONS", "us-west-2".to_owned()),
         ("FINDINGS_TOPIC_ARN", findings),
         ("DIGEST_TOPIC_ARN", digest),
@@ -216,7 +208,7 @@ async fn run(settings: &Settings, expired: bool, aws: &LocalAws) -> Run {
         ("ALERT_MEMORY", "none".to_owned()),
         ("EVENT_BUS_NAME", bus),
         ("API_SHARE", share.to_string()),
-    ];
+    ]);
 
     let definition = definition("gls-watchdog-read", "gls-watchdog-hub-scanner");
     let map = &definition["States"]["ScanTargets"];

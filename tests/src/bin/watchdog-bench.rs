@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use watchdog_tests::bench::{fleet, rate_bound, scanner_peak_memory_mib, start_emulator};
-use watchdog_tests::lambda::{LambdaWatch, LocalAws, workspace_root};
+use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env, workspace_root};
 
 const HOLDING: [&str; 6] =
     ["ACTIVATING", "ACTIVE", "CONNECTED", "PENDING_CLIENT_RECONNECTION", "RECONNECTING", "TERMINATING"];
@@ -38,19 +38,13 @@ async fn run(groups: usize, latency_ms: u64, share: f64, aws: &LocalAws) -> Row 
     let http = reqwest::Client::new();
     let admin = |path: &str| emulator.admin(path);
     let topic = aws.sns.create_topic().name(format!("bench-{groups}")).send().await.expect("topic");
-    let env = vec![
-        ("AWS_REGION", "us-west-2".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "bench".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "bench".to_owned()),
-        ("AWS_ENDPOINT_URL_GAMELIFTSTREAMS", emulator.url.clone()),
-        ("AWS_ENDPOINT_URL_CLOUDWATCH", aws.url.clone()),
-        ("AWS_ENDPOINT_URL_SNS", aws.url.clone()),
-        ("WATCHDOG_CLOCK_URL", admin("clock")),
+    let mut env = local_env(&emulator.url, &aws.url);
+    env.extend([
         ("METRIC_NAMESPACE", format!("WatchdogBench/{groups}-{}", std::process::id())),
         ("METRIC_DETAIL", "group".to_owned()),
         ("API_SHARE", share.to_string()),
         ("FINDINGS_TOPIC_ARN", topic.topic_arn().expect("arn").to_owned()),
-    ];
+    ]);
     let watch = LambdaWatch::start_with(&format!("bench-{groups}"), &env, true);
     // Warm the function (build, start, first connections) on a run that reads one page only.
     let _ = watch.invoke("gls-watchdog-scanner", &json!({ "dry_run": true, "stream_groups": ["sg-warmup"] })).await;
