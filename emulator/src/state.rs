@@ -379,6 +379,13 @@ pub struct EmulatedWorld {
 
 const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+/// A seed of its own for each account's ids (FNV-1a of the account id): accounts sharing the
+/// parent's generator would mint the same ids, and a group id names one group in one account
+/// only; the same account gets the same ids on every run (reproducible fleets).
+fn account_seed(account_id: &str) -> u64 {
+    account_id.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
 impl EmulatedWorld {
     pub fn new(account_id: String, default_region: String, timings: Timings, seed: u64) -> Self {
         Self {
@@ -410,7 +417,7 @@ impl EmulatedWorld {
             clock: self.clock.clone(),
             regions: BTreeMap::new(),
             next_activation_outcomes: VecDeque::new(),
-            rng: self.rng.clone(),
+            rng: StdRng::seed_from_u64(self.rng.clone().random::<u64>() ^ account_seed(account_id)),
         }
     }
 
@@ -482,6 +489,16 @@ mod tests {
     #[test]
     fn wanted_capacity_is_whole_compute_units() {
         assert_eq!(config(4, Some(1), Some(12)).wanted("gen6n_medium", 4), 8, "5 wanted, tenancy 4");
+    }
+
+    #[test]
+    fn each_account_mints_ids_of_its_own_and_the_same_ones_every_run() {
+        let world = EmulatedWorld::new("111122223333".into(), "us-west-2".into(), Timings::default(), 7);
+        let (mut a, mut b) = (world.for_account("222233334444"), world.for_account("333344445555"));
+        let ids = |w: &mut EmulatedWorld| (0..5).map(|_| w.new_id("sg-", 9)).collect::<Vec<_>>();
+        let (from_a, from_b) = (ids(&mut a), ids(&mut b));
+        assert!(from_a.iter().all(|id| !from_b.contains(id)), "{from_a:?} {from_b:?}");
+        assert_eq!(ids(&mut world.for_account("222233334444")), from_a, "reproducible per account");
     }
 
     #[test]
