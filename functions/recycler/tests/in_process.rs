@@ -481,7 +481,7 @@ async fn a_cutover_is_announced_and_timed_once_when_the_old_group_expires_awaiti
 }
 
 #[tokio::test]
-async fn a_replacement_still_activating_is_waited_for_up_to_the_ceiling_then_counted_as_failed() {
+async fn a_replacement_still_activating_is_waited_for_up_to_the_ceiling_inclusive_then_counted_as_failed() {
     let world = World::new(now());
     let (recycler, new) = recreation_started(&world, &[("RETRY_BACKOFF_MINUTES", "30")]).await;
     // Activation "a few minutes" on a good day; this one takes longer than 45 minutes of
@@ -496,6 +496,15 @@ async fn a_replacement_still_activating_is_waited_for_up_to_the_ceiling_then_cou
         assert!(waiting[0].contains(&format!("{} of at most 60 minutes", 15 * quarter)), "{waiting:?}");
     }
     assert_eq!(world.calls_of("CreateStreamGroup"), 1);
+    // At the ceiling itself it still waits: only longer than ACTIVATION_TIMEOUT_MINUTES fails.
+    world.set_now(now() + Duration::minutes(60));
+    let at_ceiling = run(&recycler).await;
+    assert!(executed(&at_ceiling).is_empty(), "{at_ceiling:#?}");
+    assert!(
+        at_ceiling.plan.notes.iter().any(|n| n.note.contains("60 of at most 60 minutes")),
+        "{:?}",
+        at_ceiling.plan.notes
+    );
     // Past ACTIVATION_TIMEOUT_MINUTES (60, the StreamGroupActive waiter's hour): failed.
     world.set_now(now() + Duration::minutes(61));
     let report = run(&recycler).await;
