@@ -13,9 +13,6 @@ use watchdog_core::ports::{
     Unit,
 };
 
-/// GetMetricData takes at most 500 queries per call.
-const QUERIES_PER_CALL: usize = 500;
-
 pub struct CloudWatch {
     sdk: aws_types::SdkConfig,
     stats: CallStats,
@@ -96,7 +93,7 @@ impl DemandSource for CloudWatch {
         };
         let (namespace, metric_name) = metric.metric();
         let mut demand: BTreeMap<LocationKey, Demand> = BTreeMap::new();
-        for chunk in locations.chunks(QUERIES_PER_CALL) {
+        for chunk in locations.chunks(MAX_QUERIES_PER_CALL) {
             let queries: Vec<MetricDataQuery> = chunk
                 .iter()
                 .enumerate()
@@ -143,42 +140,6 @@ impl DemandSource for CloudWatch {
 
 #[async_trait]
 impl HealthHistory for CloudWatch {
-    async fn sum(
-        &self,
-        namespace: &str,
-        metric: &str,
-        dimensions: &[(&'static str, String)],
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<f64, ApiError> {
-        let metric = Metric::builder()
-            .namespace(namespace)
-            .metric_name(metric)
-            .set_dimensions(Some(
-                dimensions.iter().map(|(name, value)| Dimension::builder().name(*name).value(value).build()).collect(),
-            ))
-            .build();
-        let query = MetricDataQuery::builder()
-            .id("q")
-            .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Sum").build())
-            .return_data(true)
-            .build();
-        let mut pages = self
-            .home
-            .get_metric_data()
-            .metric_data_queries(query)
-            .start_time(aws_smithy_types::DateTime::from_secs(since.timestamp()))
-            .end_time(aws_smithy_types::DateTime::from_secs(until.timestamp()))
-            .into_paginator()
-            .send();
-        let mut sum = 0.0;
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify("GetMetricData", &e))?;
-            sum += page.metric_data_results().iter().flat_map(|r| r.values()).sum::<f64>();
-        }
-        Ok(sum)
-    }
-
     /// One GetMetricData call per 500 dimension sets: a query each, answered by its id.
     async fn sums(
         &self,

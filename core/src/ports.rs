@@ -197,19 +197,10 @@ pub trait DemandSource: Send + Sync {
 /// CloudWatch as the memory of the watchdog's own health: what earlier runs published.
 #[async_trait]
 pub trait HealthHistory: Send + Sync {
-    /// The sum of `metric` (with exactly these dimensions) in `namespace` published from
-    /// `since` until `until`; zero when there is none.
-    async fn sum(
-        &self,
-        namespace: &str,
-        metric: &str,
-        dimensions: &[(&'static str, String)],
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<f64, ApiError>;
-
-    /// [`sum`](Self::sum) for each of several dimension sets of one metric, in the order
-    /// given, in as few calls as the API allows ([`MAX_QUERIES_PER_CALL`] a call).
+    /// For each of several dimension sets of one metric, in the order given: the sum of
+    /// `metric` (with exactly those dimensions) in `namespace` published from `since` until
+    /// `until`, zero when there is none; in as few calls as the API allows
+    /// ([`MAX_QUERIES_PER_CALL`] a call).
     async fn sums(
         &self,
         namespace: &str,
@@ -217,12 +208,19 @@ pub trait HealthHistory: Send + Sync {
         dimension_sets: &[Vec<(&'static str, String)>],
         since: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> Result<Vec<f64>, ApiError> {
-        let mut sums = Vec::with_capacity(dimension_sets.len());
-        for dimensions in dimension_sets {
-            sums.push(self.sum(namespace, metric, dimensions, since, until).await?);
-        }
-        Ok(sums)
+    ) -> Result<Vec<f64>, ApiError>;
+
+    /// [`sums`](Self::sums) of one dimension set.
+    async fn sum(
+        &self,
+        namespace: &str,
+        metric: &str,
+        dimensions: &[(&'static str, String)],
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<f64, ApiError> {
+        let sums = self.sums(namespace, metric, &[dimensions.to_vec()], since, until).await?;
+        Ok(sums.first().copied().unwrap_or(0.0))
     }
 }
 

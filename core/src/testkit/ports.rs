@@ -265,18 +265,6 @@ impl DemandSource for World {
 
 #[async_trait]
 impl HealthHistory for World {
-    async fn sum(
-        &self,
-        namespace: &str,
-        metric: &str,
-        dimensions: &[(&'static str, String)],
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<f64, ApiError> {
-        self.record("", "GetMetricData", namespace)?;
-        Ok(self.published_sum(namespace, metric, dimensions, (since, until)))
-    }
-
     /// One GetMetricData call per 500 dimension sets, as CloudWatch answers them.
     async fn sums(
         &self,
@@ -289,29 +277,18 @@ impl HealthHistory for World {
         for _ in dimension_sets.chunks(crate::ports::MAX_QUERIES_PER_CALL) {
             self.record("", "GetMetricData", namespace)?;
         }
-        Ok(dimension_sets.iter().map(|d| self.published_sum(namespace, metric, d, (since, until))).collect())
-    }
-}
-
-impl World {
-    /// What was published of `metric` with exactly `dimensions` within `(since, until)`.
-    fn published_sum(
-        &self,
-        namespace: &str,
-        metric: &str,
-        dimensions: &[(&'static str, String)],
-        (since, until): (DateTime<Utc>, DateTime<Utc>),
-    ) -> f64 {
         let state = self.state();
-        state
-            .metrics
-            .iter()
-            .zip(&state.metric_times)
-            .filter(|((ns, d), at)| {
-                ns == namespace && d.name == metric && d.dimensions == dimensions && **at >= since && **at <= until
-            })
-            .map(|((_, d), _)| d.value)
-            .sum()
+        let published = state.metrics.iter().zip(&state.metric_times);
+        let sum = |dimensions: &Vec<(&'static str, String)>| {
+            published
+                .clone()
+                .filter(|((ns, d), at)| {
+                    ns == namespace && d.name == metric && &d.dimensions == dimensions && **at >= since && **at <= until
+                })
+                .map(|((_, d), _)| d.value)
+                .sum()
+        };
+        Ok(dimension_sets.iter().map(sum).collect())
     }
 }
 
