@@ -73,9 +73,8 @@ impl Read {
             Described::Summary(group, _) => Some((group, false)),
             Described::Gone(_) => None,
         };
-        let needed = group.filter(|(group, full)| tag_needs(config, group, false, *full).any());
-        let tags = match needed {
-            Some((group, _)) => Some(observe::group_tags(region, group).await),
+        let tags = match group {
+            Some((group, full)) => tags_if_needed(region, group, &tag_needs(config, group, false, full)).await,
             None => None,
         };
         Self { described, tags }
@@ -97,15 +96,12 @@ pub async fn evaluate(
     let Some(group) = group_as_read(read.described, &mut out) else { return out };
     out.findings = findings(config, &group, sessions, now);
     let needs = tag_needs(config, &group, !out.findings.is_empty(), out.described);
-    let tags = match read.tags {
-        // Read before: needed whatever the findings, so needed now.
-        Some(Ok(tags)) => Some(tags),
-        Some(Err(unread)) => {
-            out.unread.push(unread);
-            None
-        }
-        None => read_tags(region, &group, &needs, &mut out).await,
+    // Read before when needed whatever the findings (so needed now), else read now if needed.
+    let read_tags = match read.tags {
+        Some(read) => Some(read),
+        None => tags_if_needed(region, &group, &needs).await,
     };
+    let tags = read_tags.and_then(|read| read.map_err(|unread| out.unread.push(unread)).ok());
     let demand = wants_demand(config, &needs, tags.as_ref());
     publish_figures(config, region, &group, out.described, sessions, demand, now, outlets);
     let expired_due = expired_alert_due(config, region, memory, &group, now, outlets, &mut out);
@@ -160,28 +156,15 @@ fn tag_needs(config: &Config, group: &StreamGroup, has_findings: bool, described
     }
 }
 
-impl TagNeeds {
-    fn any(&self) -> bool {
-        self.alerts || self.demand
-    }
-}
-
-/// The group's tags, read once when its alerts or its demand metric need them.
-async fn read_tags(
+/// The group's tags, read when its alerts or its demand metric need them.
+async fn tags_if_needed(
     region: &dyn GameLiftStreams,
     group: &StreamGroup,
     needs: &TagNeeds,
-    out: &mut Evaluated,
-) -> Option<Tags> {
-    if !needs.any() {
-        return None;
-    }
-    match observe::group_tags(region, group).await {
-        Ok(tags) => Some(tags),
-        Err(unread) => {
-            out.unread.push(unread);
-            None
-        }
+) -> Option<Result<Tags, Unread>> {
+    match needs.alerts || needs.demand {
+        true => Some(observe::group_tags(region, group).await),
+        false => None,
     }
 }
 

@@ -26,8 +26,6 @@ impl RegionInventory {
     /// Whether the region's groups were listed: a region that could not be listed is unknown,
     /// not empty (its zero counts would tell an alarm that nothing is wrong there).
     pub fn listed(&self) -> bool {
-        !self.unread.iter().any(|u| {
-            u.operation == watchdog_core::ports::Operation::ListStreamGroups.name() && u.stream_group.is_none()
-        })
+        !self.unread.iter().any(Unread::is_region_unlisted)
     }
 }

@@ -24,6 +24,11 @@ pub struct Unread {
 }
 
 impl Unread {
+    /// Whether this is the region's listing itself: the region's groups are then unknown.
+    pub fn is_region_unlisted(&self) -> bool {
+        self.operation == Operation::ListStreamGroups.name() && self.stream_group.is_none()
+    }
+
     pub fn new(region: &str, group: Option<&str>, error: &ApiError, consequence: &'static str) -> Self {
         Self {
             region: region.to_owned(),

@@ -21,9 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use watchdog_core::findings::Finding;
-use watchdog_core::ports::{
-    BusEvent, CallCounts, Datum, GameLiftStreams, Operation, Ports, calls_since, put_all_events,
-};
+use watchdog_core::ports::{BusEvent, CallCounts, Datum, GameLiftStreams, Ports, calls_since, put_all_events};
 use watchdog_core::reconcile::{RunError, effective_dry_run};
 use watchdog_core::rules::{self, SessionTimeouts};
 use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession};
@@ -487,12 +485,8 @@ fn tokio_stream_of<T>(mut rx: tokio::sync::mpsc::UnboundedReceiver<T>) -> impl f
 /// Why a scan saw too little to be trusted: a region it could not list, or the details of
 /// fewer than half the groups that have details to read.
 pub fn blindness(report: &Report) -> Option<String> {
-    let unlisted: Vec<&str> = report
-        .unread
-        .iter()
-        .filter(|u| u.operation == Operation::ListStreamGroups.name() && u.stream_group.is_none())
-        .map(|u| u.region.as_str())
-        .collect();
+    let unlisted: Vec<&str> =
+        report.unread.iter().filter(|u| u.is_region_unlisted()).map(|u| u.region.as_str()).collect();
     if !unlisted.is_empty() {
         return Some(format!("could not list the stream groups of {}", unlisted.join(", ")));
     }
