@@ -37,18 +37,12 @@ pub async fn connect(target: &Target) -> Result<Connected, ConnectError> {
     Ok(connected)
 }
 
-/// One account of an organisation, reached with its spoke's read role (`role_name`, the same
-/// in every account) assumed from `base`'s credentials, in the account's `regions`: the role
-/// assumed and checked with one ListStreamGroups call, each failure in one line.
-pub async fn connect_member(
-    base: &Target,
-    account: &str,
-    regions: &[String],
-    role_name: &str,
-) -> Result<Connected, ConnectError> {
+/// One account of an organisation, reached with its spoke's read role (`role_arn`) assumed
+/// from `base`'s credentials, in the account's `regions`: the role assumed and checked with
+/// one ListStreamGroups call, each failure in one line.
+pub async fn connect_member(base: &Target, role_arn: &str, regions: &[String]) -> Result<Connected, ConnectError> {
     let resolved = resolve(&Target { profile: base.profile.clone(), regions: regions.to_vec() }).await?;
-    let role = format!("arn:aws:iam::{account}:role/{role_name}");
-    let sdk = reach::assume(&resolved.sdk, &role, "gls-watchdog-cli").await.map_err(ConnectError)?;
+    let sdk = reach::assume(&resolved.sdk, role_arn, "gls-watchdog-cli").await.map_err(ConnectError)?;
     reach::check(&sdk, &resolved.regions[0]).await.map_err(ConnectError)?;
     Ok(Connected { sdk, regions: resolved.regions })
 }

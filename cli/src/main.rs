@@ -193,7 +193,7 @@ enum Source {
     /// A profile of the laptop's AWS configuration.
     Profile(String),
     /// An organisation's account, through its spoke's read role.
-    Member { account: String, regions: Vec<String> },
+    Member { account: String, role_arn: String, regions: Vec<String> },
 }
 
 impl Source {
@@ -214,8 +214,9 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// `--org`: the hub's Targets list (JSON, or a file holding it), as accounts with their regions.
-fn organisation_targets(arg: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
+/// `--org`: the hub's Targets list (JSON, or a file holding it), as the role to assume in
+/// each account and the account's regions; each target checked as the hub's scanner checks it.
+fn organisation_targets(arg: &str, role_name: &str) -> Result<BTreeMap<String, (String, Vec<String>)>, String> {
     #[derive(serde::Deserialize)]
     struct Item {
         account: String,
@@ -229,17 +230,17 @@ fn organisation_targets(arg: &str) -> Result<BTreeMap<String, Vec<String>>, Stri
     let items: Vec<Item> = serde_json::from_str(&text).map_err(|e| {
         format!("--org: expected the hub's Targets, a JSON list such as [{{\"account\": \"222233334444\", \"region\": \"us-west-2\"}}]: {e}")
     })?;
-    let mut accounts: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (i, item) in items.into_iter().enumerate() {
-        if item.account.len() != 12 || !item.account.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("--org: targets[{i}].account {:?} is not a 12-digit account id", item.account));
+    let mut accounts: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+    for (i, Item { account, region }) in items.into_iter().enumerate() {
+        let target = gls_watchdog_scanner::event::Target { account, region, role_name: role_name.to_owned() };
+        match target.problem() {
+            Some(("role_name", problem)) => return Err(format!("--role-name {problem}")),
+            Some((field, problem)) => return Err(format!("--org: targets[{i}].{field} {problem}")),
+            None => {}
         }
-        if !watchdog_core::env_config::is_region_name(&item.region) {
-            return Err(format!("--org: targets[{i}].region {:?} is not a region name such as us-west-2", item.region));
-        }
-        let regions = accounts.entry(item.account).or_default();
-        if !regions.contains(&item.region) {
-            regions.push(item.region);
+        let (_, regions) = accounts.entry(target.account.clone()).or_insert_with(|| (target.role_arn(), Vec::new()));
+        if !regions.contains(&target.region) {
+            regions.push(target.region);
         }
     }
     if accounts.is_empty() {
@@ -315,8 +316,11 @@ async fn main() -> ExitCode {
         (Some(_), [_, _, ..]) => {
             return fail(USAGE, "--org reads every account from one profile's credentials: pass at most one --profile");
         }
-        (Some(targets), _) => match organisation_targets(targets) {
-            Ok(members) => members.into_iter().map(|(account, regions)| Source::Member { account, regions }).collect(),
+        (Some(targets), _) => match organisation_targets(targets, &cli.target.role_name) {
+            Ok(members) => members
+                .into_iter()
+                .map(|(account, (role_arn, regions))| Source::Member { account, role_arn, regions })
+                .collect(),
             Err(message) => return fail(USAGE, message),
         },
         (None, [_]) => Vec::new(),
@@ -349,9 +353,7 @@ async fn main() -> ExitCode {
                     Source::Profile(profile) => {
                         connect(&Target { profile: Some(profile.clone()), regions: cli.target.regions.clone() }).await
                     }
-                    Source::Member { account, regions } => {
-                        connect_member(&target, account, regions, &cli.target.role_name).await
-                    }
+                    Source::Member { role_arn, regions, .. } => connect_member(&target, role_arn, regions).await,
                 };
                 let connected = connected.map_err(|ConnectError(m)| m)?;
                 look(&connected, &settings, plan_args.is_some(), &progress).await.map_err(|e| e.to_string())

@@ -52,6 +52,21 @@ impl Target {
     pub fn role_arn(&self) -> String {
         format!("arn:aws:iam::{}:role/{}", self.account, self.role_name)
     }
+
+    /// What is wrong with this target, if anything: the field and why.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        if self.account.len() != 12 || !self.account.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(("account", format!("{:?} is not a 12-digit account id", self.account)));
+        }
+        if !is_region_name(&self.region) {
+            return Some(("region", format!("{:?} is not a region name such as us-west-2", self.region)));
+        }
+        let valid_role = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+        if self.role_name.is_empty() || self.role_name.len() > 64 || !self.role_name.chars().all(valid_role) {
+            return Some(("role_name", format!("{:?} is not an IAM role name", self.role_name)));
+        }
+        None
+    }
 }
 
 fn deserialize<T: for<'de> Deserialize<'de>>(value: Value, prefix: &str) -> Result<T, EventError> {
@@ -91,15 +106,8 @@ fn validate(request: &ScanRequest) -> Result<(), EventError> {
         if request.regions.is_some() {
             return Err(error("regions", "a target names its own region; leave regions out"));
         }
-        if target.account.len() != 12 || !target.account.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(error("target.account", format!("{:?} is not a 12-digit account id", target.account)));
-        }
-        if !is_region_name(&target.region) {
-            return Err(error("target.region", format!("{:?} is not a region name such as us-west-2", target.region)));
-        }
-        let valid_role = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
-        if target.role_name.is_empty() || target.role_name.len() > 64 || !target.role_name.chars().all(valid_role) {
-            return Err(error("target.role_name", format!("{:?} is not an IAM role name", target.role_name)));
+        if let Some((field, problem)) = target.problem() {
+            return Err(error(format!("target.{field}"), problem));
         }
     }
     event_fields::check_optional_group_names(EVENT, &request.stream_groups)
