@@ -639,4 +639,17 @@ fn waits_end_at_their_exact_instant_even_between_whole_seconds() {
     let stable = s.repair_stable.num_seconds();
     assert!(actions(&plan(&[observed(g.clone())], at(stable - 1, 789), &s)).is_empty());
     assert_eq!(actions(&plan(&[observed(g)], at(stable, 0), &s)), ["forget_location"]);
+
+    // A replacement ACTIVATING (created at now()) is waited for up to ACTIVATION_TIMEOUT_MINUTES
+    // inclusive; a millisecond longer, it counts as failed.
+    let old = group("sg-C", 29, &[("watchdog:recycle", "true"), (state::REPLACEMENT, "sg-N")]);
+    let mut new = replacement("sg-C", &[]);
+    new.status = StreamGroupStatus::Activating;
+    let o = with_replacement(observed(old), &new);
+    let ceiling = s.activation_timeout.num_seconds();
+    for waiting in [at(ceiling - 1, 789), at(ceiling, 0)] {
+        assert!(actions(&plan(std::slice::from_ref(&o), waiting, &s)).is_empty(), "{waiting}");
+    }
+    let failed = actions(&plan(std::slice::from_ref(&o), at(ceiling, 1), &s));
+    assert_eq!(failed.first().map(String::as_str), Some("record_failed_replacement"), "{failed:?}");
 }
