@@ -10,6 +10,7 @@ pub mod errors;
 pub mod eventbridge;
 pub mod gamelift;
 pub mod lambda;
+pub mod organizations;
 pub mod reach;
 pub mod sns;
 

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod operations;
 pub mod opt_in;
+pub mod organisation;
 pub mod ports;
 pub mod reconcile;
 pub mod rules;

@@ -1,5 +1,5 @@
 # Shared by scripts/test, scripts/demo and scripts/bench: the project-local Python tools
-# (LocalStack for CloudWatch/SNS/SQS, cargo-lambda) and the processes they start, each
+# (LocalStack for CloudWatch/SNS/SQS, moto for Organizations, cargo-lambda) and the processes they start, each
 # recorded under .run/ and stopped by PID.
 # shellcheck shell=bash
 
@@ -15,6 +15,9 @@ export LOCALSTACK_URL="http://127.0.0.1:${LOCALSTACK_PORT}"
 PYTHON_PACKAGES=(
   'localstack-core[runtime]==4.13.1' 'cbor2<6' 'pyopenssl==24.2.1' 'cryptography==43.0.3'
   'service_identity<24.2' 'cargo-lambda==1.9.2'
+  # moto_server (moto-ext comes with LocalStack) serves AWS Organizations, which LocalStack's
+  # free edition lacks; its HTTP server needs Flask.
+  'flask==3.1.3' 'flask-cors==6.0.5'
 )
 
 python_311() {
@@ -97,6 +100,28 @@ start_localstack() {
 }
 
 stop_localstack() { stop_pidfile localstack; }
+
+# AWS Organizations for the hub's target list: moto's server, on its own port.
+MOTO_PORT="${MOTO_PORT:-4568}"
+export ORGANIZATIONS_URL="http://127.0.0.1:${MOTO_PORT}"
+
+start_organizations() {
+  mkdir -p "$RUN_DIR"
+  stop_pidfile organizations
+  echo "== starting AWS Organizations (moto_server) on $ORGANIZATIONS_URL"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$RUN_DIR/organizations.log" 2>&1 &
+  echo $! >"$RUN_DIR/organizations.pid"
+  for _ in $(seq 1 60); do
+    curl -fsS -o /dev/null "$ORGANIZATIONS_URL/moto-api/" 2>/dev/null && return 0
+    kill -0 "$(cat "$RUN_DIR/organizations.pid")" 2>/dev/null || break
+    sleep 0.5
+  done
+  echo "moto_server did not start; its log:" >&2
+  tail -20 "$RUN_DIR/organizations.log" >&2
+  return 1
+}
+
+stop_organizations() { stop_pidfile organizations; }
 
 # boto3 as a second, independent client of the emulator: its botocore carries AWS's copy of
 # the service model. 1.44.5 is the release emulator/model/ was taken from.

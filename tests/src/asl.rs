@@ -44,6 +44,35 @@ pub fn select(template: &Value, input: &Value, context: &Value) -> Value {
     }
 }
 
+/// What a Task state sends its Lambda function: its Parameters' Payload on the state's input.
+pub fn task_payload(state: &Value, input: &Value) -> Value {
+    select(&state["Parameters"], input, &Value::Null)["Payload"].clone()
+}
+
+/// The state's output after its Lambda function answered `answer`: the ResultSelector
+/// applied to the invoke result (`{"Payload": answer}`), placed at the ResultPath (`$.name`)
+/// of the input, or replacing it where the state has no ResultPath.
+pub fn task_output(state: &Value, input: &Value, answer: &Value) -> Value {
+    let result = match state.get("ResultSelector") {
+        Some(selector) => select(selector, &serde_json::json!({ "Payload": answer }), &Value::Null),
+        None => serde_json::json!({ "Payload": answer }),
+    };
+    with_result(state, input, result)
+}
+
+/// `result` placed at the state's ResultPath (`$.name`) in `input`, or replacing it.
+pub fn with_result(state: &Value, input: &Value, result: Value) -> Value {
+    match state.get("ResultPath").and_then(Value::as_str) {
+        None | Some("$") => result,
+        Some(path) => {
+            let name = path.strip_prefix("$.").filter(|n| !n.contains('.')).expect("a ResultPath of the form $.name");
+            let mut output = input.clone();
+            output[name] = result;
+            output
+        }
+    }
+}
+
 /// One child execution of the `ScanTargets` map.
 pub struct Child {
     /// The item of the execution's target list.
@@ -54,19 +83,19 @@ pub struct Child {
     pub payload: Value,
 }
 
-/// The children the map starts for `execution_input`, in item order.
-pub fn map_children(definition: &Value, execution_input: &Value) -> Vec<Child> {
+/// The children the map starts for the map state's input, in item order.
+pub fn map_children(definition: &Value, map_input: &Value) -> Vec<Child> {
     let map = &definition["States"]["ScanTargets"];
     let task = &map["ItemProcessor"]["States"]["ScanOneTarget"];
-    let items = path(map["ItemsPath"].as_str().expect("ItemsPath"), execution_input, &Value::Null);
+    let items = path(map["ItemsPath"].as_str().expect("ItemsPath"), map_input, &Value::Null);
     let items = items.as_array().expect("a list of targets").clone();
     items
         .into_iter()
         .enumerate()
         .map(|(index, item)| {
             let context = serde_json::json!({ "Map": { "Item": { "Index": index, "Value": item } } });
-            let input = select(&map["ItemSelector"], execution_input, &context);
-            let payload = select(&task["Parameters"], &input, &Value::Null)["Payload"].clone();
+            let input = select(&map["ItemSelector"], map_input, &context);
+            let payload = task_payload(task, &input);
             Child { item, input, payload }
         })
         .collect()

@@ -44,6 +44,14 @@ pub fn localstack_url() -> String {
     })
 }
 
+/// AWS Organizations' endpoint (moto_server), from `ORGANIZATIONS_URL` (scripts/test starts
+/// it and sets it).
+pub fn organizations_url() -> String {
+    std::env::var("ORGANIZATIONS_URL").unwrap_or_else(|_| {
+        panic!("ORGANIZATIONS_URL is not set: run ./scripts/test, which installs and starts moto_server")
+    })
+}
+
 /// AWS clients for LocalStack in us-west-2.
 pub struct LocalAws {
     pub url: String,

@@ -5,6 +5,7 @@ pub mod asl;
 pub mod bench;
 pub mod config_reference;
 pub mod lambda;
+pub mod organizations;
 pub mod template_signals;
 
 use aws_config::{BehaviorVersion, Region};

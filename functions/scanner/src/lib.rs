@@ -19,6 +19,7 @@ pub use scan::{Report, Scanner};
 use lambda_runtime::Diagnostic;
 use serde_json::Value;
 use std::sync::Arc;
+use watchdog_core::organisation::TargetList;
 use watchdog_core::ports::Operation;
 
 /// Every GameLift Streams operation the scanner calls; its IAM policy is checked against
@@ -38,8 +39,17 @@ impl Scanner {
     /// The scanner on AWS (or whatever the standard endpoint variables point at).
     pub async fn connect(config: Config) -> Self {
         let ports = watchdog_aws::connect(&config.connection).await;
-        Self::new(config, ports)
+        let directory = Arc::new(watchdog_aws::organizations::Organizations::connect().await);
+        Self::new(config, ports).with_directory(directory)
     }
+}
+
+/// What the function answers: a scan's report, or the organisation's target list.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Report(Box<Report>),
+    Targets(TargetList),
 }
 
 impl Scanner {
@@ -57,12 +67,21 @@ impl Scanner {
 }
 
 impl Scanner {
+    /// The organisation's targets (the hub's first state): the listed ones, and every ACTIVE
+    /// account of the units in each of REGIONS, each once. A unit that cannot be read is
+    /// named in the answer, for the digest, and never stops the others.
+    async fn organisation_targets(&self, sources: Value) -> Result<TargetList, Diagnostic> {
+        let sources = organisation::parse_sources(sources).map_err(|e| watchdog_aws::lambda::diagnostic(e.into()))?;
+        let regions = &self.config.connection.regions;
+        Ok(watchdog_core::organisation::list_targets(self.directory.as_deref(), &sources, regions).await)
+    }
+
     /// The organisation's digest (the hub's last state): every target's result in one message
     /// on DIGEST_TOPIC_ARN, grouped by account and region.
-    async fn organisation_digest(&self, results: Value) -> Result<Report, Diagnostic> {
+    async fn organisation_digest(&self, event: Value) -> Result<Report, Diagnostic> {
         use watchdog_core::reconcile::RunError;
         let diagnostic = watchdog_aws::lambda::diagnostic;
-        let results = organisation::parse(results).map_err(|e| diagnostic(e.into()))?;
+        let results = organisation::parse(event).map_err(|e| diagnostic(e.into()))?;
         let Some(topic) = self.config.digest_topic_arn.clone() else {
             return Err(Diagnostic {
                 error_type: "InvalidConfiguration".into(),
@@ -94,7 +113,7 @@ impl Scanner {
         now: chrono::DateTime<chrono::Utc>,
     ) -> metrics::MetricSummary {
         use watchdog_core::ports::{Datum, Unit};
-        let not_scanned = summary.not_scanned.len() as f64;
+        let not_scanned = summary.targets_not_scanned() as f64;
         let datums = [Datum { name: "TargetsNotScanned", dimensions: vec![], value: not_scanned, unit: Unit::Count }];
         let result = self.put_metrics(&datums, now).await;
         metrics::MetricSummary {
@@ -107,14 +126,20 @@ impl Scanner {
     }
 }
 
-/// The Lambda handler: parse the event (errors name the field), scan, return the report.
-pub async fn handle(scanner: Arc<Scanner>, event: Value) -> Result<Report, Diagnostic> {
-    if let Some(results) = event.get("organisation_digest") {
-        return scanner.organisation_digest(results.clone()).await;
+/// The Lambda handler: parse the event (errors name the field), then scan (the account's
+/// own regions, or one organisation target), list the organisation's targets, or send its
+/// digest.
+pub async fn handle(scanner: Arc<Scanner>, event: Value) -> Result<Answer, Diagnostic> {
+    if let Some(sources) = event.get("organisation_targets") {
+        return scanner.organisation_targets(sources.clone()).await.map(Answer::Targets);
+    }
+    if event.get("organisation_digest").is_some() {
+        return scanner.organisation_digest(event).await.map(|r| Answer::Report(Box::new(r)));
     }
     let request = event::parse(event).map_err(|e| watchdog_aws::lambda::diagnostic(e.into()))?;
     let Some(target) = request.target.clone() else {
-        return scanner.scan(request).await.map_err(watchdog_aws::lambda::diagnostic);
+        let report = scanner.scan(request).await.map_err(watchdog_aws::lambda::diagnostic)?;
+        return Ok(Answer::Report(Box::new(report)));
     };
     let scanner = scanner
         .for_target(&target)
@@ -122,5 +147,5 @@ pub async fn handle(scanner: Arc<Scanner>, event: Value) -> Result<Report, Diagn
         .map_err(|message| Diagnostic { error_type: "TargetRoleNotAssumed".into(), error_message: message })?;
     let mut report = scanner.scan(request).await.map_err(watchdog_aws::lambda::diagnostic)?;
     report.target = Some(target);
-    Ok(report)
+    Ok(Answer::Report(Box::new(report)))
 }

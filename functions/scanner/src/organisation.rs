@@ -1,8 +1,10 @@
-//! One digest for the whole organisation. After the hub's Distributed Map has scanned every
-//! (account, region) target, its results (each target's counts, or why it could not be
-//! scanned) come back here as `{"organisation_digest": [...]}` and become one message for
-//! people, grouped by account and region, in the chat custom-notification form the per-scan
-//! digest uses (schemas/chatbot-custom-notification.schema.json).
+//! The organisation's two ends around the hub's Distributed Map (org/scan-organisation.asl.json):
+//! - first, `{"organisation_targets": {...}}`: the run's (account, region) targets, from the
+//!   list and from organisational units (`watchdog_core::organisation`);
+//! - last, `{"organisation_digest": [...], ...}`: every target's result (its counts, or why
+//!   it could not be scanned), with the units not listed and the accounts skipped, as one
+//!   message for people, grouped by account and region, in the chat custom-notification form
+//!   the per-scan digest uses (schemas/chatbot-custom-notification.schema.json).
 
 use crate::event::Target;
 use chrono::{DateTime, Utc};
@@ -10,7 +12,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use watchdog_core::event_fields::EventError;
+use watchdog_core::organisation::{AccountSkipped, TargetSources, UnitNotListed};
 use watchdog_core::ports::Message;
+
+/// The sources of an `organisation_targets` event; errors name the field.
+pub fn parse_sources(sources: Value) -> Result<TargetSources, EventError> {
+    watchdog_core::event_fields::deserialize(sources, "organisation_targets")
+        .map_err(|e| e.in_event("organisation targets"))
+}
 
 /// One target's result, as the state machine's ResultSelector (or its Catch) shaped it.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,19 +37,41 @@ pub struct TargetResult {
     pub cause: Option<String>,
 }
 
+/// The digest state's payload: the map's results and what the target list could not give.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestRequest {
+    pub organisation_digest: Vec<TargetResult>,
+    #[serde(default)]
+    pub units_not_listed: Vec<UnitNotListed>,
+    #[serde(default)]
+    pub accounts_skipped: Vec<AccountSkipped>,
+}
+
 /// What the organisation's digest said, in the function's answer.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub targets: usize,
     pub not_scanned: Vec<String>,
+    /// Units whose accounts could not be listed: each may hide targets nobody scanned.
+    pub units_not_listed: Vec<String>,
+    /// Accounts found in a unit and not scanned because they are not ACTIVE.
+    pub accounts_skipped: Vec<String>,
     pub findings: u64,
     pub sent: bool,
 }
 
-/// The results from an `organisation_digest` event; errors name the entry.
-pub fn parse(results: Value) -> Result<Vec<TargetResult>, EventError> {
-    watchdog_core::event_fields::deserialize(results, "organisation_digest")
-        .map_err(|e| e.in_event("organisation digest"))
+impl Summary {
+    /// The `TargetsNotScanned` figure: the targets that failed, and each unit not listed
+    /// (it hides at least one target). Accounts that are not ACTIVE are expected, not counted.
+    pub fn targets_not_scanned(&self) -> usize {
+        self.not_scanned.len() + self.units_not_listed.len()
+    }
+}
+
+/// An `organisation_digest` event; errors name the entry.
+pub fn parse(event: Value) -> Result<DigestRequest, EventError> {
+    watchdog_core::event_fields::deserialize(event, "").map_err(|e| e.in_event("organisation digest"))
 }
 
 fn findings_of(counts: &Value) -> BTreeMap<String, u64> {
@@ -50,14 +81,26 @@ fn findings_of(counts: &Value) -> BTreeMap<String, u64> {
         .unwrap_or_default()
 }
 
-/// The digest: one line per target under its account, the ones not scanned first.
-pub fn digest(results: &[TargetResult], at: DateTime<Utc>) -> (Message, Summary) {
+/// The digest: the units not listed and the accounts skipped first, then one line per target
+/// under its account, the ones not scanned first.
+pub fn digest(request: &DigestRequest, at: DateTime<Utc>) -> (Message, Summary) {
+    let results = &request.organisation_digest;
     let mut by_account: BTreeMap<&str, Vec<&TargetResult>> = BTreeMap::new();
     for result in results {
         by_account.entry(result.target.account.as_str()).or_default().push(result);
     }
     let mut summary = Summary { targets: results.len(), ..Summary::default() };
     let mut lines = Vec::new();
+    for unit in &request.units_not_listed {
+        let why: String = unit.why.chars().take(300).collect();
+        lines.push(format!("• ❌ unit `{}` not listed, its accounts not scanned: {why}", unit.unit));
+        summary.units_not_listed.push(unit.unit.clone());
+    }
+    for skipped in &request.accounts_skipped {
+        lines
+            .push(format!("• `{}` in `{}` not scanned: its state is {}", skipped.account, skipped.unit, skipped.state));
+        summary.accounts_skipped.push(skipped.account.clone());
+    }
     for (account, mut targets) in by_account {
         targets.sort_by_key(|r| (!r.failed, r.target.region.clone()));
         lines.push(format!("• `{account}`"));
@@ -86,7 +129,7 @@ pub fn digest(results: &[TargetResult], at: DateTime<Utc>) -> (Message, Summary)
     let headline = format!(
         "organisation, {} target(s), {} not scanned, {} finding(s)",
         summary.targets,
-        summary.not_scanned.len(),
+        summary.targets_not_scanned(),
         summary.findings
     );
     let chat = json!({
@@ -103,7 +146,7 @@ pub fn digest(results: &[TargetResult], at: DateTime<Utc>) -> (Message, Summary)
             "eventType": "GameLiftStreamsWatchdogOrganisationDigest",
             "additionalContext": {
                 "targets": summary.targets.to_string(),
-                "not_scanned": summary.not_scanned.len().to_string(),
+                "not_scanned": summary.targets_not_scanned().to_string(),
             },
         },
     })
@@ -125,16 +168,17 @@ mod tests {
 
     #[test]
     fn targets_are_grouped_by_account_and_the_ones_not_scanned_named() {
-        let results = parse(json!([
+        let request = parse(json!({ "organisation_digest": [
             { "target": { "account": "222233334444", "region": "us-west-2", "role_name": "r" },
               "counts": { "stream_groups": 3, "findings_by_severity": { "critical": 1, "warning": 2 } } },
             { "target": { "account": "333344445555", "region": "eu-central-1", "role_name": "r" },
               "failed": true, "error": "Lambda.Unknown", "cause": "AccessDeniedException: not authorized" },
-        ]))
+        ]}))
         .unwrap();
-        let (message, summary) = digest(&results, DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+        let (message, summary) = digest(&request, DateTime::from_timestamp(1_800_000_000, 0).unwrap());
         assert_eq!(summary.findings, 3);
         assert_eq!(summary.not_scanned, ["333344445555/eu-central-1"]);
+        assert_eq!(summary.targets_not_scanned(), 1);
         let body: Value = serde_json::from_str(&message.body).unwrap();
         let chat: Value = serde_json::from_str(body["default"].as_str().unwrap()).unwrap();
         let description = chat["content"]["description"].as_str().unwrap();
@@ -143,7 +187,30 @@ mod tests {
             "{description}"
         );
         assert!(description.contains("eu-central-1: ❌ not scanned: AccessDeniedException"), "{description}");
-        let bad = parse(json!([{ "target": { "account": "1" } }])).unwrap_err();
+        let bad = parse(json!({ "organisation_digest": [{ "target": { "account": "1" } }] })).unwrap_err();
         assert!(bad.field.starts_with("organisation_digest") && bad.field.contains("[0].target"), "{bad}");
+    }
+
+    #[test]
+    fn a_unit_not_listed_counts_as_not_scanned_and_an_account_not_active_is_named_without_counting() {
+        let request = parse(json!({
+            "organisation_digest": [],
+            "units_not_listed": [{ "unit": "ou-ab12-games001", "why": "AccessDeniedException: not the management account" }],
+            "accounts_skipped": [{ "account": "999988887777", "unit": "ou-ab12-live0001", "state": "SUSPENDED" }],
+        }))
+        .unwrap();
+        let (message, summary) = digest(&request, DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+        assert_eq!(summary.targets_not_scanned(), 1, "{summary:?}");
+        assert_eq!(summary.accounts_skipped, ["999988887777"]);
+        assert!(message.subject.contains("1 not scanned"), "{}", message.subject);
+        let body: Value = serde_json::from_str(&message.body).unwrap();
+        let text = body["email"].as_str().unwrap();
+        assert!(
+            text.contains("unit `ou-ab12-games001` not listed") && text.contains("AccessDeniedException"),
+            "{text}"
+        );
+        assert!(text.contains("`999988887777` in `ou-ab12-live0001` not scanned: its state is SUSPENDED"), "{text}");
+        let unknown = parse(json!({ "organisation_digest": [], "units": [] })).unwrap_err();
+        assert!(unknown.problem.contains("`units`"), "{unknown}");
     }
 }

@@ -108,11 +108,17 @@ struct DigestOutcome {
 pub struct Scanner {
     pub config: Config,
     ports: Ports,
+    /// The organisation's tree, for the hub's target list (`organisation_targets`).
+    pub(crate) directory: Option<std::sync::Arc<dyn watchdog_core::organisation::AccountDirectory>>,
 }
 
 impl Scanner {
     pub fn new(config: Config, ports: Ports) -> Self {
-        Self { config, ports }
+        Self { config, ports, directory: None }
+    }
+
+    pub fn with_directory(self, directory: std::sync::Arc<dyn watchdog_core::organisation::AccountDirectory>) -> Self {
+        Self { directory: Some(directory), ..self }
     }
 
     pub(crate) async fn now(&self) -> Result<DateTime<Utc>, String> {
