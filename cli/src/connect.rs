@@ -47,6 +47,15 @@ pub async fn connect_member(base: &Target, role_arn: &str, regions: &[String]) -
     Ok(Connected { sdk, regions: resolved.regions })
 }
 
+/// AWS Organizations with `base`'s credentials (the management account's or a delegated
+/// administrator's), and the regions the units' accounts are read in.
+pub async fn organisation_directory(
+    base: &Target,
+) -> Result<(watchdog_aws::organizations::Organizations, Vec<String>), ConnectError> {
+    let resolved = resolve(base).await?;
+    Ok((watchdog_aws::organizations::Organizations::new(&resolved.sdk), resolved.regions))
+}
+
 /// Profile, regions and endpoint, as the command line and the environment give them.
 async fn resolve(target: &Target) -> Result<Connected, ConnectError> {
     let profile = target.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));

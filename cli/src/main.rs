@@ -6,7 +6,7 @@
 //! 4 the scan could not read everything (results shown are partial); 5 a restore failed.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use gls_watchdog_cli::connect::{ConnectError, Target, connect, connect_member};
+use gls_watchdog_cli::connect::{ConnectError, Target, connect, connect_member, organisation_directory};
 use gls_watchdog_cli::look::{LookError, Settings, look};
 use gls_watchdog_cli::read_only::Progress;
 use gls_watchdog_cli::report::{html, text};
@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use watchdog_core::findings::Severity;
+use watchdog_core::organisation::{AccountRegion, TargetSources, list_targets};
 
 #[derive(Parser)]
 #[command(name = "gls-watchdog", version, about = "What the GameLift Streams watchdog sees and would do, read-only")]
@@ -33,17 +34,27 @@ struct TargetArgs {
     /// several accounts (scan, plan, report); restore takes one.
     #[arg(long = "profile", global = true)]
     profiles: Vec<String>,
-    /// Region to look at; repeat for more (default: the profile's or AWS_REGION).
+    /// Region to look at; repeat for more (default: the profile's or AWS_REGION). With
+    /// --org-unit, the regions each unit's accounts are read in.
     #[arg(long = "region", global = true)]
     regions: Vec<String>,
     /// An organisation's accounts, read through their spokes' read role: the hub's Targets
     /// list, as JSON or a file holding it, e.g. '[{"account": "222233334444", "region":
     /// "us-west-2"}]'. The role is assumed from the profile's (or the default) credentials.
-    #[arg(long, global = true, conflicts_with = "regions")]
+    #[arg(long, global = true)]
     org: Option<String>,
-    /// The spokes' read role (org/spoke.yaml ReadRoleName), with --org.
-    #[arg(long, global = true, default_value = "gls-watchdog-read", requires = "org")]
-    role_name: String,
+    /// An organisational unit or root (ou-…, r-…) of AWS Organizations: every ACTIVE account
+    /// in it and in the OUs below it, read through its spoke's role. Repeat for more; the
+    /// profile must be the management account's or a delegated administrator's.
+    #[arg(long = "org-unit", global = true, value_parser = unit_id)]
+    org_units: Vec<String>,
+    /// With --org-unit: only the accounts directly in each unit, not in the OUs below it.
+    #[arg(long, global = true, requires = "org_units")]
+    no_child_units: bool,
+    /// The spokes' read role (org/spoke.yaml ReadRoleName), with --org or --org-unit
+    /// [default: gls-watchdog-read].
+    #[arg(long, global = true)]
+    role_name: Option<String>,
     /// Print JSON for machines instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -214,24 +225,80 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// `--org`: the hub's Targets list (JSON, or a file holding it), as the role to assume in
-/// each account and the account's regions; each target checked as the hub's scanner checks it.
-fn organisation_targets(arg: &str, role_name: &str) -> Result<BTreeMap<String, (String, Vec<String>)>, String> {
-    #[derive(serde::Deserialize)]
-    struct Item {
-        account: String,
-        region: String,
+/// The spokes' read role unless `--role-name` names another (org/spoke.yaml ReadRoleName).
+const DEFAULT_READ_ROLE: &str = "gls-watchdog-read";
+
+/// `--org-unit`: a root or OU id, as Organizations writes them.
+fn unit_id(arg: &str) -> Result<String, String> {
+    if watchdog_core::organisation::is_unit_id(arg) {
+        Ok(arg.to_owned())
+    } else {
+        Err(format!("{arg:?} is not an organisational unit or root id such as ou-ab12-games001 or r-ab12"))
     }
+}
+
+/// `--org`: the hub's Targets list (JSON, or a file holding it).
+fn listed_targets(arg: &str) -> Result<Vec<AccountRegion>, String> {
     let text = if arg.trim_start().starts_with('[') {
         arg.to_owned()
     } else {
         std::fs::read_to_string(arg).map_err(|e| format!("--org {arg}: cannot read it: {e}"))?
     };
-    let items: Vec<Item> = serde_json::from_str(&text).map_err(|e| {
+    serde_json::from_str(&text).map_err(|e| {
         format!("--org: expected the hub's Targets, a JSON list such as [{{\"account\": \"222233334444\", \"region\": \"us-west-2\"}}]: {e}")
-    })?;
+    })
+}
+
+/// The organisation's accounts to read: `--org`'s targets and, with `--org-unit`, every
+/// ACTIVE account of the units (from AWS Organizations, with the base credentials) in the
+/// `--region`s, as the hub's first state lists them. Also what could not be used: the units
+/// not listed and the accounts not ACTIVE, each with why.
+async fn organisation_sources(
+    args: &TargetArgs,
+    base: &Target,
+) -> Result<(Vec<Source>, Vec<(String, String)>), String> {
+    let mut targets = match &args.org {
+        Some(arg) => listed_targets(arg)?,
+        None => Vec::new(),
+    };
+    if args.org_units.is_empty() && !args.regions.is_empty() {
+        return Err("--region applies to the accounts of --org-unit; --org's targets name their own regions".into());
+    }
+    let mut unread = Vec::new();
+    if !args.org_units.is_empty() {
+        let (directory, regions) = organisation_directory(base).await.map_err(|ConnectError(m)| m)?;
+        let sources = TargetSources {
+            targets: Vec::new(),
+            organizational_units: args.org_units.clone(),
+            child_units: !args.no_child_units,
+        };
+        let list = list_targets(Some(&directory), &sources, &regions).await;
+        targets.extend(list.targets);
+        unread.extend(list.units_not_listed.into_iter().map(|u| (format!("unit {}", u.unit), u.why)));
+        unread.extend(
+            list.accounts_skipped
+                .into_iter()
+                .map(|a| (format!("account {}", a.account), format!("its state is {} (in {})", a.state, a.unit))),
+        );
+    }
+    let members = organisation_members(targets, args.role_name.as_deref().unwrap_or(DEFAULT_READ_ROLE))?;
+    Ok((
+        members
+            .into_iter()
+            .map(|(account, (role_arn, regions))| Source::Member { account, role_arn, regions })
+            .collect(),
+        unread,
+    ))
+}
+
+/// Targets as the role to assume in each account and the account's regions; each target
+/// checked as the hub's scanner checks it.
+fn organisation_members(
+    targets: Vec<AccountRegion>,
+    role_name: &str,
+) -> Result<BTreeMap<String, (String, Vec<String>)>, String> {
     let mut accounts: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
-    for (i, Item { account, region }) in items.into_iter().enumerate() {
+    for (i, AccountRegion { account, region }) in targets.into_iter().enumerate() {
         let target = gls_watchdog_scanner::event::Target { account, region, role_name: role_name.to_owned() };
         match target.problem() {
             Some(("role_name", problem)) => return Err(format!("--role-name {problem}")),
@@ -242,9 +309,6 @@ fn organisation_targets(arg: &str, role_name: &str) -> Result<BTreeMap<String, (
         if !regions.contains(&target.region) {
             regions.push(target.region);
         }
-    }
-    if accounts.is_empty() {
-        return Err("--org: the list of targets is empty".into());
     }
     Ok(accounts)
 }
@@ -260,6 +324,9 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if cli.target.role_name.is_some() && cli.target.org.is_none() && cli.target.org_units.is_empty() {
+        return fail(USAGE, "--role-name goes with --org or --org-unit");
+    }
     let profiles: Vec<Option<String>> = match cli.target.profiles.as_slice() {
         [] => vec![None],
         many => many.iter().cloned().map(Some).collect(),
@@ -278,10 +345,10 @@ async fn main() -> ExitCode {
             if profiles.len() > 1 {
                 return fail(USAGE, "restore changes one account at a time: pass one --profile");
             }
-            if cli.target.org.is_some() {
+            if cli.target.org.is_some() || !cli.target.org_units.is_empty() {
                 return fail(
                     USAGE,
-                    "restore writes, and --org reads through the spokes' read-only role: pass one --profile",
+                    "restore writes, and --org and --org-unit read through the spokes' read-only role: pass one --profile",
                 );
             }
             let connected = match connect(&target).await {
@@ -312,19 +379,27 @@ async fn main() -> ExitCode {
         Ok(s) => s,
         Err(message) => return fail(USAGE, message),
     };
-    let sources = match (&cli.target.org, profiles.as_slice()) {
-        (Some(_), [_, _, ..]) => {
-            return fail(USAGE, "--org reads every account from one profile's credentials: pass at most one --profile");
+    let organisation = cli.target.org.is_some() || !cli.target.org_units.is_empty();
+    let (sources, not_usable) = match (organisation, profiles.as_slice()) {
+        (true, [_, _, ..]) => {
+            return fail(
+                USAGE,
+                "--org and --org-unit read every account from one profile's credentials: pass at most one --profile",
+            );
         }
-        (Some(targets), _) => match organisation_targets(targets, &cli.target.role_name) {
-            Ok(members) => members
-                .into_iter()
-                .map(|(account, (role_arn, regions))| Source::Member { account, role_arn, regions })
-                .collect(),
+        (true, _) => match organisation_sources(&cli.target, &target).await {
+            Ok((sources, _)) if sources.is_empty() && cli.target.org_units.is_empty() => {
+                return fail(USAGE, "--org: the list of targets is empty");
+            }
+            Ok((sources, not_usable)) if sources.is_empty() => {
+                let why: Vec<String> = not_usable.iter().map(|(what, why)| format!("{what}: {why}")).collect();
+                return fail(UNREACHABLE, format!("no account of the organisation to read: {}", why.join("; ")));
+            }
+            Ok(found) => found,
             Err(message) => return fail(USAGE, message),
         },
-        (None, [_]) => Vec::new(),
-        (None, many) => many.iter().flatten().map(|p| Source::Profile(p.clone())).collect(),
+        (false, [_]) => (Vec::new(), Vec::new()),
+        (false, many) => (many.iter().flatten().map(|p| Source::Profile(p.clone())).collect(), Vec::new()),
     };
     let (view, rotation_days, plans) = if sources.is_empty() {
         let connected = match connect(&target).await {
@@ -345,7 +420,7 @@ async fn main() -> ExitCode {
     } else {
         // Several accounts, each looked at in turn; one that cannot be reached or read is named
         // in the report and the others are shown.
-        let (mut looks, mut failed) = (Vec::new(), Vec::new());
+        let (mut looks, mut failed) = (Vec::new(), not_usable);
         for source in &sources {
             let progress = Progress::default();
             let looked = async {

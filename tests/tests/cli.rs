@@ -51,6 +51,8 @@ async fn cli_at_home(emulator: &str, home: &std::path::Path, args: &[&str]) -> O
         .env("AWS_ENDPOINT_URL_GAMELIFTSTREAMS", emulator)
         // --org assumes the spokes' role through STS: LocalStack's.
         .env("AWS_ENDPOINT_URL_STS", watchdog_tests::lambda::localstack_url())
+        // --org-unit lists accounts from AWS Organizations: moto_server's.
+        .env("AWS_ENDPOINT_URL_ORGANIZATIONS", watchdog_tests::lambda::organizations_url())
         // No CloudWatch here: the trimmer's demand read fails and it lowers nothing.
         .env("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:9")
         .env("WATCHDOG_CLOCK_URL", format!("{emulator}/_emulator/clock"))
@@ -156,7 +158,12 @@ const ACCOUNTS: [(&str, &str); 2] = [("prod", "111122223333"), ("staging", "2222
 
 /// One 200-day-old group in each of [`ACCOUNTS`], `sg-PROD` and `sg-STAGING`.
 async fn one_group_in_each(emu: &TestEmulator) {
-    for (name, account) in ACCOUNTS {
+    one_group_in_each_of(emu, &ACCOUNTS).await;
+}
+
+/// One 200-day-old group in each account, named `sg-` and the account's name in capitals.
+async fn one_group_in_each_of(emu: &TestEmulator, accounts: &[(&str, &str)]) {
+    for &(name, account) in accounts {
         let fleet = format!(
             "[[applications]]\nkey = \"racer\"\ndescription = \"Racer\"\n\n[[stream_groups]]\nid = \"sg-{}\"\ndescription = \"{name}\"\nstream_class = \"gen5n_ultra\"\ncreated_days_ago = 200\napplications = [\"racer\"]\n  [[stream_groups.locations]]\n  name = \"us-west-2\"\n  always_on = 1\n",
             name.to_uppercase()
@@ -192,6 +199,37 @@ async fn an_organisation_is_read_through_its_spoke_roles_and_a_refused_account_i
     let bad = cli(&emu.url, &["scan", "--org", r#"[{"account": "1234", "region": "us-west-2"}]"#]).await;
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("targets[0].account \"1234\" is not a 12-digit account id"), "{}", stderr(&bad));
+}
+
+/// `--org-unit`: the accounts of an organisational unit and of the OUs below it, listed from
+/// AWS Organizations (moto_server) with the base credentials, each read through its spoke's
+/// role in the `--region`s; a closed account is named, not read (exit 4); a malformed unit id
+/// is refused before anything is called.
+#[tokio::test]
+async fn an_organisational_unit_is_read_account_by_account_and_a_closed_account_is_named() {
+    let unique = format!("cli{}{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let studio = watchdog_tests::organizations::Studio::create(&unique).await;
+    let emu = TestEmulator::start(quick_config(), None).await;
+    one_group_in_each_of(&emu, &[("studio", &studio.studio), ("live", &studio.live_account)]).await;
+    let scan = cli(&emu.url, &["scan", "--json", "--org-unit", &studio.games, "--region", "us-west-2"]).await;
+    assert_eq!(scan.status.code(), Some(4), "the closed account is not read: {}", stderr(&scan));
+    let json: Value = serde_json::from_str(&stdout(&scan)).expect("JSON");
+    let mut expected = vec![(studio.studio.as_str(), "sg-STUDIO"), (studio.live_account.as_str(), "sg-LIVE")];
+    expected.sort();
+    assert_eq!(account_rows(&json), expected, "the unit's account and the account of the OU below it");
+    let unread = json["view"]["unread"].to_string();
+    assert!(unread.contains(&format!("account {}: not looked at: its state is SUSPENDED", studio.closed)), "{unread}");
+    assert_eq!(mutating_calls(&emu).await, 0);
+
+    let only_direct =
+        cli(&emu.url, &["scan", "--json", "--org-unit", &studio.games, "--no-child-units", "--region", "us-west-2"])
+            .await;
+    let json: Value = serde_json::from_str(&stdout(&only_direct)).expect("JSON");
+    assert_eq!(account_rows(&json), [(studio.studio.as_str(), "sg-STUDIO")], "{}", stderr(&only_direct));
+
+    let bad = cli(&emu.url, &["scan", "--org-unit", "games"]).await;
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("\"games\" is not an organisational unit or root id"), "{}", stderr(&bad));
 }
 
 /// Several `--profile`s: one report of several accounts from a laptop. Each profile's
