@@ -87,15 +87,24 @@ start_localstack() {
     SKIP_SSL_CERT_DOWNLOAD=1 LOCALSTACK_VOLUME_DIR="$RUN_DIR/localstack" \
     "$VENV/bin/python" -m localstack.runtime.main >"$RUN_DIR/localstack.log" 2>&1 &
   echo $! >"$RUN_DIR/localstack.pid"
+  await_started localstack "LocalStack" localstack_healthy
+}
+
+localstack_healthy() {
+  curl -fsS "$LOCALSTACK_URL/_localstack/health" 2>/dev/null | grep -q '"cloudwatch": "\(available\|running\)"'
+}
+
+# Waits (up to a minute) until CHECK... succeeds while the process recorded as NAME runs;
+# else prints the end of its log and fails.
+await_started() {
+  local name="$1" what="$2"; shift 2
   for _ in $(seq 1 120); do
-    if curl -fsS "$LOCALSTACK_URL/_localstack/health" 2>/dev/null | grep -q '"cloudwatch": "\(available\|running\)"'; then
-      return 0
-    fi
-    kill -0 "$(cat "$RUN_DIR/localstack.pid")" 2>/dev/null || break
+    "$@" 2>/dev/null && return 0
+    kill -0 "$(cat "$RUN_DIR/$name.pid")" 2>/dev/null || break
     sleep 0.5
   done
-  echo "LocalStack did not become healthy; its log:" >&2
-  tail -40 "$RUN_DIR/localstack.log" >&2
+  echo "$what did not start; its log:" >&2
+  tail -40 "$RUN_DIR/$name.log" >&2
   return 1
 }
 
@@ -111,14 +120,7 @@ start_organizations() {
   echo "== starting AWS Organizations (moto_server) on $ORGANIZATIONS_URL"
   "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$RUN_DIR/organizations.log" 2>&1 &
   echo $! >"$RUN_DIR/organizations.pid"
-  for _ in $(seq 1 60); do
-    curl -fsS -o /dev/null "$ORGANIZATIONS_URL/moto-api/" 2>/dev/null && return 0
-    kill -0 "$(cat "$RUN_DIR/organizations.pid")" 2>/dev/null || break
-    sleep 0.5
-  done
-  echo "moto_server did not start; its log:" >&2
-  tail -20 "$RUN_DIR/organizations.log" >&2
-  return 1
+  await_started organizations "moto_server" curl -fsS -o /dev/null "$ORGANIZATIONS_URL/moto-api/"
 }
 
 stop_organizations() { stop_pidfile organizations; }

@@ -15,7 +15,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use watchdog_tests::asl::{definition, map_children, select};
+use watchdog_tests::asl::{definition, map_children, select, task_output, task_payload, with_result};
 use watchdog_tests::bench::{fleet_with, peak_memory_mib, rate_bound, start_emulator};
 use watchdog_tests::lambda::{LocalAws, local_env, workspace_root};
 
@@ -215,10 +215,17 @@ async fn run(settings: &Settings, expired: bool, aws: &LocalAws) -> Run {
     let task = &map["ItemProcessor"]["States"]["ScanOneTarget"];
     let execution_input = json!({
         "targets": accounts.iter().map(|a| json!({ "account": a, "region": "us-west-2" })).collect::<Vec<_>>(),
+        "organizational_units": [],
+        "child_units": true,
         "max_concurrency": targets,
     });
     let concurrency = execution_input["max_concurrency"].as_u64().expect("max_concurrency") as usize;
-    let children = map_children(&definition, &execution_input);
+    // The first state lists the targets; the map runs one child per target listed.
+    let list_state = &definition["States"]["ListTargets"];
+    let listed = invoke(&binary, &env, task_payload(list_state, &execution_input));
+    let listed = listed.result.as_ref().unwrap_or_else(|e| panic!("the target list: {e}"));
+    let map_input = task_output(list_state, &execution_input, listed);
+    let children = map_children(&definition, &map_input);
     eprintln!("== {targets} targets of {groups} groups (expired groups: {expired}), {concurrency} at a time");
 
     let started = Instant::now();
@@ -248,8 +255,8 @@ async fn run(settings: &Settings, expired: bool, aws: &LocalAws) -> Run {
         results.push(select(&task["ResultSelector"], &json!({ "Payload": report }), &Value::Null));
     }
     let digest_state = &definition["States"][map["Next"].as_str().expect("the digest state")];
-    let payload = select(&digest_state["Parameters"], &Value::Array(results), &Value::Null)["Payload"].clone();
-    let digest = invoke(&binary, &env, payload);
+    let digest_input = with_result(map, &map_input, Value::Array(results));
+    let digest = invoke(&binary, &env, task_payload(digest_state, &digest_input));
     let digest_report = digest.result.as_ref().unwrap_or_else(|e| panic!("the digest: {e}"));
     assert_eq!(digest_report["organisation"]["targets"], targets, "{digest_report:#}");
 
