@@ -53,6 +53,10 @@ pub struct Config {
     pub alert_memory: AlertMemory,
     /// Compute but publish nothing, unless an invocation says otherwise.
     pub dry_run: bool,
+    /// The tag naming a group's owner (OWNER_TAG_KEY): each finding is counted under its
+    /// group's owner, and the organisation's digest is also sent once per owner, for SNS
+    /// subscription filter policies. Unset: no owner is read.
+    pub owner_tag_key: Option<String>,
 }
 
 /// DEMAND_METRICS: which locations' in-use capacity is published for the trimmer's demand
@@ -196,6 +200,16 @@ impl FromEnv for Config {
                 }
             },
             dry_run,
+            owner_tag_key: match get(lookup, "OWNER_TAG_KEY") {
+                Some(key) if key.chars().count() > 128 => {
+                    return Err(ConfigError::Invalid {
+                        variable: "OWNER_TAG_KEY",
+                        value: key,
+                        expected: "a tag key of at most 128 characters".into(),
+                    });
+                }
+                key => key,
+            },
         })
     }
 }

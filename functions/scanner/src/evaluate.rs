@@ -41,12 +41,15 @@ pub struct Evaluated {
     pub suppressed: usize,
     pub unread: Vec<Unread>,
     pub memory_full: bool,
+    /// The group's owner (its OWNER_TAG_KEY tag), when it has findings and the tag.
+    pub owner: Option<String>,
 }
 
 /// Why the group's tags are read this run.
 struct TagNeeds {
     alerts: bool,
     demand: bool,
+    owner: bool,
 }
 
 /// A group as read before its evaluation: its details, and its tags when they are needed
@@ -102,6 +105,10 @@ pub async fn evaluate(
         None => tags_if_needed(region, &group, &needs).await,
     };
     let tags = read_tags.and_then(|read| read.map_err(|unread| out.unread.push(unread)).ok());
+    if needs.owner {
+        let key = config.owner_tag_key.as_deref().expect("needed only with a key");
+        out.owner = tags.as_ref().and_then(|tags| tags.get(key).cloned());
+    }
     let demand = wants_demand(config, &needs, tags.as_ref());
     publish_figures(config, region, &group, out.described, sessions, demand, now, outlets);
     let expired_due = expired_alert_due(config, region, memory, &group, now, outlets, &mut out);
@@ -153,6 +160,9 @@ fn tag_needs(config: &Config, group: &StreamGroup, has_findings: bool, described
             && config.metric_detail != MetricDetail::Location
             && described
             && group.status.is_serving(),
+        // An expired group's tags cannot be read (it answers as gone): its findings go to the
+        // organisation's digest only.
+        owner: config.owner_tag_key.is_some() && has_findings && !expired,
     }
 }
 
@@ -162,7 +172,7 @@ async fn tags_if_needed(
     group: &StreamGroup,
     needs: &TagNeeds,
 ) -> Option<Result<Tags, Unread>> {
-    match needs.alerts || needs.demand {
+    match needs.alerts || needs.demand || needs.owner {
         true => Some(observe::group_tags(region, group).await),
         false => None,
     }

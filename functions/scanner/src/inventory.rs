@@ -20,6 +20,8 @@ pub struct RegionInventory {
     pub unread: Vec<Unread>,
     /// Groups with alerts held back because their memory would not fit (50 tags).
     pub memory_full: Vec<String>,
+    /// Each group's owner (OWNER_TAG_KEY), for the groups with findings that have the tag.
+    pub owners: std::collections::BTreeMap<String, String>,
 }
 
 impl RegionInventory {

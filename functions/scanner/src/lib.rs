@@ -96,6 +96,13 @@ impl Scanner {
             .await
             .map_err(|e| diagnostic(RunError::Publish(format!("SNS refused the organisation's digest: {e}"))))?;
         summary.sent = true;
+        // Then each owner's own (OWNER_TAG_KEY on the targets' scans), for filter policies.
+        for (owner, message) in organisation::owner_digests(&results, now) {
+            self.notify(&topic, &message).await.map_err(|e| {
+                diagnostic(RunError::Publish(format!("SNS refused the digest of owner {owner:?}: {e}")))
+            })?;
+            summary.owners.push(owner);
+        }
         Ok(Report {
             trigger: "organisation-digest".into(),
             now: now.to_rfc3339(),

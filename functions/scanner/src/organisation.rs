@@ -59,6 +59,8 @@ pub struct Summary {
     pub accounts_skipped: Vec<String>,
     pub findings: u64,
     pub sent: bool,
+    /// The owners whose own digest was sent too.
+    pub owners: Vec<String>,
 }
 
 impl Summary {
@@ -74,11 +76,23 @@ pub fn parse(event: Value) -> Result<DigestRequest, EventError> {
     watchdog_core::event_fields::deserialize(event, "").map_err(|e| e.in_event("organisation digest"))
 }
 
-fn findings_of(counts: &Value) -> BTreeMap<String, u64> {
-    counts["findings_by_severity"]
+/// Severity to count, from a counts object's `findings_by_severity` or an owner's entry.
+fn severities(by_severity: &Value) -> BTreeMap<String, u64> {
+    by_severity
         .as_object()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect())
         .unwrap_or_default()
+}
+
+/// "3 finding(s) (1 critical, 2 warning)", and the total.
+fn findings_line(findings: &BTreeMap<String, u64>) -> (String, u64) {
+    let total: u64 = findings.values().sum();
+    let by_severity: Vec<String> = ["critical", "high", "warning", "info"]
+        .iter()
+        .filter_map(|s| findings.get(*s).filter(|n| **n > 0).map(|n| format!("{n} {s}")))
+        .collect();
+    let detail = if by_severity.is_empty() { String::new() } else { format!(" ({})", by_severity.join(", ")) };
+    (format!("{total} finding(s){detail}"), total)
 }
 
 /// The digest: the units not listed and the accounts skipped first, then one line per target
@@ -106,24 +120,17 @@ pub fn digest(request: &DigestRequest, at: DateTime<Utc>) -> (Message, Summary) 
         lines.push(format!("• `{account}`"));
         for result in targets {
             let region = &result.target.region;
-            if result.failed || result.counts.is_none() {
+            let Some(counts) = result.counts.as_ref().filter(|_| !result.failed) else {
                 let why = result.cause.as_deref().or(result.error.as_deref()).unwrap_or("no result");
                 let why: String = why.chars().take(300).collect();
                 lines.push(format!("    ◦ {region}: ❌ not scanned: {why}"));
                 summary.not_scanned.push(format!("{account}/{region}"));
                 continue;
-            }
-            let counts = result.counts.as_ref().expect("checked above");
-            let findings = findings_of(counts);
-            let total: u64 = findings.values().sum();
+            };
+            let (findings, total) = findings_line(&severities(&counts["findings_by_severity"]));
             summary.findings += total;
-            let by_severity: Vec<String> = ["critical", "high", "warning", "info"]
-                .iter()
-                .filter_map(|s| findings.get(*s).filter(|n| **n > 0).map(|n| format!("{n} {s}")))
-                .collect();
             let groups = counts["stream_groups"].as_u64().unwrap_or(0);
-            let detail = if by_severity.is_empty() { String::new() } else { format!(" ({})", by_severity.join(", ")) };
-            lines.push(format!("    ◦ {region}: {groups} stream group(s), {total} finding(s){detail}"));
+            lines.push(format!("    ◦ {region}: {groups} stream group(s), {findings}"));
         }
     }
     let headline = format!(
@@ -132,10 +139,64 @@ pub fn digest(request: &DigestRequest, at: DateTime<Utc>) -> (Message, Summary) 
         summary.targets_not_scanned(),
         summary.findings
     );
+    let context = json!({
+        "targets": summary.targets.to_string(),
+        "not_scanned": summary.targets_not_scanned().to_string(),
+    });
+    let message =
+        chat_message(&headline, &lines, context, format!("gls-watchdog-organisation-{}", at.timestamp()), None);
+    (message, summary)
+}
+
+/// One digest per owner (the scans' `findings_by_owner`, with OWNER_TAG_KEY): that owner's
+/// findings by account and region, with the SNS message attribute `owner`, so that a
+/// subscription's filter policy (`{"owner": ["racing"]}`) receives only its own. The
+/// organisation's digest has no `owner` attribute (`{"owner": [{"exists": false}]}` selects it).
+pub fn owner_digests(request: &DigestRequest, at: DateTime<Utc>) -> Vec<(String, Message)> {
+    /// One target's findings for an owner: account, region, count by severity.
+    type OwnerTarget<'a> = (&'a str, &'a str, BTreeMap<String, u64>);
+    let mut by_owner: BTreeMap<String, Vec<OwnerTarget>> = BTreeMap::new();
+    for result in request.organisation_digest.iter().filter(|r| !r.failed) {
+        let owners = result.counts.as_ref().and_then(|c| c["findings_by_owner"].as_object());
+        for (owner, by_severity) in owners.into_iter().flatten() {
+            let target = &result.target;
+            by_owner.entry(owner.clone()).or_default().push((&target.account, &target.region, severities(by_severity)));
+        }
+    }
+    by_owner
+        .into_iter()
+        .map(|(owner, mut targets)| {
+            targets.sort();
+            let mut total = 0;
+            let lines: Vec<String> = targets
+                .iter()
+                .map(|(account, region, findings)| {
+                    let (line, count) = findings_line(findings);
+                    total += count;
+                    format!("• `{account}` {region}: {line}")
+                })
+                .collect();
+            let headline = format!("owner {owner}, {total} finding(s) in {} target(s)", targets.len());
+            let context = json!({ "owner": owner, "targets": targets.len().to_string() });
+            let id = format!("gls-watchdog-organisation-{}-{}", at.timestamp(), owner_id(&owner));
+            let message = chat_message(&headline, &lines, context, id, Some(&owner));
+            (owner, message)
+        })
+        .collect()
+}
+
+/// An owner's tag value as a notification id part (letters, digits and dashes).
+fn owner_id(owner: &str) -> String {
+    owner.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect()
+}
+
+/// A digest in the chat custom-notification form (schemas/chatbot-custom-notification.schema.json),
+/// with a plain-text e-mail form.
+fn chat_message(headline: &str, lines: &[String], context: Value, id: String, owner: Option<&str>) -> Message {
     let chat = json!({
         "version": "1.0",
         "source": "custom",
-        "id": format!("gls-watchdog-organisation-{}", at.timestamp()),
+        "id": id,
         "content": {
             "textType": "client-markdown",
             "title": format!("GameLift Streams watchdog: {headline}"),
@@ -144,22 +205,22 @@ pub fn digest(request: &DigestRequest, at: DateTime<Utc>) -> (Message, Summary) 
         "metadata": {
             "summary": format!("GameLift Streams watchdog: {headline}"),
             "eventType": "GameLiftStreamsWatchdogOrganisationDigest",
-            "additionalContext": {
-                "targets": summary.targets.to_string(),
-                "not_scanned": summary.targets_not_scanned().to_string(),
-            },
+            "additionalContext": context,
         },
     })
     .to_string();
     let text = format!("GameLift Streams watchdog: {headline}\n\n{}", lines.join("\n"));
     let body = json!({ "default": chat, "email": text, "email-json": chat, "sqs": chat, "lambda": chat, "http": chat, "https": chat });
-    let message = Message {
+    let mut attributes = BTreeMap::from([("type".to_owned(), "organisation_digest".to_owned())]);
+    if let Some(owner) = owner {
+        attributes.insert("owner".to_owned(), owner.to_owned());
+    }
+    Message {
         subject: format!("[GameLift Streams watchdog] {headline}"),
         body: body.to_string(),
         per_protocol: true,
-        attributes: BTreeMap::from([("type".to_owned(), "organisation_digest".to_owned())]),
-    };
-    (message, summary)
+        attributes,
+    }
 }
 
 #[cfg(test)]
@@ -189,6 +250,39 @@ mod tests {
         assert!(description.contains("eu-central-1: ❌ not scanned: AccessDeniedException"), "{description}");
         let bad = parse(json!({ "organisation_digest": [{ "target": { "account": "1" } }] })).unwrap_err();
         assert!(bad.field.starts_with("organisation_digest") && bad.field.contains("[0].target"), "{bad}");
+    }
+
+    #[test]
+    fn each_owner_gets_a_digest_of_its_own_findings_with_the_owner_attribute() {
+        let request = parse(json!({ "organisation_digest": [
+            { "target": { "account": "222233334444", "region": "us-west-2", "role_name": "r" },
+              "counts": { "stream_groups": 3, "findings_by_severity": { "critical": 1, "warning": 2 },
+                          "findings_by_owner": { "racing": { "critical": 1 }, "tactics": { "warning": 2 } } } },
+            { "target": { "account": "333344445555", "region": "eu-central-1", "role_name": "r" },
+              "counts": { "stream_groups": 1, "findings_by_severity": { "warning": 1 },
+                          "findings_by_owner": { "racing": { "warning": 1 } } } },
+        ]}))
+        .unwrap();
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (whole, _) = digest(&request, at);
+        assert!(!whole.attributes.contains_key("owner"), "the organisation's digest is nobody's");
+        let owners = owner_digests(&request, at);
+        let names: Vec<&str> = owners.iter().map(|(owner, _)| owner.as_str()).collect();
+        assert_eq!(names, ["racing", "tactics"]);
+        let (_, racing) = &owners[0];
+        assert_eq!(racing.attributes.get("owner").map(String::as_str), Some("racing"));
+        let body: Value = serde_json::from_str(&racing.body).unwrap();
+        let text = body["email"].as_str().unwrap();
+        assert!(text.contains("owner racing, 2 finding(s) in 2 target(s)"), "{text}");
+        assert!(text.contains("`222233334444` us-west-2: 1 finding(s) (1 critical)"), "{text}");
+        assert!(text.contains("`333344445555` eu-central-1: 1 finding(s) (1 warning)"), "{text}");
+        let (_, tactics) = &owners[1];
+        assert!(!tactics.body.contains("333344445555"), "only its own targets");
+        // Scans without OWNER_TAG_KEY name no owner: no owner digest.
+        let plain = parse(json!({ "organisation_digest": [{ "target": { "account": "222233334444", "region": "us-west-2", "role_name": "r" },
+            "counts": { "stream_groups": 1, "findings_by_severity": {}, "findings_by_owner": {} } }] }))
+        .unwrap();
+        assert!(owner_digests(&plain, at).is_empty());
     }
 
     #[test]

@@ -35,6 +35,10 @@ pub struct Counts {
     pub sessions_by_status: BTreeMap<String, usize>,
     pub findings_by_kind: BTreeMap<String, usize>,
     pub findings_by_severity: BTreeMap<String, usize>,
+    /// With OWNER_TAG_KEY: findings by severity under each group owner (groups without the
+    /// tag, and expired groups, are under none). Always present, so the hub's ResultSelector
+    /// finds it.
+    pub findings_by_owner: BTreeMap<String, BTreeMap<String, usize>>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -322,6 +326,12 @@ impl Scanner {
             report.session_listing.insert(inventory.region.clone(), listing);
         }
         report.unread.extend(inventory.unread);
+        for finding in &inventory.findings {
+            if let Some(owner) = inventory.owners.get(&finding.stream_group_id) {
+                let by_severity = report.counts.findings_by_owner.entry(owner.clone()).or_default();
+                *by_severity.entry(finding.severity.to_string()).or_default() += 1;
+            }
+        }
         report.findings.extend(inventory.findings);
         report.groups.extend(inventory.groups);
         report.sessions.extend(inventory.sessions);
@@ -473,6 +483,9 @@ impl Scanner {
             }
             if e.described {
                 inventory.described.push(group.id.clone());
+            }
+            if let Some(owner) = e.owner {
+                inventory.owners.insert(group.id.clone(), owner);
             }
             inventory.findings.extend(e.findings);
             inventory.groups.push(group);

@@ -661,3 +661,41 @@ async fn tags_are_read_while_the_sessions_are_still_being_listed() {
     assert_eq!(world.calls_of("ListTagsForResource"), 10, "each group's tags read once");
     assert_eq!(report.findings.len(), 11, "10 rotation_due + 1 active_with_errors, as without the hold");
 }
+
+/// OWNER_TAG_KEY: each finding counted under its group's owner (the digest per owner is built
+/// from these counts); a group without the tag is under none; tags are read only for groups
+/// with findings, and not at all without the key.
+#[tokio::test]
+async fn findings_are_counted_under_their_groups_owner_and_only_their_groups_tags_are_read() {
+    let world = World::new(now());
+    let owners = [Some("racing"), Some("tactics"), None, Some("racing")];
+    for (i, owner) in owners.iter().enumerate() {
+        // The last group is new: no finding, so its tags are not needed.
+        let created = if i == 3 { now() } else { now() - Duration::days(30) };
+        let mut group = testkit::group(REGION, &format!("sg-O{i}"), "gen5n_high", created, &[(REGION, 1)]);
+        group.locations[0].capacity.idle = 0;
+        if let Some(owner) = owner {
+            group.tags.insert("team".into(), owner.to_string());
+        }
+        world.add_group(group);
+    }
+    let report = scan(&scanner(&world, &[("ALERT_MEMORY", "none"), ("OWNER_TAG_KEY", "team")])).await;
+    assert_eq!(report.findings.len(), 3, "{:?}", report.findings);
+    let by_owner = serde_json::to_value(&report.counts.findings_by_owner).unwrap();
+    assert_eq!(by_owner, serde_json::json!({ "racing": { "warning": 1 }, "tactics": { "warning": 1 } }));
+    assert_eq!(world.calls_of("ListTagsForResource"), 3, "the groups with findings only");
+
+    let world_without = World::new(now());
+    for (i, _) in owners.iter().enumerate() {
+        world_without.add_group(testkit::group(
+            REGION,
+            &format!("sg-O{i}"),
+            "gen5n_high",
+            now() - Duration::days(30),
+            &[(REGION, 1)],
+        ));
+    }
+    let report = scan(&scanner(&world_without, &[("ALERT_MEMORY", "none")])).await;
+    assert!(report.counts.findings_by_owner.is_empty());
+    assert_eq!(world_without.calls_of("ListTagsForResource"), 0, "no owner, no tag read");
+}
