@@ -253,6 +253,19 @@ mod tests {
     }
 
     #[test]
+    fn the_organisation_fixtures_in_events_parse() {
+        use watchdog_core::testkit::event_fixture as fixture;
+        let sources =
+            parse_sources(fixture("scanner-organisation-targets.json")["organisation_targets"].clone()).unwrap();
+        assert_eq!(sources.organizational_units, ["ou-ab12-games001"]);
+        assert!(watchdog_core::organisation::is_unit_id(&sources.organizational_units[0]));
+        let request = parse(fixture("scanner-organisation-digest.json")).unwrap();
+        let (_, summary) = digest(&request, DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+        assert_eq!((summary.targets, summary.targets_not_scanned(), summary.findings), (2, 2, 3));
+        assert_eq!(owner_digests(&request, DateTime::from_timestamp(1_800_000_000, 0).unwrap()).len(), 1);
+    }
+
+    #[test]
     fn each_owner_gets_a_digest_of_its_own_findings_with_the_owner_attribute() {
         let request = parse(json!({ "organisation_digest": [
             { "target": { "account": "222233334444", "region": "us-west-2", "role_name": "r" },
