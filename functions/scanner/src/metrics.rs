@@ -128,10 +128,11 @@ pub const ALARMED_FINDINGS: [FindingKind; 2] = [FindingKind::ExpirySoon, Finding
 
 /// What the template's alarms read, summed over every region scanned (so one alarm covers them
 /// all): groups in the alarmed statuses, findings of the alarmed kinds, idle capacity. Published
-/// at every detail. An organisation's target scan (`account`) publishes each twice: as above,
-/// where the hub's alarms read the largest over all targets, and with an `Account` dimension,
-/// which the hub's dashboard draws per account (org/hub.yaml). A region the scan could not
-/// list counts for nothing: without any, nothing is published (missing, not zero).
+/// at every detail. An organisation's target scan (`account`) publishes each with an `Account`
+/// dimension, which the hub's dashboard draws per account (org/hub.yaml), and the ones the
+/// hub's alarms read again without it (they read the largest over all targets): the hub
+/// alarms on no idle capacity, so `IdleCapacity` goes out per account only. A region the scan
+/// could not list counts for nothing: without any, nothing is published (missing, not zero).
 pub fn alarm_datums(inventories: &[&RegionInventory], account: Option<&str>) -> Vec<Datum> {
     // Regions that could not be listed are left out; with none listed, nothing is published.
     let listed: Vec<&RegionInventory> = inventories.iter().copied().filter(|i| i.listed()).collect();
@@ -144,7 +145,8 @@ pub fn alarm_datums(inventories: &[&RegionInventory], account: Option<&str>) -> 
         datum.dimensions.insert(0, ("Account", account.to_owned()));
         datum
     });
-    per_account.chain(totals.iter().cloned()).collect()
+    let alarmed = totals.iter().filter(|datum| datum.name != "IdleCapacity").cloned();
+    per_account.chain(alarmed).collect()
 }
 
 fn organisation_totals(inventories: &[&RegionInventory]) -> Vec<Datum> {
@@ -396,11 +398,12 @@ mod tests {
         other.region = "eu-central-1".into();
         let alarmed = alarm_datums(&[&inv, &other], None);
         assert_eq!(alarmed.len(), 5);
-        // A target's scan: the same five, and the five again per account.
+        // A target's scan: the five per account, and again the four the hub's alarms read.
         let targeted = alarm_datums(&[&inv, &other], Some("222233334444"));
         let (per_account, plain): (Vec<&Datum>, Vec<&Datum>) =
             targeted.iter().partition(|d| d.dimensions.first().is_some_and(|(k, _)| *k == "Account"));
-        assert_eq!(plain.into_iter().cloned().collect::<Vec<_>>(), alarmed);
+        let hub_alarms: Vec<Datum> = alarmed.iter().filter(|d| d.name != "IdleCapacity").cloned().collect();
+        assert_eq!(plain.into_iter().cloned().collect::<Vec<_>>(), hub_alarms);
         assert_eq!(per_account.len(), 5);
         assert!(per_account.iter().zip(&alarmed).all(|(a, b)| a.name == b.name && a.value == b.value));
         let value = |name: &str, dim: Option<&str>| {
