@@ -19,6 +19,13 @@ pub async fn observe(run: &mut RegionRun<'_>, settings: &Settings) -> Vec<Observ
     let Some(mut all) = reconcile::tagged_groups(run, |g| g.status != StreamGroupStatus::Expired).await else {
         return Vec::new();
     };
+    // Listed, not expired, and left out for unreadable tags: unknown, not absent.
+    let unread_groups: Vec<String> = run
+        .listed
+        .iter()
+        .filter(|g| g.status != StreamGroupStatus::Expired && !all.iter().any(|t| t.id == g.id))
+        .map(|g| g.id.clone())
+        .collect();
     let (region, errors) = (run.region, &mut *run.errors);
     // Expired groups, listed in this region: their tags if the service gives them.
     let expired: Vec<StreamGroup> = run
@@ -75,6 +82,9 @@ pub async fn observe(run: &mut RegionRun<'_>, settings: &Settings) -> Vec<Observ
     )
     .await;
     read_applications(region, &mut observed, run.now, settings, errors).await;
+    for o in &mut observed {
+        o.unread_groups = unread_groups.clone();
+    }
     observed
 }
 
@@ -171,6 +181,7 @@ async fn read_group(
         stream_urls,
         applications: BTreeMap::new(),
         predecessor_alive,
+        unread_groups: Vec::new(),
     })
 }
 

@@ -46,6 +46,9 @@ pub struct Observed {
     pub applications: BTreeMap<String, Application>,
     /// Whether the group its `watchdog:replaces` tag names still exists (and is not deleting).
     pub predecessor_alive: bool,
+    /// Groups of the region listed this run whose tags could not be read: any of them may be
+    /// this group's replacement, so no replacement is created or unlinked while they are unread.
+    pub unread_groups: Vec<String>,
 }
 
 impl Observed {
@@ -61,6 +64,7 @@ impl Observed {
             stream_urls: Vec::new(),
             applications: BTreeMap::new(),
             predecessor_alive: true,
+            unread_groups: Vec::new(),
         }
     }
 }
@@ -222,7 +226,19 @@ pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision
     }
 
     let planned_create = match &o.replacement {
+        // Its replacement may be a group whose tags (`watchdog:replaces`) could not be read:
+        // a create now could make a second one.
+        None if !o.unread_groups.is_empty() && !recreation_reasons(g, now, &settings.policy).is_empty() => {
+            let unread = o.unread_groups.join(", ");
+            decision.note(g, format!("due, but the tags of {unread} could not be read and one may already replace it: no recreation starts this run"));
+            false
+        }
         None => start_recreation(o, &steps, now, settings, &mut decision),
+        // Listed, only its tags unread: it exists, so the link stays.
+        Some(Replacement::Missing(id)) if o.unread_groups.contains(id) => {
+            decision.note(g, format!("the tags of its replacement {id} could not be read: it waits for the next run"));
+            false
+        }
         Some(Replacement::Missing(id)) => {
             decision.items.push(steps.unlink(format!("replacement {id} no longer exists")));
             false

@@ -517,3 +517,37 @@ async fn a_replacement_still_activating_is_waited_for_up_to_the_ceiling_inclusiv
     world.set_now(now() + Duration::minutes(92));
     assert_eq!(executed(&run(&recycler).await), ["create_replacement"]);
 }
+
+/// Crash-safety when a replacement's own tags cannot be read: the old group's link tag was
+/// never written (the run stopped between the create and the tag), so the replacement is
+/// found only by its `watchdog:replaces` tag. While that tag cannot be read, no second
+/// replacement is created; once it can, the recreation goes on with the first one.
+#[tokio::test]
+async fn a_replacement_whose_tags_cannot_be_read_is_never_created_twice() {
+    let world = World::new(now());
+    old_group(&world, "sg-OLD", &[("watchdog:recycle", "true")]);
+    let recycler = recycler(&world, &[]);
+    // The create succeeds; the link on the old group does not.
+    world.fail("TagResource", Some("sg-OLD"), ErrorKind::Other, None);
+    run(&recycler).await;
+    world.clear_faults();
+    let replacements = || world.groups().into_iter().filter(|g| g.id != "sg-OLD").map(|g| g.id).collect::<Vec<_>>();
+    let first = replacements();
+    assert_eq!(first.len(), 1, "one replacement created");
+    assert!(!world.group("sg-OLD").unwrap().tags.contains_key(state::REPLACEMENT), "the link was never written");
+
+    world.fail("ListTagsForResource", Some(&first[0]), ErrorKind::Throttled, None);
+    let report = run(&recycler).await;
+    assert_eq!(replacements(), first, "no second replacement: {:#?}", report.plan);
+    assert_eq!(world.calls_of("CreateStreamGroup"), 1);
+    assert!(
+        report.plan.notes.iter().any(|n| n.stream_group == "sg-OLD" && n.note.contains("no recreation starts")),
+        "{:#?}",
+        report.plan.notes
+    );
+
+    world.clear_faults();
+    run(&recycler).await;
+    assert_eq!(replacements(), first, "the first replacement goes on");
+    assert_eq!(world.calls_of("CreateStreamGroup"), 1);
+}

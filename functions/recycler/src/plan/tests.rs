@@ -653,3 +653,27 @@ fn waits_end_at_their_exact_instant_even_between_whole_seconds() {
     let failed = actions(&plan(std::slice::from_ref(&o), at(ceiling, 1), &s));
     assert_eq!(failed.first().map(String::as_str), Some("record_failed_replacement"), "{failed:?}");
 }
+
+#[test]
+fn a_group_whose_tags_were_not_read_may_be_the_replacement_so_nothing_is_created_or_unlinked() {
+    let due = group("sg-OLD", 29, &[("watchdog:recycle", "true")]);
+    // No link and no claimant seen, but one listed group's tags were not read.
+    let mut o = observed(due.clone());
+    assert_eq!(actions(&run(&o)), ["create_replacement"], "with every tag read, the recreation starts");
+    o.unread_groups = vec!["sg-N".into()];
+    let plan = run(&o);
+    assert!(plan.items.is_empty(), "{:#?}", plan.items);
+    assert!(plan.notes.iter().any(|n| n.note.contains("the tags of sg-N could not be read")), "{:#?}", plan.notes);
+    // Not due: nothing to hold, nothing said.
+    let mut young = observed(group("sg-YOUNG", 3, &[("watchdog:recycle", "true")]));
+    young.unread_groups = vec!["sg-N".into()];
+    let plan = run(&young);
+    assert!(plan.items.is_empty() && plan.notes.is_empty(), "{plan:#?}");
+
+    // The link names a group that was listed, only its tags unread: the link stays.
+    let mut linked = observed(group("sg-OLD", 29, &[("watchdog:recycle", "true"), (state::REPLACEMENT, "sg-N")]));
+    linked.replacement = Some(Replacement::Missing("sg-N".into()));
+    assert_eq!(actions(&run(&linked)), ["unlink"], "a replacement that is gone is unlinked");
+    linked.unread_groups = vec!["sg-N".into()];
+    assert!(run(&linked).items.is_empty(), "one that exists is not");
+}
