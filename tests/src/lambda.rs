@@ -260,7 +260,8 @@ impl LambdaWatch {
             family.extend(processes.iter().filter(|(_, ppid, _)| *ppid == parent).map(|(pid, _, _)| *pid));
             i += 1;
         }
-        let suffixes = [format!("target/debug/{binary}"), format!("target/release/{binary}")];
+        // Whatever the target directory is called (CARGO_TARGET_DIR may name any).
+        let suffixes = [format!("/debug/{binary}"), format!("/release/{binary}")];
         let victims: Vec<u32> = processes
             .iter()
             .filter(|(pid, _, args)| family.contains(pid) && suffixes.iter().any(|s| args.ends_with(s.as_str())))
