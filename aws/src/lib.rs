@@ -28,6 +28,13 @@ pub async fn connect(connection: &Connection) -> Ports {
     ports(&sdk, connection)
 }
 
+/// As [`connect`], and AWS Organizations from the same configuration (one load of the chain):
+/// the hub's scanner lists the organisation's targets with it.
+pub async fn connect_with_organisation(connection: &Connection) -> (Ports, organizations::Organizations) {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    (ports(&sdk, connection), organizations::Organizations::new(&sdk))
+}
+
 /// As [`connect`], from a given SDK configuration.
 pub fn ports(sdk: &aws_types::SdkConfig, connection: &Connection) -> Ports {
     let stats = CallStats::default();

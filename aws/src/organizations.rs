@@ -17,11 +17,6 @@ impl Organizations {
     pub fn new(sdk: &aws_types::SdkConfig) -> Self {
         Self { client: aws_sdk_organizations::Client::new(sdk) }
     }
-
-    /// From the standard configuration chain (`AWS_ENDPOINT_URL_ORGANIZATIONS` included).
-    pub async fn connect() -> Self {
-        Self::new(&aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await)
-    }
 }
 
 #[async_trait]

@@ -38,9 +38,8 @@ pub const OPERATIONS: &[Operation] = &[
 impl Scanner {
     /// The scanner on AWS (or whatever the standard endpoint variables point at).
     pub async fn connect(config: Config) -> Self {
-        let ports = watchdog_aws::connect(&config.connection).await;
-        let directory = Arc::new(watchdog_aws::organizations::Organizations::connect().await);
-        Self::new(config, ports).with_directory(directory)
+        let (ports, directory) = watchdog_aws::connect_with_organisation(&config.connection).await;
+        Self::new(config, ports).with_directory(Arc::new(directory))
     }
 }
 
