@@ -272,10 +272,17 @@ mod tests {
 
     #[test]
     fn unit_ids_as_organizations_writes_them() {
-        for good in ["r-ab12", "ou-ab12-games001", "ou-exampleroot-exampleou1"] {
+        let (root_32, ou_32) = ("r".repeat(32), "o".repeat(32));
+        let longest = [format!("r-{root_32}"), format!("ou-{root_32}-{ou_32}")];
+        for good in ["r-ab12", "ou-ab12-games001", "ou-exampleroot-exampleou1"]
+            .into_iter()
+            .chain(longest.iter().map(String::as_str))
+        {
             assert!(is_unit_id(good), "{good}");
         }
-        for bad in ["", "r-", "ou-ab12", "ou-AB12-games001", "games", "ou-ab12-short", "111122223333"] {
+        let too_long = [format!("r-{root_32}x"), format!("ou-{root_32}x-games001"), format!("ou-ab12-{ou_32}x")];
+        let bad = ["", "r-", "r-ab1", "ou-ab12", "ou-AB12-games001", "games", "ou-ab12-gameso1", "111122223333"];
+        for bad in bad.into_iter().chain(too_long.iter().map(String::as_str)) {
             assert!(!is_unit_id(bad), "{bad}");
         }
     }

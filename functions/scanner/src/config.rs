@@ -200,6 +200,7 @@ impl FromEnv for Config {
                 }
             },
             dry_run,
+            // The model's TagKey: 1 to 128 characters (emulator/model/service-2.json).
             owner_tag_key: match get(lookup, "OWNER_TAG_KEY") {
                 Some(key) if key.chars().count() > 128 => {
                     return Err(ConfigError::Invalid {
@@ -248,6 +249,14 @@ fn alert_delivery(lookup: Lookup<'_>, findings_topic: bool, digest_topic: bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_owner_tag_key_is_a_tag_key_of_at_most_128_characters() {
+        let with = |key: &str| Config::from_pairs(&[("AWS_REGION", "us-west-2"), ("OWNER_TAG_KEY", key)]);
+        assert_eq!(with(&"k".repeat(128)).unwrap().owner_tag_key.map(|k| k.len()), Some(128));
+        assert!(matches!(with(&"k".repeat(129)), Err(ConfigError::Invalid { variable: "OWNER_TAG_KEY", .. })));
+        assert_eq!(with("").unwrap().owner_tag_key, None, "empty: no owner is read");
+    }
 
     #[test]
     fn defaults_come_from_the_function_region() {
