@@ -78,10 +78,15 @@ impl Delivered {
 
 impl LocalAws {
     pub async fn connect() -> Self {
+        Self::connect_as("test").await
+    }
+
+    /// As `connect`, signed with `access_key_id`: LocalStack takes a 12-digit one as the account.
+    pub async fn connect_as(access_key_id: &str) -> Self {
         let url = localstack_url();
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-west-2"))
-            .credentials_provider(aws_sdk_sns::config::Credentials::new("test", "test", None, None, "tests"))
+            .credentials_provider(aws_sdk_sns::config::Credentials::new(access_key_id, "test", None, None, "tests"))
             .endpoint_url(&url)
             .load()
             .await;
@@ -193,6 +198,18 @@ impl LocalAws {
     }
 }
 
+/// A value as an env file holds it: quoted where the parser would otherwise stop, as at the
+/// space and parentheses of "rate(1 hour)" (single quotes keep everything inside literal).
+fn env_file_value(value: &str) -> String {
+    let plain = value.chars().all(|c| c.is_ascii_alphanumeric() || "_-.,:/@{}[]\"*+=".contains(c));
+    if plain || value.is_empty() {
+        value.to_owned()
+    } else {
+        assert!(!value.contains('\''), "an env file cannot hold {value:?} in single quotes");
+        format!("'{value}'")
+    }
+}
+
 /// `cargo lambda watch` on a free port with the given environment; stopped (its whole
 /// process group) when dropped.
 pub struct LambdaWatch {
@@ -212,7 +229,7 @@ impl LambdaWatch {
         let port = free_port();
         // Outside the workspace, so watch never sees it change.
         let env_file = std::env::temp_dir().join(format!("watchdog-{name}-{port}.env"));
-        let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        let text: String = env.iter().map(|(k, v)| format!("{k}={}\n", env_file_value(v))).collect();
         std::fs::write(&env_file, text).expect("write env file");
         let log_file = std::env::temp_dir().join(format!("watchdog-{name}-{port}.log"));
         let log = std::fs::File::create(&log_file).expect("log");

@@ -1,4 +1,5 @@
-//! Least privilege, checked against the code: for every function in template.yaml, the
+//! Least privilege, checked against the code: for every function in template.yaml (and in
+//! org/spoke-remediation.json, the organisation's spoke remediation derived from it), the
 //! gameliftstreams actions its IAM policy allows must be exactly the actions its declared
 //! operations need (`Operation::iam_actions`, in `watchdog_core::operations`, where every
 //! write is described once). A function cannot call an operation it does not declare: the in-memory world its
@@ -25,6 +26,8 @@ fn declared(binary: &str) -> &'static [Operation] {
 }
 
 struct Function {
+    /// The binary, and for the spoke's functions " in the spoke".
+    name: String,
     binary: String,
     statements: Vec<Value>,
 }
@@ -46,16 +49,55 @@ fn functions(template: &Value) -> Vec<Function> {
             .iter()
             .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default())
             .collect();
-        out.push(Function { binary, statements });
+        out.push(Function { name: binary.clone(), binary, statements });
     }
     out
 }
 
+/// The spoke's functions (CloudFormation, expanded by the SAM translator): each function's
+/// statements are its role's inline policies.
+fn spoke_functions() -> Vec<Function> {
+    let text = std::fs::read_to_string(workspace_root().join("org/spoke-remediation.json")).unwrap();
+    let spoke: Value = serde_yaml::from_str(&text).unwrap();
+    let resources = &spoke["Resources"];
+    let mut out = Vec::new();
+    for (_, resource) in resources.as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Lambda::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().expect("Binary").to_owned();
+        let role = resource["Properties"]["Role"]["Fn::GetAtt"][0].as_str().expect("the function's role");
+        let statements = resources[role]["Properties"]["Policies"]
+            .as_sequence()
+            .expect("inline policies")
+            .iter()
+            .flat_map(|p| p["PolicyDocument"]["Statement"].as_sequence().cloned().unwrap_or_default())
+            .collect();
+        out.push(Function { name: format!("{binary} in the spoke"), binary, statements });
+    }
+    assert_eq!(out.len(), 2, "the spoke runs the recycler and the trimmer");
+    out
+}
+
+/// The functions of both templates.
+fn every_function() -> Vec<Function> {
+    let mut all = functions(&template());
+    all.extend(spoke_functions());
+    all
+}
+
+/// The strings of a policy element; an intrinsic as its argument (`!Ref X` and `{"Ref": "X"}`
+/// as "X", `!GetAtt X.Arn` and `{"Fn::GetAtt": ["X", "Arn"]}` as "X.Arn", a Sub as its text).
 fn strings(value: &Value) -> Vec<String> {
     match value {
         Value::String(s) => vec![s.clone()],
         Value::Sequence(items) => items.iter().flat_map(strings).collect(),
         Value::Tagged(tagged) => strings(&tagged.value),
+        Value::Mapping(map) if map.len() == 1 => match map.iter().next() {
+            Some((Value::String(key), argument)) if key == "Fn::GetAtt" => vec![strings(argument).join(".")],
+            Some((Value::String(key), argument)) if key == "Ref" || key == "Fn::Sub" => strings(argument),
+            _ => Vec::new(),
+        },
         _ => Vec::new(),
     }
 }
@@ -71,23 +113,24 @@ fn allowed_gamelift_actions(function: &Function) -> BTreeSet<String> {
 
 #[test]
 fn each_policy_allows_exactly_the_gameliftstreams_actions_its_operations_need() {
-    let template = template();
-    let functions = functions(&template);
-    let binaries: BTreeSet<&str> = functions.iter().map(|f| f.binary.as_str()).collect();
-    assert_eq!(binaries, BTreeSet::from(["gls-watchdog-recycler", "gls-watchdog-scanner", "gls-watchdog-trimmer"]));
-    for function in &functions {
+    let binaries: BTreeSet<String> = functions(&template()).into_iter().map(|f| f.binary).collect();
+    assert_eq!(
+        binaries,
+        BTreeSet::from(["gls-watchdog-recycler", "gls-watchdog-scanner", "gls-watchdog-trimmer"].map(String::from))
+    );
+    for function in &every_function() {
         let called: BTreeSet<String> = Operation::iam_actions_of(declared(&function.binary))
             .into_iter()
             .filter_map(|a| a.strip_prefix("gameliftstreams:").map(str::to_owned))
             .collect();
         let allowed = allowed_gamelift_actions(function);
-        assert!(!called.is_empty(), "{}: declares no operations", function.binary);
+        assert!(!called.is_empty(), "{}: declares no operations", function.name);
         let missing: Vec<_> = called.difference(&allowed).collect();
         let unused: Vec<_> = allowed.difference(&called).collect();
         assert!(
             missing.is_empty() && unused.is_empty(),
             "{}: the code needs {missing:?} without permission; the policy allows {unused:?} the code never calls",
-            function.binary
+            function.name
         );
     }
 }
@@ -114,8 +157,7 @@ fn the_scanner_cannot_change_streaming_and_tags_only_its_alert_memory() {
 
 #[test]
 fn resources_are_this_accounts_and_publishing_is_scoped() {
-    let template = template();
-    for function in functions(&template) {
+    for function in every_function() {
         for statement in &function.statements {
             let actions = strings(&statement["Action"]);
             let resources = strings(&statement["Resource"]);
@@ -133,14 +175,14 @@ fn resources_are_this_accounts_and_publishing_is_scoped() {
                             assert!(
                                 ACCOUNT_LIST_OPERATIONS.contains(&op) || narrowed,
                                 "{}: {op} on * without a narrowing condition",
-                                function.binary
+                                function.name
                             );
                         }
                     } else {
                         assert!(
                             resource.contains(":gameliftstreams:*:${AWS::AccountId}:"),
                             "{}: {resource} is not this account's",
-                            function.binary
+                            function.name
                         );
                     }
                 }
@@ -150,17 +192,19 @@ fn resources_are_this_accounts_and_publishing_is_scoped() {
                     strings(&statement["Condition"]["StringEquals"]["cloudwatch:namespace"]),
                     ["MetricNamespace"],
                     "{}: PutMetricData limited to the watchdog's namespace",
-                    function.binary
+                    function.name
                 );
             }
             if actions.contains(&"sns:Publish".to_owned()) {
                 assert!(
                     resources.iter().all(|r| ["FindingsTopic", "DigestTopic", "ActionsTopic"].contains(&r.as_str())),
                     "{}: publishes only to its own topics: {resources:?}",
-                    function.binary
+                    function.name
                 );
             }
-            assert!(!actions.iter().any(|a| a.ends_with(":*")), "{}: wildcard action", function.binary);
+            assert!(!actions.iter().any(|a| a.ends_with(":*")), "{}: wildcard action", function.name);
+            // A function acts only in its own account: it assumes no role.
+            assert!(!actions.iter().any(|a| a.starts_with("sts:")), "{}: assumes a role", function.name);
         }
     }
 }
@@ -221,8 +265,7 @@ fn supports_condition(supported: &[String], key: &str) -> bool {
 #[test]
 fn every_statement_fits_the_service_authorization_reference() {
     let reference = reference();
-    let template = template();
-    for function in functions(&template) {
+    for function in every_function() {
         for statement in &function.statements {
             let actions: Vec<String> = strings(&statement["Action"])
                 .into_iter()
@@ -244,24 +287,24 @@ fn every_statement_fits_the_service_authorization_reference() {
                 .unwrap_or_default();
             for action in &actions {
                 let entry = &reference["actions"][action.as_str()];
-                assert!(entry.is_object(), "{}: {action} is not in the reference", function.binary);
+                assert!(entry.is_object(), "{}: {action} is not in the reference", function.name);
                 let types: Vec<String> = serde_json::from_value(entry["resource_types"].clone()).unwrap();
                 let keys: Vec<String> = serde_json::from_value(entry["condition_keys"].clone()).unwrap();
                 for resource in &resources {
                     if types.is_empty() {
-                        assert_eq!(resource, "*", "{}: {action} has no resource-level permissions", function.binary);
+                        assert_eq!(resource, "*", "{}: {action} has no resource-level permissions", function.name);
                     } else {
                         let fits = types.iter().any(|t| {
                             is_arn_of(resource, reference["resource_types"][t.as_str()].as_str().unwrap_or_default())
                         });
-                        assert!(fits, "{}: {action} on {resource}, not a {types:?} ARN", function.binary);
+                        assert!(fits, "{}: {action} on {resource}, not a {types:?} ARN", function.name);
                     }
                 }
                 for key in &condition_keys {
                     assert!(
                         supports_condition(&keys, key),
                         "{}: {action} does not support the condition key {key} (it supports {keys:?})",
-                        function.binary
+                        function.name
                     );
                 }
             }
