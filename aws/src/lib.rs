@@ -12,6 +12,7 @@ pub mod gamelift;
 pub mod lambda;
 pub mod organizations;
 pub mod reach;
+pub mod s3;
 pub mod sns;
 
 use call_stats::CallStats;
@@ -28,11 +29,15 @@ pub async fn connect(connection: &Connection) -> Ports {
     ports(&sdk, connection)
 }
 
-/// As [`connect`], and AWS Organizations from the same configuration (one load of the chain):
-/// the hub's scanner lists the organisation's targets with it.
-pub async fn connect_with_organisation(connection: &Connection) -> (Ports, organizations::Organizations) {
+/// As [`connect`], and what the hub's scanner reads besides (AWS Organizations for the
+/// targets, S3 for the map's results), from the same configuration (one load of the chain).
+pub async fn connect_hub(connection: &Connection) -> (Ports, watchdog_core::organisation::HubPorts) {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    (ports(&sdk, connection), organizations::Organizations::new(&sdk))
+    let hub = watchdog_core::organisation::HubPorts {
+        directory: Arc::new(organizations::Organizations::new(&sdk)),
+        results: Arc::new(s3::S3Results::new(&sdk)),
+    };
+    (ports(&sdk, connection), hub)
 }
 
 /// As [`connect`], from a given SDK configuration.

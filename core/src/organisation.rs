@@ -48,6 +48,21 @@ pub trait AccountDirectory: Send + Sync {
     async fn units_in(&self, parent: &str) -> Result<Vec<String>, String>;
 }
 
+/// Where the hub's Distributed Map wrote its children's results (its ResultWriter): S3.
+#[async_trait]
+pub trait ResultStore: Send + Sync {
+    /// An object's text (GetObject); the error names the object.
+    async fn read(&self, bucket: &str, key: &str) -> Result<String, String>;
+}
+
+/// What the hub's scanner reads besides the targets' GameLift Streams: the organisation's
+/// tree (the first state's target list) and the map's results (the last state's digest).
+#[derive(Clone)]
+pub struct HubPorts {
+    pub directory: std::sync::Arc<dyn AccountDirectory>,
+    pub results: std::sync::Arc<dyn ResultStore>,
+}
+
 /// One (account, region) to scan.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -83,7 +83,7 @@ start_localstack() {
   stop_pidfile localstack
   echo "== starting LocalStack (CloudWatch, SNS, SQS, STS, EventBridge, CloudFormation, IAM) on $LOCALSTACK_URL"
   # DISABLE_EVENTS: no analytics calls to the outside (they hang shutdown on a closed network).
-  GATEWAY_LISTEN="127.0.0.1:${LOCALSTACK_PORT}" SERVICES=cloudwatch,sns,sqs,sts,events,cloudformation,iam DISABLE_EVENTS=1 \
+  GATEWAY_LISTEN="127.0.0.1:${LOCALSTACK_PORT}" SERVICES=cloudwatch,sns,sqs,sts,events,cloudformation,iam,s3 DISABLE_EVENTS=1 \
     SKIP_SSL_CERT_DOWNLOAD=1 LOCALSTACK_VOLUME_DIR="$RUN_DIR/localstack" \
     "$VENV/bin/python" -m localstack.runtime.main >"$RUN_DIR/localstack.log" 2>&1 &
   echo $! >"$RUN_DIR/localstack.pid"

@@ -5,11 +5,17 @@
 use crate::lambda::workspace_root;
 use serde_json::{Map, Value};
 
+/// The bucket the tests give the map's ResultWriter (org/hub.yaml's MapResultsBucket).
+pub const MAP_RESULTS_BUCKET: &str = "gls-watchdog-map-results";
+
 /// The hub's state machine definition, with the template's DefinitionSubstitutions applied.
 pub fn definition(read_role: &str, scanner: &str) -> Value {
     let text = std::fs::read_to_string(workspace_root().join("org/scan-organisation.asl.json")).unwrap();
-    serde_json::from_str(&text.replace("${ReadRoleName}", read_role).replace("${ScannerFunctionArn}", scanner))
-        .expect("the definition is JSON")
+    let text = text
+        .replace("${ReadRoleName}", read_role)
+        .replace("${ScannerFunctionArn}", scanner)
+        .replace("${MapResultsBucket}", MAP_RESULTS_BUCKET);
+    serde_json::from_str(&text).expect("the definition is JSON")
 }
 
 /// A JSONPath of the forms the definition uses: `$.a.b` on the state's input, `$$.a.b` on
@@ -99,4 +105,63 @@ pub fn map_children(definition: &Value, map_input: &Value) -> Vec<Child> {
             Child { item, input, payload }
         })
         .collect()
+}
+
+/// The map state's output for its children's `results`, placed at its ResultPath. With a
+/// ResultWriter, the results go to S3 first, as the definition's WriterConfig asks (the Step
+/// Functions developer guide, ResultWriter (Map): COMPACT "returns the output of the child
+/// workflow executions", JSON "formats the results as a JSON array"), under
+/// `<Prefix>/<map run id>/` beside a manifest naming the file, and the map's output names the
+/// manifest. The manifest's and the output's shapes are LocalStack's (resource_eval_s3.py).
+/// Every child here succeeds (its Catch turns a failure into a result), so one SUCCEEDED file.
+pub async fn map_output(map: &Value, map_input: &Value, results: Vec<Value>, s3: &aws_sdk_s3::Client) -> Value {
+    let Some(writer) = map.get("ResultWriter") else {
+        return with_result(map, map_input, Value::Array(results));
+    };
+    assert_eq!(writer["Resource"], "arn:aws:states:::s3:putObject");
+    assert_eq!(
+        writer["WriterConfig"],
+        serde_json::json!({ "OutputType": "JSON", "Transformation": "COMPACT" }),
+        "this driver writes COMPACT JSON only"
+    );
+    let bucket = writer["Parameters"]["Bucket"].as_str().expect("the ResultWriter's Bucket");
+    let prefix = writer["Parameters"]["Prefix"].as_str().unwrap_or_default().trim_end_matches('/');
+    let run = format!("run-{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let map_run_arn =
+        format!("arn:aws:states:us-west-2:000000000000:mapRun:gls-watchdog-organisation/ScanTargets:{run}");
+    let file = format!("{prefix}/{run}/SUCCEEDED_0.json");
+    let body = Value::Array(results).to_string();
+    let size = body.len();
+    put(s3, bucket, &file, body).await;
+    let manifest_key = format!("{prefix}/{run}/manifest.json");
+    let manifest = serde_json::json!({
+        "DestinationBucket": bucket,
+        "MapRunArn": map_run_arn,
+        "ResultFiles": { "FAILED": [], "PENDING": [], "SUCCEEDED": [{ "Key": file, "Size": size }] },
+    });
+    put(s3, bucket, &manifest_key, manifest.to_string()).await;
+    let output = serde_json::json!({
+        "MapRunArn": map_run_arn,
+        "ResultWriterDetails": { "Bucket": bucket, "Key": manifest_key },
+    });
+    with_result(map, map_input, output)
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: String) {
+    // The bucket is the stack's; here the first writer makes it, in the client's Region.
+    let region = s3.config().region().map(|r| r.to_string()).unwrap_or_else(|| "us-west-2".into());
+    let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region.as_str()))
+        .build();
+    if let Err(e) = s3.create_bucket().bucket(bucket).create_bucket_configuration(location).send().await {
+        let e = e.into_service_error();
+        assert!(e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists(), "s3://{bucket}: {e:?}");
+    }
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into_bytes().into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("s3://{bucket}/{key}: {:?}", e.into_service_error()));
 }

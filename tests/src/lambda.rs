@@ -33,6 +33,8 @@ pub fn local_env(emulator_url: &str, localstack_url: &str) -> Vec<(&'static str,
         // The hub's scanner assumes the spokes' read roles there.
         ("AWS_ENDPOINT_URL_STS", localstack_url.to_owned()),
         ("AWS_ENDPOINT_URL_EVENTBRIDGE", localstack_url.to_owned()),
+        // The hub's digest reads the map's results there.
+        ("AWS_ENDPOINT_URL_S3", localstack_url.to_owned()),
         ("WATCHDOG_CLOCK_URL", format!("{emulator_url}/_emulator/clock")),
     ]
 }
@@ -59,6 +61,8 @@ pub struct LocalAws {
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub events: aws_sdk_eventbridge::Client,
+    /// Path-style, as LocalStack serves buckets on 127.0.0.1.
+    pub s3: aws_sdk_s3::Client,
 }
 
 /// A message that reached an SQS queue subscribed to a topic.
@@ -96,6 +100,7 @@ impl LocalAws {
             sns: aws_sdk_sns::Client::new(&sdk),
             sqs: aws_sdk_sqs::Client::new(&sdk),
             events: aws_sdk_eventbridge::Client::new(&sdk),
+            s3: aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build()),
         }
     }
 

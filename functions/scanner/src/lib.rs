@@ -38,8 +38,8 @@ pub const OPERATIONS: &[Operation] = &[
 impl Scanner {
     /// The scanner on AWS (or whatever the standard endpoint variables point at).
     pub async fn connect(config: Config) -> Self {
-        let (ports, directory) = watchdog_aws::connect_with_organisation(&config.connection).await;
-        Self::new(config, ports).with_directory(Arc::new(directory))
+        let (ports, hub) = watchdog_aws::connect_hub(&config.connection).await;
+        Self::new(config, ports).with_hub(hub)
     }
 }
 
@@ -72,7 +72,8 @@ impl Scanner {
     async fn organisation_targets(&self, sources: Value) -> Result<TargetList, Diagnostic> {
         let sources = organisation::parse_sources(sources).map_err(|e| watchdog_aws::lambda::diagnostic(e.into()))?;
         let regions = &self.config.connection.regions;
-        Ok(watchdog_core::organisation::list_targets(self.directory.as_deref(), &sources, regions).await)
+        let directory = self.hub.as_ref().map(|hub| hub.directory.as_ref());
+        Ok(watchdog_core::organisation::list_targets(directory, &sources, regions).await)
     }
 
     /// The organisation's digest (the hub's last state): every target's result in one message
@@ -80,7 +81,14 @@ impl Scanner {
     async fn organisation_digest(&self, event: Value) -> Result<Report, Diagnostic> {
         use watchdog_core::reconcile::RunError;
         let diagnostic = watchdog_aws::lambda::diagnostic;
-        let results = organisation::parse(event).map_err(|e| diagnostic(e.into()))?;
+        let event = organisation::parse(event).map_err(|e| diagnostic(e.into()))?;
+        // Where the map wrote its results to S3, a result that cannot be read fails the digest
+        // (the org-scan-failed alarm) rather than leave a target out of it.
+        let store = self.hub.as_ref().map(|hub| hub.results.as_ref());
+        let results = event
+            .load(store)
+            .await
+            .map_err(|message| Diagnostic { error_type: "MapResultsNotRead".into(), error_message: message })?;
         let Some(topic) = self.config.digest_topic_arn.clone() else {
             return Err(Diagnostic {
                 error_type: "InvalidConfiguration".into(),

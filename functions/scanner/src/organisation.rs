@@ -1,8 +1,9 @@
 //! The organisation's two ends around the hub's Distributed Map (org/scan-organisation.asl.json):
 //! - first, `{"organisation_targets": {...}}`: the run's (account, region) targets, from the
 //!   list and from organisational units (`watchdog_core::organisation`);
-//! - last, `{"organisation_digest": [...], ...}`: every target's result (its counts, or why
-//!   it could not be scanned), with the units not listed and the accounts skipped, as one
+//! - last, `{"organisation_digest": ..., ...}`: every target's result (its counts, or why
+//!   it could not be scanned; in S3 where the map's ResultWriter put them, `map_results`),
+//!   with the units not listed and the accounts skipped, as one
 //!   message for people, grouped by account and region, in the chat custom-notification form
 //!   the per-scan digest uses (schemas/chatbot-custom-notification.schema.json).
 
@@ -12,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use watchdog_core::event_fields::EventError;
-use watchdog_core::organisation::{AccountSkipped, TargetSources, UnitNotListed};
+use watchdog_core::organisation::{AccountRegion, AccountSkipped, ResultStore, TargetSources, UnitNotListed};
+
+mod map_results;
+pub use map_results::WrittenResults;
 use watchdog_core::ports::Message;
 
 /// The sources of an `organisation_targets` event; errors name the field.
@@ -40,12 +44,83 @@ pub struct TargetResult {
 /// The digest state's payload: the map's results and what the target list could not give.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DigestRequest {
-    pub organisation_digest: Vec<TargetResult>,
+pub struct DigestEvent {
+    pub organisation_digest: MapResults,
     #[serde(default)]
     pub units_not_listed: Vec<UnitNotListed>,
     #[serde(default)]
     pub accounts_skipped: Vec<AccountSkipped>,
+    /// The run's targets (the first state's list): one with no result is named, not lost.
+    #[serde(default)]
+    pub listed_targets: Option<Vec<AccountRegion>>,
+}
+
+/// The map's results: in the state (a list) or where its ResultWriter wrote them.
+#[derive(Debug, Clone)]
+pub enum MapResults {
+    Inline(Vec<TargetResult>),
+    Written(WrittenResults),
+}
+
+/// By the value's form, so that an error still names the entry and field (an untagged enum
+/// would only say that no form matched).
+impl<'de> Deserialize<'de> for MapResults {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Form;
+        impl<'de> serde::de::Visitor<'de> for Form {
+            type Value = MapResults;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("the map's results: a list, or its ResultWriter's output ({\"ResultWriterDetails\": ...})")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<MapResults, A::Error> {
+                let mut results = Vec::new();
+                while let Some(result) = seq.next_element()? {
+                    results.push(result);
+                }
+                Ok(MapResults::Inline(results))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<MapResults, A::Error> {
+                WrittenResults::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(MapResults::Written)
+            }
+        }
+        deserializer.deserialize_any(Form)
+    }
+}
+
+/// Every target's result, with what the target list could not give.
+#[derive(Debug, Clone)]
+pub struct DigestRequest {
+    pub results: Vec<TargetResult>,
+    pub units_not_listed: Vec<UnitNotListed>,
+    pub accounts_skipped: Vec<AccountSkipped>,
+}
+
+impl DigestEvent {
+    /// The results, read from `store` where the map wrote them; a listed target without one
+    /// is a target not scanned.
+    pub async fn load(self, store: Option<&dyn ResultStore>) -> Result<DigestRequest, String> {
+        let mut results = match self.organisation_digest {
+            MapResults::Inline(results) => results,
+            MapResults::Written(written) => {
+                let store = store.ok_or("the map's results are in S3, and this scanner has no S3 client")?;
+                map_results::read(store, &written).await?
+            }
+        };
+        for listed in self.listed_targets.unwrap_or_default() {
+            let has_result =
+                results.iter().any(|r| r.target.account == listed.account && r.target.region == listed.region);
+            if !has_result {
+                results.push(TargetResult {
+                    target: Target { account: listed.account, region: listed.region, role_name: String::new() },
+                    counts: None,
+                    failed: true,
+                    error: Some("NoResult".into()),
+                    cause: Some("the map recorded no result for this target".into()),
+                });
+            }
+        }
+        Ok(DigestRequest { results, units_not_listed: self.units_not_listed, accounts_skipped: self.accounts_skipped })
+    }
 }
 
 /// What the organisation's digest said, in the function's answer.
@@ -72,7 +147,7 @@ impl Summary {
 }
 
 /// An `organisation_digest` event; errors name the entry.
-pub fn parse(event: Value) -> Result<DigestRequest, EventError> {
+pub fn parse(event: Value) -> Result<DigestEvent, EventError> {
     watchdog_core::event_fields::deserialize(event, "").map_err(|e| e.in_event("organisation digest"))
 }
 
@@ -98,7 +173,7 @@ fn findings_line(findings: &BTreeMap<String, u64>) -> (String, u64) {
 /// The digest: the units not listed and the accounts skipped first, then one line per target
 /// under its account, the ones not scanned first.
 pub fn digest(request: &DigestRequest, at: DateTime<Utc>) -> (Message, Summary) {
-    let results = &request.organisation_digest;
+    let results = &request.results;
     let mut by_account: BTreeMap<&str, Vec<&TargetResult>> = BTreeMap::new();
     for result in results {
         by_account.entry(result.target.account.as_str()).or_default().push(result);
@@ -156,7 +231,7 @@ pub fn owner_digests(request: &DigestRequest, at: DateTime<Utc>) -> Vec<(String,
     /// One target's findings for an owner: account, region, count by severity.
     type OwnerTarget<'a> = (&'a str, &'a str, BTreeMap<String, u64>);
     let mut by_owner: BTreeMap<String, Vec<OwnerTarget>> = BTreeMap::new();
-    for result in request.organisation_digest.iter().filter(|r| !r.failed) {
+    for result in request.results.iter().filter(|r| !r.failed) {
         let owners = result.counts.as_ref().and_then(|c| c["findings_by_owner"].as_object());
         for (owner, by_severity) in owners.into_iter().flatten() {
             let target = &result.target;
@@ -227,15 +302,37 @@ fn chat_message(headline: &str, lines: &[String], context: Value, id: String, ow
 mod tests {
     use super::*;
 
+    /// The digest request of an event whose results are in it.
+    fn loaded(event: Value) -> DigestRequest {
+        let event = parse(event).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(event.load(None)).unwrap()
+    }
+
+    #[test]
+    fn a_listed_target_without_a_result_is_named_not_scanned() {
+        let request = loaded(json!({
+            "organisation_digest": [{ "target": { "account": "222233334444", "region": "us-west-2", "role_name": "r" },
+              "counts": { "stream_groups": 1, "findings_by_severity": {} } }],
+            "listed_targets": [
+                { "account": "222233334444", "region": "us-west-2" },
+                { "account": "333344445555", "region": "us-west-2" }
+            ]
+        }));
+        let (message, summary) = digest(&request, DateTime::from_timestamp(1_800_000_000, 0).unwrap());
+        assert_eq!(summary.targets, 2);
+        assert_eq!(summary.not_scanned, ["333344445555/us-west-2"]);
+        assert!(message.body.contains("the map recorded no result for this target"), "{}", message.body);
+    }
+
     #[test]
     fn targets_are_grouped_by_account_and_the_ones_not_scanned_named() {
-        let request = parse(json!({ "organisation_digest": [
+        let request = loaded(json!({ "organisation_digest": [
             { "target": { "account": "222233334444", "region": "us-west-2", "role_name": "r" },
               "counts": { "stream_groups": 3, "findings_by_severity": { "critical": 1, "warning": 2 } } },
             { "target": { "account": "333344445555", "region": "eu-central-1", "role_name": "r" },
               "failed": true, "error": "Lambda.Unknown", "cause": "AccessDeniedException: not authorized" },
-        ]}))
-        .unwrap();
+        ]}));
         let (message, summary) = digest(&request, DateTime::from_timestamp(1_800_000_000, 0).unwrap());
         assert_eq!(summary.findings, 3);
         assert_eq!(summary.not_scanned, ["333344445555/eu-central-1"]);
@@ -259,7 +356,7 @@ mod tests {
             parse_sources(fixture("scanner-organisation-targets.json")["organisation_targets"].clone()).unwrap();
         assert_eq!(sources.organizational_units, ["ou-ab12-games001"]);
         assert!(watchdog_core::organisation::is_unit_id(&sources.organizational_units[0]));
-        let request = parse(fixture("scanner-organisation-digest.json")).unwrap();
+        let request = loaded(fixture("scanner-organisation-digest.json"));
         let (_, summary) = digest(&request, DateTime::from_timestamp(1_800_000_000, 0).unwrap());
         assert_eq!((summary.targets, summary.targets_not_scanned(), summary.findings), (2, 2, 3));
         assert_eq!(owner_digests(&request, DateTime::from_timestamp(1_800_000_000, 0).unwrap()).len(), 1);
@@ -267,15 +364,14 @@ mod tests {
 
     #[test]
     fn each_owner_gets_a_digest_of_its_own_findings_with_the_owner_attribute() {
-        let request = parse(json!({ "organisation_digest": [
+        let request = loaded(json!({ "organisation_digest": [
             { "target": { "account": "222233334444", "region": "us-west-2", "role_name": "r" },
               "counts": { "stream_groups": 3, "findings_by_severity": { "critical": 1, "warning": 2 },
                           "findings_by_owner": { "racing": { "critical": 1 }, "tactics": { "warning": 2 } } } },
             { "target": { "account": "333344445555", "region": "eu-central-1", "role_name": "r" },
               "counts": { "stream_groups": 1, "findings_by_severity": { "warning": 1 },
                           "findings_by_owner": { "racing": { "warning": 1 } } } },
-        ]}))
-        .unwrap();
+        ]}));
         let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let (whole, _) = digest(&request, at);
         assert!(!whole.attributes.contains_key("owner"), "the organisation's digest is nobody's");
@@ -292,20 +388,20 @@ mod tests {
         let (_, tactics) = &owners[1];
         assert!(!tactics.body.contains("333344445555"), "only its own targets");
         // Scans without OWNER_TAG_KEY name no owner: no owner digest.
-        let plain = parse(json!({ "organisation_digest": [{ "target": { "account": "222233334444", "region": "us-west-2", "role_name": "r" },
-            "counts": { "stream_groups": 1, "findings_by_severity": {}, "findings_by_owner": {} } }] }))
-        .unwrap();
+        let plain = loaded(
+            json!({ "organisation_digest": [{ "target": { "account": "222233334444", "region": "us-west-2", "role_name": "r" },
+            "counts": { "stream_groups": 1, "findings_by_severity": {}, "findings_by_owner": {} } }] }),
+        );
         assert!(owner_digests(&plain, at).is_empty());
     }
 
     #[test]
     fn a_unit_not_listed_counts_as_not_scanned_and_an_account_not_active_is_named_without_counting() {
-        let request = parse(json!({
+        let request = loaded(json!({
             "organisation_digest": [],
             "units_not_listed": [{ "unit": "ou-ab12-games001", "why": "AccessDeniedException: not the management account" }],
             "accounts_skipped": [{ "account": "999988887777", "unit": "ou-ab12-live0001", "state": "SUSPENDED" }],
-        }))
-        .unwrap();
+        }));
         let (message, summary) = digest(&request, DateTime::from_timestamp(1_800_000_000, 0).unwrap());
         assert_eq!(summary.targets_not_scanned(), 1, "{summary:?}");
         assert_eq!(summary.accounts_skipped, ["999988887777"]);

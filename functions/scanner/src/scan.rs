@@ -112,17 +112,18 @@ struct DigestOutcome {
 pub struct Scanner {
     pub config: Config,
     ports: Ports,
-    /// The organisation's tree, for the hub's target list (`organisation_targets`).
-    pub(crate) directory: Option<std::sync::Arc<dyn watchdog_core::organisation::AccountDirectory>>,
+    /// The hub's other reads: the organisation's tree (`organisation_targets`) and the map's
+    /// results (`organisation_digest`).
+    pub(crate) hub: Option<watchdog_core::organisation::HubPorts>,
 }
 
 impl Scanner {
     pub fn new(config: Config, ports: Ports) -> Self {
-        Self { config, ports, directory: None }
+        Self { config, ports, hub: None }
     }
 
-    pub fn with_directory(self, directory: std::sync::Arc<dyn watchdog_core::organisation::AccountDirectory>) -> Self {
-        Self { directory: Some(directory), ..self }
+    pub fn with_hub(self, hub: watchdog_core::organisation::HubPorts) -> Self {
+        Self { hub: Some(hub), ..self }
     }
 
     pub(crate) async fn now(&self) -> Result<DateTime<Utc>, String> {

@@ -15,7 +15,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use watchdog_tests::asl::{definition, map_children, select, task_output, task_payload, with_result};
+use watchdog_tests::asl::{definition, map_children, map_output, select, task_output, task_payload};
 use watchdog_tests::bench::{fleet_with, peak_memory_mib, rate_bound, start_emulator};
 use watchdog_tests::lambda::{LocalAws, local_env, workspace_root};
 
@@ -255,7 +255,7 @@ async fn run(settings: &Settings, expired: bool, aws: &LocalAws) -> Run {
         results.push(select(&task["ResultSelector"], &json!({ "Payload": report }), &Value::Null));
     }
     let digest_state = &definition["States"][map["Next"].as_str().expect("the digest state")];
-    let digest_input = with_result(map, &map_input, Value::Array(results));
+    let digest_input = map_output(map, &map_input, results, &aws.s3).await;
     let digest = invoke(&binary, &env, task_payload(digest_state, &digest_input));
     let digest_report = digest.result.as_ref().unwrap_or_else(|e| panic!("the digest: {e}"));
     assert_eq!(digest_report["organisation"]["targets"], targets, "{digest_report:#}");
