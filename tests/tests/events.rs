@@ -129,3 +129,70 @@ tags = { "watchdog:trim" = "true" }
         assert_eq!(event["detail"]["outcome"], step["outcome"]);
     }
 }
+
+/// In an organisation, a member account's stack forwards every event of its bus to the hub's
+/// central bus with the rule and role `template.yaml` declares (`CentralEventBusArn`). No local
+/// server runs the stack's CloudFormation with its functions, so the rule is made from its
+/// definition, in the member account, and an event put on the member's bus must arrive on the
+/// hub account's bus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_accounts_events_reach_the_central_bus_through_the_templates_forwarding_rule() {
+    const HUB: &str = "999988887777";
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap()).unwrap();
+    let rule = &template["Resources"]["ForwardToCentralBus"];
+    assert_eq!(rule["Condition"].as_str(), Some("ForwardsEvents"), "only where a central bus is named");
+    let rule = &rule["Properties"];
+    let target = &rule["Targets"][0];
+    let tagged = |value: &serde_yaml::Value| match value {
+        serde_yaml::Value::Tagged(t) => (t.tag.to_string(), t.value.as_str().unwrap_or_default().to_owned()),
+        other => panic!("an intrinsic, not {other:?}"),
+    };
+    assert_eq!(tagged(&target["Arn"]), ("!Ref".to_owned(), "CentralEventBusArn".to_owned()));
+    assert_eq!(tagged(&target["RoleArn"]), ("!GetAtt".to_owned(), "CentralBusForwardRole.Arn".to_owned()));
+    let role = &template["Resources"]["CentralBusForwardRole"]["Properties"];
+    let grant = &role["Policies"][0]["PolicyDocument"]["Statement"][0];
+    assert_eq!(grant["Action"].as_str(), Some("events:PutEvents"));
+    assert_eq!(tagged(&grant["Resource"]), ("!Ref".to_owned(), "CentralEventBusArn".to_owned()), "that bus only");
+    let pattern = serde_json::to_string(&rule["EventPattern"]).unwrap();
+
+    // The hub's central bus, whose own rule sends every gls-watchdog event to a queue.
+    let hub = LocalAws::connect_as(HUB).await;
+    let (central, central_queue) = hub.bus_with_queue(&unique("central")).await;
+    let central_arn = format!("arn:aws:events:us-west-2:{HUB}:event-bus/{central}");
+    // The member's stack: its bus, and the template's rule on it.
+    let member = LocalAws::connect_as(ACCOUNT).await;
+    let bus = unique("member");
+    member.events.create_event_bus().name(&bus).send().await.expect("CreateEventBus");
+    member.events.put_rule().name(&bus).event_bus_name(&bus).event_pattern(pattern).send().await.expect("PutRule");
+    let forward = aws_sdk_eventbridge::types::Target::builder()
+        .id(target["Id"].as_str().unwrap())
+        .arn(&central_arn)
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/{bus}-forward"))
+        .build()
+        .unwrap();
+    member.events.put_targets().rule(&bus).event_bus_name(&bus).targets(forward).send().await.expect("PutTargets");
+
+    let entry = |source: &str| {
+        aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(&bus)
+            .source(source)
+            .detail_type("GameLift Streams Watchdog Action")
+            .detail(r#"{"function": "trimmer", "action": "lower_capacity"}"#)
+            .build()
+    };
+    let put = member
+        .events
+        .put_events()
+        .entries(entry(watchdog_core::ports::EVENT_SOURCE))
+        .entries(entry("someone.else"))
+        .send()
+        .await
+        .expect("PutEvents");
+    assert_eq!(put.failed_entry_count(), 0);
+    let arrived = hub.drain_events(&central_queue, Duration::from_secs(3)).await;
+    assert_eq!(arrived.len(), 1, "the watchdog's event, and only it: {arrived:#?}");
+    assert_eq!(arrived[0]["source"], watchdog_core::ports::EVENT_SOURCE);
+    assert_eq!(arrived[0]["account"], ACCOUNT, "it came from the member account");
+    assert_eq!(arrived[0]["detail"]["action"], "lower_capacity");
+}
