@@ -19,6 +19,21 @@ pub use gls_emulator;
 
 pub const ACCOUNT: &str = "111122223333";
 
+/// A player's StartStreamSession for `application` on `group` (WebRTC, a placeholder offer),
+/// to send as it is or with more set (a user id, a timeout).
+pub fn player_request(
+    client: &aws_sdk_gameliftstreams::Client,
+    group: &str,
+    application: &str,
+) -> aws_sdk_gameliftstreams::operation::start_stream_session::builders::StartStreamSessionFluentBuilder {
+    client
+        .start_stream_session()
+        .identifier(group)
+        .application_identifier(application)
+        .protocol(aws_sdk_gameliftstreams::types::Protocol::Webrtc)
+        .signal_request("offer")
+}
+
 /// An emulator on its own port, stopped when dropped.
 pub struct TestEmulator {
     pub url: String,
@@ -153,6 +168,14 @@ impl TestEmulator {
 
     pub fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    /// Loads `fleet_toml` into `account`'s world: one emulator plays several accounts.
+    pub async fn load_fleet_of(&self, account: &str, fleet_toml: String) {
+        let url = format!("{}/_emulator/fleet?account={account}", self.url);
+        let loaded = self.http.post(url).body(fleet_toml).send().await.expect("the admin API");
+        let status = loaded.status().as_u16();
+        assert_eq!(status, 200, "{account}'s fleet: {}", loaded.text().await.unwrap_or_default());
     }
 }
 

@@ -3,11 +3,11 @@
 //! cargo lambda, the emulator (sessions started and ended with the SDK, capacity released as
 //! the service releases it) and LocalStack's SNS to SQS: one alert per re-send interval.
 
-use aws_sdk_gameliftstreams::types::{Protocol, StreamSessionStatus};
+use aws_sdk_gameliftstreams::types::StreamSessionStatus;
 use serde_json::json;
 use std::time::Duration;
 use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
-use watchdog_tests::{TestEmulator, quick_config};
+use watchdog_tests::{TestEmulator, player_request, quick_config};
 
 const GROUP: &str = "sg-FLAPPING1";
 
@@ -42,15 +42,7 @@ async fn a_flapping_idle_share_sends_one_alert_per_resend_interval() {
         if scan % 2 == 1 {
             // Two players arrive: started with the SDK, placed, and connected.
             for _ in 0..2 {
-                let started = client
-                    .start_stream_session()
-                    .identifier(GROUP)
-                    .application_identifier("a-RACER0001")
-                    .protocol(Protocol::Webrtc)
-                    .signal_request("offer")
-                    .send()
-                    .await
-                    .expect("StartStreamSession");
+                let started = player_request(&client, GROUP, "a-RACER0001").send().await.expect("StartStreamSession");
                 players.push(started.arn().unwrap().to_owned());
             }
             emu.advance_seconds(30.0).await;

@@ -168,9 +168,7 @@ async fn one_group_in_each_of(emu: &TestEmulator, accounts: &[(&str, &str)]) {
             "[[applications]]\nkey = \"racer\"\ndescription = \"Racer\"\n\n[[stream_groups]]\nid = \"sg-{}\"\ndescription = \"{name}\"\nstream_class = \"gen5n_ultra\"\ncreated_days_ago = 200\napplications = [\"racer\"]\n  [[stream_groups.locations]]\n  name = \"us-west-2\"\n  always_on = 1\n",
             name.to_uppercase()
         );
-        let url = format!("{}/_emulator/fleet?account={account}", emu.url);
-        let loaded = emu.http().post(url).body(fleet).send().await.unwrap();
-        assert_eq!(loaded.status().as_u16(), 200, "{}", loaded.text().await.unwrap());
+        emu.load_fleet_of(account, fleet).await;
     }
 }
 

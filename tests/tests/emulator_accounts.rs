@@ -29,14 +29,7 @@ applications = ["racer"]
 #[tokio::test]
 async fn each_account_sees_its_own_groups_and_the_clock_is_one_for_all() {
     let emu = TestEmulator::start(quick_config(), Some(&fleet("PROD"))).await;
-    let load = emu
-        .http()
-        .post(format!("{}/_emulator/fleet?account={STAGING}", emu.url))
-        .body(fleet("STAGING"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(load.status().as_u16(), 200, "{}", load.text().await.unwrap());
+    emu.load_fleet_of(STAGING, fleet("STAGING")).await;
 
     let prod = emu.client_of_account(ACCOUNT, "us-west-2").await;
     let staging = emu.client_of_account(STAGING, "us-west-2").await;

@@ -4,12 +4,12 @@
 
 use aws_sdk_gameliftstreams::client::Waiters;
 use aws_sdk_gameliftstreams::types::{
-    LocationConfiguration, Protocol, RuntimeEnvironment, RuntimeEnvironmentType, StreamClass,
-    StreamGroupLocationStatus, StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason,
+    LocationConfiguration, RuntimeEnvironment, RuntimeEnvironmentType, StreamClass, StreamGroupLocationStatus,
+    StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason,
 };
 use serde_json::json;
 use std::time::Duration;
-use watchdog_tests::{TestEmulator, quick_config};
+use watchdog_tests::{TestEmulator, player_request, quick_config};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -422,14 +422,7 @@ async fn throttling_internal_errors_and_unknown_operations() {
 async fn sessions_follow_the_documented_lifecycle_and_move_capacity() {
     let emu = TestEmulator::start(quick_config(), Some(FLEET)).await;
     let client = emu.client_without_retries("us-west-2").await;
-    let start = || {
-        client
-            .start_stream_session()
-            .identifier("sg-EXIST0001")
-            .application_identifier("a-RACER0001")
-            .protocol(Protocol::Webrtc)
-            .signal_request("offer")
-    };
+    let start = || player_request(&client, "sg-EXIST0001", "a-RACER0001");
 
     let session = start().user_id("player-1").connection_timeout_seconds(60).send().await.expect("StartStreamSession");
     assert_eq!(session.status(), Some(&StreamSessionStatus::Activating));

@@ -46,18 +46,7 @@ async fn session(client: &aws_sdk_gameliftstreams::Client, group: &str, arn: &st
     (got.status().unwrap().as_str().to_owned(), got.status_reason().map(|r| r.as_str().to_owned()))
 }
 
-fn start_session(
-    client: &aws_sdk_gameliftstreams::Client,
-    group: &str,
-    app: &str,
-) -> aws_sdk_gameliftstreams::operation::start_stream_session::builders::StartStreamSessionFluentBuilder {
-    client
-        .start_stream_session()
-        .identifier(group)
-        .application_identifier(app)
-        .protocol(Protocol::Webrtc)
-        .signal_request("offer-1")
-}
+use watchdog_tests::player_request as start_session;
 
 /// The model, LocationConfiguration: "If you omit one or more of these values, the service
 /// applies internal defaults for the missing values."
@@ -314,7 +303,9 @@ async fn sessions_end_on_idle_and_on_length_counted_from_their_start() {
 #[tokio::test]
 async fn a_dropped_client_reconnects_through_create_stream_session_connection() {
     let (emu, client) = start(frozen()).await;
-    let started = start_session(&client, "sg-SCALE0001", "a-RACER0001").send().await.unwrap();
+    let first_offer = "offer-1";
+    let started =
+        start_session(&client, "sg-SCALE0001", "a-RACER0001").signal_request(first_offer).send().await.unwrap();
     let arn = started.arn().unwrap().to_owned();
     emu.advance_seconds(2.0).await;
     emu.admin_post("/_emulator/sessions/status", json!({ "session": arn, "status": "CONNECTED" })).await;
@@ -326,7 +317,7 @@ async fn a_dropped_client_reconnects_through_create_stream_session_connection() 
         .admin_post("/_emulator/sessions/status", json!({ "session": arn, "status": "PENDING_CLIENT_RECONNECTION" }))
         .await;
     assert_eq!(status, 200);
-    let err = connect().signal_request("offer-1").send().await.unwrap_err().into_service_error();
+    let err = connect().signal_request(first_offer).send().await.unwrap_err().into_service_error();
     assert!(err.is_validation_exception(), "the same offer again: {err:?}");
     let answer = connect().signal_request("offer-2").send().await.expect("CreateStreamSessionConnection");
     assert!(answer.signal_response().is_some());

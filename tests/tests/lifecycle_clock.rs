@@ -95,12 +95,7 @@ async fn expires_at_expires_the_group_and_leaves_only_get_and_delete() {
         .into_service_error();
     assert!(err.is_conflict_exception(), "{err:?}");
     assert!(err.meta().message().unwrap().contains("expired"));
-    let err = client
-        .start_stream_session()
-        .identifier("sg-AGED00179")
-        .application_identifier("a-RACER0001")
-        .protocol(aws_sdk_gameliftstreams::types::Protocol::Webrtc)
-        .signal_request("offer")
+    let err = watchdog_tests::player_request(&client, "sg-AGED00179", "a-RACER0001")
         .send()
         .await
         .unwrap_err()

@@ -40,9 +40,7 @@ fn fleet(account: &str) -> String {
 async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_named_while_the_others_complete() {
     let emu = TestEmulator::start(quick_config(), None).await;
     for account in ACCOUNTS {
-        let url = format!("{}/_emulator/fleet?account={account}", emu.url);
-        let loaded = emu.http().post(url).body(fleet(account)).send().await.unwrap();
-        assert_eq!(loaded.status().as_u16(), 200, "{}", loaded.text().await.unwrap());
+        emu.load_fleet_of(account, fleet(account)).await;
     }
     // The third account's role lacks the permission (or its spoke was never deployed).
     emu.admin_ok("/_emulator/access", json!({ "account": ACCOUNTS[2], "denied": true })).await;

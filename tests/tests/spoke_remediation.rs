@@ -109,14 +109,7 @@ async fn a_spoke_recycler_plans_by_default_and_then_recreates_only_its_own_accou
     let mut config = quick_config();
     config.frozen_clock = true;
     let emu = TestEmulator::start(config, Some(&aging_group("sg-OWN000001"))).await;
-    let load = emu
-        .http()
-        .post(format!("{}/_emulator/fleet?account={OTHER_ACCOUNT}", emu.url))
-        .body(aging_group("sg-OTHER0001"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(load.status().as_u16(), 200, "{}", load.text().await.unwrap());
+    emu.load_fleet_of(OTHER_ACCOUNT, aging_group("sg-OTHER0001")).await;
 
     // The stack's topic and bus, in the member account (LocalStack keeps accounts apart).
     let aws = LocalAws::connect_as(ACCOUNT).await;

@@ -2,13 +2,12 @@
 //! LocalStack. Demand history is what the scanner itself publishes to CloudWatch: each test
 //! runs the scanner on the emulator's clock, then the trimmer reads it back with GetMetricData.
 
-use aws_sdk_gameliftstreams::types::Protocol;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
 use watchdog_tests::gls_emulator::{Config, Timings};
 use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
-use watchdog_tests::{TestEmulator, quick_config};
+use watchdog_tests::{TestEmulator, player_request, quick_config};
 
 const SCANNER: &str = "gls-watchdog-scanner";
 const TRIMMER: &str = "gls-watchdog-trimmer";
@@ -180,16 +179,7 @@ async fn idle_capacity_goes_to_peak_plus_headroom_and_comes_back_when_demand_ret
     // WHEN demand returns: two more players, four in use of four
     let client = s.emu.client("us-west-2").await;
     for player in ["p3", "p4"] {
-        client
-            .start_stream_session()
-            .identifier(GROUP)
-            .application_identifier("a-RACER0001")
-            .protocol(Protocol::Webrtc)
-            .signal_request("offer")
-            .user_id(player)
-            .send()
-            .await
-            .expect("StartStreamSession");
+        player_request(&client, GROUP, "a-RACER0001").user_id(player).send().await.expect("StartStreamSession");
     }
     s.emu.advance_seconds(5.0).await; // placement and start take 1 s in the quick timings
     let report = trim(&s).await;
@@ -437,16 +427,7 @@ async fn lowering_capacity_below_what_players_use_ends_no_session_and_new_ones_s
 
     // AND a new player still gets a stream: capacity above always-on is allocated on demand,
     // up to MaximumCapacity (which the trimmer never lowers), after the allocation delay
-    let started = client
-        .start_stream_session()
-        .identifier(GROUP)
-        .application_identifier("a-RACER0001")
-        .protocol(Protocol::Webrtc)
-        .signal_request("offer")
-        .user_id("p5")
-        .send()
-        .await
-        .expect("StartStreamSession");
+    let started = player_request(&client, GROUP, "a-RACER0001").user_id("p5").send().await.expect("StartStreamSession");
     s.emu.advance_seconds(75.0).await;
     let placed = client
         .get_stream_session()
