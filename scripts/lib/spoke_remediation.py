@@ -13,12 +13,14 @@ everything but what the organisation's hub does for every account:
 - the alarms and the dashboard on the scanner's metrics: the hub publishes those centrally;
 - anything that refers to a dropped resource (the function-errors alarm names the scanner).
 
-Two changes remain, each for a reason of the organisation setup:
+Three changes remain, each with its reason:
 - a function's code comes from a bucket in the stack's own Region (Lambda reads its code from
-  the function's Region), named <CodeBucketPrefix>-<Region>; scripts/package-spoke makes the
-  archives;
+  the function's Region), named <CodeBucketPrefix>-<Region>; `scripts/spoke-remediation --code`
+  makes the archives;
 - the trimmer reads demand from the service's own metric: the scanner's InUseCapacity is
-  published in the hub's account, not here.
+  published in the hub's account, not here;
+- ARNs the translator writes name the partition as ${AWS::Partition}, not the one of the
+  Region it ran for.
 
 Usage: spoke_remediation.py TEMPLATE OUTPUT    (scripts/spoke-remediation runs it)
 """
@@ -50,7 +52,7 @@ CODE_BUCKET_PREFIX = {
     "AllowedPattern": "^[a-z0-9][a-z0-9.-]{1,40}[a-z0-9]$",
     "Description": (
         "Buckets holding the functions' code, one per Region: <prefix>-<Region>, each with the "
-        "archives scripts/package-spoke makes (Lambda reads code from the function's Region)."
+        "archives scripts/spoke-remediation --code makes (Lambda reads code from the function's Region)."
     ),
 }
 CODE_KEY_PREFIX = {
@@ -199,9 +201,9 @@ def spoke_template(template):
 
 def main():
     source, output = sys.argv[1], sys.argv[2]
-    # The translator wants a Region; nothing Region-specific is left in the output (see
-    # partition_neutral).
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    # The translator wants a Region. A fixed one, not the caller's, so that the output is the
+    # same on every machine (partition_neutral leaves nothing of it in the output).
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
     with open(source, encoding="utf-8") as file:
         template = yaml_parse(file.read())
     # The archives' names: the binary each function's build produces.

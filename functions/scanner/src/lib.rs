@@ -82,6 +82,12 @@ impl Scanner {
         use watchdog_core::reconcile::RunError;
         let diagnostic = watchdog_aws::lambda::diagnostic;
         let event = organisation::parse(event).map_err(|e| diagnostic(e.into()))?;
+        let Some(topic) = self.config.digest_topic_arn.clone() else {
+            return Err(Diagnostic {
+                error_type: "InvalidConfiguration".into(),
+                error_message: "DIGEST_TOPIC_ARN is not set: the organisation's digest has nowhere to go".into(),
+            });
+        };
         // Where the map wrote its results to S3, a result that cannot be read fails the digest
         // (the org-scan-failed alarm) rather than leave a target out of it.
         let store = self.hub.as_ref().map(|hub| hub.results.as_ref());
@@ -89,12 +95,6 @@ impl Scanner {
             .load(store)
             .await
             .map_err(|message| Diagnostic { error_type: "MapResultsNotRead".into(), error_message: message })?;
-        let Some(topic) = self.config.digest_topic_arn.clone() else {
-            return Err(Diagnostic {
-                error_type: "InvalidConfiguration".into(),
-                error_message: "DIGEST_TOPIC_ARN is not set: the organisation's digest has nowhere to go".into(),
-            });
-        };
         let now = self.now().await.map_err(|e| diagnostic(RunError::Clock(e)))?;
         let (message, mut summary) = organisation::digest(&results, now);
         // The hub's alarm on targets not scanned reads this, whatever becomes of the digest.

@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use watchdog_core::event_fields::EventError;
 use watchdog_core::organisation::{AccountRegion, AccountSkipped, ResultStore, TargetSources, UnitNotListed};
+use watchdog_core::ports::Message;
 
 mod map_results;
 pub use map_results::WrittenResults;
-use watchdog_core::ports::Message;
 
 /// The sources of an `organisation_targets` event; errors name the field.
 pub fn parse_sources(sources: Value) -> Result<TargetSources, EventError> {
@@ -106,11 +106,12 @@ impl DigestEvent {
                 map_results::read(store, &written).await?
             }
         };
+        let answered: std::collections::BTreeSet<(String, String)> =
+            results.iter().map(|r| (r.target.account.clone(), r.target.region.clone())).collect();
         for listed in self.listed_targets.unwrap_or_default() {
-            let has_result =
-                results.iter().any(|r| r.target.account == listed.account && r.target.region == listed.region);
-            if !has_result {
+            if !answered.contains(&(listed.account.clone(), listed.region.clone())) {
                 results.push(TargetResult {
+                    // The digest names a target by its account and region; no role was used.
                     target: Target { account: listed.account, region: listed.region, role_name: String::new() },
                     counts: None,
                     failed: true,
