@@ -6,9 +6,9 @@ use lambda_runtime::{Diagnostic, Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
-use watchdog_core::env_config::{ConfigError, Connection};
+use watchdog_core::env_config::ConfigError;
 use watchdog_core::event_fields::{EventError, RunRequest};
-use watchdog_core::reconcile::{Deployed, Reconciler, Report, RunError};
+use watchdog_core::reconcile::{Deployed, Reconciler, Remediation, Report, RunError};
 
 /// A function's whole `main`: logging (honouring AWS_LAMBDA_LOG_LEVEL and
 /// AWS_LAMBDA_LOG_FORMAT=json), then `handler` served with the function `connect` builds from
@@ -52,20 +52,24 @@ pub fn diagnostic(error: RunError) -> Diagnostic {
     Diagnostic { error_type: error.error_type().into(), error_message: error.to_string() }
 }
 
-/// `reconciler` on AWS (or whatever the standard endpoint variables point at).
-pub async fn deploy<R: Reconciler>(reconciler: R, connection: &Connection) -> Deployed<R> {
-    Deployed { reconciler, ports: crate::connect(connection).await }
+/// The remediation function `config` describes, on AWS (or whatever the standard endpoint
+/// variables point at).
+pub async fn deploy<C: Remediation>(config: C) -> Deployed<C::Reconciler> {
+    let (reconciler, settings, connection) = config.split();
+    Deployed { reconciler, settings, ports: crate::connect(&connection).await }
 }
 
-/// A remediation function's whole `main`: the reconciler its configuration makes (with the
-/// connection it reaches AWS by), served on the runtime; each event is parsed by `parse`
-/// (errors name the field) and run. A bad configuration refuses every invocation, as `serve`.
-pub async fn serve_reconciler<R: Reconciler + 'static>(
-    deployment: Result<(R, Connection), ConfigError>,
+/// A remediation function's whole `main`: the function its configuration describes, served on
+/// the runtime; each event is parsed by `parse` (errors name the field) and run. A bad
+/// configuration refuses every invocation, as `serve`.
+pub async fn serve_reconciler<C: Remediation>(
+    config: Result<C, ConfigError>,
     parse: fn(Value) -> Result<RunRequest, EventError>,
-) -> Result<(), Error> {
-    let connect = |(reconciler, connection): (R, Connection)| async move { deploy(reconciler, &connection).await };
-    serve(deployment, connect, move |deployed, event| reconcile(deployed, parse(event))).await
+) -> Result<(), Error>
+where
+    C::Reconciler: 'static,
+{
+    serve(config, deploy, move |deployed, event| reconcile(deployed, parse(event))).await
 }
 
 /// A remediation function's handler: the parsed request (or the error naming its field), run.

@@ -96,16 +96,14 @@ pub async fn look(
         vars.push(("MANAGE_ALL_GROUPS", manage_all.clone()));
         vars.push(("OPT_IN_TAG", settings.recycle_tag.clone().unwrap_or_else(|| "watchdog:recycle".into())));
         let config = gls_watchdog_recycler::Config::from_lookup(&lookup(vars))?;
-        let reconciler = gls_watchdog_recycler::Recycler::new(config);
-        let deployed = Deployed { reconciler, ports: ports(connected, true, &Progress::default()) };
+        let deployed = Deployed::on(config, ports(connected, true, &Progress::default()));
         recycler = Some(deployed.run(&run).await?);
 
         let mut vars = common(connected);
         vars.push(("MANAGE_ALL_GROUPS", manage_all));
         vars.push(("OPT_IN_TAG", settings.trim_tag.clone().unwrap_or_else(|| "watchdog:trim".into())));
         let config = gls_watchdog_trimmer::Config::from_lookup(&lookup(vars))?;
-        let reconciler = gls_watchdog_trimmer::Trimmer::new(config);
-        let deployed = Deployed { reconciler, ports: ports(connected, true, &Progress::default()) };
+        let deployed = Deployed::on(config, ports(connected, true, &Progress::default()));
         trimmer = Some(deployed.run(&run).await?);
     }
     Ok(Look { now, scan, recycler, trimmer, prices, rotation_days })

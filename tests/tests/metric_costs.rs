@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 use watchdog_core::StreamSessionStatus;
 use watchdog_core::env_config::FromEnv;
 use watchdog_core::event_fields::RunRequest;
-use watchdog_core::reconcile::Deployed;
 use watchdog_core::testkit::fixed_now as now;
 use watchdog_core::testkit::{self, World};
 use watchdog_tests::lambda::workspace_root;
@@ -45,16 +44,9 @@ async fn series_published(detail: &str, trimmed: bool) -> BTreeSet<String> {
         world.allowing(gls_watchdog_scanner::OPERATIONS).ports(&[REGION]),
     );
     scanner.scan(Default::default()).await.expect("the scan succeeds");
-    let region = [("AWS_REGION", REGION)];
-    let recycler = Deployed {
-        reconciler: gls_watchdog_recycler::Recycler::new(gls_watchdog_recycler::Config::from_pairs(&region).unwrap()),
-        ports: world.allowing(gls_watchdog_recycler::OPERATIONS).ports(&[REGION]),
-    };
+    let recycler = world.deploy::<gls_watchdog_recycler::Config>(gls_watchdog_recycler::OPERATIONS, REGION, &[]);
     recycler.run(&RunRequest::default()).await.expect("the recycler runs");
-    let trimmer = Deployed {
-        reconciler: gls_watchdog_trimmer::Trimmer::new(gls_watchdog_trimmer::Config::from_pairs(&region).unwrap()),
-        ports: world.allowing(gls_watchdog_trimmer::OPERATIONS).ports(&[REGION]),
-    };
+    let trimmer = world.deploy::<gls_watchdog_trimmer::Config>(gls_watchdog_trimmer::OPERATIONS, REGION, &[]);
     trimmer.run(&RunRequest::default()).await.expect("the trimmer runs");
     world
         .metrics()

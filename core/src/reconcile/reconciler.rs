@@ -3,6 +3,7 @@
 
 use super::plan::{Plan, StepKind};
 use super::settings::RunSettings;
+use crate::env_config::Connection;
 use crate::event_fields::RunRequest;
 use crate::model::StreamGroup;
 use crate::ports::{GameLiftStreams, Ports};
@@ -28,11 +29,17 @@ pub trait Reconciler: Send + Sync {
     /// The function's own step kinds.
     type Kind: StepKind;
 
-    /// The deployment's settings: dry run, the limit, the actions topic.
-    fn settings(&self) -> &RunSettings;
-
     /// Observe one region through its port and plan it. Observation errors go to
     /// `run.errors` and leave the groups concerned out of the plan (unknown means "do not
     /// touch").
     async fn plan_region(&self, run: RegionRun<'_>) -> Plan<Self::Kind>;
+}
+
+/// A remediation function's configuration, as it is deployed: the reconciler it decides with,
+/// the settings the runner runs it under, and the connection its ports reach AWS by. The
+/// runtime, the CLI and the tests all deploy a function through this one split.
+pub trait Remediation {
+    type Reconciler: Reconciler;
+
+    fn split(self) -> (Self::Reconciler, RunSettings, Connection);
 }

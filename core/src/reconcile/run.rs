@@ -5,7 +5,7 @@
 
 use super::execute::Executor;
 use super::plan::Plan;
-use super::reconciler::{Reconciler, RegionRun};
+use super::reconciler::{Reconciler, RegionRun, Remediation};
 use super::report::{Report, RunError, health, totals};
 use super::settings::{RunSettings, effective_dry_run};
 use crate::event_fields::RunRequest;
@@ -17,25 +17,33 @@ pub const ACTION_EVENT: &str = "GameLift Streams Watchdog Action";
 use chrono::{DateTime, Utc};
 use serde_json::{Map, json};
 
-/// A reconciler with the ports it runs on: what a function's handler serves.
+/// A reconciler with its run settings and the ports it runs on: what a function's handler
+/// serves.
 pub struct Deployed<R> {
     pub reconciler: R,
+    pub settings: RunSettings,
     pub ports: Ports,
 }
 
 impl<R: Reconciler> Deployed<R> {
+    /// The function `config` describes, on `ports` (its own connection is the caller's to use).
+    pub fn on<C: Remediation<Reconciler = R>>(config: C, ports: Ports) -> Self {
+        let (reconciler, settings, _) = config.split();
+        Self { reconciler, settings, ports }
+    }
+
     pub async fn run(&self, request: &RunRequest) -> Result<Report<R::Kind>, RunError> {
-        run(&self.reconciler, &self.ports, request).await
+        run(&self.reconciler, &self.settings, &self.ports, request).await
     }
 }
 
-/// One run of `reconciler` over every region.
+/// One run of `reconciler` under `settings` over every region.
 pub async fn run<R: Reconciler>(
     reconciler: &R,
+    settings: &RunSettings,
     ports: &Ports,
     request: &RunRequest,
 ) -> Result<Report<R::Kind>, RunError> {
-    let settings = reconciler.settings();
     let calls_before = (ports.calls)();
     let now = ports.clock.now().await.map_err(RunError::Clock)?;
     let mut run = Run {

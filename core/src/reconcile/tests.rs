@@ -24,14 +24,11 @@ impl StepKind for Toy {
     }
 }
 
-struct Planner(Vec<Step<Toy>>, RunSettings);
+struct Planner(Vec<Step<Toy>>);
 
 #[async_trait]
 impl Reconciler for Planner {
     type Kind = Toy;
-    fn settings(&self) -> &RunSettings {
-        &self.1
-    }
     async fn plan_region(&self, mut run: RegionRun<'_>) -> Plan<Toy> {
         tagged_groups(&mut run, |_| true).await;
         Plan { items: self.0.clone(), ..Plan::default() }
@@ -44,7 +41,7 @@ async fn run_with(
     world: &World,
     request: RunRequest,
 ) -> Result<Report<Toy>, RunError> {
-    run(&Planner(items, settings), &world.ports(&["us-west-2"]), &request).await
+    run(&Planner(items), &settings, &world.ports(&["us-west-2"]), &request).await
 }
 
 fn request(dry_run: Option<bool>) -> RunRequest {

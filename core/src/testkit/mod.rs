@@ -11,11 +11,13 @@ mod ports;
 
 use ports::RegionPort;
 
+use crate::env_config::FromEnv;
 use crate::model::{
     Application, ApplicationStatus, Capacity, Location, LocationStatus, StreamGroup, StreamGroupStatus, StreamSession,
     StreamSessionStatus, StreamUrl, VpcTransit,
 };
 use crate::ports::*;
+use crate::reconcile::{Deployed, Remediation};
 use crate::rules::SessionTimeouts;
 use crate::stream_class::StreamClass;
 use async_trait::async_trait;
@@ -356,6 +358,19 @@ impl World {
                 counts
             }),
         }
+    }
+
+    /// The remediation function configured by `vars` (with `AWS_REGION` = `region`), on this
+    /// world's `region`, allowed only `operations`.
+    pub fn deploy<C: Remediation + FromEnv>(
+        &self,
+        operations: &[Operation],
+        region: &str,
+        vars: &[(&str, &str)],
+    ) -> Deployed<C::Reconciler> {
+        let vars = [&[("AWS_REGION", region)], vars].concat();
+        let config = C::from_pairs(&vars).expect("a valid configuration");
+        Deployed::on(config, self.allowing(operations).ports(&[region]))
     }
 
     /// Records a call and answers with an injected fault, if one matches.

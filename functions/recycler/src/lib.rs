@@ -13,8 +13,9 @@ pub mod plan;
 pub use config::Config;
 
 use async_trait::async_trait;
+use watchdog_core::env_config::Connection;
 use watchdog_core::ports::Operation;
-use watchdog_core::reconcile::{self, Plan, Reconciler, RegionRun, RunSettings};
+use watchdog_core::reconcile::{self, Plan, Reconciler, RegionRun, Remediation, RunSettings};
 
 /// What a run returns.
 pub type Report = reconcile::Report<plan::RecyclerStep>;
@@ -38,21 +39,16 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::UpdateStreamGroup,
 ];
 
-/// The recycler as the runner sees it: a value of its own, made from the configuration it
-/// decides with.
+/// The recycler as the runner sees it: a value of its own, holding what it decides with.
 pub struct Recycler {
-    config: Config,
+    settings: plan::Settings,
 }
 
-impl Recycler {
-    pub fn new(config: Config) -> Self {
-        Self { config }
-    }
+impl Remediation for Config {
+    type Reconciler = Recycler;
 
-    /// The recycler and the connection it reaches AWS by, as the Lambda runtime serves it.
-    pub fn deployment(config: Config) -> (Self, watchdog_core::env_config::Connection) {
-        let connection = config.connection.clone();
-        (Self::new(config), connection)
+    fn split(self) -> (Recycler, RunSettings, Connection) {
+        (Recycler { settings: self.settings }, self.run, self.connection)
     }
 }
 
@@ -60,12 +56,8 @@ impl Recycler {
 impl Reconciler for Recycler {
     type Kind = plan::RecyclerStep;
 
-    fn settings(&self) -> &RunSettings {
-        &self.config.run
-    }
-
     async fn plan_region(&self, mut run: RegionRun<'_>) -> Plan<Self::Kind> {
-        let observed = observe::observe(&mut run, &self.config.settings).await;
-        plan::plan(&observed, run.now, &self.config.settings)
+        let observed = observe::observe(&mut run, &self.settings).await;
+        plan::plan(&observed, run.now, &self.settings)
     }
 }

@@ -4,7 +4,6 @@
 
 use chrono::Duration;
 use gls_watchdog_recycler::{Config, OPERATIONS, Recycler, Report};
-use watchdog_core::env_config::FromEnv;
 use watchdog_core::event_fields::RunRequest;
 use watchdog_core::ports::ErrorKind;
 use watchdog_core::reconcile::{Deployed, StepKind};
@@ -26,12 +25,10 @@ fn old_group(world: &World, id: &str, tags: &[(&str, &str)]) {
     world.add_group(group);
 }
 
+/// The recycler with dry run off, a one-hour grace, and `extra`.
 fn recycler(world: &World, extra: &[(&str, &str)]) -> Deployed<Recycler> {
-    let mut vars =
-        vec![("AWS_REGION", REGION), ("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", TOPIC), ("GRACE_MINUTES", "60")];
-    vars.extend_from_slice(extra);
-    let config = Config::from_pairs(&vars).expect("valid configuration");
-    Deployed { reconciler: Recycler::new(config), ports: world.allowing(OPERATIONS).ports(&[REGION]) }
+    let base = [("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", TOPIC), ("GRACE_MINUTES", "60")];
+    world.deploy::<Config>(OPERATIONS, REGION, &[&base, extra].concat())
 }
 
 async fn run(recycler: &Deployed<Recycler>) -> Report {

@@ -12,8 +12,9 @@ pub mod schedule;
 pub use config::Config;
 
 use async_trait::async_trait;
-use watchdog_core::ports::Operation;
-use watchdog_core::reconcile::{self, Plan, Reconciler, RegionRun, RunSettings};
+use watchdog_core::env_config::Connection;
+use watchdog_core::ports::{DemandMetric, Operation};
+use watchdog_core::reconcile::{self, Plan, Reconciler, RegionRun, Remediation, RunSettings};
 
 /// What a run returns.
 pub type Report = reconcile::Report<plan::TrimmerStep>;
@@ -30,21 +31,18 @@ pub const OPERATIONS: &[Operation] = &[
     Operation::TerminateStreamSession,
 ];
 
-/// The trimmer as the runner sees it: a value of its own, made from the configuration it
-/// decides with.
+/// The trimmer as the runner sees it: a value of its own, holding what it decides with.
 pub struct Trimmer {
-    config: Config,
+    settings: plan::Settings,
+    demand_source: DemandMetric,
 }
 
-impl Trimmer {
-    pub fn new(config: Config) -> Self {
-        Self { config }
-    }
+impl Remediation for Config {
+    type Reconciler = Trimmer;
 
-    /// The trimmer and the connection it reaches AWS by, as the Lambda runtime serves it.
-    pub fn deployment(config: Config) -> (Self, watchdog_core::env_config::Connection) {
-        let connection = config.connection.clone();
-        (Self::new(config), connection)
+    fn split(self) -> (Trimmer, RunSettings, Connection) {
+        let trimmer = Trimmer { settings: self.settings, demand_source: self.demand_source };
+        (trimmer, self.run, self.connection)
     }
 }
 
@@ -52,12 +50,8 @@ impl Trimmer {
 impl Reconciler for Trimmer {
     type Kind = plan::TrimmerStep;
 
-    fn settings(&self) -> &RunSettings {
-        &self.config.run
-    }
-
     async fn plan_region(&self, mut run: RegionRun<'_>) -> Plan<Self::Kind> {
-        let observed = observe::observe(&mut run, &self.config).await;
-        plan::plan(&observed, run.now, &self.config.settings)
+        let observed = observe::observe(&mut run, &self.settings, &self.demand_source).await;
+        plan::plan(&observed, run.now, &self.settings)
     }
 }

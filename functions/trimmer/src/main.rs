@@ -1,7 +1,7 @@
-use gls_watchdog_trimmer::{Config, Trimmer, event};
+use gls_watchdog_trimmer::{Config, event};
 use watchdog_core::env_config::FromEnv;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    watchdog_aws::lambda::serve_reconciler(Config::from_env().map(Trimmer::deployment), event::parse).await
+    watchdog_aws::lambda::serve_reconciler(Config::from_env(), event::parse).await
 }

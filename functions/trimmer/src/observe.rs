@@ -2,15 +2,15 @@
 //! details, tags and sessions, and the demand history of its active locations. A group whose
 //! tags cannot be read is left out ([`reconcile::tagged_groups`]).
 
-use crate::config::Config;
 use crate::plan::{Observed, Settings};
 use std::collections::BTreeMap;
 use watchdog_core::opt_in::{self, Eligibility};
-use watchdog_core::ports::{LocationKey, StreamGroupReader};
+use watchdog_core::ports::{DemandMetric, LocationKey, StreamGroupReader};
 use watchdog_core::reconcile::{self, RegionRun};
 use watchdog_core::{LocationStatus, StreamGroup, StreamGroupStatus, identifies};
 
-pub async fn observe(run: &mut RegionRun<'_>, config: &Config) -> Vec<Observed> {
+/// Demand is read from `demand_source`.
+pub async fn observe(run: &mut RegionRun<'_>, settings: &Settings, demand_source: &DemandMetric) -> Vec<Observed> {
     let only = run.request.stream_groups.as_deref();
     let wanted = |g: &StreamGroup| {
         only.is_none_or(|names| names.iter().any(|name| identifies(name, g)))
@@ -18,7 +18,6 @@ pub async fn observe(run: &mut RegionRun<'_>, config: &Config) -> Vec<Observed> 
     };
     let Some(groups) = reconcile::tagged_groups(run, wanted).await else { return Vec::new() };
     let (region, errors, now) = (run.region, &mut *run.errors, run.now);
-    let settings = &config.settings;
     let read = |group| async move { read_group(region, group, settings).await };
     let mut observed = reconcile::read_concurrently(groups, read, errors).await;
 
@@ -36,7 +35,7 @@ pub async fn observe(run: &mut RegionRun<'_>, config: &Config) -> Vec<Observed> 
         .collect();
     if !keys.is_empty() {
         let start = now - settings.window;
-        match run.ports.demand.demand(region.region(), &config.demand_source, &keys, start, now).await {
+        match run.ports.demand.demand(region.region(), demand_source, &keys, start, now).await {
             Ok(mut found) => {
                 for o in &mut observed {
                     for location in &o.group.locations {

@@ -5,7 +5,6 @@
 
 use chrono::Duration;
 use gls_watchdog_trimmer::{Config, OPERATIONS, Report, Trimmer};
-use watchdog_core::env_config::FromEnv;
 use watchdog_core::event_fields::RunRequest;
 use watchdog_core::ports::{Demand, ErrorKind};
 use watchdog_core::reconcile::{Deployed, StepKind};
@@ -30,12 +29,10 @@ fn idle_group(world: &World, id: &str, locations: &[&str]) {
     world.add_group(group);
 }
 
+/// The trimmer with dry run off, a floor of 2, and `extra`.
 fn trimmer(world: &World, extra: &[(&str, &str)]) -> Deployed<Trimmer> {
-    let mut vars =
-        vec![("AWS_REGION", REGION), ("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", TOPIC), ("FLOOR_CAPACITY", "2")];
-    vars.extend_from_slice(extra);
-    let config = Config::from_pairs(&vars).expect("valid configuration");
-    Deployed { reconciler: Trimmer::new(config), ports: world.allowing(OPERATIONS).ports(&[REGION]) }
+    let base = [("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", TOPIC), ("FLOOR_CAPACITY", "2")];
+    world.deploy::<Config>(OPERATIONS, REGION, &[&base, extra].concat())
 }
 
 async fn run(trimmer: &Deployed<Trimmer>) -> Report {
