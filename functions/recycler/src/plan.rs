@@ -212,7 +212,7 @@ pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision
         );
         return decision;
     }
-    let steps = Steps { group: g, now, home: if expired { found } else { Some(g) } };
+    let steps = Steps { group: g, now, settings, home: if expired { found } else { Some(g) } };
 
     for extra in o.extra_replacements.iter().filter(|e| !opt_in::is_protected(&e.tags)) {
         let why = format!("{} also says it replaces {}; the replacement in flight is another group", extra.id, g.id);
@@ -233,7 +233,7 @@ pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision
             decision.note(g, format!("due, but the tags of {unread} could not be read and one may already replace it: no recreation starts this run"));
             false
         }
-        None => start_recreation(o, &steps, now, settings, &mut decision),
+        None => start_recreation(o, &steps, &mut decision),
         // Listed, only its tags unread: it exists, so the link stays.
         Some(Replacement::Missing(id)) if o.unread_groups.contains(id) => {
             decision.note(g, format!("the tags of its replacement {id} could not be read: it waits for the next run"));
@@ -243,9 +243,7 @@ pub fn decide(o: &Observed, now: DateTime<Utc>, settings: &Settings) -> Decision
             decision.items.push(steps.unlink(format!("replacement {id} no longer exists")));
             false
         }
-        Some(Replacement::Found(replacement)) => {
-            drive_replacement(o, replacement, &steps, now, settings, &mut decision)
-        }
+        Some(Replacement::Found(replacement)) => drive_replacement(o, replacement, &steps, &mut decision),
     };
     if let Some(item) = steps.blocked_record(&decision.blocked, planned_create) {
         decision.items.push(item);

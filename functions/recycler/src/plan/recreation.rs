@@ -2,10 +2,10 @@
 //! and driving a replacement in flight to its cut-over and retirement.
 
 use super::steps::{Steps, announce_retired};
-use super::{Decision, Observed, RecyclerStep, Settings, backoff, recreation_reasons, repair};
+use super::{Decision, Observed, RecyclerStep, backoff, recreation_reasons, repair};
 use crate::carry::{self, create_request, user_tag_room};
 use crate::cutover::{self, CutoverNotice, Retirement};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use watchdog_core::ports::Write;
 use watchdog_core::reconcile::Effect;
 use watchdog_core::tags::recycle::{self as state, RecycleState};
@@ -58,19 +58,14 @@ impl Readiness<'_> {
 
 /// No replacement yet: repair failed locations, or start a recreation when one is due and
 /// nothing blocks it. Returns whether a create is planned.
-pub(super) fn start_recreation(
-    o: &Observed,
-    steps: &Steps<'_>,
-    now: DateTime<Utc>,
-    settings: &Settings,
-    d: &mut Decision,
-) -> bool {
+pub(super) fn start_recreation(o: &Observed, steps: &Steps<'_>, d: &mut Decision) -> bool {
+    let (now, settings) = (steps.now, steps.settings);
     let g = &o.group;
     let reasons = recreation_reasons(g, now, &settings.policy);
     if reasons.is_empty() {
         let repairing = g.tags.keys().any(|k| k.starts_with(state::REPAIR_PREFIX));
         if settings.repair_locations && (g.status == StreamGroupStatus::ActiveWithErrors || repairing) {
-            repair::repair(g, steps, settings, d);
+            repair::repair(g, steps, d);
         }
         return false;
     }
@@ -166,14 +161,8 @@ fn capitalised(word: &str) -> String {
 
 /// A replacement exists: associate, announce the cut-over, retire, or clean up a failure.
 /// Returns whether a create is planned (a new attempt for an EXPIRED group).
-pub(super) fn drive_replacement(
-    o: &Observed,
-    replacement: &StreamGroup,
-    steps: &Steps<'_>,
-    now: DateTime<Utc>,
-    settings: &Settings,
-    d: &mut Decision,
-) -> bool {
+pub(super) fn drive_replacement(o: &Observed, replacement: &StreamGroup, steps: &Steps<'_>, d: &mut Decision) -> bool {
+    let (now, settings) = (steps.now, steps.settings);
     let g = &o.group;
     let expired = g.status == StreamGroupStatus::Expired;
     // From its CreatedAt (always reported by GetStreamGroup; without it, no ceiling).
@@ -187,7 +176,7 @@ pub(super) fn drive_replacement(
                 replacement.status,
                 replacement.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
             );
-            return replacement_failed(o, replacement, steps, now, settings, why, d);
+            return replacement_failed(o, replacement, steps, why, d);
         }
         StreamGroupStatus::Activating if activating_for > settings.activation_timeout => {
             let why = format!(
@@ -196,7 +185,7 @@ pub(super) fn drive_replacement(
                 activating_for.num_minutes(),
                 settings.activation_timeout.num_minutes()
             );
-            return replacement_failed(o, replacement, steps, now, settings, why, d);
+            return replacement_failed(o, replacement, steps, why, d);
         }
         StreamGroupStatus::Activating => d.note(
             g,
@@ -210,7 +199,7 @@ pub(super) fn drive_replacement(
         StreamGroupStatus::Deleting if !expired => {
             d.items.push(steps.unlink(format!("replacement {} is being deleted", replacement.id)));
         }
-        StreamGroupStatus::Active => active_replacement(o, replacement, steps, now, settings, d),
+        StreamGroupStatus::Active => active_replacement(o, replacement, steps, d),
         _ => d.note(g, format!("replacement {} is {}; waiting", replacement.id, replacement.status)),
     }
     false
@@ -223,15 +212,14 @@ fn replacement_failed(
     o: &Observed,
     replacement: &StreamGroup,
     steps: &Steps<'_>,
-    now: DateTime<Utc>,
-    settings: &Settings,
     why: String,
     d: &mut Decision,
 ) -> bool {
+    let (now, settings) = (steps.now, steps.settings);
     let g = &o.group;
     if g.status == StreamGroupStatus::Expired {
         let why = format!("{why}; the old group is EXPIRED");
-        return expired_replacement_failed(o, replacement, steps, now, settings, why, d);
+        return expired_replacement_failed(o, replacement, steps, why, d);
     }
     let why = format!("{why}; the old group keeps serving");
     let recorded = RecycleState::decode(&g.tags);
@@ -252,11 +240,10 @@ fn expired_replacement_failed(
     o: &Observed,
     failed: &StreamGroup,
     steps: &Steps<'_>,
-    now: DateTime<Utc>,
-    settings: &Settings,
     why: String,
     d: &mut Decision,
 ) -> bool {
+    let (now, settings) = (steps.now, steps.settings);
     let g = &o.group;
     let recorded = RecycleState::decode(&failed.tags);
     let attempt = recorded.replacement_attempt.unwrap_or(0).max(1);
@@ -286,14 +273,8 @@ fn expired_replacement_failed(
     true
 }
 
-fn active_replacement(
-    o: &Observed,
-    replacement: &StreamGroup,
-    steps: &Steps<'_>,
-    now: DateTime<Utc>,
-    settings: &Settings,
-    d: &mut Decision,
-) {
+fn active_replacement(o: &Observed, replacement: &StreamGroup, steps: &Steps<'_>, d: &mut Decision) {
+    let (now, settings) = (steps.now, steps.settings);
     let g = &o.group;
     let readiness = Readiness { observed: o };
     let (ready, not_ready): (Vec<String>, Vec<String>) = g

@@ -4,15 +4,15 @@
 //! each further removal waits an exponentially longer back-off, and past the attempt limit
 //! the location is left in ERROR and escalated (a blocked finding) for a person to look at.
 
-use super::{Decision, RecyclerStep, Settings, Steps, backoff};
+use super::{Decision, RecyclerStep, Steps, backoff};
 use crate::carry::location_spec;
 use watchdog_core::ports::{Tags, Write};
 use watchdog_core::reconcile::{Call, Effect, FAILURE_KIND, TagWrite};
 use watchdog_core::tags::recycle::{self as state, RepairRecord, decode_repair, encode_repair, repair_key};
 use watchdog_core::{LocationStatus, StreamGroup, StreamGroupStatus};
 
-pub(super) fn repair(g: &StreamGroup, steps: &Steps<'_>, settings: &Settings, d: &mut Decision) {
-    let now = steps.now;
+pub(super) fn repair(g: &StreamGroup, steps: &Steps<'_>, d: &mut Decision) {
+    let (now, settings) = (steps.now, steps.settings);
     let changeable = matches!(g.status, StreamGroupStatus::Active | StreamGroupStatus::ActiveWithErrors);
     let record_of = |name: &str| g.tags.get(&repair_key(name)).and_then(|v| decode_repair(name, v));
     let write = |record: &RepairRecord| {

@@ -2,6 +2,7 @@
 //! the builder of each for one group, with its whole effect (the tags before, the call, the
 //! tags after, the failure record). A new step is a variant and a builder here.
 
+use crate::config::Settings;
 use crate::cutover::CutoverNotice;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -86,6 +87,8 @@ impl StepKind for RecyclerStep {}
 pub(crate) struct Steps<'a> {
     pub group: &'a StreamGroup,
     pub now: DateTime<Utc>,
+    /// The settings the plan is made under.
+    pub settings: &'a Settings,
     /// Where this recreation keeps its state: the old group, or the replacement when the old
     /// group is EXPIRED (`None`: an expired group with no replacement yet, no state kept).
     pub home: Option<&'a StreamGroup>,
