@@ -6,6 +6,7 @@ pub mod bench;
 pub mod config_reference;
 pub mod lambda;
 pub mod organizations;
+pub mod stage;
 pub mod template_signals;
 
 use aws_config::{BehaviorVersion, Region};

@@ -6,8 +6,9 @@
 use aws_sdk_gameliftstreams::types::StreamSessionStatus;
 use serde_json::json;
 use std::time::Duration;
-use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
-use watchdog_tests::{TestEmulator, player_request, quick_config};
+use watchdog_tests::lambda::LambdaWatch;
+use watchdog_tests::stage::Stage;
+use watchdog_tests::{player_request, quick_config};
 
 const GROUP: &str = "sg-FLAPPING1";
 
@@ -19,19 +20,11 @@ const FLEET: &str = include_str!("../fleets/alert-flapping.toml");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flapping_idle_share_sends_one_alert_per_resend_interval() {
-    let mut config = quick_config();
-    config.frozen_clock = true;
-    let emu = TestEmulator::start(config, Some(FLEET)).await;
+    let stage = Stage::frozen(quick_config(), Some(FLEET)).await;
+    let (emu, aws) = (&stage.emu, &stage.aws);
     let client = emu.client("us-west-2").await;
-    let aws = LocalAws::connect().await;
-    let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    let (topic, queue) = aws.topic_with_queue(&format!("flapping-{unique}")).await;
-    let mut env = local_env(&emu.url, &aws.url);
-    env.extend([
-        ("FINDINGS_TOPIC_ARN", topic),
-        ("METRIC_NAMESPACE", format!("Watchdog/Flapping-{unique}")),
-        ("ALERT_RESEND_HOURS", "1".to_owned()),
-    ]);
+    let (topic, queue) = stage.topic("flapping").await;
+    let env = stage.env("Flapping", &[("FINDINGS_TOPIC_ARN", &topic), ("ALERT_RESEND_HOURS", "1")]);
     let watch = LambdaWatch::start("flapping", &env);
 
     let mut players: Vec<String> = Vec::new();

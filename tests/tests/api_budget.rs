@@ -6,8 +6,10 @@
 
 use serde_json::Value as Json;
 use serde_yaml::Value;
-use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env, workspace_root};
-use watchdog_tests::{TestEmulator, quick_config};
+use watchdog_tests::gls_emulator::Config;
+use watchdog_tests::lambda::{LambdaWatch, workspace_root};
+use watchdog_tests::quick_config;
+use watchdog_tests::stage::Stage;
 
 const SHARE: f64 = 0.5;
 
@@ -74,25 +76,21 @@ default_application = "racer"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_three_functions_at_once_stay_within_the_studios_share() {
     // GIVEN an emulator that throttles anything beyond the studio's share of every limit
-    let mut config = quick_config();
-    config.frozen_clock = true;
-    config.rate_limit_scale = SHARE;
-    let emu = TestEmulator::start(config, Some(&fleet())).await;
-    let aws = LocalAws::connect().await;
+    let stage = Stage::frozen(Config { rate_limit_scale: SHARE, ..quick_config() }, Some(&fleet())).await;
+    let emu = &stage.emu;
     let template = template();
-    let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let share = SHARE.to_string();
     let watch = |binary: &str, part: f64| {
-        let mut env = local_env(&emu.url, &aws.url);
-        env.extend([
-            ("API_SHARE", SHARE.to_string()),
-            ("API_SHARE_PART", part.to_string()),
-            ("MAX_ATTEMPTS", "1".into()),
-            ("METRIC_NAMESPACE", format!("Watchdog/Budget-{unique}")),
-            ("METRIC_DETAIL", "location".into()),
-            ("MANAGE_ALL_GROUPS", "true".into()),
-            ("DRY_RUN", "true".into()),
-        ]);
-        LambdaWatch::start(&format!("budget-{binary}"), &env)
+        let part = part.to_string();
+        let vars = [
+            ("API_SHARE", share.as_str()),
+            ("API_SHARE_PART", &part),
+            ("MAX_ATTEMPTS", "1"),
+            ("METRIC_DETAIL", "location"),
+            ("MANAGE_ALL_GROUPS", "true"),
+            ("DRY_RUN", "true"),
+        ];
+        LambdaWatch::start(&format!("budget-{binary}"), &stage.env("Budget", &vars))
     };
     let parts = parts(&template);
     let part = |binary: &str| parts.iter().find(|(b, _)| b == binary).unwrap().1;

@@ -7,9 +7,10 @@
 //! detail nothing is published that no alarm, widget or trimmer reads: that is the bill.
 
 use serde_json::Value as Json;
-use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env, workspace_root};
+use watchdog_tests::lambda::{LambdaWatch, workspace_root};
+use watchdog_tests::quick_config;
+use watchdog_tests::stage::Stage;
 use watchdog_tests::template_signals::{alarm_metrics, dashboard, published_metrics, template, unpublished};
-use watchdog_tests::{TestEmulator, quick_config};
 
 #[tokio::test]
 async fn every_metric_dimension_and_log_field_the_template_names_is_published() {
@@ -22,28 +23,28 @@ async fn every_metric_dimension_and_log_field_the_template_names_is_published() 
     assert!(log_queries.iter().all(|q| !q.functions.is_empty() && !q.fields.is_empty()), "{log_queries:#?}");
 
     let fleet = std::fs::read_to_string(workspace_root().join("fleets/sample.toml")).unwrap();
-    let emu = TestEmulator::start(quick_config(), Some(&fleet)).await;
-    let aws = LocalAws::connect().await;
-    let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    let namespace = format!("Watchdog/Signals-{unique}");
-    let (topic, _queue) = aws.topic_with_queue(&format!("signals-{unique}")).await;
-    let mut env = local_env(&emu.url, &aws.url);
-    env.extend([
-        ("REGIONS", "us-west-2,eu-central-1".into()),
-        ("METRIC_NAMESPACE", namespace.clone()),
-        // The template's default detail; its scanner publishes demand for every location when
-        // the trimmer manages all groups, as here.
-        ("DEMAND_METRICS", "all".into()),
-        ("FINDINGS_TOPIC_ARN", topic.clone()),
-        ("ACTIONS_TOPIC_ARN", topic),
-        ("DRY_RUN", "false".into()),
-        ("MANAGE_ALL_GROUPS", "true".into()),
-        // CONNECTED counts from the session's start: the sample's players started minutes ago.
-        ("END_SESSIONS", "CONNECTED>1m".into()),
-        ("API_SHARE", "1".into()),
-        ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
-        ("AWS_LAMBDA_LOG_LEVEL", "info".into()),
-    ]);
+    let stage = Stage::start(quick_config(), Some(&fleet)).await;
+    let aws = &stage.aws;
+    let namespace = stage.namespace("Signals");
+    let (topic, _queue) = stage.topic("signals").await;
+    let env = stage.env(
+        "Signals",
+        &[
+            ("REGIONS", "us-west-2,eu-central-1"),
+            // The template's default detail; its scanner publishes demand for every location
+            // when the trimmer manages all groups, as here.
+            ("DEMAND_METRICS", "all"),
+            ("FINDINGS_TOPIC_ARN", &topic),
+            ("ACTIONS_TOPIC_ARN", &topic),
+            ("DRY_RUN", "false"),
+            ("MANAGE_ALL_GROUPS", "true"),
+            // CONNECTED counts from the session's start: the sample's players started minutes ago.
+            ("END_SESSIONS", "CONNECTED>1m"),
+            ("API_SHARE", "1"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "info"),
+        ],
+    );
     let watch = LambdaWatch::start("signals", &env);
     for function in ["gls-watchdog-scanner", "gls-watchdog-recycler", "gls-watchdog-trimmer"] {
         let report = watch.invoke(function, &serde_json::json!({ "trigger": "schedule" })).await;

@@ -4,8 +4,9 @@
 
 use serde_json::Value;
 use std::time::Duration;
-use watchdog_tests::lambda::{Delivered, LambdaWatch, LocalAws, local_env, workspace_root};
-use watchdog_tests::{TestEmulator, quick_config};
+use watchdog_tests::lambda::{Delivered, LambdaWatch, workspace_root};
+use watchdog_tests::quick_config;
+use watchdog_tests::stage::Stage;
 
 const SCANNER: &str = "gls-watchdog-scanner";
 
@@ -44,20 +45,14 @@ fn description(digest: &Delivered) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_digest_per_scan_with_news_none_when_unchanged_and_one_naming_an_escalation() {
     // GIVEN the scanner with digests and per-finding messages, each topic drained by a queue
-    let mut config = quick_config();
-    config.frozen_clock = true;
-    let emu = TestEmulator::start(config, Some(FLEET)).await;
-    let aws = LocalAws::connect().await;
-    let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    let (digest_topic, digest_queue) = aws.topic_with_queue(&format!("digest-{unique}")).await;
-    let (findings_topic, findings_queue) = aws.topic_with_queue(&format!("findings-{unique}")).await;
-    let mut env = local_env(&emu.url, &aws.url);
-    env.extend([
-        ("FINDINGS_TOPIC_ARN", findings_topic),
-        ("DIGEST_TOPIC_ARN", digest_topic),
-        ("ALERT_DELIVERY", "both".to_owned()),
-        ("METRIC_NAMESPACE", format!("Watchdog/Digest-{unique}")),
-    ]);
+    let stage = Stage::frozen(quick_config(), Some(FLEET)).await;
+    let (emu, aws) = (&stage.emu, &stage.aws);
+    let (digest_topic, digest_queue) = stage.topic("digest").await;
+    let (findings_topic, findings_queue) = stage.topic("findings").await;
+    let env = stage.env(
+        "Digest",
+        &[("FINDINGS_TOPIC_ARN", &findings_topic), ("DIGEST_TOPIC_ARN", &digest_topic), ("ALERT_DELIVERY", "both")],
+    );
     let watch = LambdaWatch::start("digest", &env);
     let validator = validator();
 

@@ -6,8 +6,9 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::Duration;
 use watchdog_core::findings::FindingKind;
-use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env, workspace_root};
-use watchdog_tests::{ACCOUNT, TestEmulator, quick_config};
+use watchdog_tests::lambda::{LambdaWatch, LocalAws, workspace_root};
+use watchdog_tests::stage::{Stage, unique};
+use watchdog_tests::{ACCOUNT, quick_config};
 
 const FLEET: &str = include_str!("../fleets/scanner-lambda.toml");
 
@@ -21,17 +22,12 @@ fn assert_valid(validator: &jsonschema::Validator, event: &Value) {
     assert!(errors.is_empty(), "{errors:#?}\n{event:#}");
 }
 
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_finding_of_a_scan_is_an_event_with_its_account_and_region_and_a_dry_run_puts_none() {
-    let emu = TestEmulator::start(quick_config(), Some(FLEET)).await;
-    let aws = LocalAws::connect().await;
-    let (bus, queue) = aws.bus_with_queue(&unique("watchdog-findings")).await;
-    let mut env = local_env(&emu.url, &aws.url);
-    env.extend([("METRIC_NAMESPACE", unique("WatchdogEvents")), ("EVENT_BUS_NAME", bus)]);
+    let stage = Stage::start(quick_config(), Some(FLEET)).await;
+    let aws = &stage.aws;
+    let (bus, queue) = stage.bus("watchdog-findings").await;
+    let env = stage.env("Events", &[("EVENT_BUS_NAME", &bus)]);
     let watch = LambdaWatch::start("events-scanner", &env);
 
     let dry = watch.invoke("gls-watchdog-scanner", &serde_json::json!({ "dry_run": true })).await.unwrap();
@@ -90,21 +86,18 @@ tags = { "watchdog:trim" = "true" }
   always_on = 10
   maximum = 10
 "#;
-    let mut config = quick_config();
-    config.frozen_clock = true;
-    let emu = TestEmulator::start(config, Some(fleet)).await;
-    let aws = LocalAws::connect().await;
-    let (bus, queue) = aws.bus_with_queue(&unique("watchdog-actions")).await;
-    let (topic, _) = aws.topic_with_queue(&unique("watchdog-actions-topic")).await;
-    let mut env = local_env(&emu.url, &aws.url);
-    env.extend([
-        ("METRIC_NAMESPACE", unique("WatchdogEvents")),
-        ("EVENT_BUS_NAME", bus),
-        ("ACTIONS_TOPIC_ARN", topic),
-        ("DRY_RUN", "false".to_owned()),
-        ("DEMAND_WINDOW_MINUTES", "60".to_owned()),
-        ("MAX_ATTEMPTS", "1".to_owned()),
-    ]);
+    let stage = Stage::frozen(quick_config(), Some(fleet)).await;
+    let (emu, aws) = (&stage.emu, &stage.aws);
+    let (bus, queue) = stage.bus("watchdog-actions").await;
+    let (topic, _) = stage.topic("watchdog-actions-topic").await;
+    let vars = [
+        ("EVENT_BUS_NAME", bus.as_str()),
+        ("ACTIONS_TOPIC_ARN", &topic),
+        ("DRY_RUN", "false"),
+        ("DEMAND_WINDOW_MINUTES", "60"),
+        ("MAX_ATTEMPTS", "1"),
+    ];
+    let env = stage.env("Events", &vars);
     let watch = LambdaWatch::start("events-trimmer", &env);
     // Demand history: two scans 40 minutes apart, nobody playing.
     for advance in [0.0, 40.0 * 60.0] {

@@ -8,10 +8,11 @@
 
 use serde_json::{Value, json};
 use watchdog_tests::asl::{Child, definition, map_children, map_output, select, task_output, task_payload};
-use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env, organizations_url, workspace_root};
+use watchdog_tests::lambda::{LambdaWatch, organizations_url, workspace_root};
 use watchdog_tests::organizations::Studio;
+use watchdog_tests::quick_config;
+use watchdog_tests::stage::Stage;
 use watchdog_tests::template_signals::{alarm_metrics, dashboard, published_metrics, template, unpublished};
-use watchdog_tests::{TestEmulator, quick_config};
 
 const SCANNER: &str = "gls-watchdog-scanner";
 const ACCOUNTS: [&str; 3] = ["111122223333", "222233334444", "333344445555"];
@@ -38,28 +39,29 @@ fn fleet(account: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_named_while_the_others_complete() {
-    let emu = TestEmulator::start(quick_config(), None).await;
+    let stage = Stage::start(quick_config(), None).await;
+    let (emu, aws) = (&stage.emu, &stage.aws);
     for account in ACCOUNTS {
         emu.load_fleet_of(account, fleet(account)).await;
     }
     // The third account's role lacks the permission (or its spoke was never deployed).
     emu.admin_ok("/_emulator/access", json!({ "account": ACCOUNTS[2], "denied": true })).await;
 
-    let aws = LocalAws::connect().await;
-    let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    let (bus, events_queue) = aws.bus_with_queue(&format!("watchdog-org-{unique}")).await;
-    let (digest_topic, digest_queue) = aws.topic_with_queue(&format!("watchdog-org-digest-{unique}")).await;
-    let namespace = format!("Watchdog/Org-{unique}");
-    let mut env = local_env(&emu.url, &aws.url);
-    env.extend([
-        ("EVENT_BUS_NAME", bus),
-        ("DIGEST_TOPIC_ARN", digest_topic),
-        ("REGIONS", REGIONS.join(",")),
-        ("METRIC_NAMESPACE", namespace.clone()),
-        ("ALERT_MEMORY", "none".to_owned()),
-        ("MAX_ATTEMPTS", "1".to_owned()),
-        ("OWNER_TAG_KEY", "team".to_owned()),
-    ]);
+    let (bus, events_queue) = stage.bus("watchdog-org").await;
+    let (digest_topic, digest_queue) = stage.topic("watchdog-org-digest").await;
+    let namespace = stage.namespace("Org");
+    let regions = REGIONS.join(",");
+    let env = stage.env(
+        "Org",
+        &[
+            ("EVENT_BUS_NAME", &bus),
+            ("DIGEST_TOPIC_ARN", &digest_topic),
+            ("REGIONS", &regions),
+            ("ALERT_MEMORY", "none"),
+            ("MAX_ATTEMPTS", "1"),
+            ("OWNER_TAG_KEY", "team"),
+        ],
+    );
     let watch = LambdaWatch::start("organisation", &env);
 
     let definition = definition("gls-watchdog-read", SCANNER);
@@ -223,16 +225,17 @@ async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_name
 /// the role (here STS itself cannot be reached).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_that_cannot_be_assumed_fails_its_target_by_name() {
-    let emu = TestEmulator::start(quick_config(), None).await;
-    let aws = LocalAws::connect().await;
-    let mut env = local_env(&emu.url, &aws.url);
-    env.retain(|(k, _)| *k != "AWS_ENDPOINT_URL_STS");
-    env.extend([
-        ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9".to_owned()),
-        ("REGIONS", "us-west-2".to_owned()),
-        ("ALERT_MEMORY", "none".to_owned()),
-        ("MAX_ATTEMPTS", "1".to_owned()),
-    ]);
+    let stage = Stage::start(quick_config(), None).await;
+    let emu = &stage.emu;
+    let env = stage.env(
+        "OrgNoSts",
+        &[
+            ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9"),
+            ("REGIONS", "us-west-2"),
+            ("ALERT_MEMORY", "none"),
+            ("MAX_ATTEMPTS", "1"),
+        ],
+    );
     let watch = LambdaWatch::start("organisation-no-sts", &env);
     let target = json!({ "account": "222233334444", "region": "us-west-2", "role_name": "gls-watchdog-read" });
     let error = watch.invoke(SCANNER, &json!({ "trigger": "organisation", "target": target })).await.unwrap_err();
@@ -255,17 +258,19 @@ async fn the_target_list_reads_organisational_units_from_organizations_and_names
     let unique = format!("{}{}", std::process::id(), chrono::Utc::now().timestamp_micros());
     let Studio { games, studio, live_account, closed, .. } = Studio::create(&unique).await;
 
-    let emu = TestEmulator::start(quick_config(), None).await;
-    let aws = LocalAws::connect().await;
-    let (digest_topic, digest_queue) = aws.topic_with_queue(&format!("watchdog-org-units-{unique}")).await;
-    let mut env = local_env(&emu.url, &aws.url);
-    env.extend([
-        ("AWS_ENDPOINT_URL_ORGANIZATIONS", url.clone()),
-        ("DIGEST_TOPIC_ARN", digest_topic),
-        ("REGIONS", REGIONS.join(",")),
-        ("METRIC_NAMESPACE", format!("Watchdog/OrgUnits-{unique}")),
-        ("ALERT_MEMORY", "none".to_owned()),
-    ]);
+    let stage = Stage::start(quick_config(), None).await;
+    let aws = &stage.aws;
+    let (digest_topic, digest_queue) = stage.topic("watchdog-org-units").await;
+    let regions = REGIONS.join(",");
+    let env = stage.env(
+        "OrgUnits",
+        &[
+            ("AWS_ENDPOINT_URL_ORGANIZATIONS", &url),
+            ("DIGEST_TOPIC_ARN", &digest_topic),
+            ("REGIONS", &regions),
+            ("ALERT_MEMORY", "none"),
+        ],
+    );
     let watch = LambdaWatch::start("organisation-units", &env);
 
     let definition = definition("gls-watchdog-read", SCANNER);

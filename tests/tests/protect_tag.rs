@@ -3,8 +3,9 @@
 //! write from any of them, through cargo lambda, the emulator and LocalStack.
 
 use std::time::Duration;
-use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
-use watchdog_tests::{TestEmulator, quick_config};
+use watchdog_tests::lambda::LambdaWatch;
+use watchdog_tests::quick_config;
+use watchdog_tests::stage::Stage;
 
 const GROUP: &str = "sg-PROTECT01";
 const ARN: &str = "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-PROTECT01";
@@ -13,23 +14,21 @@ const FLEET: &str = include_str!("../fleets/protect-tag.toml");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_protected_group_receives_no_write_from_any_function() {
-    let mut config = quick_config();
-    config.frozen_clock = true;
-    let emu = TestEmulator::start(config, Some(FLEET)).await;
-    let aws = LocalAws::connect().await;
-    let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    let (topic, queue) = aws.topic_with_queue(&format!("protect-{unique}")).await;
-    let mut env = local_env(&emu.url, &aws.url);
-    env.extend([
-        ("FINDINGS_TOPIC_ARN", topic.clone()),
-        ("ACTIONS_TOPIC_ARN", topic),
-        ("METRIC_NAMESPACE", format!("Watchdog/Protect-{unique}")),
-        ("METRIC_DETAIL", "location".into()),
-        ("DRY_RUN", "false".into()),
-        ("MANAGE_ALL_GROUPS", "true".into()),
-        ("MAX_ATTEMPTS", "1".into()),
-        ("DEMAND_WINDOW_MINUTES", "60".into()),
-    ]);
+    let stage = Stage::frozen(quick_config(), Some(FLEET)).await;
+    let (emu, aws) = (&stage.emu, &stage.aws);
+    let (topic, queue) = stage.topic("protect").await;
+    let env = stage.env(
+        "Protect",
+        &[
+            ("FINDINGS_TOPIC_ARN", &topic),
+            ("ACTIONS_TOPIC_ARN", &topic),
+            ("METRIC_DETAIL", "location"),
+            ("DRY_RUN", "false"),
+            ("MANAGE_ALL_GROUPS", "true"),
+            ("MAX_ATTEMPTS", "1"),
+            ("DEMAND_WINDOW_MINUTES", "60"),
+        ],
+    );
     let watch = LambdaWatch::start("protect", &env);
     let client = emu.client("us-west-2").await;
     let tags_before = client.list_tags_for_resource().resource_arn(ARN).send().await.unwrap().tags().cloned();

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use watchdog_tests::gls_emulator::{Behaviour, Config, ExpiredGroups};
-use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
+use watchdog_tests::lambda::{LambdaWatch, LocalAws};
+use watchdog_tests::stage::Stage;
 use watchdog_tests::{TestEmulator, quick_config};
 
 const RECYCLER: &str = "gls-watchdog-recycler";
@@ -103,27 +104,14 @@ async fn setup_under(behaviour: Behaviour, name: &str, fleet: &str, extra: &[(&'
 }
 
 /// As [`setup`], on an emulator started with `config` (its clock frozen).
-async fn setup_on(mut config: Config, name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup {
-    config.frozen_clock = true;
-    let emu = TestEmulator::start(config, Some(fleet)).await;
-    let aws = LocalAws::connect().await;
-    let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    let (topic, queue) = aws.topic_with_queue(&format!("recycler-{name}-{unique}")).await;
-    let mut env = local_env(&emu.url, &aws.url);
-    env.extend([
-        // Its own health history: tests sharing LocalStack never count each other's failed steps.
-        ("METRIC_NAMESPACE", format!("Watchdog/Recycler-{unique}")),
-        ("ACTIONS_TOPIC_ARN", topic),
-        ("GRACE_MINUTES", "10".into()),
-        ("MAX_ATTEMPTS", "1".into()),
-        ("API_SHARE", "1".into()),
-    ]);
-    for (k, v) in extra {
-        env.retain(|(key, _)| key != k);
-        env.push((k, v.to_string()));
-    }
+async fn setup_on(config: Config, name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup {
+    let stage = Stage::frozen(config, Some(fleet)).await;
+    let (topic, queue) = stage.topic(&format!("recycler-{name}")).await;
+    let base =
+        [("ACTIONS_TOPIC_ARN", topic.as_str()), ("GRACE_MINUTES", "10"), ("MAX_ATTEMPTS", "1"), ("API_SHARE", "1")];
+    let env = stage.env("Recycler", &[&base, extra].concat());
     let watch = LambdaWatch::start(&format!("recycler-{name}"), &env);
-    Setup { emu, aws, queue, watch, env }
+    Setup { emu: stage.emu, aws: stage.aws, queue, watch, env }
 }
 
 fn executed(report: &Value) -> Vec<String> {

@@ -8,15 +8,12 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
+use watchdog_tests::stage::unique;
 use watchdog_tests::{TestEmulator, quick_config};
 
 const SCANNER: &str = "gls-watchdog-scanner";
 
 const FLEET: &str = include_str!("../fleets/scanner-lambda.toml");
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros())
-}
 
 fn scanner_env(
     emu: &TestEmulator,

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
 use watchdog_tests::gls_emulator::{Config, Timings};
-use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
+use watchdog_tests::lambda::{LambdaWatch, LocalAws};
+use watchdog_tests::stage::Stage;
 use watchdog_tests::{TestEmulator, player_request, quick_config};
 
 const SCANNER: &str = "gls-watchdog-scanner";
@@ -83,31 +84,21 @@ async fn setup(name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup
 }
 
 /// As [`setup`], on an emulator started with `config` (its clock frozen).
-async fn setup_on(mut config: Config, name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup {
-    config.frozen_clock = true;
-    let emu = TestEmulator::start(config, Some(fleet)).await;
-    let aws = LocalAws::connect().await;
-    let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    let (topic, queue) = aws.topic_with_queue(&format!("trimmer-{name}-{unique}")).await;
-    let mut env = local_env(&emu.url, &aws.url);
-    env.extend([
-        ("METRIC_NAMESPACE", format!("Watchdog/Test-{unique}")),
-        // The template's default detail: the scanner publishes demand only for the locations of
-        // trim-opted-in groups, and the trimmer reads it.
-        ("ACTIONS_TOPIC_ARN", topic),
-        ("MAX_ATTEMPTS", "1".into()),
-        ("API_SHARE", "1".into()),
-        ("DEMAND_WINDOW_MINUTES", "60".into()),
-        ("COOLDOWN_MINUTES", "30".into()),
-        ("FLOOR_CAPACITY", "2".into()),
-        ("DRY_RUN", "false".into()),
-    ]);
-    for (k, v) in extra {
-        env.retain(|(key, _)| key != k);
-        env.push((k, v.to_string()));
-    }
+async fn setup_on(config: Config, name: &str, fleet: &str, extra: &[(&'static str, &str)]) -> Setup {
+    let stage = Stage::frozen(config, Some(fleet)).await;
+    let (topic, queue) = stage.topic(&format!("trimmer-{name}")).await;
+    let base = [
+        ("ACTIONS_TOPIC_ARN", topic.as_str()),
+        ("MAX_ATTEMPTS", "1"),
+        ("API_SHARE", "1"),
+        ("DEMAND_WINDOW_MINUTES", "60"),
+        ("COOLDOWN_MINUTES", "30"),
+        ("FLOOR_CAPACITY", "2"),
+        ("DRY_RUN", "false"),
+    ];
+    let env = stage.env("Trimmer", &[&base, extra].concat());
     let watch = LambdaWatch::start(&format!("trimmer-{name}"), &env);
-    Setup { emu, aws, queue, env, watch }
+    Setup { emu: stage.emu, aws: stage.aws, queue, env, watch }
 }
 
 /// Two scans 40 minutes apart: an hour's window then holds enough history (MIN_HISTORY 50%).
