@@ -14,12 +14,13 @@ use crate::state::{ActivationOutcome, EmulatedWorld};
 use crate::vocabulary::{ApplicationStatus, ApplicationStatusReason, LocationStatus, SessionStatus, StreamGroupStatus};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -53,9 +54,23 @@ fn bad_request(message: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": message.into() }))).into_response()
 }
 
-#[allow(clippy::result_large_err)]
-fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes, expected: &str) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| bad_request(format!("{e}; expected {expected}")))
+/// An admin request's body: strict JSON of a form the refusal of a bad one names.
+trait AdminRequest: DeserializeOwned {
+    /// The form, as a bad request's error shows it.
+    const EXPECTED: &str;
+}
+
+/// A handler's admin request, parsed; a body that does not parse is refused (400) with the
+/// parser's reason and the form expected, before the handler runs.
+struct Admin<T>(T);
+
+impl<S: Send + Sync, T: AdminRequest> FromRequest<S> for Admin<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let body = Bytes::from_request(request, state).await.map_err(IntoResponse::into_response)?;
+        serde_json::from_slice(&body).map(Admin).map_err(|e| bad_request(format!("{e}; expected {}", T::EXPECTED)))
+    }
 }
 
 fn clock_json(world: &EmulatedWorld) -> Value {
@@ -80,19 +95,18 @@ struct ClockChange {
     frozen: Option<bool>,
 }
 
-async fn set_clock(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+impl AdminRequest for ClockChange {
     const EXPECTED: &str = r#"{"advance_seconds": N} or {"now": EPOCH_SECONDS}, optionally with "frozen": true|false"#;
-    let change: ClockChange = match parse_body(&body, EXPECTED) {
-        Ok(change) => change,
-        Err(response) => return response,
-    };
+}
+
+async fn set_clock(State(emu): State<Arc<Emulator>>, Admin(change): Admin<ClockChange>) -> Response {
     let mut world = lock(&emu.world);
     if let Some(frozen) = change.frozen {
         world.clock.freeze(frozen);
     }
     match (change.advance_seconds, change.now) {
         (Some(_), Some(_)) => {
-            return bad_request(format!("give advance_seconds or now, not both; expected {EXPECTED}"));
+            return bad_request(format!("give advance_seconds or now, not both; expected {}", ClockChange::EXPECTED));
         }
         (Some(seconds), None) if !(0.0..=MAX_CLOCK_STEP_SECONDS).contains(&seconds) => {
             return bad_request(format!(
@@ -112,7 +126,7 @@ async fn set_clock(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
             }
         }
         (None, None) if change.frozen.is_none() => {
-            return bad_request(format!("nothing to change; expected {EXPECTED}"));
+            return bad_request(format!("nothing to change; expected {}", ClockChange::EXPECTED));
         }
         (None, None) => {}
     }
@@ -181,12 +195,11 @@ struct LocationStatusChange {
     status: String,
 }
 
-async fn set_location_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let change: LocationStatusChange =
-        match parse_body(&body, r#"{"stream_group": ID_OR_ARN, "location": NAME, "status": "ERROR"|"ACTIVE"}"#) {
-            Ok(change) => change,
-            Err(response) => return response,
-        };
+impl AdminRequest for LocationStatusChange {
+    const EXPECTED: &str = r#"{"stream_group": ID_OR_ARN, "location": NAME, "status": "ERROR"|"ACTIVE"}"#;
+}
+
+async fn set_location_status(State(emu): State<Arc<Emulator>>, Admin(change): Admin<LocationStatusChange>) -> Response {
     let status = LocationStatus::parse(&change.status);
     let Some(status @ (LocationStatus::Active | LocationStatus::Error)) = status else {
         return bad_request(format!("status: {:?} must be ACTIVE or ERROR", change.status));
@@ -231,14 +244,12 @@ struct GroupStatusChange {
     reason: Option<String>,
 }
 
-async fn set_group_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let change: GroupStatusChange = match parse_body(
-        &body,
-        r#"{"stream_group": ID_OR_ARN, "status": "ERROR"|"ACTIVE", "reason": "internalError"|"noAvailableInstances"}"#,
-    ) {
-        Ok(change) => change,
-        Err(response) => return response,
-    };
+impl AdminRequest for GroupStatusChange {
+    const EXPECTED: &str =
+        r#"{"stream_group": ID_OR_ARN, "status": "ERROR"|"ACTIVE", "reason": "internalError"|"noAvailableInstances"}"#;
+}
+
+async fn set_group_status(State(emu): State<Arc<Emulator>>, Admin(change): Admin<GroupStatusChange>) -> Response {
     let Some(status @ (StreamGroupStatus::Active | StreamGroupStatus::Error)) =
         StreamGroupStatus::parse(&change.status)
     else {
@@ -274,16 +285,15 @@ struct OutcomeRequest {
     count: usize,
 }
 
+impl AdminRequest for OutcomeRequest {
+    const EXPECTED: &str = r#"{"status": "ERROR"|"ACTIVE", "reason": "internalError", "count": 1}"#;
+}
+
 fn one() -> usize {
     1
 }
 
-async fn queue_activation_outcome(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let request: OutcomeRequest =
-        match parse_body(&body, r#"{"status": "ERROR"|"ACTIVE", "reason": "internalError", "count": 1}"#) {
-            Ok(request) => request,
-            Err(response) => return response,
-        };
+async fn queue_activation_outcome(State(emu): State<Arc<Emulator>>, Admin(request): Admin<OutcomeRequest>) -> Response {
     let outcome = match request.status.as_str() {
         "ACTIVE" => ActivationOutcome::Active,
         "ERROR" => ActivationOutcome::Error(request.reason.unwrap_or_else(|| "internalError".into())),
@@ -306,12 +316,12 @@ struct SessionStatusChange {
     status: String,
 }
 
+impl AdminRequest for SessionStatusChange {
+    const EXPECTED: &str = r#"{"session": ARN_OR_ID, "status": "CONNECTED"}"#;
+}
+
 /// Plays the client's part: connect, disconnect, reconnect.
-async fn set_session_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let change: SessionStatusChange = match parse_body(&body, r#"{"session": ARN_OR_ID, "status": "CONNECTED"}"#) {
-        Ok(change) => change,
-        Err(response) => return response,
-    };
+async fn set_session_status(State(emu): State<Arc<Emulator>>, Admin(change): Admin<SessionStatusChange>) -> Response {
     let Some(status @ (SessionStatus::Connected | SessionStatus::PendingClientReconnection)) =
         SessionStatus::parse(&change.status)
     else {
@@ -353,14 +363,12 @@ struct FaultRequest {
     rule: FaultRule,
 }
 
-async fn set_fault(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let request: FaultRequest = match parse_body(
-        &body,
-        r#"{"operation": NAME|"*", "error_rate": 0.0-1.0, "error": "InternalServerException", "latency_ms": N}"#,
-    ) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+impl AdminRequest for FaultRequest {
+    const EXPECTED: &str =
+        r#"{"operation": NAME|"*", "error_rate": 0.0-1.0, "error": "InternalServerException", "latency_ms": N}"#;
+}
+
+async fn set_fault(State(emu): State<Arc<Emulator>>, Admin(request): Admin<FaultRequest>) -> Response {
     if request.operation != "*" && emu.model.operation(&request.operation).is_none() {
         return bad_request(format!("operation: {:?} is not an operation of the model (or \"*\")", request.operation));
     }
@@ -400,11 +408,11 @@ struct RateLimitChange {
     scale: f64,
 }
 
-async fn set_rate_limits(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let change: RateLimitChange = match parse_body(&body, r#"{"scale": F} (1 = documented limits, 0 = off)"#) {
-        Ok(change) => change,
-        Err(response) => return response,
-    };
+impl AdminRequest for RateLimitChange {
+    const EXPECTED: &str = r#"{"scale": F} (1 = documented limits, 0 = off)"#;
+}
+
+async fn set_rate_limits(State(emu): State<Arc<Emulator>>, Admin(change): Admin<RateLimitChange>) -> Response {
     if change.scale < 0.0 || !change.scale.is_finite() {
         return bad_request(format!("scale: {} must be a finite number >= 0", change.scale));
     }
@@ -422,11 +430,11 @@ struct CrashRequest {
     after_mutations: u64,
 }
 
-async fn set_crash(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let request: CrashRequest = match parse_body(&body, r#"{"after_mutations": K} (K >= 1)"#) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+impl AdminRequest for CrashRequest {
+    const EXPECTED: &str = r#"{"after_mutations": K} (K >= 1)"#;
+}
+
+async fn set_crash(State(emu): State<Arc<Emulator>>, Admin(request): Admin<CrashRequest>) -> Response {
     if request.after_mutations == 0 {
         return bad_request("after_mutations: must be 1 or more");
     }
@@ -445,12 +453,12 @@ struct SessionInput {
     session: String,
 }
 
+impl AdminRequest for SessionInput {
+    const EXPECTED: &str = r#"{"session": ARN_OR_ID}"#;
+}
+
 /// A player's input on a CONNECTED session: it resets the 60-minute idle timeout (seed 001).
-async fn session_input(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let input: SessionInput = match parse_body(&body, r#"{"session": ARN_OR_ID}"#) {
-        Ok(input) => input,
-        Err(response) => return response,
-    };
+async fn session_input(State(emu): State<Arc<Emulator>>, Admin(input): Admin<SessionInput>) -> Response {
     let mut world = lock(&emu.world);
     world.advance();
     let now = world.now();
@@ -475,13 +483,15 @@ struct ApplicationStatusChange {
     reason: Option<String>,
 }
 
-/// An application going to ERROR (e.g. `sourceModified`: its S3 source changed) or back to READY.
-async fn set_application_status(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
+impl AdminRequest for ApplicationStatusChange {
     const EXPECTED: &str = r#"{"application": ID_OR_ARN, "status": "ERROR"|"READY", "reason": "internalError"|"accessDenied"|"sourceModified"}"#;
-    let change: ApplicationStatusChange = match parse_body(&body, EXPECTED) {
-        Ok(change) => change,
-        Err(response) => return response,
-    };
+}
+
+/// An application going to ERROR (e.g. `sourceModified`: its S3 source changed) or back to READY.
+async fn set_application_status(
+    State(emu): State<Arc<Emulator>>,
+    Admin(change): Admin<ApplicationStatusChange>,
+) -> Response {
     let Some(status @ (ApplicationStatus::Ready | ApplicationStatus::Error)) = ApplicationStatus::parse(&change.status)
     else {
         return bad_request(format!("status: {:?} must be READY or ERROR", change.status));
@@ -518,12 +528,12 @@ struct ReplicationChange {
     location: String,
 }
 
+impl AdminRequest for ReplicationChange {
+    const EXPECTED: &str = r#"{"application": ID_OR_ARN, "location": NAME}"#;
+}
+
 /// Replication of an application to a location finishing now.
-async fn finish_replication(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let change: ReplicationChange = match parse_body(&body, r#"{"application": ID_OR_ARN, "location": NAME}"#) {
-        Ok(change) => change,
-        Err(response) => return response,
-    };
+async fn finish_replication(State(emu): State<Arc<Emulator>>, Admin(change): Admin<ReplicationChange>) -> Response {
     let mut world = lock(&emu.world);
     world.advance();
     let now = world.now();
@@ -548,12 +558,12 @@ struct StreamUrlUse {
     stream_url: String,
 }
 
+impl AdminRequest for StreamUrlUse {
+    const EXPECTED: &str = r#"{"stream_url": ID_OR_ARN}"#;
+}
+
 /// A player opening a stream URL: a session starts with the URL's settings.
-async fn use_stream_url(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let request: StreamUrlUse = match parse_body(&body, r#"{"stream_url": ID_OR_ARN}"#) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
+async fn use_stream_url(State(emu): State<Arc<Emulator>>, Admin(request): Admin<StreamUrlUse>) -> Response {
     let mut world = lock(&emu.world);
     match operations::use_stream_url(&mut world, resource_id(&request.stream_url)) {
         Ok(session) => axum::Json(json!({ "stream_session": session })).into_response(),

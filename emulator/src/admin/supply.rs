@@ -1,10 +1,9 @@
 //! The admin API for what an account may use: its GPU quotas and the capacity pools
 //! (`crate::supply`), per stream-class family and location, and whether it is let in at all.
 
-use super::{bad_request, parse_body};
+use super::{Admin, AdminRequest, bad_request};
 use crate::fleet::{FleetGpus, check_family};
 use crate::instance::{Emulator, lock};
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -13,7 +12,7 @@ use std::sync::Arc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SupplyChange {
+pub(super) struct SupplyChange {
     /// Sets (or, with `gpus: null`, lifts) one quota or pool.
     kind: String,
     family: String,
@@ -21,14 +20,13 @@ struct SupplyChange {
     gpus: Option<u32>,
 }
 
-const EXPECTED: &str = r#"{"kind": "gpu_quota"|"capacity_pool", "family": "gen5n", "location": NAME, "gpus": N|null}"#;
+impl AdminRequest for SupplyChange {
+    const EXPECTED: &str =
+        r#"{"kind": "gpu_quota"|"capacity_pool", "family": "gen5n", "location": NAME, "gpus": N|null}"#;
+}
 
 /// `POST /_emulator/supply`: one GPU quota or capacity pool set, or lifted with `null`.
-pub(super) async fn set_supply(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let change: SupplyChange = match parse_body(&body, EXPECTED) {
-        Ok(change) => change,
-        Err(response) => return response,
-    };
+pub(super) async fn set_supply(State(emu): State<Arc<Emulator>>, Admin(change): Admin<SupplyChange>) -> Response {
     let entry = FleetGpus { family: change.family.clone(), location: change.location.clone(), gpus: 0 };
     if let Err(e) = check_family("", &entry) {
         return bad_request(e.trim_start_matches('.').to_owned());
@@ -66,18 +64,18 @@ fn get_supply_of(world: &crate::state::EmulatedWorld) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AccessChange {
+pub(super) struct AccessChange {
     account: String,
     denied: bool,
 }
 
+impl AdminRequest for AccessChange {
+    const EXPECTED: &str = r#"{"account": "222233334444", "denied": true|false}"#;
+}
+
 /// `POST /_emulator/access`: every request of one account refused with AccessDeniedException
 /// (`denied: true`), as when its role lacks the permission or the spoke was never deployed.
-pub(super) async fn set_access(State(emu): State<Arc<Emulator>>, body: Bytes) -> Response {
-    let change: AccessChange = match parse_body(&body, r#"{"account": "222233334444", "denied": true|false}"#) {
-        Ok(change) => change,
-        Err(response) => return response,
-    };
+pub(super) async fn set_access(State(emu): State<Arc<Emulator>>, Admin(change): Admin<AccessChange>) -> Response {
     if crate::accounts::account_of_access_key(&change.account).as_deref() != Some(change.account.as_str()) {
         return bad_request(format!("account: {:?} is not a 12-digit account id", change.account));
     }
