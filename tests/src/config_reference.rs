@@ -37,6 +37,11 @@ fn reads<C: FromEnv>() -> Read {
     Read { names: names.into_inner(), defaults }
 }
 
+/// Every variable `C`'s parser reads when only AWS_REGION is set.
+pub fn variables_read<C: FromEnv>() -> BTreeSet<String> {
+    reads::<C>().names
+}
+
 /// What `variable` accepts, from the parser's own error for a bad value ("any value" when it
 /// takes any text).
 fn accepted<C: FromEnv>(variable: &str) -> String {

@@ -11,14 +11,25 @@ pub mod template_signals;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_gameliftstreams::config::Credentials;
+use aws_sdk_gameliftstreams::error::SdkError;
 use aws_smithy_async::rt::sleep::{AsyncSleep, SharedAsyncSleep, Sleep};
 use gls_emulator::{Config, Fleet, Timings};
 use serde_json::Value;
+use std::fmt::Debug;
 use std::time::Duration;
 
 pub use gls_emulator;
 
 pub const ACCOUNT: &str = "111122223333";
+
+/// The service's error for a call it must refuse; any other answer (a success, a transport
+/// failure) fails the test.
+pub fn refused<T: Debug, E: Debug, R: Debug>(result: Result<T, SdkError<E, R>>) -> E {
+    match result {
+        Err(SdkError::ServiceError(refusal)) => refusal.into_err(),
+        other => panic!("the service should refuse the call; it answered {other:?}"),
+    }
+}
 
 /// A player's StartStreamSession for `application` on `group` (WebRTC, a placeholder offer),
 /// to send as it is or with more set (a user id, a timeout).
@@ -46,6 +57,23 @@ impl Drop for TestEmulator {
     fn drop(&mut self) {
         self.server.abort();
     }
+}
+
+/// The fleet file `tests/fleets/{name}`, with every `${key}` in it replaced by its value. A
+/// placeholder left unfilled, or a value no placeholder takes, fails the test naming both.
+pub fn fleet_file(name: &str, values: &[(&str, &str)]) -> String {
+    let path = lambda::workspace_root().join("tests/fleets").join(name);
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (key, value) in values {
+        let placeholder = format!("${{{key}}}");
+        assert!(text.contains(&placeholder), "{name} has no {placeholder} to fill");
+        text = text.replace(&placeholder, value);
+    }
+    if let Some(at) = text.find("${") {
+        let unfilled: String = text[at..].chars().take_while(|c| *c != '}').collect();
+        panic!("{name}: {unfilled}}} is not filled");
+    }
+    text
 }
 
 /// Quick service timings for tests: groups activate in 1 s, locations change in 1 s.

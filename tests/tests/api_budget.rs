@@ -8,8 +8,8 @@ use serde_json::Value as Json;
 use serde_yaml::Value;
 use watchdog_tests::gls_emulator::Config;
 use watchdog_tests::lambda::{LambdaWatch, workspace_root};
-use watchdog_tests::quick_config;
 use watchdog_tests::stage::Stage;
+use watchdog_tests::{fleet_file, quick_config};
 
 const SHARE: f64 = 0.5;
 
@@ -51,24 +51,8 @@ fn the_functions_parts_of_the_studios_share_add_up_to_one() {
 fn fleet() -> String {
     let mut fleet = String::from("[[applications]]\nkey = \"racer\"\nid = \"a-RACER0001\"\ndescription = \"Racer\"\n");
     for i in 0..20 {
-        fleet.push_str(&format!(
-            r#"
-[[stream_groups]]
-id = "sg-BUDGET{i:03}"
-description = "budget {i}"
-stream_class = "gen4n_high"
-created_days_ago = {age}
-applications = ["racer"]
-default_application = "racer"
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 4
-  maximum = 4
-  [[stream_groups.sessions]]
-  status = "CONNECTED"
-"#,
-            age = if i % 2 == 0 { 29 } else { 3 }
-        ));
+        let (id, number, age) = (format!("{i:03}"), i.to_string(), if i % 2 == 0 { "29" } else { "3" });
+        fleet.push_str(&fleet_file("api-budget-group.toml", &[("id", &id), ("number", &number), ("age", age)]));
     }
     fleet
 }

@@ -2,28 +2,12 @@
 //! id (LocalStack's convention), each account has its own groups, ARNs and rate limits, and
 //! the clock is one for all.
 
-use watchdog_tests::{ACCOUNT, TestEmulator, quick_config};
+use watchdog_tests::{ACCOUNT, TestEmulator, fleet_file, quick_config};
 
 const STAGING: &str = "222233334444";
 
 fn fleet(description: &str) -> String {
-    format!(
-        r#"
-[[applications]]
-key = "racer"
-description = "Racer"
-
-[[stream_groups]]
-id = "sg-{description}"
-description = "{description}"
-stream_class = "gen5n_ultra"
-created_days_ago = 10
-applications = ["racer"]
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 1
-"#
-    )
+    fleet_file("emulator-accounts.toml", &[("description", description)])
 }
 
 #[tokio::test]

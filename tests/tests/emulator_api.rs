@@ -9,7 +9,7 @@ use aws_sdk_gameliftstreams::types::{
 };
 use serde_json::json;
 use std::time::Duration;
-use watchdog_tests::{TestEmulator, player_request, quick_config};
+use watchdog_tests::{TestEmulator, player_request, quick_config, refused};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -235,29 +235,18 @@ async fn model_validation_and_documented_rules_answer_validation_exception() {
     let create = || client.create_stream_group().description("valid-name").stream_class(StreamClass::Gen6nSmall);
 
     // Capacity must be a multiple of the class tenancy (12 for gen6n_small).
-    let err = create().location_configurations(location("us-west-2", 5)).send().await.unwrap_err().into_service_error();
+    let err = refused(create().location_configurations(location("us-west-2", 5)).send().await);
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("tenancy (12)"), "{err:?}");
 
     // The description follows the model's pattern and length.
-    let err = client
-        .create_stream_group()
-        .description("bad#name")
-        .stream_class(StreamClass::Gen5nHigh)
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err =
+        refused(client.create_stream_group().description("bad#name").stream_class(StreamClass::Gen5nHigh).send().await);
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("'description'"), "{err:?}");
-    let err = client
-        .create_stream_group()
-        .description("x".repeat(81))
-        .stream_class(StreamClass::Gen5nHigh)
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = refused(
+        client.create_stream_group().description("x".repeat(81)).stream_class(StreamClass::Gen5nHigh).send().await,
+    );
     assert!(err.is_validation_exception());
 
     // OnDemandCapacity (deprecated, still accepted) cannot be combined with MaximumCapacity.
@@ -268,44 +257,33 @@ async fn model_validation_and_documented_rules_answer_validation_exception() {
         .maximum_capacity(4)
         .build()
         .unwrap();
-    let err = client
-        .create_stream_group()
-        .description("mixed")
-        .stream_class(StreamClass::Gen5nHigh)
-        .location_configurations(mixed)
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = refused(
+        client
+            .create_stream_group()
+            .description("mixed")
+            .stream_class(StreamClass::Gen5nHigh)
+            .location_configurations(mixed)
+            .send()
+            .await,
+    );
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("OnDemandCapacity cannot be combined"));
 
     // An unknown stream class is refused by the model's enum.
-    let err = client
-        .create_stream_group()
-        .description("future")
-        .stream_class(StreamClass::from("gen9_mega"))
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = refused(
+        client.create_stream_group().description("future").stream_class(StreamClass::from("gen9_mega")).send().await,
+    );
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("enum value set"));
 
     // The primary location cannot be removed.
-    let err = client
-        .remove_stream_group_locations()
-        .identifier("sg-EXIST0001")
-        .locations("us-west-2")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err =
+        refused(client.remove_stream_group_locations().identifier("sg-EXIST0001").locations("us-west-2").send().await);
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("primary location"));
 
     // Not found, by id and by ARN.
-    let err = client.get_stream_group().identifier("sg-MISSING01").send().await.unwrap_err().into_service_error();
+    let err = refused(client.get_stream_group().identifier("sg-MISSING01").send().await);
     assert!(err.is_resource_not_found_exception());
     assert_eq!(err.meta().code(), Some("ResourceNotFoundException"));
     let arn = "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-MISSING01";
@@ -323,24 +301,17 @@ async fn model_validation_and_documented_rules_answer_validation_exception() {
     // Updates need ACTIVE: a new group is ACTIVATING, and UpdateStreamGroup answers Conflict.
     let fresh =
         client.create_stream_group().description("fresh").stream_class(StreamClass::Gen5nHigh).send().await.unwrap();
-    let err = client
-        .update_stream_group()
-        .identifier(fresh.id().unwrap())
-        .description("nope")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = refused(client.update_stream_group().identifier(fresh.id().unwrap()).description("nope").send().await);
     assert!(err.is_conflict_exception(), "{err:?}");
     // AddStreamGroupLocations cannot answer Conflict in the model, so the same rule is a ValidationException.
-    let err = client
-        .add_stream_group_locations()
-        .identifier(fresh.id().unwrap())
-        .location_configurations(location("eu-west-1", 2))
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = refused(
+        client
+            .add_stream_group_locations()
+            .identifier(fresh.id().unwrap())
+            .location_configurations(location("eu-west-1", 2))
+            .send()
+            .await,
+    );
     assert!(err.is_validation_exception());
 }
 
@@ -359,14 +330,8 @@ async fn throttling_internal_errors_and_unknown_operations() {
         .send()
         .await
         .expect("first create");
-    let err = client
-        .create_stream_group()
-        .description("two")
-        .stream_class(StreamClass::Gen5nHigh)
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err =
+        refused(client.create_stream_group().description("two").stream_class(StreamClass::Gen5nHigh).send().await);
     assert!(err.is_throttling_exception(), "{err:?}");
     // Another region has its own limits.
     let west1 = emu.client_without_retries("eu-central-1").await;
@@ -389,7 +354,7 @@ async fn throttling_internal_errors_and_unknown_operations() {
     let (status, _) =
         emu.admin_post("/_emulator/faults", json!({ "operation": "GetStreamGroup", "error_rate": 1.0 })).await;
     assert_eq!(status, 200);
-    let err = client.get_stream_group().identifier("sg-EXIST0001").send().await.unwrap_err().into_service_error();
+    let err = refused(client.get_stream_group().identifier("sg-EXIST0001").send().await);
     assert!(err.is_internal_server_exception());
     let before = emu.calls("GetStreamGroup").await;
     assert!(retrying.get_stream_group().identifier("sg-EXIST0001").send().await.is_err());
@@ -430,14 +395,9 @@ async fn sessions_follow_the_documented_lifecycle_and_move_capacity() {
     assert!(arn.starts_with("arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/sg-EXIST0001/"));
 
     // TerminateStreamSession is refused while ACTIVATING.
-    let err = client
-        .terminate_stream_session()
-        .identifier("sg-EXIST0001")
-        .stream_session_identifier(&arn)
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = refused(
+        client.terminate_stream_session().identifier("sg-EXIST0001").stream_session_identifier(&arn).send().await,
+    );
     assert!(err.is_validation_exception(), "{err:?}");
 
     let active = client
@@ -458,7 +418,7 @@ async fn sessions_follow_the_documented_lifecycle_and_move_capacity() {
     assert_eq!((state.allocated_capacity(), state.idle_capacity()), (Some(2), Some(1)));
 
     // The application is not associated with the group: refused.
-    let err = start().application_identifier("a-TACTICS01").send().await.unwrap_err().into_service_error();
+    let err = refused(start().application_identifier("a-TACTICS01").send().await);
     assert!(err.is_validation_exception());
 
     // An unattended ACTIVE session times out after ConnectionTimeoutSeconds.

@@ -5,7 +5,7 @@
 use aws_sdk_gameliftstreams::types::{LocationConfiguration, Protocol, VpcTransitConfiguration};
 use gls_emulator::{Behaviour, Config, ExpiredGroups, OmittedCapacity};
 use serde_json::json;
-use watchdog_tests::{TestEmulator, quick_config};
+use watchdog_tests::{TestEmulator, quick_config, refused};
 
 const FLEET: &str = include_str!("../fleets/emulator-behaviour.toml");
 
@@ -311,13 +311,13 @@ async fn a_dropped_client_reconnects_through_create_stream_session_connection() 
     emu.admin_post("/_emulator/sessions/status", json!({ "session": arn, "status": "CONNECTED" })).await;
     let connect =
         || client.create_stream_session_connection().identifier("sg-SCALE0001").stream_session_identifier(&arn);
-    let err = connect().signal_request("offer-2").send().await.unwrap_err().into_service_error();
+    let err = refused(connect().signal_request("offer-2").send().await);
     assert!(err.is_conflict_exception(), "CONNECTED: {err:?}");
     let (status, _) = emu
         .admin_post("/_emulator/sessions/status", json!({ "session": arn, "status": "PENDING_CLIENT_RECONNECTION" }))
         .await;
     assert_eq!(status, 200);
-    let err = connect().signal_request(first_offer).send().await.unwrap_err().into_service_error();
+    let err = refused(connect().signal_request(first_offer).send().await);
     assert!(err.is_validation_exception(), "the same offer again: {err:?}");
     let answer = connect().signal_request("offer-2").send().await.expect("CreateStreamSessionConnection");
     assert!(answer.signal_response().is_some());

@@ -5,18 +5,13 @@ use aws_sdk_gameliftstreams::Client;
 use aws_sdk_gameliftstreams::types::LocationConfiguration;
 use serde_json::json;
 use watchdog_tests::gls_emulator::Config;
-use watchdog_tests::{TestEmulator, quick_config};
+use watchdog_tests::{TestEmulator, quick_config, refused};
 
 fn frozen() -> Config {
     Config { frozen_clock: true, ..quick_config() }
 }
 
-const APP: &str = r#"
-[[applications]]
-key = "racer"
-id = "a-RACER0001"
-description = "Racer"
-"#;
+const APP: &str = include_str!("../fleets/emulator-supply-app.toml");
 
 fn location(name: &str, always_on: i32) -> LocationConfiguration {
     LocationConfiguration::builder().location_name(name).always_on_capacity(always_on).build().unwrap()
@@ -52,29 +47,7 @@ async fn status_after_activation(emu: &TestEmulator, client: &Client, created: C
 /// AddStreamGroupLocations: "The request would cause the resource to exceed an allowed service quota".
 #[tokio::test]
 async fn a_request_beyond_the_gpu_quota_is_refused_naming_the_quota_and_lowering_is_not() {
-    let fleet = format!(
-        r#"{APP}
-[[gpu_quotas]]
-family = "gen5n"
-location = "us-west-2"
-gpus = 4
-
-[[gpu_quotas]]
-family = "gen5n"
-location = "eu-central-1"
-gpus = 0
-
-[[stream_groups]]
-id = "sg-HOLDS0001"
-description = "holds three gpus"
-stream_class = "gen5n_ultra"
-created_days_ago = 3
-applications = ["racer"]
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 3
-"#
-    );
+    let fleet = format!("{APP}{}", include_str!("../fleets/emulator-supply-quotas.toml"));
     let emu = TestEmulator::start(frozen(), Some(&fleet)).await;
     let client = emu.client_without_retries("us-west-2").await;
     let refused = create(&client, "gen5n_ultra", &[("us-west-2", 2)]).await.unwrap_err().into_service_error();
@@ -116,19 +89,7 @@ applications = ["racer"]
 /// a remote location alone to ERROR in an ACTIVE_WITH_ERRORS group.
 #[tokio::test]
 async fn a_location_whose_pool_runs_dry_fails_with_no_available_instances() {
-    let fleet = format!(
-        r#"{APP}
-[[capacity_pools]]
-family = "gen5n"
-location = "eu-central-1"
-gpus = 2
-
-[[capacity_pools]]
-family = "gen5n"
-location = "us-west-2"
-gpus = 1
-"#
-    );
+    let fleet = format!("{APP}{}", include_str!("../fleets/emulator-supply-pools.toml"));
     let emu = TestEmulator::start(frozen(), Some(&fleet)).await;
     let client = emu.client_without_retries("us-west-2").await;
     let global = create(&client, "gen5n_ultra", &[("us-west-2", 1), ("eu-central-1", 3)]).await;
@@ -172,14 +133,9 @@ async fn a_group_streams_at_most_100_applications() {
     ));
     let emu = TestEmulator::start(frozen(), Some(&fleet)).await;
     let client = emu.client_without_retries("us-west-2").await;
-    let refused = client
-        .associate_applications()
-        .identifier("sg-FULL00001")
-        .application_identifiers("a-APP00100")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let refused = refused(
+        client.associate_applications().identifier("sg-FULL00001").application_identifiers("a-APP00100").send().await,
+    );
     assert!(refused.is_service_quota_exceeded_exception(), "{refused:?}");
     assert!(refused.meta().message().unwrap().contains("at most 100"));
 }

@@ -68,24 +68,7 @@ fn the_finding_schema_names_every_kind_the_code_has() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_executed_step_is_an_event() {
-    let fleet = r#"
-[[applications]]
-key = "racer"
-id = "a-RACER0001"
-description = "Racer"
-
-[[stream_groups]]
-id = "sg-TRIM00001"
-description = "idle"
-stream_class = "gen4n_high"
-created_days_ago = 3
-applications = ["racer"]
-tags = { "watchdog:trim" = "true" }
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 10
-  maximum = 10
-"#;
+    let fleet = include_str!("../fleets/events-trimmer.toml");
     let stage = Stage::frozen(quick_config(), Some(fleet)).await;
     let (emu, aws) = (&stage.emu, &stage.aws);
     let (bus, queue) = stage.bus("watchdog-actions").await;

@@ -3,7 +3,7 @@
 
 use aws_sdk_gameliftstreams::types::{StreamClass, StreamGroupStatus};
 use serde_json::json;
-use watchdog_tests::{TestEmulator, quick_config};
+use watchdog_tests::{TestEmulator, quick_config, refused};
 
 const FLEET: &str = include_str!("../fleets/lifecycle-clock.toml");
 
@@ -23,14 +23,9 @@ async fn day_180_refuses_new_associations() {
 
     // Day 180: refused, and the message says why.
     emu.advance_days(0.5).await;
-    let err = client
-        .associate_applications()
-        .identifier("sg-AGED00179")
-        .application_identifiers("a-DLC000001")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = refused(
+        client.associate_applications().identifier("sg-AGED00179").application_identifiers("a-DLC000001").send().await,
+    );
     assert!(err.is_validation_exception(), "{err:?}");
     assert!(err.meta().message().unwrap().contains("older than 180 days"), "{err:?}");
 
@@ -85,14 +80,7 @@ async fn expires_at_expires_the_group_and_leaves_only_get_and_delete() {
     assert!(!ended.is_empty() && ended.iter().all(|s| ["TERMINATING", "TERMINATED"].contains(s)), "{ended:?}");
 
     // Only Get and Delete work on an expired group.
-    let err = client
-        .update_stream_group()
-        .identifier("sg-AGED00179")
-        .description("x")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = refused(client.update_stream_group().identifier("sg-AGED00179").description("x").send().await);
     assert!(err.is_conflict_exception(), "{err:?}");
     assert!(err.meta().message().unwrap().contains("expired"));
     let err = watchdog_tests::player_request(&client, "sg-AGED00179", "a-RACER0001")

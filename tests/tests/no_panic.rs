@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use watchdog_core::env_config::FromEnv;
+use watchdog_tests::config_reference::variables_read;
 
 /// xorshift64*: small, deterministic, good enough to spread inputs.
 struct Random(u64);
@@ -142,73 +143,12 @@ impl Random {
     }
 }
 
-const SCANNER: &[&str] = &[
-    "REGIONS",
-    "AWS_REGION",
-    "METRIC_NAMESPACE",
-    "METRIC_DETAIL",
-    "FINDINGS_TOPIC_ARN",
-    "API_SHARE",
-    "MAX_CONCURRENCY",
-    "MAX_ATTEMPTS",
-    "ROTATION_DAYS",
-    "CUTOFF_WARNING_DAYS",
-    "EXPIRY_THRESHOLDS_DAYS",
-    "IDLE_SHARE",
-    "STALE_MARGIN_MINUTES",
-    "ALERT_RESEND_HOURS",
-    "SCHEDULE_MINUTES",
-    "PRICE_TABLE",
-    "ALERT_TAG_PREFIX",
-    "DRY_RUN",
-    "WATCHDOG_CLOCK_URL",
-];
-const RECYCLER: &[&str] = &[
-    "REGIONS",
-    "AWS_REGION",
-    "ACTIONS_TOPIC_ARN",
-    "DRY_RUN",
-    "PUBLISH_PLAN",
-    "OPT_IN_TAG",
-    "MANAGE_ALL_GROUPS",
-    "GRACE_MINUTES",
-    "EXPIRY_GUARD_HOURS",
-    "RETRY_BACKOFF_MINUTES",
-    "MAX_GROUPS_IN_FLIGHT",
-    "MAX_MUTATIONS_PER_RUN",
-    "REPAIR_LOCATIONS",
-    "API_SHARE",
-    "MAX_ATTEMPTS",
-    "ALERT_TAG_PREFIX",
-    "ROTATION_DAYS",
-    "EXPIRY_THRESHOLDS_DAYS",
-];
-const TRIMMER: &[&str] = &[
-    "REGIONS",
-    "AWS_REGION",
-    "ACTIONS_TOPIC_ARN",
-    "DRY_RUN",
-    "PUBLISH_PLAN",
-    "OPT_IN_TAG",
-    "MANAGE_ALL_GROUPS",
-    "FLOOR_CAPACITY",
-    "HEADROOM_PERCENT",
-    "HEADROOM_MIN",
-    "COOLDOWN_MINUTES",
-    "DEMAND_WINDOW_MINUTES",
-    "MIN_HISTORY_PERCENT",
-    "RAISE_AT_PERCENT",
-    "DEMAND_SOURCE",
-    "METRIC_NAMESPACE",
-    "OFF_HOURS",
-    "END_SESSIONS",
-    "MAX_CHANGES_PER_RUN",
-    "API_SHARE",
-    "MAX_ATTEMPTS",
-];
-
-/// Every variable alone with random values, then all of them at once.
-fn config_never_panics<C: FromEnv>(function: &str, variables: &[&str], random: &mut Random) {
+/// Every variable the function reads (as its parser reports them), alone with random values,
+/// then all of them at once.
+fn config_never_panics<C: FromEnv>(function: &str, random: &mut Random) {
+    let names = variables_read::<C>();
+    let variables: Vec<&str> = names.iter().map(String::as_str).collect();
+    let variables = &variables[..];
     for round in 0..3000 {
         let mut values: Vec<(String, String)> = vec![("AWS_REGION".into(), "us-west-2".into())];
         if round % 3 == 0 {
@@ -233,9 +173,9 @@ fn config_never_panics<C: FromEnv>(function: &str, variables: &[&str], random: &
 #[test]
 fn no_configuration_value_panics_and_every_error_names_its_variable() {
     let mut random = Random(0x5EED_CAFE_F00D_1234);
-    config_never_panics::<gls_watchdog_scanner::Config>("scanner", SCANNER, &mut random);
-    config_never_panics::<gls_watchdog_recycler::Config>("recycler", RECYCLER, &mut random);
-    config_never_panics::<gls_watchdog_trimmer::Config>("trimmer", TRIMMER, &mut random);
+    config_never_panics::<gls_watchdog_scanner::Config>("scanner", &mut random);
+    config_never_panics::<gls_watchdog_recycler::Config>("recycler", &mut random);
+    config_never_panics::<gls_watchdog_trimmer::Config>("trimmer", &mut random);
 }
 
 #[test]

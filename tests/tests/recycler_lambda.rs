@@ -9,7 +9,7 @@ use std::time::Duration;
 use watchdog_tests::gls_emulator::{Behaviour, Config, ExpiredGroups};
 use watchdog_tests::lambda::{LambdaWatch, LocalAws};
 use watchdog_tests::stage::Stage;
-use watchdog_tests::{TestEmulator, quick_config};
+use watchdog_tests::{TestEmulator, fleet_file, quick_config};
 
 const RECYCLER: &str = "gls-watchdog-recycler";
 const OLD: &str = "sg-RACER0001";
@@ -19,70 +19,19 @@ const APPS: &str = include_str!("../fleets/recycler-lambda-apps.toml");
 
 /// A 29-day-old group with two locations, three applications, user tags, opted in.
 fn old_group(sessions: &str) -> String {
-    format!(
-        r#"
-[[stream_groups]]
-id = "{OLD}"
-description = "racer-prod"
-stream_class = "gen5n_high"
-created_days_ago = 29
-default_application = "racer"
-applications = ["racer", "beta", "dlc"]
-tags = {{ team = "racing", env = "prod", "watchdog:recycle" = "true" }}
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-  maximum = 6
-  [[stream_groups.locations]]
-  name = "eu-central-1"
-  always_on = 2
-  target_idle = 2
-  maximum = 8
-{sessions}"#
-    )
+    fleet_file("recycler-lambda-old-group.toml", &[("sessions", sessions)])
 }
 
 const BYSTANDERS: &str = include_str!("../fleets/recycler-lambda-bystanders.toml");
 
 /// A 5-day-old opted-in group whose remote location eu-central-1 (with `capacity`) is in ERROR.
 fn global_group(capacity: &str) -> String {
-    format!(
-        r#"
-[[stream_groups]]
-id = "sg-GLOBAL001"
-description = "global"
-stream_class = "gen5n_ultra"
-created_days_ago = 5
-applications = ["racer"]
-tags = {{ "watchdog:recycle" = "true" }}
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 1
-  [[stream_groups.locations]]
-  name = "eu-central-1"
-  {capacity}
-  status = "ERROR"
-"#
-    )
+    fleet_file("recycler-lambda-global-group.toml", &[("capacity", capacity)])
 }
 
 /// OLD, opted in, a year and a day old: EXPIRED.
 fn expired_fleet() -> String {
-    format!(
-        r#"{APPS}
-[[stream_groups]]
-id = "{OLD}"
-description = "racer-expired"
-stream_class = "gen5n_high"
-created_days_ago = 366
-default_application = "racer"
-applications = ["racer", "dlc"]
-tags = {{ "watchdog:recycle" = "true" }}
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-"#
-    )
+    format!("{APPS}{}", fleet_file("recycler-lambda-expired.toml", &[]))
 }
 
 struct Setup {
@@ -343,23 +292,8 @@ async fn dry_run_is_the_default_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_remote_location_is_repaired_and_a_failed_primary_leads_to_recreation() {
-    let fleet = format!(
-        r#"{APPS}{}
-
-[[stream_groups]]
-id = "sg-PRIMARY01"
-description = "primary-down"
-stream_class = "gen5n_ultra"
-created_days_ago = 5
-applications = ["racer"]
-tags = {{ "watchdog:recycle" = "true" }}
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 1
-  status = "ERROR"
-"#,
-        global_group("always_on = 3\n  target_idle = 1\n  maximum = 6")
-    );
+    let global = global_group("always_on = 3\n  target_idle = 1\n  maximum = 6");
+    let fleet = format!("{APPS}{global}{}", fleet_file("recycler-lambda-primary-down.toml", &[]));
     let s = setup("repair", &fleet, &[("DRY_RUN", "false"), ("MAX_GROUPS_IN_FLIGHT", "5")]).await;
     let first = run(&s).await;
     let actions: BTreeSet<(String, String)> = first["executed"]
@@ -447,31 +381,7 @@ fn blocked(report: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vpc_transit_is_kept_stream_urls_are_named_and_nothing_is_deleted_before_the_ack_and_the_urls() {
-    let fleet = format!(
-        r#"{APPS}
-[[stream_groups]]
-id = "{OLD}"
-description = "racer-private"
-stream_class = "gen5n_high"
-created_days_ago = 29
-default_application = "racer"
-applications = ["racer", "beta"]
-tags = {{ "watchdog:recycle" = "true" }}
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-  vpc_transit = {{ vpc_id = "vpc-0racer00000000001", ipv4_cidr_blocks = ["10.20.0.0/16"] }}
-  [[stream_groups.locations]]
-  name = "eu-central-1"
-  always_on = 2
-  maximum = 4
-  vpc_transit = {{ vpc_id = "vpc-0racer00000000001", ipv4_cidr_blocks = ["10.20.0.0/16", "10.21.0.0/16"] }}
-  [[stream_groups.stream_urls]]
-  expires_in_minutes = 6000
-  usage_limit = 5
-  description = "tournament lobby"
-"#
-    );
+    let fleet = format!("{APPS}{}", fleet_file("recycler-lambda-vpc.toml", &[]));
     let s = setup("vpc", &fleet, &[("DRY_RUN", "false"), ("REQUIRE_CUTOVER_ACK", "true")]).await;
     let client = s.emu.client("us-west-2").await;
     assert_eq!(executed(&run(&s).await), ["create_replacement"]);

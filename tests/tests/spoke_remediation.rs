@@ -8,7 +8,7 @@
 use serde_json::Value;
 use std::time::Duration;
 use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env, workspace_root};
-use watchdog_tests::{ACCOUNT, TestEmulator, quick_config};
+use watchdog_tests::{ACCOUNT, TestEmulator, fleet_file, quick_config};
 
 const RECYCLER: &str = "gls-watchdog-recycler";
 const OTHER_ACCOUNT: &str = "222233334444";
@@ -16,21 +16,7 @@ const APPS: &str = include_str!("../fleets/recycler-lambda-apps.toml");
 
 /// A 29-day-old group opted in to recreation with the template's default tag.
 fn aging_group(id: &str) -> String {
-    format!(
-        r#"{APPS}
-[[stream_groups]]
-id = "{id}"
-description = "racer-prod"
-stream_class = "gen5n_high"
-created_days_ago = 29
-default_application = "racer"
-applications = ["racer"]
-tags = {{ "watchdog:recycle" = "true" }}
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-"#
-    )
+    format!("{APPS}{}", fleet_file("spoke-remediation-group.toml", &[("id", id)]))
 }
 
 fn spoke_template() -> Value {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use watchdog_tests::gls_emulator::{Config, Timings};
 use watchdog_tests::lambda::{LambdaWatch, LocalAws};
 use watchdog_tests::stage::Stage;
-use watchdog_tests::{TestEmulator, player_request, quick_config};
+use watchdog_tests::{TestEmulator, fleet_file, player_request, quick_config};
 
 const SCANNER: &str = "gls-watchdog-scanner";
 const TRIMMER: &str = "gls-watchdog-trimmer";
@@ -19,54 +19,7 @@ const RECORD: &str = "watchdog:trim:us-west-2";
 /// An opted-in group with always-on 10 (gen4n_high: tenancy 2) and two players, a group that
 /// is not opted in and a CloudFormation-managed one with the same idle capacity.
 fn fleet(extra_tags: &str, sessions: &str) -> String {
-    format!(
-        r#"
-[[applications]]
-key = "racer"
-id = "a-RACER0001"
-description = "Racer"
-
-[[stream_groups]]
-id = "{GROUP}"
-description = "racer-prod"
-stream_class = "gen4n_high"
-created_days_ago = 3
-applications = ["racer"]
-default_application = "racer"
-tags = {{ "watchdog:trim" = "true"{extra_tags} }}
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 10
-  maximum = 10
-  [[stream_groups.sessions]]
-  status = "CONNECTED"
-  count = 2
-{sessions}
-
-[[stream_groups]]
-id = "sg-NOTOPTED1"
-description = "not-opted-in"
-stream_class = "gen4n_high"
-created_days_ago = 3
-applications = ["racer"]
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 10
-  maximum = 10
-
-[[stream_groups]]
-id = "sg-CFNSTACK1"
-description = "stack-managed"
-stream_class = "gen4n_high"
-created_days_ago = 3
-applications = ["racer"]
-tags = {{ "watchdog:trim" = "true", "aws:cloudformation:stack-name" = "racer-stack" }}
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 10
-  maximum = 10
-"#
-    )
+    fleet_file("trimmer-lambda.toml", &[("extra_tags", extra_tags), ("sessions", sessions)])
 }
 
 struct Setup {
@@ -242,39 +195,10 @@ async fn off_hours_follow_berlin_local_time_across_the_daylight_saving_change() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_sessions_of_the_named_kinds_end_and_no_others() {
-    let sessions = r#"
-  [[stream_groups.sessions]]
-  user_id = "gone-60"
-  status = "PENDING_CLIENT_RECONNECTION"
-  started_minutes_ago = 90
-  status_minutes_ago = 60
-  stuck = true
-  [[stream_groups.sessions]]
-  user_id = "gone-10"
-  status = "PENDING_CLIENT_RECONNECTION"
-  started_minutes_ago = 20
-  status_minutes_ago = 10
-  stuck = true
-  [[stream_groups.sessions]]
-  user_id = "marathon"
-  status = "CONNECTED"
-  started_minutes_ago = 420
-  [[stream_groups.sessions]]
-  user_id = "idle-active"
-  status = "ACTIVE"
-  started_minutes_ago = 120
-  status_minutes_ago = 100
-  stuck = true
-  [[stream_groups.sessions]]
-  user_id = "starting"
-  status = "ACTIVATING"
-  started_minutes_ago = 120
-  status_minutes_ago = 120
-  stuck = true
-"#;
+    let sessions = fleet_file("trimmer-lambda-stale-sessions.toml", &[]);
     let s = setup(
         "sessions",
-        &fleet("", sessions),
+        &fleet("", &sessions),
         &[("END_SESSIONS", "PENDING_CLIENT_RECONNECTION>30m,CONNECTED>6h"), ("MIN_HISTORY_PERCENT", "100")],
     )
     .await;
@@ -335,26 +259,7 @@ async fn dry_run_returns_and_publishes_the_plan_and_changes_nothing() {
 async fn a_target_idle_buffer_raises_nothing_is_trimmed_only_when_opted_in_and_maximum_never_moves() {
     // GIVEN a location at the smallest always-on (one tenancy step) with a target-idle buffer
     // of 4 and no players: everything idle is capacity the studio pays for on purpose.
-    let fleet = r#"
-[[applications]]
-key = "racer"
-id = "a-RACER0001"
-description = "Racer"
-
-[[stream_groups]]
-id = "sg-BUFFER001"
-description = "racer-buffer"
-stream_class = "gen4n_high"
-created_days_ago = 3
-applications = ["racer"]
-default_application = "racer"
-tags = { "watchdog:trim" = "true" }
-  [[stream_groups.locations]]
-  name = "us-west-2"
-  always_on = 2
-  target_idle = 4
-  maximum = 12
-"#;
+    let fleet = &fleet_file("trimmer-lambda-buffer.toml", &[]);
     let s = setup("buffer", fleet, &[]).await;
     scanner_history(&s).await;
     let scan = s.watch.invoke_file(SCANNER, "scanner-scheduler-input.json").await.expect("scanner run");
