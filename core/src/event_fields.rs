@@ -46,13 +46,10 @@ pub fn deserialize<T: for<'de> Deserialize<'de>>(value: Value, prefix: &str) -> 
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
     /// `schedule` for scheduled runs; anything else is a manual run. Only reported.
-    #[serde(default)]
     pub trigger: Option<String>,
     /// Asks for a dry run; a request cannot turn the deployment's dry run off.
-    #[serde(default)]
     pub dry_run: Option<bool>,
     /// Only these groups (ids or ARNs).
-    #[serde(default)]
     pub stream_groups: Option<Vec<String>>,
 }
 

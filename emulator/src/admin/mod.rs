@@ -145,10 +145,8 @@ async fn set_clock(State(emu): State<Arc<Emulator>>, Admin(change): Admin<ClockC
 
 #[derive(Deserialize)]
 struct FleetQuery {
-    #[serde(default)]
     mode: Option<String>,
     /// Load into this account's world (default: the emulator's `--account-id`).
-    #[serde(default)]
     account: Option<String>,
 }
 

@@ -13,7 +13,6 @@ use std::sync::Arc;
 #[derive(Deserialize)]
 pub(super) struct AccountQuery {
     /// An account other than the emulator's `--account-id`.
-    #[serde(default)]
     account: Option<String>,
 }
 

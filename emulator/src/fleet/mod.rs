@@ -9,18 +9,15 @@ use chrono::Duration;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+/// Every list may be left out (empty).
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Fleet {
-    #[serde(default)]
     pub applications: Vec<FleetApplication>,
-    #[serde(default)]
     pub stream_groups: Vec<FleetGroup>,
     /// The account's GPU quotas (`supply`): requests beyond them are refused.
-    #[serde(default)]
     pub gpu_quotas: Vec<FleetGpus>,
     /// The GPUs the service can give in a location (`supply`): beyond them, ERROR.
-    #[serde(default)]
     pub capacity_pools: Vec<FleetGpus>,
 }
 

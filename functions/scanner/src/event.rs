@@ -21,20 +21,15 @@ fn error(field: impl Into<String>, problem: impl Into<String>) -> EventError {
 #[serde(deny_unknown_fields)]
 pub struct ScanRequest {
     /// `schedule` for scheduled runs; anything else is a manual run. Only reported.
-    #[serde(default)]
     pub trigger: Option<String>,
     /// Compute everything, publish nothing (no metrics, no alerts, no alert-memory tags).
-    #[serde(default)]
     pub dry_run: Option<bool>,
     /// Scan only these configured regions.
-    #[serde(default)]
     pub regions: Option<Vec<String>>,
     /// Scan only these stream groups (ids or ARNs).
-    #[serde(default)]
     pub stream_groups: Option<Vec<String>>,
     /// One target of an organisation's scan, as the hub's state machine sends it: another
     /// account's region, read with that account's spoke role (org/hub.yaml).
-    #[serde(default)]
     pub target: Option<Target>,
 }
 

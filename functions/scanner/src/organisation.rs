@@ -31,13 +31,10 @@ pub fn parse_sources(sources: Value) -> Result<TargetSources, EventError> {
 pub struct TargetResult {
     pub target: Target,
     /// The scan's counts (`stream_groups`, `findings_by_severity`, ...) when it ran.
-    #[serde(default)]
     pub counts: Option<Value>,
     #[serde(default)]
     pub failed: bool,
-    #[serde(default)]
     pub error: Option<String>,
-    #[serde(default)]
     pub cause: Option<String>,
 }
 
@@ -51,7 +48,6 @@ pub struct DigestEvent {
     #[serde(default)]
     pub accounts_skipped: Vec<AccountSkipped>,
     /// The run's targets (the first state's list): one with no result is named, not lost.
-    #[serde(default)]
     pub listed_targets: Option<Vec<AccountRegion>>,
 }
 
