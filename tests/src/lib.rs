@@ -22,6 +22,16 @@ pub use gls_emulator;
 
 pub const ACCOUNT: &str = "111122223333";
 
+/// A CreateStreamGroup request for a group of `class` described as `description`, to send as it
+/// is or with more set (locations, an application, a token).
+pub fn new_group(
+    client: &aws_sdk_gameliftstreams::Client,
+    description: impl Into<String>,
+    class: aws_sdk_gameliftstreams::types::StreamClass,
+) -> aws_sdk_gameliftstreams::operation::create_stream_group::builders::CreateStreamGroupFluentBuilder {
+    client.create_stream_group().description(description).stream_class(class)
+}
+
 /// The service's error for a call it must refuse; any other answer (a success, a transport
 /// failure) fails the test.
 pub fn refused<T: Debug, E: Debug, R: Debug>(result: Result<T, SdkError<E, R>>) -> E {

@@ -9,7 +9,7 @@ use aws_sdk_gameliftstreams::types::{
 };
 use serde_json::json;
 use std::time::Duration;
-use watchdog_tests::{TestEmulator, player_request, quick_config, refused};
+use watchdog_tests::{TestEmulator, new_group, player_request, quick_config, refused};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -41,10 +41,7 @@ async fn stream_group_lifecycle_create_update_locations_associations_tags_delete
     client.wait_until_application_ready().identifier(app.arn()).wait(WAIT).await.expect("application becomes READY");
 
     // WHEN a stream group is created with two locations and tags
-    let created = client
-        .create_stream_group()
-        .description("racer-prod-blue")
-        .stream_class(StreamClass::Gen5nHigh)
+    let created = new_group(&client, "racer-prod-blue", StreamClass::Gen5nHigh)
         .default_application_identifier(app.arn())
         .location_configurations(location("us-west-2", 2))
         .location_configurations(
@@ -232,7 +229,7 @@ async fn paginators_walk_every_page_with_opaque_tokens() {
 async fn model_validation_and_documented_rules_answer_validation_exception() {
     let emu = TestEmulator::start(quick_config(), Some(FLEET)).await;
     let client = emu.client_without_retries("us-west-2").await;
-    let create = || client.create_stream_group().description("valid-name").stream_class(StreamClass::Gen6nSmall);
+    let create = || new_group(&client, "valid-name", StreamClass::Gen6nSmall);
 
     // Capacity must be a multiple of the class tenancy (12 for gen6n_small).
     let err = refused(create().location_configurations(location("us-west-2", 5)).send().await);
@@ -240,13 +237,10 @@ async fn model_validation_and_documented_rules_answer_validation_exception() {
     assert!(err.meta().message().unwrap().contains("tenancy (12)"), "{err:?}");
 
     // The description follows the model's pattern and length.
-    let err =
-        refused(client.create_stream_group().description("bad#name").stream_class(StreamClass::Gen5nHigh).send().await);
+    let err = refused(new_group(&client, "bad#name", StreamClass::Gen5nHigh).send().await);
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("'description'"), "{err:?}");
-    let err = refused(
-        client.create_stream_group().description("x".repeat(81)).stream_class(StreamClass::Gen5nHigh).send().await,
-    );
+    let err = refused(new_group(&client, "x".repeat(81), StreamClass::Gen5nHigh).send().await);
     assert!(err.is_validation_exception());
 
     // OnDemandCapacity (deprecated, still accepted) cannot be combined with MaximumCapacity.
@@ -257,22 +251,12 @@ async fn model_validation_and_documented_rules_answer_validation_exception() {
         .maximum_capacity(4)
         .build()
         .unwrap();
-    let err = refused(
-        client
-            .create_stream_group()
-            .description("mixed")
-            .stream_class(StreamClass::Gen5nHigh)
-            .location_configurations(mixed)
-            .send()
-            .await,
-    );
+    let err = refused(new_group(&client, "mixed", StreamClass::Gen5nHigh).location_configurations(mixed).send().await);
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("OnDemandCapacity cannot be combined"));
 
     // An unknown stream class is refused by the model's enum.
-    let err = refused(
-        client.create_stream_group().description("future").stream_class(StreamClass::from("gen9_mega")).send().await,
-    );
+    let err = refused(new_group(&client, "future", StreamClass::from("gen9_mega")).send().await);
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("enum value set"));
 
@@ -299,8 +283,7 @@ async fn model_validation_and_documented_rules_answer_validation_exception() {
     );
 
     // Updates need ACTIVE: a new group is ACTIVATING, and UpdateStreamGroup answers Conflict.
-    let fresh =
-        client.create_stream_group().description("fresh").stream_class(StreamClass::Gen5nHigh).send().await.unwrap();
+    let fresh = new_group(&client, "fresh", StreamClass::Gen5nHigh).send().await.unwrap();
     let err = refused(client.update_stream_group().identifier(fresh.id().unwrap()).description("nope").send().await);
     assert!(err.is_conflict_exception(), "{err:?}");
     // AddStreamGroupLocations cannot answer Conflict in the model, so the same rule is a ValidationException.
@@ -323,29 +306,16 @@ async fn throttling_internal_errors_and_unknown_operations() {
     let client = emu.client_without_retries("us-west-2").await;
 
     // CreateStreamGroup is limited to 1 request per second per account and region.
-    client
-        .create_stream_group()
-        .description("one")
-        .stream_class(StreamClass::Gen5nHigh)
-        .send()
-        .await
-        .expect("first create");
-    let err =
-        refused(client.create_stream_group().description("two").stream_class(StreamClass::Gen5nHigh).send().await);
+    new_group(&client, "one", StreamClass::Gen5nHigh).send().await.expect("first create");
+    let err = refused(new_group(&client, "two", StreamClass::Gen5nHigh).send().await);
     assert!(err.is_throttling_exception(), "{err:?}");
     // Another region has its own limits.
     let west1 = emu.client_without_retries("eu-central-1").await;
-    west1
-        .create_stream_group()
-        .description("other-region")
-        .stream_class(StreamClass::Gen5nHigh)
-        .send()
-        .await
-        .expect("own bucket");
+    new_group(&west1, "other-region", StreamClass::Gen5nHigh).send().await.expect("own bucket");
     // The SDK retries a throttle (its backoff decides whether the retry lands in the next second).
     let retrying = emu.client_with_real_backoff("us-west-2").await;
     let before = emu.calls("CreateStreamGroup").await;
-    let _ = retrying.create_stream_group().description("three").stream_class(StreamClass::Gen5nHigh).send().await;
+    let _ = new_group(&retrying, "three", StreamClass::Gen5nHigh).send().await;
     assert!(emu.calls("CreateStreamGroup").await - before >= 2, "a throttled call is retried");
     let counters = emu.admin_get("/_emulator/counters").await;
     assert!(counters["operations"]["CreateStreamGroup"]["throttled"].as_u64().unwrap() >= 1);
@@ -546,8 +516,7 @@ async fn a_replacement_told_to_fail_ends_in_error_and_the_waiter_fails() {
         .admin_post("/_emulator/activation-outcomes", json!({ "status": "ERROR", "reason": "noAvailableInstances" }))
         .await;
     assert_eq!(status, 200);
-    let created =
-        client.create_stream_group().description("doomed").stream_class(StreamClass::Gen5nHigh).send().await.unwrap();
+    let created = new_group(&client, "doomed", StreamClass::Gen5nHigh).send().await.unwrap();
     assert!(client.wait_until_stream_group_active().identifier(created.id().unwrap()).wait(WAIT).await.is_err());
     let group = client.get_stream_group().identifier(created.id().unwrap()).send().await.unwrap();
     assert_eq!(group.status(), Some(&StreamGroupStatus::Error));

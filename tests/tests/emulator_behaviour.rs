@@ -5,7 +5,7 @@
 use aws_sdk_gameliftstreams::types::{LocationConfiguration, Protocol, VpcTransitConfiguration};
 use gls_emulator::{Behaviour, Config, ExpiredGroups, OmittedCapacity};
 use serde_json::json;
-use watchdog_tests::{TestEmulator, quick_config, refused};
+use watchdog_tests::{TestEmulator, new_group, quick_config, refused};
 
 const FLEET: &str = include_str!("../fleets/emulator-behaviour.toml");
 
@@ -86,13 +86,7 @@ async fn update_stream_group_applies_internal_defaults_to_omitted_capacity_field
 async fn a_location_configured_without_capacity_gets_one_compute_unit_always_on() {
     let (emu, client) = start(frozen()).await;
     for (class, expected) in [("gen5n_high", 2), ("gen5n_ultra", 1), ("gen5n_win2022", 1), ("gen6n_small", 12)] {
-        let created = client
-            .create_stream_group()
-            .description(format!("default {class}"))
-            .stream_class(class.into())
-            .send()
-            .await
-            .unwrap();
+        let created = new_group(&client, format!("default {class}"), class.into()).send().await.unwrap();
         let location = &created.location_states()[0];
         assert_eq!(location.always_on_capacity(), Some(expected), "{class}");
         assert_eq!(location.on_demand_capacity(), Some(0), "{class}: nothing on the deprecated field");
@@ -362,10 +356,7 @@ async fn deletion_and_expiry_end_sessions_through_terminating() {
 #[tokio::test]
 async fn a_remote_location_hosts_only_after_replication_completes() {
     let (emu, client) = start(frozen()).await;
-    let created = client
-        .create_stream_group()
-        .description("global")
-        .stream_class("gen5n_ultra".into())
+    let created = new_group(&client, "global", "gen5n_ultra".into())
         .default_application_identifier("a-RACER0001")
         .location_configurations(capacity(1, None, None))
         .location_configurations(
@@ -419,10 +410,7 @@ async fn an_application_in_error_cannot_be_used() {
         .unwrap_err();
     let err = err.into_service_error();
     assert!(err.is_validation_exception() && format!("{err:?}").contains("sourceModified"), "{err:?}");
-    let err = client
-        .create_stream_group()
-        .description("x")
-        .stream_class("gen5n_ultra".into())
+    let err = new_group(&client, "x", "gen5n_ultra".into())
         .default_application_identifier("a-TACTICS01")
         .send()
         .await
@@ -503,10 +491,7 @@ async fn vpc_transit_is_set_at_creation_and_only_its_cidr_blocks_change() {
             .build()
             .unwrap()
     };
-    let created = client
-        .create_stream_group()
-        .description("private")
-        .stream_class("gen5n_ultra".into())
+    let created = new_group(&client, "private", "gen5n_ultra".into())
         .location_configurations(with_vpc("vpc-0abc", "10.1.0.0/16"))
         .send()
         .await

@@ -5,7 +5,7 @@ use aws_sdk_gameliftstreams::Client;
 use aws_sdk_gameliftstreams::types::LocationConfiguration;
 use serde_json::json;
 use watchdog_tests::gls_emulator::Config;
-use watchdog_tests::{TestEmulator, quick_config, refused};
+use watchdog_tests::{TestEmulator, new_group, quick_config, refused};
 
 fn frozen() -> Config {
     Config { frozen_clock: true, ..quick_config() }
@@ -26,7 +26,7 @@ type Created = Result<
 
 /// CreateStreamGroup of `class` with always-on capacity per location.
 async fn create(client: &Client, class: &str, locations: &[(&str, i32)]) -> Created {
-    let request = client.create_stream_group().description("created").stream_class(class.into());
+    let request = new_group(client, "created", class.into());
     locations
         .iter()
         .fold(request, |r, (name, always_on)| r.location_configurations(location(name, *always_on)))

@@ -3,7 +3,7 @@
 
 use aws_sdk_gameliftstreams::types::{StreamClass, StreamGroupStatus};
 use serde_json::json;
-use watchdog_tests::{TestEmulator, quick_config, refused};
+use watchdog_tests::{TestEmulator, new_group, quick_config, refused};
 
 const FLEET: &str = include_str!("../fleets/lifecycle-clock.toml");
 
@@ -102,9 +102,7 @@ async fn a_client_token_creates_one_group_however_often_it_is_sent() {
     let emu = TestEmulator::start(quick_config(), Some(FLEET)).await;
     let client = emu.client("us-west-2").await;
     let token = "watchdog-replace-sg-AGED00179-000000000001";
-    let create = || {
-        client.create_stream_group().description("replacement").stream_class(StreamClass::Gen5nHigh).client_token(token)
-    };
+    let create = || new_group(&client, "replacement", StreamClass::Gen5nHigh).client_token(token);
     let first = create().send().await.unwrap();
     let second = create().send().await.unwrap();
     assert_eq!(first.id(), second.id());
@@ -112,13 +110,7 @@ async fn a_client_token_creates_one_group_however_often_it_is_sent() {
     assert_eq!(groups.items().iter().filter(|g| g.description() == Some("replacement")).count(), 1);
 
     // A different token makes a different group.
-    let third = client
-        .create_stream_group()
-        .description("replacement")
-        .stream_class(StreamClass::Gen5nHigh)
-        .send()
-        .await
-        .unwrap();
+    let third = new_group(&client, "replacement", StreamClass::Gen5nHigh).send().await.unwrap();
     assert_ne!(third.id(), first.id());
 }
 
@@ -127,13 +119,7 @@ async fn regions_are_separate_accounts_worth_of_resources() {
     let emu = TestEmulator::start(quick_config(), Some(FLEET)).await;
     let west = emu.client("us-west-2").await;
     let frankfurt = emu.client("eu-central-1").await;
-    let created = frankfurt
-        .create_stream_group()
-        .description("frankfurt")
-        .stream_class(StreamClass::Gen4nUltra)
-        .send()
-        .await
-        .unwrap();
+    let created = new_group(&frankfurt, "frankfurt", StreamClass::Gen4nUltra).send().await.unwrap();
     assert!(created.arn().starts_with("arn:aws:gameliftstreams:eu-central-1:"));
     assert_eq!(created.location_states()[0].location_name(), Some("eu-central-1"), "primary location is the region");
     assert_eq!(frankfurt.list_stream_groups().send().await.unwrap().items().len(), 1);
