@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use watchdog_core::env_config::ConfigError;
 use watchdog_core::event_fields::{EventError, RunRequest};
-use watchdog_core::reconcile::{Deployed, Reconciler, Remediation, Report, RunError};
+use watchdog_core::reconcile::{Deployable, Deployed, Reconciler, Report, RunError};
 
 /// A function's whole `main`: logging (honouring AWS_LAMBDA_LOG_LEVEL and
 /// AWS_LAMBDA_LOG_FORMAT=json), then `handler` served with the function `connect` builds from
@@ -54,7 +54,7 @@ pub fn diagnostic(error: RunError) -> Diagnostic {
 
 /// The remediation function `config` describes, on AWS (or whatever the standard endpoint
 /// variables point at).
-pub async fn deploy<C: Remediation>(config: C) -> Deployed<C::Reconciler> {
+pub async fn deploy<C: Deployable>(config: C) -> Deployed<C::Reconciler> {
     let (reconciler, settings, connection) = config.split();
     Deployed { reconciler, settings, ports: crate::connect(&connection).await }
 }
@@ -62,7 +62,7 @@ pub async fn deploy<C: Remediation>(config: C) -> Deployed<C::Reconciler> {
 /// A remediation function's whole `main`: the function its configuration describes, served on
 /// the runtime; each event is parsed by `parse` (errors name the field) and run. A bad
 /// configuration refuses every invocation, as `serve`.
-pub async fn serve_reconciler<C: Remediation>(
+pub async fn serve_reconciler<C: Deployable>(
     config: Result<C, ConfigError>,
     parse: fn(Value) -> Result<RunRequest, EventError>,
 ) -> Result<(), Error>

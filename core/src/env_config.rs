@@ -1,6 +1,7 @@
 //! Reading a function's configuration from its environment, once, at start-up. Every error
 //! names the variable, the value and the form expected.
 
+pub use crate::connection::Connection;
 use crate::rules::Policy;
 use chrono::Duration;
 
@@ -13,19 +14,6 @@ pub enum ConfigError {
     /// Two settings that cannot work together.
     #[error("{first} and {second} cannot work together: {problem}")]
     Conflict { first: &'static str, second: &'static str, problem: &'static str },
-}
-
-/// How a function reaches AWS: its regions, its share of the service's rate limits, its
-/// retries, and (local runs only) the emulator's clock.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Connection {
-    pub regions: Vec<String>,
-    /// Share of each documented GameLift Streams rate limit this function may use.
-    pub api_share: f64,
-    /// SDK attempts per call (first try included): throttles and 5xx are retried with backoff.
-    pub max_attempts: u32,
-    /// Local runs only: read "now" from the GameLift Streams emulator's clock.
-    pub clock_url: Option<String>,
 }
 
 /// REGIONS, API_SHARE, MAX_ATTEMPTS and WATCHDOG_CLOCK_URL.

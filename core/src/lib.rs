@@ -5,6 +5,7 @@
 //! implements the ports, `testkit` (a feature) implements them in memory.
 
 pub mod api_limits;
+pub mod connection;
 pub mod env_config;
 pub mod event_fields;
 pub mod findings;

@@ -22,7 +22,7 @@ mod tests;
 pub use effect::{CREATED_GROUP_ID, Call, Effect, FAILURE_KIND, TagWrite};
 pub use observe::{read_concurrently, tagged_groups};
 pub use plan::{Blocked, Note, Plan, Step, StepKind};
-pub use reconciler::{Reconciler, RegionRun, Remediation};
+pub use reconciler::{Deployable, Reconciler, RegionRun};
 pub use report::{Executed, Report, RunError, health};
 pub use run::{Deployed, run};
 pub use settings::{Limit, RunSettings, effective_dry_run};

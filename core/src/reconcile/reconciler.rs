@@ -3,7 +3,7 @@
 
 use super::plan::{Plan, StepKind};
 use super::settings::RunSettings;
-use crate::env_config::Connection;
+use crate::connection::Connection;
 use crate::event_fields::RunRequest;
 use crate::model::StreamGroup;
 use crate::ports::{GameLiftStreams, Ports};
@@ -38,7 +38,7 @@ pub trait Reconciler: Send + Sync {
 /// A remediation function's configuration, as it is deployed: the reconciler it decides with,
 /// the settings the runner runs it under, and the connection its ports reach AWS by. The
 /// runtime, the CLI and the tests all deploy a function through this one split.
-pub trait Remediation {
+pub trait Deployable {
     type Reconciler: Reconciler;
 
     fn split(self) -> (Self::Reconciler, RunSettings, Connection);

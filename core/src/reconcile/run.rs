@@ -5,7 +5,7 @@
 
 use super::execute::Executor;
 use super::plan::Plan;
-use super::reconciler::{Reconciler, RegionRun, Remediation};
+use super::reconciler::{Deployable, Reconciler, RegionRun};
 use super::report::{Report, RunError, health, totals};
 use super::settings::{RunSettings, effective_dry_run};
 use crate::event_fields::RunRequest;
@@ -27,7 +27,7 @@ pub struct Deployed<R> {
 
 impl<R: Reconciler> Deployed<R> {
     /// The function `config` describes, on `ports` (its own connection is the caller's to use).
-    pub fn on<C: Remediation<Reconciler = R>>(config: C, ports: Ports) -> Self {
+    pub fn on<C: Deployable<Reconciler = R>>(config: C, ports: Ports) -> Self {
         let (reconciler, settings, _) = config.split();
         Self { reconciler, settings, ports }
     }

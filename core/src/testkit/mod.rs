@@ -17,7 +17,7 @@ use crate::model::{
     StreamSessionStatus, StreamUrl, VpcTransit,
 };
 use crate::ports::*;
-use crate::reconcile::{Deployed, Remediation};
+use crate::reconcile::{Deployable, Deployed};
 use crate::rules::SessionTimeouts;
 use crate::stream_class::StreamClass;
 use async_trait::async_trait;
@@ -362,7 +362,7 @@ impl World {
 
     /// The remediation function configured by `vars` (with `AWS_REGION` = `region`), on this
     /// world's `region`, allowed only `operations`.
-    pub fn deploy<C: Remediation + FromEnv>(
+    pub fn deploy<C: Deployable + FromEnv>(
         &self,
         operations: &[Operation],
         region: &str,

@@ -15,7 +15,7 @@ pub use config::Config;
 use async_trait::async_trait;
 use watchdog_core::env_config::Connection;
 use watchdog_core::ports::Operation;
-use watchdog_core::reconcile::{self, Plan, Reconciler, RegionRun, Remediation, RunSettings};
+use watchdog_core::reconcile::{self, Deployable, Plan, Reconciler, RegionRun, RunSettings};
 
 /// What a run returns.
 pub type Report = reconcile::Report<plan::RecyclerStep>;
@@ -44,7 +44,7 @@ pub struct Recycler {
     settings: plan::Settings,
 }
 
-impl Remediation for Config {
+impl Deployable for Config {
     type Reconciler = Recycler;
 
     fn split(self) -> (Recycler, RunSettings, Connection) {

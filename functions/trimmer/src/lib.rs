@@ -14,7 +14,7 @@ pub use config::Config;
 use async_trait::async_trait;
 use watchdog_core::env_config::Connection;
 use watchdog_core::ports::{DemandMetric, Operation};
-use watchdog_core::reconcile::{self, Plan, Reconciler, RegionRun, Remediation, RunSettings};
+use watchdog_core::reconcile::{self, Deployable, Plan, Reconciler, RegionRun, RunSettings};
 
 /// What a run returns.
 pub type Report = reconcile::Report<plan::TrimmerStep>;
@@ -37,7 +37,7 @@ pub struct Trimmer {
     demand_source: DemandMetric,
 }
 
-impl Remediation for Config {
+impl Deployable for Config {
     type Reconciler = Trimmer;
 
     fn split(self) -> (Trimmer, RunSettings, Connection) {
