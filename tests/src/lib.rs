@@ -227,3 +227,26 @@ impl AsyncSleep for ScaledSleep {
         Sleep::new(tokio::time::sleep(duration / self.0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fleet_file;
+
+    #[test]
+    fn a_fleet_file_is_filled_in_where_it_says() {
+        let fleet = fleet_file("emulator-accounts.toml", &[("description", "STAGING")]);
+        assert!(fleet.contains("id = \"sg-STAGING\"") && !fleet.contains("${"), "{fleet}");
+    }
+
+    #[test]
+    #[should_panic(expected = "trimmer-lambda.toml: ${sessions} is not filled")]
+    fn a_placeholder_left_unfilled_fails_naming_it() {
+        fleet_file("trimmer-lambda.toml", &[("extra_tags", "")]);
+    }
+
+    #[test]
+    #[should_panic(expected = "protect-tag.toml has no ${sessions} to fill")]
+    fn a_value_no_placeholder_takes_fails_naming_it() {
+        fleet_file("protect-tag.toml", &[("sessions", "")]);
+    }
+}

@@ -75,3 +75,23 @@ async fn impossible_fleets_and_clock_changes_are_refused_and_change_nothing() {
     assert!(emu.admin_get("/_emulator/clock").await["now"].is_number());
     assert_eq!(group_ids(&emu).await, before);
 }
+
+/// Every admin body that does not parse is refused before its handler runs, with the parser's
+/// reason and the form that endpoint expects.
+#[tokio::test]
+async fn an_admin_body_that_does_not_parse_is_refused_naming_the_form_expected() {
+    let emu = TestEmulator::start(quick_config(), None).await;
+    for (path, expected) in [
+        ("/_emulator/clock", r#"{"advance_seconds": N}"#),
+        ("/_emulator/sessions/input", r#"{"session": ARN_OR_ID}"#),
+        ("/_emulator/stream-urls/use", r#"{"stream_url": ID_OR_ARN}"#),
+        ("/_emulator/faults", r#"{"operation": NAME|"*""#),
+        ("/_emulator/supply", r#"{"kind": "gpu_quota"|"capacity_pool""#),
+        ("/_emulator/access", r#"{"account": "222233334444""#),
+    ] {
+        let (status, body) = emu.admin_post(path, json!({ "unheard_of": 1 })).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(&format!("; expected {expected}")), "{path}: {error}");
+    }
+}
