@@ -41,5 +41,6 @@ pub trait Reconciler: Send + Sync {
 pub trait Deployable {
     type Reconciler: Reconciler;
 
+    /// The reconciler, the run settings and the connection, in that order.
     fn split(self) -> (Self::Reconciler, RunSettings, Connection);
 }
