@@ -751,18 +751,20 @@ async fn a_function_killed_at_arbitrary_moments_still_ends_with_one_replacement_
             json!({ "operation": "*", "error_rate": 0.0, "error": "InternalServerException", "latency_ms": 120 }),
         )
         .await;
-    // A fixed schedule of kill moments (milliseconds into an invocation), spread over a run.
-    let kill_after_ms = [900u64, 250, 1400, 600, 1100, 350, 1700, 800];
+    // A fixed schedule of kill moments, spread over a run: counted in the run's own calls to the
+    // emulator, not in milliseconds, so that a busy machine moves them no more than the run.
+    let kill_after_calls = [3u64, 1, 5, 2, 4, 1, 6, 2];
     let (mut kills, mut done) = (0, false);
     for round in 0..24 {
-        match kill_after_ms.get(round) {
-            Some(ms) => {
+        match kill_after_calls.get(round) {
+            Some(calls) => {
+                let before = calls_so_far(&s.emu).await;
                 let killed = {
                     let invocation = run_quietly(&s);
                     tokio::pin!(invocation);
                     tokio::select! {
                         () = &mut invocation => false,
-                        () = tokio::time::sleep(Duration::from_millis(*ms)) => {
+                        () = calls_reach(&s.emu, before + calls) => {
                             // Killed mid-run, the invocation is never answered: given up on.
                             s.watch.kill_function(RECYCLER)
                         }
@@ -791,6 +793,19 @@ async fn a_function_killed_at_arbitrary_moments_still_ends_with_one_replacement_
     // may be more than one; deletes that took effect are one.
     let counters = s.emu.admin_get("/_emulator/counters").await;
     assert_eq!(counters["operations"]["DeleteStreamGroup"]["succeeded"], 1, "{counters:#}");
+}
+
+/// Every call the emulator has answered or is answering, of every operation.
+async fn calls_so_far(emu: &TestEmulator) -> u64 {
+    let counters = emu.admin_get("/_emulator/counters").await;
+    counters["operations"].as_object().map_or(0, |ops| ops.values().filter_map(|c| c["calls"].as_u64()).sum())
+}
+
+/// Resolves once the emulator has seen `total` calls.
+async fn calls_reach(emu: &TestEmulator, total: u64) {
+    while calls_so_far(emu).await < total {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// One scheduled run whose outcome does not matter (it may be killed).
