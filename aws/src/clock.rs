@@ -15,19 +15,19 @@ impl Clock for SystemClock {
     }
 }
 
-pub struct EmulatorClock {
+pub struct EmulatorClockClient {
     url: String,
     http: reqwest::Client,
 }
 
-impl EmulatorClock {
+impl EmulatorClockClient {
     pub fn new(url: &str) -> Self {
         Self { url: url.to_owned(), http: reqwest::Client::new() }
     }
 }
 
 #[async_trait]
-impl Clock for EmulatorClock {
+impl Clock for EmulatorClockClient {
     async fn now(&self) -> Result<DateTime<Utc>, String> {
         let url = &self.url;
         let response = self.http.get(url).send().await.map_err(|e| format!("cannot read the clock at {url}: {e}"))?;

@@ -68,7 +68,7 @@ pub fn ports(sdk: &aws_types::SdkConfig, connection: &Connection) -> Ports {
         events: Arc::new(eventbridge::EventBridge::new(sdk, &stats)),
         clock: match &connection.clock_url {
             None => Arc::new(clock::SystemClock),
-            Some(url) => Arc::new(clock::EmulatorClock::new(url)),
+            Some(url) => Arc::new(clock::EmulatorClockClient::new(url)),
         },
         calls: Arc::new(move || counter.snapshot()),
     }

@@ -299,7 +299,7 @@ fn organisation_members(
 ) -> Result<BTreeMap<String, (String, Vec<String>)>, String> {
     let mut accounts: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
     for (i, AccountRegion { account, region }) in targets.into_iter().enumerate() {
-        let target = gls_watchdog_scanner::event::Target { account, region, role_name: role_name.to_owned() };
+        let target = gls_watchdog_scanner::event::ScanTarget { account, region, role_name: role_name.to_owned() };
         match target.problem() {
             Some(("role_name", problem)) => return Err(format!("--role-name {problem}")),
             Some((field, problem)) => return Err(format!("--org: targets[{i}].{field} {problem}")),

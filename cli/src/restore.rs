@@ -189,7 +189,7 @@ async fn restore_group(
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use watchdog_core::tags::trim::{Levels, Why, record_key};
+    use watchdog_core::tags::trim::{ChangeReason, Levels, record_key};
 
     #[test]
     fn the_recorded_levels_and_maximum_come_back_and_the_maximum_stays_valid() {
@@ -206,7 +206,7 @@ mod tests {
             original: Levels { always_on: original.0, target_idle: original.1 },
             set: Levels { always_on: 4, target_idle: 0 },
             changed_at: created,
-            why: Why::Demand,
+            why: ChangeReason::Demand,
             original_maximum: max,
         };
         let tags = Tags::from([

@@ -45,12 +45,12 @@ pub fn fleet_with(groups: usize, expired: bool) -> String {
     toml
 }
 
-pub struct Emulator {
+pub struct EmulatorProcess {
     child: Child,
     pub url: String,
 }
 
-impl Drop for Emulator {
+impl Drop for EmulatorProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -59,7 +59,7 @@ impl Drop for Emulator {
 
 /// The release-built emulator with the documented rate limits and a frozen clock, `latency_ms`
 /// added to every call, serving `fleet_file` (or nothing) in its default account.
-pub async fn start_emulator(fleet_file: Option<&str>, latency_ms: u64) -> Emulator {
+pub async fn start_emulator(fleet_file: Option<&str>, latency_ms: u64) -> EmulatorProcess {
     let binary = workspace_root().join("target/release/gls-emulator");
     let mut args = vec!["--listen", "127.0.0.1:0", "--frozen-clock", "--rate-limit-scale", "1"];
     args.extend(fleet_file.map(|file| ["--fleet", file]).into_iter().flatten());
@@ -72,13 +72,13 @@ pub async fn start_emulator(fleet_file: Option<&str>, latency_ms: u64) -> Emulat
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
     let url = line.trim().strip_prefix("listening on ").expect("listening on ...").to_owned();
-    let emulator = Emulator { child, url };
+    let emulator = EmulatorProcess { child, url };
     let latency = serde_json::json!({ "operation": "*", "latency_ms": latency_ms });
     reqwest::Client::new().post(emulator.admin("faults")).json(&latency).send().await.expect("faults");
     emulator
 }
 
-impl Emulator {
+impl EmulatorProcess {
     /// The URL of one of the emulator's admin endpoints (`/_emulator/<path>`).
     pub fn admin(&self, path: &str) -> String {
         format!("{}/_emulator/{path}", self.url)

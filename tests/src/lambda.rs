@@ -67,14 +67,14 @@ pub struct LocalAws {
 
 /// A message that reached an SQS queue subscribed to a topic.
 #[derive(Debug, Clone)]
-pub struct Delivered {
+pub struct QueuedMessage {
     pub subject: Option<String>,
     /// The message's `sqs` variant, parsed.
     pub payload: Value,
     pub attributes: serde_json::Map<String, Value>,
 }
 
-impl Delivered {
+impl QueuedMessage {
     pub fn attribute(&self, name: &str) -> Option<&str> {
         self.attributes.get(name)?.get("Value")?.as_str()
     }
@@ -185,7 +185,7 @@ impl LocalAws {
     }
 
     /// Every message that arrives within `quiet` of the last one (SNS to SQS is asynchronous).
-    pub async fn drain(&self, queue_url: &str, quiet: Duration) -> Vec<Delivered> {
+    pub async fn drain(&self, queue_url: &str, quiet: Duration) -> Vec<QueuedMessage> {
         let bodies = self.receive_all(queue_url, quiet).await;
         bodies
             .iter()
@@ -193,7 +193,7 @@ impl LocalAws {
                 let envelope: Value = serde_json::from_str(body).expect("SNS envelope");
                 let payload =
                     serde_json::from_str(envelope["Message"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
-                Delivered {
+                QueuedMessage {
                     subject: envelope["Subject"].as_str().map(str::to_owned),
                     payload,
                     attributes: envelope["MessageAttributes"].as_object().cloned().unwrap_or_default(),

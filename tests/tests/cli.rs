@@ -304,7 +304,7 @@ async fn bad_profiles_regions_and_endpoints_fail_in_one_clear_line() {
 
 #[tokio::test]
 async fn restore_puts_back_the_recorded_capacity_after_a_dry_run() {
-    use watchdog_core::tags::trim::{Levels, Record, Why, record_key};
+    use watchdog_core::tags::trim::{ChangeReason, Levels, Record, record_key};
     let emu = sample().await;
     let client = emu.client("us-west-2").await;
     // The first group of the sample ("racer-prod-fresh": us-west-2 always-on 4, target-idle 2,
@@ -316,7 +316,7 @@ async fn restore_puts_back_the_recorded_capacity_after_a_dry_run() {
         original: Levels { always_on: 4, target_idle: 2 },
         set: Levels { always_on: 2, target_idle: 0 },
         changed_at: chrono::Utc::now(),
-        why: Why::Demand,
+        why: ChangeReason::Demand,
         original_maximum: Some(10),
     };
     client

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use std::time::Duration;
-use watchdog_tests::lambda::{Delivered, LambdaWatch, workspace_root};
+use watchdog_tests::lambda::{LambdaWatch, QueuedMessage, workspace_root};
 use watchdog_tests::quick_config;
 use watchdog_tests::stage::Stage;
 
@@ -18,7 +18,7 @@ fn validator() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).expect("the schema compiles")
 }
 
-fn assert_valid(validator: &jsonschema::Validator, digest: &Delivered) {
+fn assert_valid(validator: &jsonschema::Validator, digest: &QueuedMessage) {
     let errors: Vec<String> = validator.iter_errors(&digest.payload).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:#?}\n{:#}", digest.payload);
 }
@@ -38,7 +38,7 @@ fn named_findings(description: &str) -> Vec<(String, String)> {
     named
 }
 
-fn description(digest: &Delivered) -> &str {
+fn description(digest: &QueuedMessage) -> &str {
     digest.payload["content"]["description"].as_str().expect("a description")
 }
 

@@ -174,7 +174,7 @@ async fn every_target_is_scanned_with_its_own_role_and_a_refused_account_is_name
     let mut digests = aws.drain(&digest_queue, std::time::Duration::from_secs(2)).await;
     // With OWNER_TAG_KEY, each owner's digest follows, with the attribute its filter policy
     // matches; the organisation's has none.
-    let owner_of = |d: &watchdog_tests::lambda::Delivered| d.attributes.get("owner").map(|a| a["Value"].clone());
+    let owner_of = |d: &watchdog_tests::lambda::QueuedMessage| d.attributes.get("owner").map(|a| a["Value"].clone());
     let (owners, whole): (Vec<_>, Vec<_>) = digests.drain(..).partition(|d| owner_of(d).is_some());
     let digests = whole;
     assert_eq!(digests.len(), 1, "one digest, not one per target or region");

@@ -367,7 +367,7 @@ async fn a_failed_remote_location_is_mended_under_every_reading_of_active_with_e
 }
 
 /// Messages on the actions topic with this `action` (or `type`) attribute.
-fn announced<'a>(messages: &'a [watchdog_tests::lambda::Delivered], kind: &str) -> Vec<&'a Value> {
+fn announced<'a>(messages: &'a [watchdog_tests::lambda::QueuedMessage], kind: &str) -> Vec<&'a Value> {
     messages
         .iter()
         .filter(|m| m.attribute("action") == Some(kind) || m.attribute("type") == Some(kind))

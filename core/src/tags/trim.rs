@@ -40,7 +40,7 @@ impl fmt::Display for Levels {
 /// Why capacity changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Why {
+pub enum ChangeReason {
     /// Lowered to the window's peak demand plus headroom.
     Demand,
     /// Raised: in-use near capacity, placement failures or a higher peak.
@@ -51,7 +51,7 @@ pub enum Why {
     OnHours,
 }
 
-impl Why {
+impl ChangeReason {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Demand => "demand",
@@ -74,7 +74,7 @@ pub struct Record {
     pub original: Levels,
     pub set: Levels,
     pub changed_at: DateTime<Utc>,
-    pub why: Why,
+    pub why: ChangeReason,
     /// MaximumCapacity when the original was recorded (absent in records of older versions).
     pub original_maximum: Option<u32>,
 }
@@ -103,7 +103,7 @@ impl Record {
             original: levels("original")?,
             set: levels("set")?,
             changed_at: DateTime::from_timestamp(fields.get("at")?.parse().ok()?, 0)?,
-            why: Why::parse(fields.get("why")?)?,
+            why: ChangeReason::parse(fields.get("why")?)?,
             original_maximum: fields.get("max").and_then(|m| m.parse().ok()),
         })
     }

@@ -10,7 +10,7 @@
 //! Building is pure (plans and findings in, a [`Digest`] out); the scan publishes it and
 //! writes the groups' alert memory only once SNS has accepted it.
 
-use crate::alerts::{AlertTarget, GroupAlerts, Why};
+use crate::alerts::{AlertReason, AlertTarget, GroupAlerts};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -103,9 +103,9 @@ pub fn build(plans: &[GroupAlerts], findings: &[Finding], regions: &[String], at
     for plan in plans {
         for (finding, why) in &plan.send {
             let change = match why {
-                Why::New => Change::New,
-                Why::SeverityRose => Change::Escalated,
-                Why::ResendDue => Change::DueAgain,
+                AlertReason::New => Change::New,
+                AlertReason::SeverityRose => Change::Escalated,
+                AlertReason::ResendDue => Change::DueAgain,
             };
             let from = plan.escalated_from.get(&finding.dedup_key()).copied();
             named.insert((finding.stream_group_arn.clone(), finding.dedup_key()));
@@ -448,7 +448,7 @@ mod tests {
         }
     }
 
-    fn plan(group: &str, send: Vec<(Finding, Why)>) -> GroupAlerts {
+    fn plan(group: &str, send: Vec<(Finding, AlertReason)>) -> GroupAlerts {
         GroupAlerts {
             group: AlertTarget::new(
                 group,
@@ -478,12 +478,12 @@ mod tests {
         let rotation = finding("sg-A", FindingKind::RotationDue, Severity::Warning, None);
         let expiry = finding("sg-C", FindingKind::ExpirySoon, Severity::High, None);
         let ongoing = finding("sg-C", FindingKind::AssociationCutoffPassed, Severity::High, None);
-        let mut c = plan("sg-C", vec![(expiry.clone(), Why::SeverityRose)]);
+        let mut c = plan("sg-C", vec![(expiry.clone(), AlertReason::SeverityRose)]);
         c.escalated_from.insert("expiry_soon".into(), Severity::Warning);
         c.resolved.push(Resolved { key: "idle_capacity:eu-west-1".into(), severity: Severity::Warning });
         let plans = [
-            plan("sg-A", vec![(rotation.clone(), Why::New), (idle.clone(), Why::ResendDue)]),
-            plan("sg-B", vec![(errors.clone(), Why::New)]),
+            plan("sg-A", vec![(rotation.clone(), AlertReason::New), (idle.clone(), AlertReason::ResendDue)]),
+            plan("sg-B", vec![(errors.clone(), AlertReason::New)]),
             c,
         ];
         let all = [errors, idle, rotation, expiry, ongoing];
@@ -525,7 +525,8 @@ mod tests {
     #[test]
     fn the_message_carries_chat_json_for_programs_and_chatbot_and_text_for_email() {
         let errors = finding("sg-B", FindingKind::GroupError, Severity::Critical, None);
-        let digest = build(&[plan("sg-B", vec![(errors.clone(), Why::New)])], &[errors], &["us-west-2".into()], at());
+        let digest =
+            build(&[plan("sg-B", vec![(errors.clone(), AlertReason::New)])], &[errors], &["us-west-2".into()], at());
         let message = digest.message();
         assert!(message.per_protocol);
         assert_eq!(message.subject, "[GameLift Streams watchdog] 1 new");
@@ -552,7 +553,7 @@ mod tests {
             .map(|i| finding(&format!("sg-{i:03}"), FindingKind::RotationDue, Severity::Warning, None))
             .collect();
         let plans: Vec<GroupAlerts> =
-            many.iter().map(|f| plan(&f.stream_group_id, vec![(f.clone(), Why::New)])).collect();
+            many.iter().map(|f| plan(&f.stream_group_id, vec![(f.clone(), AlertReason::New)])).collect();
         let digest = build(&plans, &many, &["us-west-2".into()], at());
         let chat = digest.chat_notification();
         validate(&chat);

@@ -2,7 +2,7 @@
 //! tags (read once, when its alerts or its demand metric need them), its figures (log line and
 //! datums, to the metric phase) and its alert plan (to delivery).
 
-use crate::alerts::{self, AlertTarget, GroupAlerts, Why};
+use crate::alerts::{self, AlertReason, AlertTarget, GroupAlerts};
 use crate::config::{AlertMemory, Config, DemandMetrics, MetricDetail};
 use crate::metrics;
 use crate::observe::{self, Described, Unread};
@@ -220,14 +220,16 @@ fn plan_alerts(
     tags: Option<&Tags>,
     needs: &TagNeeds,
     sessions: &SessionsSeen,
-    expired_due: Option<Why>,
+    expired_due: Option<AlertReason>,
     now: DateTime<Utc>,
     out: &mut Evaluated,
 ) -> Option<GroupAlerts> {
     let target = AlertTarget::new(&group.id, &group.arn, region.region());
     let findings: Vec<&Finding> = out.findings.iter().collect();
-    let first_of_interval =
-        || alerts::first_scan_of_interval(now, config.alert_resend, config.schedule_interval).then_some(Why::ResendDue);
+    let first_of_interval = || {
+        alerts::first_scan_of_interval(now, config.alert_resend, config.schedule_interval)
+            .then_some(AlertReason::ResendDue)
+    };
     if group.status == StreamGroupStatus::Expired {
         // Its memory is in CloudWatch, read by `expired_alert_due`.
         return (!findings.is_empty()).then(|| alerts::plan_without_memory(target, &findings, expired_due));
@@ -312,7 +314,7 @@ fn expired_alert_due(
     now: DateTime<Utc>,
     outlets: &Outlets,
     out: &mut Evaluated,
-) -> Option<Why> {
+) -> Option<AlertReason> {
     if group.status != StreamGroupStatus::Expired || out.findings.is_empty() {
         return None;
     }
@@ -322,8 +324,8 @@ fn expired_alert_due(
     let expires_at = group.expires_at.unwrap_or(now);
     let due = match remembered {
         Ok(alerted) if alerted > 0.0 => None,
-        Ok(_) if now - expires_at < config.alert_resend => Some(Why::New),
-        Ok(_) => Some(Why::ResendDue),
+        Ok(_) if now - expires_at < config.alert_resend => Some(AlertReason::New),
+        Ok(_) => Some(AlertReason::ResendDue),
         Err(e) => {
             out.unread.push(Unread::new(
                 region.region(),

@@ -30,20 +30,20 @@ pub struct ScanRequest {
     pub stream_groups: Option<Vec<String>>,
     /// One target of an organisation's scan, as the hub's state machine sends it: another
     /// account's region, read with that account's spoke role (org/hub.yaml).
-    pub target: Option<Target>,
+    pub target: Option<ScanTarget>,
 }
 
 /// An (account, region) of the organisation and the read role to assume there.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Target {
+pub struct ScanTarget {
     pub account: String,
     pub region: String,
     /// The spoke's read role, the same name in every account (org/spoke.yaml ReadRoleName).
     pub role_name: String,
 }
 
-impl Target {
+impl ScanTarget {
     pub fn role_arn(&self) -> String {
         format!("arn:aws:iam::{}:role/{}", self.account, self.role_name)
     }

@@ -55,7 +55,7 @@ impl Scanner {
     /// This scanner pointed at one target of an organisation: that account's region only,
     /// read with its spoke role (assumed first, so a role that cannot be assumed fails the
     /// target by name before any read); metrics and findings still go where this one sends them.
-    pub async fn for_target(&self, target: &event::Target) -> Result<Self, String> {
+    pub async fn for_target(&self, target: &event::ScanTarget) -> Result<Self, String> {
         let assumed = watchdog_aws::assumed_region(&self.config.connection, &target.role_arn(), &target.region)
             .await
             .map_err(|e| format!("account {} ({}): {e}", target.account, target.region))?;

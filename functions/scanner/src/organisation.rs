@@ -7,7 +7,7 @@
 //!   message for people, grouped by account and region, in the chat custom-notification form
 //!   the per-scan digest uses (schemas/chatbot-custom-notification.schema.json).
 
-use crate::event::Target;
+use crate::event::ScanTarget;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -29,7 +29,7 @@ pub fn parse_sources(sources: Value) -> Result<TargetSources, EventError> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetResult {
-    pub target: Target,
+    pub target: ScanTarget,
     /// The scan's counts (`stream_groups`, `findings_by_severity`, ...) when it ran.
     pub counts: Option<Value>,
     #[serde(default)]
@@ -108,7 +108,7 @@ impl DigestEvent {
             if !answered.contains(&(listed.account.clone(), listed.region.clone())) {
                 results.push(TargetResult {
                     // The digest names a target by its account and region; no role was used.
-                    target: Target { account: listed.account, region: listed.region, role_name: String::new() },
+                    target: ScanTarget { account: listed.account, region: listed.region, role_name: String::new() },
                     counts: None,
                     failed: true,
                     error: Some("NoResult".into()),

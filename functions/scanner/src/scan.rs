@@ -58,7 +58,7 @@ pub struct AlertSummary {
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     /// The organisation's target this scan read (the hub's runs), else null.
-    pub target: Option<crate::event::Target>,
+    pub target: Option<crate::event::ScanTarget>,
     /// The organisation's digest, when this run was the hub's last state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organisation: Option<crate::organisation::Summary>,

@@ -20,7 +20,7 @@ use watchdog_core::tags::trim::{FLOOR, OFF_HOURS, TRIM_TARGET_IDLE, record_key};
 use watchdog_core::{LocationStatus, StreamClass};
 use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession, StreamSessionStatus, StreamSessionStatusReason};
 
-pub use watchdog_core::tags::trim::{Levels, Record, Why};
+pub use watchdog_core::tags::trim::{ChangeReason, Levels, Record};
 
 /// Which sessions the studio wants ended: a status and how long a session may stay in it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -109,7 +109,7 @@ pub enum TrimmerStep {
         /// Sent unchanged: the service's own scaling ceiling is not the trimmer's to move.
         maximum: Option<u32>,
         original: Levels,
-        why: Why,
+        why: ChangeReason,
         /// Capacity-hours per day this change saves (negative: what a raise spends).
         capacity_hours_per_day: f64,
     },
@@ -267,7 +267,7 @@ fn group_items(
                 Verdict::Keep(Some(text)) => notes.push(note(format!("{}: {text}", location.name))),
                 Verdict::Change { to, original, why, reason } => {
                     let hours = match (why, &context.schedule) {
-                        (Why::OffHours | Why::OnHours, Some(w)) => w.hours_per_day(),
+                        (ChangeReason::OffHours | ChangeReason::OnHours, Some(w)) => w.hours_per_day(),
                         _ => 24.0,
                     };
                     let saved = (f64::from(context.current.total()) - f64::from(to.total())) * hours;
@@ -397,14 +397,14 @@ struct LocationContext<'a> {
 #[derive(Debug, PartialEq)]
 enum Verdict {
     Keep(Option<String>),
-    Change { to: Levels, original: Levels, why: Why, reason: String },
+    Change { to: Levels, original: Levels, why: ChangeReason, reason: String },
 }
 
 fn decide(c: &LocationContext<'_>, now: DateTime<Utc>, s: &Settings) -> Verdict {
     // The trimmer's record holds only while capacity is still what the trimmer set.
     let record = c.record.filter(|r| r.set == c.current);
     let original = record.map_or(c.current, |r| r.original);
-    let change = |to: Levels, why: Why, reason: String| {
+    let change = |to: Levels, why: ChangeReason, reason: String| {
         if to == c.current { Verdict::Keep(None) } else { Verdict::Change { to, original, why, reason } }
     };
     let floor = c.class.round_up_capacity(c.floor);
@@ -418,15 +418,19 @@ fn decide(c: &LocationContext<'_>, now: DateTime<Utc>, s: &Settings) -> Verdict 
             always_on: floor.always_on.min(c.current.always_on),
             target_idle: floor.target_idle.min(c.current.target_idle),
         };
-        return change(to, Why::OffHours, format!("off-hours ({}): paid capacity down to the floor", window.text));
+        return change(
+            to,
+            ChangeReason::OffHours,
+            format!("off-hours ({}): paid capacity down to the floor", window.text),
+        );
     }
-    if record.is_some_and(|r| r.why == Why::OffHours) {
-        return change(original, Why::OnHours, format!("off-hours over: back to the recorded {original}"));
+    if record.is_some_and(|r| r.why == ChangeReason::OffHours) {
+        return change(original, ChangeReason::OnHours, format!("off-hours over: back to the recorded {original}"));
     }
     if c.placement_failures > 0 {
         return change(
             original,
-            Why::DemandReturned,
+            ChangeReason::DemandReturned,
             format!(
                 "{} sessions failed placement in the window: back to the recorded {original}",
                 c.placement_failures
@@ -436,7 +440,7 @@ fn decide(c: &LocationContext<'_>, now: DateTime<Utc>, s: &Settings) -> Verdict 
     if c.current.always_on > 0 && f64::from(c.in_use) >= s.raise_share * f64::from(c.current.always_on) {
         return change(
             original,
-            Why::DemandReturned,
+            ChangeReason::DemandReturned,
             format!("{} in use of {} always-on: back to the recorded {original}", c.in_use, c.current.always_on),
         );
     }
@@ -464,10 +468,10 @@ fn decide(c: &LocationContext<'_>, now: DateTime<Utc>, s: &Settings) -> Verdict 
     };
     let needs = format!("peak {peak} in use + headroom {headroom} needs {desired}");
     if to.always_on > c.current.always_on || to.target_idle > c.current.target_idle {
-        return change(to, Why::DemandReturned, format!("{needs}: raised toward the recorded {original}"));
+        return change(to, ChangeReason::DemandReturned, format!("{needs}: raised toward the recorded {original}"));
     }
     if to != c.current {
-        return change(to, Why::Demand, format!("{needs} (window {} h)", s.window.num_hours()));
+        return change(to, ChangeReason::Demand, format!("{needs} (window {} h)", s.window.num_hours()));
     }
     let lower = desired.always_on < c.current.always_on || desired.target_idle < c.current.target_idle;
     Verdict::Keep(match () {

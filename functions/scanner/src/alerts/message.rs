@@ -1,7 +1,7 @@
 //! What a per-finding alert says: its subject, the text people read and the JSON programs
 //! read, in one SNS message (the digest's forms are in `digest`).
 
-use super::policy::Why;
+use super::policy::AlertReason;
 use serde_json::json;
 use watchdog_core::findings::Finding;
 use watchdog_core::ports::{Message, attributes};
@@ -37,7 +37,7 @@ pub fn human_text(finding: &Finding) -> String {
 /// One SNS message per finding, with a text for people and JSON for programs
 /// (`MessageStructure: json`: e-mail gets the text; SQS, Lambda and HTTP get the JSON), and
 /// the attributes subscriptions filter on.
-pub fn message(finding: &Finding, why: Why) -> Message {
+pub fn message(finding: &Finding, why: AlertReason) -> Message {
     Message {
         subject: subject(finding),
         body: message_body(finding, why),
@@ -51,7 +51,7 @@ pub fn message(finding: &Finding, why: Why) -> Message {
     }
 }
 
-fn message_body(finding: &Finding, why: Why) -> String {
+fn message_body(finding: &Finding, why: AlertReason) -> String {
     let payload = json!({ "type": "finding", "why": why, "finding": finding }).to_string();
     let text = human_text(finding);
     json!({

@@ -15,6 +15,6 @@ mod tests;
 pub use delivery::{Delivered, GroupMemory, MemoryWrite, PerFinding, deliver};
 pub use message::{human_text, message, subject};
 pub use policy::{
-    AlertPolicy, AlertTarget, GroupAlerts, Resolved, Why, expiry_window_due, first_scan_of_interval, plan,
+    AlertPolicy, AlertReason, AlertTarget, GroupAlerts, Resolved, expiry_window_due, first_scan_of_interval, plan,
     plan_without_memory, should_send,
 };

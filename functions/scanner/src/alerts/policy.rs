@@ -11,7 +11,7 @@ use watchdog_core::tags::alert::{self, AlertRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Why {
+pub enum AlertReason {
     New,
     SeverityRose,
     ResendDue,
@@ -50,7 +50,7 @@ pub fn first_scan_of_interval(now: DateTime<Utc>, resend: Duration, schedule: Du
 
 /// A group's alerts when nothing is remembered: all of them with `due` (the scan that is to
 /// alert them), none otherwise, and no memory to write.
-pub fn plan_without_memory(group: AlertTarget, findings: &[&Finding], due: Option<Why>) -> GroupAlerts {
+pub fn plan_without_memory(group: AlertTarget, findings: &[&Finding], due: Option<AlertReason>) -> GroupAlerts {
     let mut plan = GroupAlerts { group, ..GroupAlerts::default() };
     for finding in findings {
         match due {
@@ -72,22 +72,27 @@ pub fn expiry_window_due(
     expires_at: DateTime<Utc>,
     resend: Duration,
     schedule: Duration,
-) -> Option<Why> {
+) -> Option<AlertReason> {
     let since = (now - expires_at).num_seconds();
     let period = schedule.num_seconds().max(1);
     if since < period {
         // Just expired (or the service says EXPIRED a little before our clock does).
-        return Some(Why::New);
+        return Some(AlertReason::New);
     }
-    (since.rem_euclid(resend.num_seconds().max(1)) < period).then_some(Why::ResendDue)
+    (since.rem_euclid(resend.num_seconds().max(1)) < period).then_some(AlertReason::ResendDue)
 }
 
 /// Whether to send `finding` given what was sent before.
-pub fn should_send(finding: &Finding, sent: Option<&AlertRecord>, now: DateTime<Utc>, resend: Duration) -> Option<Why> {
+pub fn should_send(
+    finding: &Finding,
+    sent: Option<&AlertRecord>,
+    now: DateTime<Utc>,
+    resend: Duration,
+) -> Option<AlertReason> {
     match sent {
-        None => Some(Why::New),
-        Some(record) if finding.severity > record.severity => Some(Why::SeverityRose),
-        Some(record) if now - record.sent_at >= resend => Some(Why::ResendDue),
+        None => Some(AlertReason::New),
+        Some(record) if finding.severity > record.severity => Some(AlertReason::SeverityRose),
+        Some(record) if now - record.sent_at >= resend => Some(AlertReason::ResendDue),
         Some(_) => None,
     }
 }
@@ -98,7 +103,7 @@ pub struct GroupAlerts {
     pub group: AlertTarget,
     /// The alert tag prefix the memory keys start with.
     pub prefix: String,
-    pub send: Vec<(Finding, Why)>,
+    pub send: Vec<(Finding, AlertReason)>,
     /// The severity a finding sent for [`Why::SeverityRose`] was alerted at before, by dedup key.
     pub escalated_from: BTreeMap<String, Severity>,
     pub suppressed: Vec<Finding>,
@@ -139,7 +144,7 @@ pub fn plan(
         match should_send(finding, remembered, now, policy.resend) {
             Some(why) => {
                 plan.remember.insert(alert::key(prefix, &key), AlertRecord::sent(finding.severity, now).encode());
-                if let (Why::SeverityRose, Some(before)) = (why, remembered) {
+                if let (AlertReason::SeverityRose, Some(before)) = (why, remembered) {
                     plan.escalated_from.insert(key, before.severity);
                 }
                 plan.send.push(((*finding).clone(), why));

@@ -35,12 +35,12 @@ fn at(hours: i64) -> DateTime<Utc> {
 fn sent_once_then_again_after_the_interval_or_a_rise_in_severity() {
     let resend = Duration::hours(24);
     let f = finding(FindingKind::ExpirySoon, Severity::Warning, None);
-    assert_eq!(should_send(&f, None, at(0), resend), Some(Why::New));
+    assert_eq!(should_send(&f, None, at(0), resend), Some(AlertReason::New));
     let record = AlertRecord::sent(Severity::Warning, at(0));
     assert_eq!(should_send(&f, Some(&record), at(23), resend), None);
-    assert_eq!(should_send(&f, Some(&record), at(24), resend), Some(Why::ResendDue));
+    assert_eq!(should_send(&f, Some(&record), at(24), resend), Some(AlertReason::ResendDue));
     let higher = finding(FindingKind::ExpirySoon, Severity::High, None);
-    assert_eq!(should_send(&higher, Some(&record), at(1), resend), Some(Why::SeverityRose));
+    assert_eq!(should_send(&higher, Some(&record), at(1), resend), Some(AlertReason::SeverityRose));
     let lower = finding(FindingKind::ExpirySoon, Severity::Info, None);
     assert_eq!(should_send(&lower, Some(&record), at(1), resend), None);
 }
@@ -82,7 +82,7 @@ fn without_memory_each_finding_alerts_in_the_first_scan_of_each_interval_only() 
     let f = finding(FindingKind::RotationDue, Severity::Warning, None);
     let plan = plan_without_memory(group(), &[&f], None);
     assert!(plan.send.is_empty() && plan.remember.is_empty() && plan.forget.is_empty());
-    assert_eq!(plan_without_memory(group(), &[&f], Some(Why::ResendDue)).send.len(), 1);
+    assert_eq!(plan_without_memory(group(), &[&f], Some(AlertReason::ResendDue)).send.len(), 1);
 }
 
 #[test]
@@ -183,7 +183,7 @@ fn an_escalation_records_the_severity_it_rose_from() {
     apply(&mut tags, &first);
     let high = finding(FindingKind::ExpirySoon, Severity::High, None);
     let rose = plan(group(), &[&high], &tags, &policy(true), at(1));
-    assert_eq!(rose.send, [(high, Why::SeverityRose)]);
+    assert_eq!(rose.send, [(high, AlertReason::SeverityRose)]);
     assert_eq!(rose.escalated_from["expiry_soon"], Severity::Warning);
 }
 
@@ -210,7 +210,7 @@ fn messages_carry_text_for_people_and_json_for_programs() {
     let f = finding(FindingKind::IdleCapacity, Severity::Warning, Some("us-west-2"));
     let subject = subject(&f);
     assert_eq!(subject, "[GameLift Streams watchdog] WARNING idle_capacity: sg-A");
-    let message = message(&f, Why::New);
+    let message = message(&f, AlertReason::New);
     assert!(message.per_protocol);
     assert_eq!(message.attributes["kind"], "idle_capacity");
     let structured: serde_json::Value = serde_json::from_str(&message.body).unwrap();
@@ -226,11 +226,11 @@ fn an_expired_groups_findings_are_due_when_first_seen_then_once_per_resend_inter
     let expired = at(0);
     let (resend, schedule) = (Duration::hours(24), Duration::minutes(5));
     let due = |minutes: i64| expiry_window_due(expired + Duration::minutes(minutes), expired, resend, schedule);
-    assert_eq!(due(0), Some(Why::New));
-    assert_eq!(due(4), Some(Why::New), "within the scan period after ExpiresAt");
+    assert_eq!(due(0), Some(AlertReason::New));
+    assert_eq!(due(4), Some(AlertReason::New), "within the scan period after ExpiresAt");
     assert_eq!(due(5), None);
     assert_eq!(due(23 * 60), None);
-    assert_eq!(due(24 * 60 + 1), Some(Why::ResendDue));
+    assert_eq!(due(24 * 60 + 1), Some(AlertReason::ResendDue));
     assert_eq!(due(24 * 60 + 6), None);
-    assert_eq!(due(-1), Some(Why::New), "the service says EXPIRED a little before our clock");
+    assert_eq!(due(-1), Some(AlertReason::New), "the service says EXPIRED a little before our clock");
 }

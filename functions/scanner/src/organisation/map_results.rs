@@ -18,7 +18,7 @@
 //! rather than vanish from it.
 
 use super::TargetResult;
-use crate::event::Target;
+use crate::event::ScanTarget;
 use serde::Deserialize;
 use serde_json::Value;
 use watchdog_core::organisation::ResultStore;
@@ -101,7 +101,7 @@ fn entry_result(entry: Value, file_status: &str) -> Result<TargetResult, String>
         .as_str()
         .and_then(|text| serde_json::from_str(text).ok())
         .ok_or_else(|| format!("a {status} child whose Input names no target"))?;
-    let target: Target = serde_json::from_value(input["target"].clone())
+    let target: ScanTarget = serde_json::from_value(input["target"].clone())
         .map_err(|e| format!("a {status} child whose Input names no target: {e}"))?;
     Ok(TargetResult {
         target,

@@ -44,7 +44,7 @@ fn lowers_to_peak_plus_headroom_rounded_to_tenancy() {
         panic!("expected a change")
     };
     // peak 2 + max(25% of 2 -> 1, 1) = 3, rounded up to 4.
-    assert_eq!((to, original, why), (levels(4, 0), levels(10, 0), Why::Demand));
+    assert_eq!((to, original, why), (levels(4, 0), levels(10, 0), ChangeReason::Demand));
 }
 
 #[test]
@@ -72,7 +72,7 @@ fn hysteresis_cool_down_and_missing_history_keep_capacity() {
         original: levels(20, 0),
         set: levels(12, 0),
         changed_at: now() - Duration::minutes(30),
-        why: Why::Demand,
+        why: ChangeReason::Demand,
         original_maximum: None,
     });
     assert!(matches!(decide(&c, now(), &settings()), Verdict::Keep(Some(n)) if n.contains("cool-down")));
@@ -91,13 +91,13 @@ fn demand_returning_restores_the_recorded_level() {
         original: levels(10, 0),
         set: levels(4, 0),
         changed_at: now() - Duration::minutes(5),
-        why: Why::Demand,
+        why: ChangeReason::Demand,
         original_maximum: None,
     };
     let mut c = context(&class, 4, 4, 2);
     c.record = Some(record);
     let Verdict::Change { to, why, .. } = decide(&c, now(), &settings()) else { panic!() };
-    assert_eq!((to, why), (levels(10, 0), Why::DemandReturned), "in use 4 of 4, inside the cool-down");
+    assert_eq!((to, why), (levels(10, 0), ChangeReason::DemandReturned), "in use 4 of 4, inside the cool-down");
 
     let mut c = context(&class, 4, 0, 2);
     c.record = Some(record);
@@ -115,7 +115,7 @@ fn capacity_someone_else_changed_becomes_the_original() {
         original: levels(10, 0),
         set: levels(4, 0),
         changed_at: now() - Duration::minutes(1),
-        why: Why::Demand,
+        why: ChangeReason::Demand,
         original_maximum: None,
     });
     let Verdict::Change { to, original, .. } = decide(&c, now(), &settings()) else { panic!() };
@@ -157,7 +157,7 @@ fn off_hours_go_to_the_floor_and_come_back() {
     let mut c = context(&class, 10, 6, 8);
     c.schedule = Some(&w);
     let Verdict::Change { to, why, .. } = decide(&c, night, &settings()) else { panic!() };
-    assert_eq!((to, why), (levels(2, 0), Why::OffHours), "even with players: the window is the studio's call");
+    assert_eq!((to, why), (levels(2, 0), ChangeReason::OffHours), "even with players: the window is the studio's call");
 
     let mut c = context(&class, 2, 0, 0);
     c.schedule = Some(&w);
@@ -165,13 +165,13 @@ fn off_hours_go_to_the_floor_and_come_back() {
         original: levels(10, 0),
         set: levels(2, 0),
         changed_at: night,
-        why: Why::OffHours,
+        why: ChangeReason::OffHours,
         original_maximum: None,
     });
     assert_eq!(decide(&c, night + Duration::hours(1), &settings()), Verdict::Keep(None));
     let morning = night + Duration::hours(10); // 08:00
     let Verdict::Change { to, why, .. } = decide(&c, morning, &settings()) else { panic!() };
-    assert_eq!((to, why), (levels(10, 0), Why::OnHours));
+    assert_eq!((to, why), (levels(10, 0), ChangeReason::OnHours));
 }
 
 #[test]
@@ -180,7 +180,7 @@ fn record_round_trips() {
         original: levels(10, 2),
         set: levels(4, 0),
         changed_at: now(),
-        why: Why::OffHours,
+        why: ChangeReason::OffHours,
         original_maximum: Some(12),
     };
     assert_eq!(r.encode(), format!("original=10/2;set=4/0;at={};why=off_hours;max=12", now().timestamp()));
