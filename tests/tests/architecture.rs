@@ -1,6 +1,7 @@
 //! The shape of the code, checked: no import circle between the modules of a crate, no source
-//! file over 600 lines (tests and generated data aside), and nothing that reads a path outside
-//! the repository. Each failure names the file and what to do.
+//! file over 600 lines (tests and generated data aside), no two public types of the product
+//! with one name, and nothing that reads a path outside the repository. Each failure names the
+//! file and what to do.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -127,6 +128,44 @@ fn no_source_file_over_600_lines() {
             assert!(lines <= MAX_LINES, "{}: {lines} lines; split it by job (at most {MAX_LINES})", file.display());
         }
     }
+}
+
+/// The names each remediation or scanning function gives its own piece of one concept: the
+/// same word for the same thing in every function.
+const ONE_PER_FUNCTION: &[&str] = &["Config", "Settings", "Observed", "Report"];
+
+/// `pub struct|enum|trait|type <Name>` in a file's code.
+fn public_types(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in code_part(text).lines() {
+        let line = line.trim_start();
+        for kind in ["pub struct ", "pub enum ", "pub trait ", "pub type "] {
+            if let Some(rest) = line.strip_prefix(kind) {
+                names.push(rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect());
+            }
+        }
+    }
+    names
+}
+
+/// The emulator is apart: its types mirror the service's, as core's model does, on purpose.
+#[test]
+fn no_two_public_types_of_the_product_share_a_name() {
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for krate in CRATES.iter().filter(|k| !k.starts_with("emulator") && !k.starts_with("tests")) {
+        let root = workspace_root().join(krate);
+        for file in rust_files(&root).into_iter().filter(|f| !is_test_file(f.strip_prefix(&root).unwrap())) {
+            for name in public_types(&std::fs::read_to_string(&file).unwrap()) {
+                seen.entry(name).or_default().push(file.strip_prefix(workspace_root()).unwrap().display().to_string());
+            }
+        }
+    }
+    let clashes: Vec<String> = seen
+        .iter()
+        .filter(|(name, files)| files.len() > 1 && !ONE_PER_FUNCTION.contains(&name.as_str()))
+        .map(|(name, files)| format!("{name}: {}", files.join(", ")))
+        .collect();
+    assert!(clashes.is_empty(), "public types with one name; give each its own: {clashes:#?}");
 }
 
 #[test]
