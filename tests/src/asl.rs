@@ -126,7 +126,7 @@ pub async fn map_output(map: &Value, map_input: &Value, results: Vec<Value>, s3:
     );
     let bucket = writer["Parameters"]["Bucket"].as_str().expect("the ResultWriter's Bucket");
     let prefix = writer["Parameters"]["Prefix"].as_str().unwrap_or_default().trim_end_matches('/');
-    let run = format!("run-{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let run = crate::stage::unique("run");
     let map_run_arn =
         format!("arn:aws:states:us-west-2:000000000000:mapRun:gls-watchdog-organisation/ScanTargets:{run}");
     let file = format!("{prefix}/{run}/SUCCEEDED_0.json");

@@ -13,9 +13,12 @@ pub fn unique(prefix: &str) -> String {
 
 pub struct Stage {
     pub emu: TestEmulator,
+    /// LocalStack, signed as the stage's account.
     pub aws: LocalAws,
     /// Appended to every topic, queue and metric namespace this stage creates.
     pub suffix: String,
+    /// The access key the functions sign with: LocalStack takes a 12-digit one as the account.
+    access_key_id: String,
 }
 
 impl Stage {
@@ -26,9 +29,15 @@ impl Stage {
     }
 
     pub async fn start(config: Config, fleet: Option<&str>) -> Self {
+        Self::signed_as("test", config, fleet).await
+    }
+
+    /// As [`start`](Self::start), with LocalStack's resources and the functions' calls in
+    /// `account` (a stack deployed in one member account).
+    pub async fn signed_as(account: &str, config: Config, fleet: Option<&str>) -> Self {
         let emu = TestEmulator::start(config, fleet).await;
-        let aws = LocalAws::connect().await;
-        Self { emu, aws, suffix: unique("") }
+        let aws = LocalAws::connect_as(account).await;
+        Self { emu, aws, suffix: unique(""), access_key_id: account.to_owned() }
     }
 
     /// A topic, named after `name` and this stage, drained by a queue: (topic ARN, queue URL).
@@ -48,10 +57,13 @@ impl Stage {
         format!("Watchdog/{name}{}", self.suffix)
     }
 
-    /// A function's environment: the emulator and LocalStack as its endpoints, the namespace
-    /// of `name`, then `vars`, each replacing an earlier value of its variable.
+    /// A function's environment: the emulator and LocalStack as its endpoints, signed as the
+    /// stage's account, the namespace of `name`, then `vars`, each replacing an earlier value
+    /// of its variable.
     pub fn env(&self, name: &str, vars: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
         let mut env = local_env(&self.emu.url, &self.aws.url);
+        env.retain(|(known, _)| *known != "AWS_ACCESS_KEY_ID");
+        env.push(("AWS_ACCESS_KEY_ID", self.access_key_id.clone()));
         env.push(("METRIC_NAMESPACE", self.namespace(name)));
         for (variable, value) in vars {
             env.retain(|(known, _)| known != variable);

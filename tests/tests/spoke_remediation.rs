@@ -7,8 +7,10 @@
 
 use serde_json::Value;
 use std::time::Duration;
-use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env, workspace_root};
-use watchdog_tests::{ACCOUNT, TestEmulator, fleet_file, quick_config};
+use watchdog_tests::gls_emulator::Config;
+use watchdog_tests::lambda::{LambdaWatch, workspace_root};
+use watchdog_tests::stage::Stage;
+use watchdog_tests::{ACCOUNT, fleet_file, quick_config};
 
 const RECYCLER: &str = "gls-watchdog-recycler";
 const OTHER_ACCOUNT: &str = "222233334444";
@@ -92,28 +94,27 @@ fn the_spoke_runs_the_remediation_functions_and_not_the_scanner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spoke_recycler_plans_by_default_and_then_recreates_only_its_own_accounts_group() {
-    let mut config = quick_config();
-    config.frozen_clock = true;
-    let emu = TestEmulator::start(config, Some(&aging_group("sg-OWN000001"))).await;
-    emu.load_fleet_of(OTHER_ACCOUNT, aging_group("sg-OTHER0001")).await;
-
     // The stack's topic and bus, in the member account (LocalStack keeps accounts apart).
-    let aws = LocalAws::connect_as(ACCOUNT).await;
-    let unique = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    let (topic, queue) = aws.topic_with_queue(&format!("spoke-actions-{unique}")).await;
-    let (bus, _) = aws.bus_with_queue(&format!("spoke-events-{unique}")).await;
-    let namespace = format!("Watchdog/Spoke-{unique}");
+    let stage =
+        Stage::signed_as(ACCOUNT, Config { frozen_clock: true, ..quick_config() }, Some(&aging_group("sg-OWN000001")))
+            .await;
+    let (emu, aws) = (&stage.emu, &stage.aws);
+    emu.load_fleet_of(OTHER_ACCOUNT, aging_group("sg-OTHER0001")).await;
+    let (topic, queue) = stage.topic("spoke-actions").await;
+    let (bus, _) = stage.bus("spoke-events").await;
+    let namespace = stage.namespace("Spoke");
     let template = spoke_template();
     let start = |parameters: &[(&str, &str)]| {
         let mut parameters = parameters.to_vec();
         parameters.push(("MetricNamespace", &namespace));
-        let mut env: Vec<(&str, String)> = local_env(&emu.url, &aws.url);
-        env.retain(|(key, _)| *key != "AWS_ACCESS_KEY_ID");
-        env.push(("AWS_ACCESS_KEY_ID", ACCOUNT.to_owned()));
         let defined =
             environment_of(&template, "RecyclerFunction", &parameters, &[("ActionsTopic", &topic), ("EventBus", &bus)]);
-        let owned: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k.to_owned(), v)).chain(defined).collect();
-        let borrowed: Vec<(&str, String)> = owned.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        // The endpoints and the account from the stage, everything else as the template defines it.
+        let mut env: Vec<(String, String)> =
+            stage.env("Spoke", &[]).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        env.retain(|(known, _)| !defined.iter().any(|(variable, _)| variable == known));
+        env.extend(defined);
+        let borrowed: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         LambdaWatch::start("spoke-recycler", &borrowed)
     };
 

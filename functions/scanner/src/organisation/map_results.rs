@@ -26,8 +26,6 @@ use watchdog_core::organisation::ResultStore;
 /// The map's output when its ResultWriter wrote the results (its ResultPath in the state).
 #[derive(Debug, Clone, Deserialize)]
 pub struct WrittenResults {
-    #[serde(rename = "MapRunArn", default)]
-    pub map_run_arn: Option<String>,
     #[serde(rename = "ResultWriterDetails")]
     pub details: ObjectLocation,
 }
@@ -42,7 +40,7 @@ pub struct ObjectLocation {
 
 #[derive(Debug, Deserialize)]
 struct Manifest {
-    #[serde(rename = "DestinationBucket", default)]
+    #[serde(rename = "DestinationBucket")]
     destination_bucket: Option<String>,
     #[serde(rename = "ResultFiles", default)]
     result_files: ResultFiles,
