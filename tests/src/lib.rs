@@ -86,6 +86,11 @@ pub fn fleet_file(name: &str, values: &[(&str, &str)]) -> String {
     text
 }
 
+/// [`quick_config`] on a clock that moves only when a test moves it.
+pub fn frozen_config() -> Config {
+    Config { frozen_clock: true, ..quick_config() }
+}
+
 /// Quick service timings for tests: groups activate in 1 s, locations change in 1 s.
 pub fn quick_config() -> Config {
     Config {

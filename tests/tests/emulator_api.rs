@@ -150,8 +150,8 @@ async fn stream_group_lifecycle_create_update_locations_associations_tags_delete
     let deleting = client.get_stream_group().identifier(&id).send().await.unwrap();
     assert_eq!(deleting.status(), Some(&StreamGroupStatus::Deleting));
     client.wait_until_stream_group_deleted().identifier(&id).wait(WAIT).await.expect("group is deleted");
-    let gone = client.get_stream_group().identifier(&id).send().await.unwrap_err();
-    assert!(gone.into_service_error().is_resource_not_found_exception());
+    let gone = refused(client.get_stream_group().identifier(&id).send().await);
+    assert!(gone.is_resource_not_found_exception());
 }
 
 #[tokio::test]
@@ -214,15 +214,15 @@ async fn paginators_walk_every_page_with_opaque_tokens() {
         .unwrap();
     assert_eq!(apps.len(), 2);
 
-    let bad = client.list_stream_groups().next_token("not-a-token").send().await.unwrap_err();
-    assert!(bad.into_service_error().is_validation_exception());
+    let bad = refused(client.list_stream_groups().next_token("not-a-token").send().await);
+    assert!(bad.is_validation_exception());
     // A forged token of the right scope and form, naming a made-up position, is refused too:
     // base64url of "ListStreamGroups|00000000000000000000/sg-MADEUP|0".
     let forged = "TGlzdFN0cmVhbUdyb3Vwc3wwMDAwMDAwMDAwMDAwMDAwMDAwMC9zZy1NQURFVVB8MA";
-    let bad = client.list_stream_groups().next_token(forged).send().await.unwrap_err();
-    assert!(bad.into_service_error().is_validation_exception());
-    let too_many = client.list_stream_groups().max_results(101).send().await.unwrap_err();
-    assert!(too_many.into_service_error().is_validation_exception());
+    let bad = refused(client.list_stream_groups().next_token(forged).send().await);
+    assert!(bad.is_validation_exception());
+    let too_many = refused(client.list_stream_groups().max_results(101).send().await);
+    assert!(too_many.is_validation_exception());
 }
 
 #[tokio::test]
@@ -271,16 +271,7 @@ async fn model_validation_and_documented_rules_answer_validation_exception() {
     assert!(err.is_resource_not_found_exception());
     assert_eq!(err.meta().code(), Some("ResourceNotFoundException"));
     let arn = "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-MISSING01";
-    assert!(
-        client
-            .delete_stream_group()
-            .identifier(arn)
-            .send()
-            .await
-            .unwrap_err()
-            .into_service_error()
-            .is_resource_not_found_exception()
-    );
+    assert!(refused(client.delete_stream_group().identifier(arn).send().await).is_resource_not_found_exception());
 
     // Updates need ACTIVE: a new group is ACTIVATING, and UpdateStreamGroup answers Conflict.
     let fresh = new_group(&client, "fresh", StreamClass::Gen5nHigh).send().await.unwrap();
@@ -358,6 +349,8 @@ async fn sessions_follow_the_documented_lifecycle_and_move_capacity() {
     let emu = TestEmulator::start(quick_config(), Some(FLEET)).await;
     let client = emu.client_without_retries("us-west-2").await;
     let start = || player_request(&client, "sg-EXIST0001", "a-RACER0001");
+    let read_session =
+        |arn: &str| client.get_stream_session().identifier("sg-EXIST0001").stream_session_identifier(arn).send();
 
     let session = start().user_id("player-1").connection_timeout_seconds(60).send().await.expect("StartStreamSession");
     assert_eq!(session.status(), Some(&StreamSessionStatus::Activating));
@@ -395,22 +388,10 @@ async fn sessions_follow_the_documented_lifecycle_and_move_capacity() {
     let idle = start().connection_timeout_seconds(30).send().await.unwrap();
     let idle_arn = idle.arn().unwrap().to_owned();
     emu.advance_seconds(5.0).await;
-    let got = client
-        .get_stream_session()
-        .identifier("sg-EXIST0001")
-        .stream_session_identifier(&idle_arn)
-        .send()
-        .await
-        .unwrap();
+    let got = read_session(&idle_arn).await.unwrap();
     assert_eq!(got.status(), Some(&StreamSessionStatus::Active));
     emu.advance_seconds(40.0).await;
-    let got = client
-        .get_stream_session()
-        .identifier("sg-EXIST0001")
-        .stream_session_identifier(&idle_arn)
-        .send()
-        .await
-        .unwrap();
+    let got = read_session(&idle_arn).await.unwrap();
     assert_eq!(got.status(), Some(&StreamSessionStatus::Terminated));
     assert_eq!(got.status_reason(), Some(&StreamSessionStatusReason::ConnectionTimeout));
 
@@ -422,13 +403,11 @@ async fn sessions_follow_the_documented_lifecycle_and_move_capacity() {
         .send()
         .await
         .expect("TerminateStreamSession");
-    let got =
-        client.get_stream_session().identifier("sg-EXIST0001").stream_session_identifier(&arn).send().await.unwrap();
+    let got = read_session(&arn).await.unwrap();
     assert_eq!(got.status(), Some(&StreamSessionStatus::Terminating));
     assert_eq!(got.status_reason(), Some(&StreamSessionStatusReason::ApiTerminated));
     emu.advance_seconds(5.0).await;
-    let got =
-        client.get_stream_session().identifier("sg-EXIST0001").stream_session_identifier(&arn).send().await.unwrap();
+    let got = read_session(&arn).await.unwrap();
     assert_eq!(got.status(), Some(&StreamSessionStatus::Terminated));
 
     // Four sessions want more than the 2 always-on: two are placed at once, two wait for
@@ -441,26 +420,13 @@ async fn sessions_follow_the_documented_lifecycle_and_move_capacity() {
     let unplaced = start().send().await.unwrap();
     emu.advance_seconds(80.0).await;
     for arn in &four {
-        let got =
-            client.get_stream_session().identifier("sg-EXIST0001").stream_session_identifier(arn).send().await.unwrap();
+        let got = read_session(arn).await.unwrap();
         assert_eq!(got.status(), Some(&StreamSessionStatus::Active), "{arn} placed on capacity that arrived");
     }
-    let got = client
-        .get_stream_session()
-        .identifier("sg-EXIST0001")
-        .stream_session_identifier(unplaced.arn().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let got = read_session(unplaced.arn().unwrap()).await.unwrap();
     assert_eq!(got.status(), Some(&StreamSessionStatus::Activating), "the on-demand timeout is 90 s, not 75 s");
     emu.advance_seconds(15.0).await;
-    let got = client
-        .get_stream_session()
-        .identifier("sg-EXIST0001")
-        .stream_session_identifier(unplaced.arn().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let got = read_session(unplaced.arn().unwrap()).await.unwrap();
     assert_eq!(got.status(), Some(&StreamSessionStatus::Error));
     assert_eq!(got.status_reason(), Some(&StreamSessionStatusReason::PlacementTimeout));
 }

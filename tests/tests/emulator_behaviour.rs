@@ -5,13 +5,9 @@
 use aws_sdk_gameliftstreams::types::{LocationConfiguration, Protocol, VpcTransitConfiguration};
 use gls_emulator::{Behaviour, Config, ExpiredGroups, OmittedCapacity};
 use serde_json::json;
-use watchdog_tests::{TestEmulator, new_group, quick_config, refused};
+use watchdog_tests::{TestEmulator, frozen_config, new_group, quick_config, refused};
 
 const FLEET: &str = include_str!("../fleets/emulator-behaviour.toml");
-
-fn frozen() -> Config {
-    Config { frozen_clock: true, ..quick_config() }
-}
 
 async fn start(config: Config) -> (TestEmulator, aws_sdk_gameliftstreams::Client) {
     let emu = TestEmulator::start(config, Some(FLEET)).await;
@@ -52,7 +48,7 @@ use watchdog_tests::player_request as start_session;
 /// applies internal defaults for the missing values."
 #[tokio::test]
 async fn update_stream_group_applies_internal_defaults_to_omitted_capacity_fields() {
-    let (_emu, client) = start(frozen()).await;
+    let (_emu, client) = start(frozen_config()).await;
     let (always_on, target_idle, maximum, ..) = primary(&client, "sg-SCALE0001").await;
     assert_eq!((always_on, target_idle, maximum), (1, 1, 6));
     client
@@ -66,8 +62,10 @@ async fn update_stream_group_applies_internal_defaults_to_omitted_capacity_field
     assert_eq!((always_on, target_idle, maximum), (2, 0, 2), "target-idle and maximum fell to the defaults");
 
     // The lenient reading keeps what the request leaves out.
-    let keep =
-        Config { behaviour: Behaviour { omitted_capacity: OmittedCapacity::Keep, ..Behaviour::default() }, ..frozen() };
+    let keep = Config {
+        behaviour: Behaviour { omitted_capacity: OmittedCapacity::Keep, ..Behaviour::default() },
+        ..frozen_config()
+    };
     let (_emu, client) = start(keep).await;
     client
         .update_stream_group()
@@ -84,7 +82,7 @@ async fn update_stream_group_applies_internal_defaults_to_omitted_capacity_field
 /// option: 2 for 'High' and 1 for 'Ultra' and 'Win2022'" (always-on, not on-demand).
 #[tokio::test]
 async fn a_location_configured_without_capacity_gets_one_compute_unit_always_on() {
-    let (emu, client) = start(frozen()).await;
+    let (emu, client) = start(frozen_config()).await;
     for (class, expected) in [("gen5n_high", 2), ("gen5n_ultra", 1), ("gen5n_win2022", 1), ("gen6n_small", 12)] {
         let created = new_group(&client, format!("default {class}"), class.into()).send().await.unwrap();
         let location = &created.location_states()[0];
@@ -99,20 +97,22 @@ async fn a_location_configured_without_capacity_gets_one_compute_unit_always_on(
 /// Seed 000: "Only Get and Delete operations will work on an expired stream group."
 #[tokio::test]
 async fn an_expired_group_answers_only_get_and_delete() {
-    let (_emu, client) = start(frozen()).await;
+    let (_emu, client) = start(frozen_config()).await;
     let expired = client.get_stream_group().identifier("sg-EXPIRED01").send().await.unwrap();
     assert_eq!(expired.status().unwrap().as_str(), "EXPIRED");
     let arn = expired.arn().to_owned();
-    let tag_write = client.tag_resource().resource_arn(&arn).tags("k", "v").send().await.unwrap_err();
-    assert!(tag_write.into_service_error().is_validation_exception());
-    let tag_read = client.list_tags_for_resource().resource_arn(&arn).send().await.unwrap_err();
-    assert!(tag_read.into_service_error().is_validation_exception(), "strict: tag reads too");
-    let sessions = client.list_stream_sessions().identifier("sg-EXPIRED01").send().await.unwrap_err();
-    assert!(sessions.into_service_error().is_validation_exception());
+    let tag_write = refused(client.tag_resource().resource_arn(&arn).tags("k", "v").send().await);
+    assert!(tag_write.is_validation_exception());
+    let tag_read = refused(client.list_tags_for_resource().resource_arn(&arn).send().await);
+    assert!(tag_read.is_validation_exception(), "strict: tag reads too");
+    let sessions = refused(client.list_stream_sessions().identifier("sg-EXPIRED01").send().await);
+    assert!(sessions.is_validation_exception());
     client.delete_stream_group().identifier("sg-EXPIRED01").send().await.expect("Delete works");
 
-    let lenient =
-        Config { behaviour: Behaviour { expired_groups: ExpiredGroups::Lenient, ..Behaviour::default() }, ..frozen() };
+    let lenient = Config {
+        behaviour: Behaviour { expired_groups: ExpiredGroups::Lenient, ..Behaviour::default() },
+        ..frozen_config()
+    };
     let (_emu, client) = start(lenient).await;
     let tags = client.list_tags_for_resource().resource_arn(&arn).send().await.expect("lenient: reads work");
     assert_eq!(tags.tags().unwrap()["team"], "racing");
@@ -124,7 +124,7 @@ async fn an_expired_group_answers_only_get_and_delete() {
 /// none: the SDK reports a dispatch failure, not a service error.
 #[tokio::test]
 async fn a_region_without_the_service_answers_as_an_unreachable_endpoint() {
-    let (emu, _) = start(frozen()).await;
+    let (emu, _) = start(frozen_config()).await;
     for region in ["us-west-3", "mars-central-1", "us-east-1"] {
         let client = emu.client_without_retries(region).await;
         let error = client.list_stream_groups().send().await.unwrap_err();
@@ -135,7 +135,7 @@ async fn a_region_without_the_service_answers_as_an_unreachable_endpoint() {
         client.list_stream_groups().send().await.unwrap_or_else(|e| panic!("{region}: {e:?}"));
     }
     // A Region added later is served when named.
-    let added = Config { served_regions: vec!["us-west-2".into(), "us-west-3".into()], ..frozen() };
+    let added = Config { served_regions: vec!["us-west-2".into(), "us-west-3".into()], ..frozen_config() };
     let (emu, _) = start(added).await;
     emu.client_without_retries("us-west-3").await.list_stream_groups().send().await.expect("served when named");
 }
@@ -153,7 +153,7 @@ async fn location_changes_in_active_with_errors_follow_the_reading_chosen() {
         let with_a_failed_location = || async {
             let config = Config {
                 behaviour: Behaviour { location_changes_with_errors: reading, ..Behaviour::default() },
-                ..frozen()
+                ..frozen_config()
             };
             let (emu, client) = start(config).await;
             emu.admin_ok(
@@ -190,7 +190,7 @@ async fn location_changes_in_active_with_errors_follow_the_reading_chosen() {
 /// target-idle keeps a buffer above what is in use (seed 000).
 #[tokio::test]
 async fn capacity_arrives_and_leaves_over_minutes_and_target_idle_prewarms() {
-    let (emu, client) = start(frozen()).await;
+    let (emu, client) = start(frozen_config()).await;
     // Nothing in use: the always-on 1 covers the target-idle buffer of 1.
     assert_eq!(primary(&client, "sg-SCALE0001").await.3, 1);
     let first = start_session(&client, "sg-SCALE0001", "a-RACER0001").send().await.unwrap();
@@ -228,7 +228,7 @@ async fn placement_waits_for_capacity_within_the_timeout_of_its_capacity_type() 
             },
             ..quick_config().timings
         },
-        ..frozen()
+        ..frozen_config()
     })
     .await;
     // Windows on demand: nothing allocated, capacity takes 4 minutes, the timeout is 10 minutes.
@@ -255,7 +255,7 @@ async fn placement_waits_for_capacity_within_the_timeout_of_its_capacity_type() 
 /// counted "since it started, regardless of any existing client connections".
 #[tokio::test]
 async fn sessions_end_on_idle_and_on_length_counted_from_their_start() {
-    let (emu, client) = start(frozen()).await;
+    let (emu, client) = start(frozen_config()).await;
     let idle = start_session(&client, "sg-SCALE0001", "a-RACER0001").send().await.unwrap();
     let arn = idle.arn().unwrap().to_owned();
     emu.advance_seconds(2.0).await;
@@ -296,7 +296,7 @@ async fn sessions_end_on_idle_and_on_length_counted_from_their_start() {
 /// RECONNECTING, then ACTIVE; the offer must be new.
 #[tokio::test]
 async fn a_dropped_client_reconnects_through_create_stream_session_connection() {
-    let (emu, client) = start(frozen()).await;
+    let (emu, client) = start(frozen_config()).await;
     let first_offer = "offer-1";
     let started =
         start_session(&client, "sg-SCALE0001", "a-RACER0001").signal_request(first_offer).send().await.unwrap();
@@ -324,7 +324,7 @@ async fn a_dropped_client_reconnects_through_create_stream_session_connection() 
 /// through TERMINATING with a reason.
 #[tokio::test]
 async fn deletion_and_expiry_end_sessions_through_terminating() {
-    let (emu, client) = start(frozen()).await;
+    let (emu, client) = start(frozen_config()).await;
     let a = start_session(&client, "sg-SCALE0001", "a-RACER0001").send().await.unwrap();
     emu.advance_seconds(2.0).await;
     client.delete_stream_group().identifier("sg-SCALE0001").send().await.unwrap();
@@ -336,7 +336,7 @@ async fn deletion_and_expiry_end_sessions_through_terminating() {
     let fleet = format!(
         "{FLEET}\n[[stream_groups]]\nid = \"sg-OLDGROUP1\"\ndescription = \"old\"\nstream_class = \"gen5n_ultra\"\ncreated_days_ago = 364.99\napplications = [\"racer\"]\n  [[stream_groups.locations]]\n  name = \"us-west-2\"\n  always_on = 1\n  [[stream_groups.sessions]]\n  status = \"CONNECTED\"\n  started_minutes_ago = 5\n"
     );
-    let emu = TestEmulator::start(frozen(), Some(&fleet)).await;
+    let emu = TestEmulator::start(frozen_config(), Some(&fleet)).await;
     let client = emu.client_without_retries("us-west-2").await;
     emu.advance_days(0.02).await;
     let group = client.get_stream_group().identifier("sg-OLDGROUP1").send().await.unwrap();
@@ -355,7 +355,7 @@ async fn deletion_and_expiry_end_sessions_through_terminating() {
 /// remote location can host a stream."
 #[tokio::test]
 async fn a_remote_location_hosts_only_after_replication_completes() {
-    let (emu, client) = start(frozen()).await;
+    let (emu, client) = start(frozen_config()).await;
     let created = new_group(&client, "global", "gen5n_ultra".into())
         .default_application_identifier("a-RACER0001")
         .location_configurations(capacity(1, None, None))
@@ -388,7 +388,7 @@ async fn a_remote_location_hosts_only_after_replication_completes() {
 /// ERROR (sourceModified) cannot be associated or made a default.
 #[tokio::test]
 async fn an_application_in_error_cannot_be_used() {
-    let (emu, client) = start(frozen()).await;
+    let (emu, client) = start(frozen_config()).await;
     let (status, body) = emu
         .admin_post(
             "/_emulator/applications/status",
@@ -401,27 +401,20 @@ async fn an_application_in_error_cannot_be_used() {
         (app.status().unwrap().as_str(), app.status_reason().map(|r| r.as_str())),
         ("ERROR", Some("sourceModified"))
     );
-    let err = client
-        .associate_applications()
-        .identifier("sg-SCALE0001")
-        .application_identifiers("a-TACTICS01")
-        .send()
-        .await
-        .unwrap_err();
-    let err = err.into_service_error();
+    let err = refused(
+        client.associate_applications().identifier("sg-SCALE0001").application_identifiers("a-TACTICS01").send().await,
+    );
     assert!(err.is_validation_exception() && format!("{err:?}").contains("sourceModified"), "{err:?}");
-    let err = new_group(&client, "x", "gen5n_ultra".into())
-        .default_application_identifier("a-TACTICS01")
-        .send()
-        .await
-        .unwrap_err();
-    assert!(err.into_service_error().is_validation_exception());
+    let err = refused(
+        new_group(&client, "x", "gen5n_ultra".into()).default_application_identifier("a-TACTICS01").send().await,
+    );
+    assert!(err.is_validation_exception());
 }
 
 /// The developer guide's rate limits cover every operation: tag writes are 10 per second.
 #[tokio::test]
 async fn tag_writes_are_rate_limited() {
-    let (emu, client) = start(Config { rate_limit_scale: 1.0, ..frozen() }).await;
+    let (emu, client) = start(Config { rate_limit_scale: 1.0, ..frozen_config() }).await;
     let arn = client.get_stream_group().identifier("sg-SCALE0001").send().await.unwrap().arn().to_owned();
     let mut throttled = 0;
     for i in 0..15 {
@@ -437,7 +430,7 @@ async fn tag_writes_are_rate_limited() {
 /// refused with the entry named.
 #[tokio::test]
 async fn impossible_fleets_are_refused_by_entry_and_change_nothing() {
-    let (emu, _client) = start(frozen()).await;
+    let (emu, _client) = start(frozen_config()).await;
     let before = emu.admin_get("/_emulator/state").await["regions"].clone();
     let group = |extra: &str| {
         format!(
@@ -480,7 +473,7 @@ async fn impossible_fleets_are_refused_by_entry_and_change_nothing() {
 /// update the CIDR blocks by calling UpdateStreamGroup."
 #[tokio::test]
 async fn vpc_transit_is_set_at_creation_and_only_its_cidr_blocks_change() {
-    let (emu, client) = start(frozen()).await;
+    let (emu, client) = start(frozen_config()).await;
     let vpc =
         |id: &str, cidr: &str| VpcTransitConfiguration::builder().vpc_id(id).ipv4_cidr_blocks(cidr).build().unwrap();
     let with_vpc = |id: &str, cidr: &str| {
@@ -509,14 +502,15 @@ async fn vpc_transit_is_set_at_creation_and_only_its_cidr_blocks_change() {
         .await
         .unwrap();
     assert_eq!(updated.location_states()[0].vpc_transit_configuration().unwrap().ipv4_cidr_blocks(), ["10.2.0.0/16"]);
-    let err = client
-        .update_stream_group()
-        .identifier(&id)
-        .location_configurations(with_vpc("vpc-0other", "10.2.0.0/16"))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(err.into_service_error().is_validation_exception());
+    let err = refused(
+        client
+            .update_stream_group()
+            .identifier(&id)
+            .location_configurations(with_vpc("vpc-0other", "10.2.0.0/16"))
+            .send()
+            .await,
+    );
+    assert!(err.is_validation_exception());
 }
 
 /// The model, StreamUrlStatus: ACTIVE until it "has passed its expiration time" (EXPIRED) or
@@ -524,7 +518,7 @@ async fn vpc_transit_is_set_at_creation_and_only_its_cidr_blocks_change() {
 /// makes it REVOKED (`streamGroupDeleted`), and it stays listed.
 #[tokio::test]
 async fn stream_urls_expire_to_the_instant_run_out_of_uses_and_die_with_their_group() {
-    let (emu, client) = start(frozen()).await;
+    let (emu, client) = start(frozen_config()).await;
     let create = |minutes: i32, uses: i32| {
         client
             .create_stream_url()
@@ -580,7 +574,7 @@ async fn stream_urls_expire_to_the_instant_run_out_of_uses_and_die_with_their_gr
 /// The model, `Tags`: at most 50; a resource holds at most 50 user tags.
 #[tokio::test]
 async fn a_group_holds_its_fiftieth_tag_and_refuses_the_fifty_first() {
-    let (_emu, client) = start(frozen()).await;
+    let (_emu, client) = start(frozen_config()).await;
     let arn = client.get_stream_group().identifier("sg-SCALE0001").send().await.unwrap().arn().to_owned();
     let mut request = client.tag_resource().resource_arn(&arn);
     for i in 0..49 {
@@ -589,8 +583,8 @@ async fn a_group_holds_its_fiftieth_tag_and_refuses_the_fifty_first() {
     request.send().await.expect("49 tags");
     client.tag_resource().resource_arn(&arn).tags("k49", "v").send().await.expect("the 50th");
     client.tag_resource().resource_arn(&arn).tags("k00", "changed").send().await.expect("rewriting one adds none");
-    let err = client.tag_resource().resource_arn(&arn).tags("k50", "v").send().await.unwrap_err();
-    assert!(err.into_service_error().is_validation_exception(), "the 51st");
+    let err = refused(client.tag_resource().resource_arn(&arn).tags("k50", "v").send().await);
+    assert!(err.is_validation_exception(), "the 51st");
     let tags = client.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
     assert_eq!(tags.tags().unwrap().len(), 50);
 }

@@ -4,12 +4,7 @@
 use aws_sdk_gameliftstreams::Client;
 use aws_sdk_gameliftstreams::types::LocationConfiguration;
 use serde_json::json;
-use watchdog_tests::gls_emulator::Config;
-use watchdog_tests::{TestEmulator, new_group, quick_config, refused};
-
-fn frozen() -> Config {
-    Config { frozen_clock: true, ..quick_config() }
-}
+use watchdog_tests::{TestEmulator, frozen_config, new_group, refused};
 
 const APP: &str = include_str!("../fleets/emulator-supply-app.toml");
 
@@ -48,23 +43,24 @@ async fn status_after_activation(emu: &TestEmulator, client: &Client, created: C
 #[tokio::test]
 async fn a_request_beyond_the_gpu_quota_is_refused_naming_the_quota_and_lowering_is_not() {
     let fleet = format!("{APP}{}", include_str!("../fleets/emulator-supply-quotas.toml"));
-    let emu = TestEmulator::start(frozen(), Some(&fleet)).await;
+    let emu = TestEmulator::start(frozen_config(), Some(&fleet)).await;
     let client = emu.client_without_retries("us-west-2").await;
-    let refused = create(&client, "gen5n_ultra", &[("us-west-2", 2)]).await.unwrap_err().into_service_error();
-    assert!(refused.is_service_quota_exceeded_exception(), "{refused:?}");
-    let message = refused.meta().message().unwrap();
+    let over_quota = refused(create(&client, "gen5n_ultra", &[("us-west-2", 2)]).await);
+    assert!(over_quota.is_service_quota_exceeded_exception(), "{over_quota:?}");
+    let message = over_quota.meta().message().unwrap();
     assert!(message.contains("gen5n in us-west-2: 5 GPUs") && message.contains("quota 4"), "{message}");
     // gen5n_high holds two sessions per GPU: 2 sessions are 1 GPU, which fits.
     let high = create(&client, "gen5n_high", &[("us-west-2", 2)]).await.expect("1 GPU more fits the quota of 4");
     // Raising the held group is refused; lowering it never is.
-    let raise = client
-        .update_stream_group()
-        .identifier("sg-HOLDS0001")
-        .location_configurations(location("us-west-2", 4))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(raise.into_service_error().is_service_quota_exceeded_exception());
+    let raise = refused(
+        client
+            .update_stream_group()
+            .identifier("sg-HOLDS0001")
+            .location_configurations(location("us-west-2", 4))
+            .send()
+            .await,
+    );
+    assert!(raise.is_service_quota_exceeded_exception());
     client
         .update_stream_group()
         .identifier("sg-HOLDS0001")
@@ -74,14 +70,15 @@ async fn a_request_beyond_the_gpu_quota_is_refused_naming_the_quota_and_lowering
         .expect("lowering is never refused");
     // A remote location in a location whose quota is 0.
     emu.advance_seconds(60.0).await;
-    let add = client
-        .add_stream_group_locations()
-        .identifier(high.id().unwrap())
-        .location_configurations(location("eu-central-1", 2))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(add.into_service_error().is_service_quota_exceeded_exception());
+    let add = refused(
+        client
+            .add_stream_group_locations()
+            .identifier(high.id().unwrap())
+            .location_configurations(location("eu-central-1", 2))
+            .send()
+            .await,
+    );
+    assert!(add.is_service_quota_exceeded_exception());
 }
 
 /// The model's `noAvailableInstances`: "does not currently have enough available capacity to
@@ -90,7 +87,7 @@ async fn a_request_beyond_the_gpu_quota_is_refused_naming_the_quota_and_lowering
 #[tokio::test]
 async fn a_location_whose_pool_runs_dry_fails_with_no_available_instances() {
     let fleet = format!("{APP}{}", include_str!("../fleets/emulator-supply-pools.toml"));
-    let emu = TestEmulator::start(frozen(), Some(&fleet)).await;
+    let emu = TestEmulator::start(frozen_config(), Some(&fleet)).await;
     let client = emu.client_without_retries("us-west-2").await;
     let global = create(&client, "gen5n_ultra", &[("us-west-2", 1), ("eu-central-1", 3)]).await;
     let id = global.as_ref().unwrap().id().unwrap().to_owned();
@@ -131,7 +128,7 @@ async fn a_group_streams_at_most_100_applications() {
         "[[stream_groups]]\nid = \"sg-FULL00001\"\ndescription = \"full\"\nstream_class = \"gen5n_ultra\"\ncreated_days_ago = 3\napplications = [{}]\n  [[stream_groups.locations]]\n  name = \"us-west-2\"\n  always_on = 1\n",
         hundred.join(", ")
     ));
-    let emu = TestEmulator::start(frozen(), Some(&fleet)).await;
+    let emu = TestEmulator::start(frozen_config(), Some(&fleet)).await;
     let client = emu.client_without_retries("us-west-2").await;
     let refused = refused(
         client.associate_applications().identifier("sg-FULL00001").application_identifiers("a-APP00100").send().await,

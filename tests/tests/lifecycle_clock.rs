@@ -11,32 +11,21 @@ const FLEET: &str = include_str!("../fleets/lifecycle-clock.toml");
 async fn day_180_refuses_new_associations() {
     let emu = TestEmulator::start(quick_config(), Some(FLEET)).await;
     let client = emu.client_without_retries("us-west-2").await;
+    let associate = |application: &str| {
+        client.associate_applications().identifier("sg-AGED00179").application_identifiers(application).send()
+    };
 
     // Day 179: still allowed.
-    client
-        .associate_applications()
-        .identifier("sg-AGED00179")
-        .application_identifiers("a-BETA00001")
-        .send()
-        .await
-        .expect("day 179 associates");
+    associate("a-BETA00001").await.expect("day 179 associates");
 
     // Day 180: refused, and the message says why.
     emu.advance_days(0.5).await;
-    let err = refused(
-        client.associate_applications().identifier("sg-AGED00179").application_identifiers("a-DLC000001").send().await,
-    );
+    let err = refused(associate("a-DLC000001").await);
     assert!(err.is_validation_exception(), "{err:?}");
     assert!(err.meta().message().unwrap().contains("older than 180 days"), "{err:?}");
 
     // Re-associating what is already associated is no new association; disassociating still works.
-    client
-        .associate_applications()
-        .identifier("sg-AGED00179")
-        .application_identifiers("a-BETA00001")
-        .send()
-        .await
-        .expect("already associated");
+    associate("a-BETA00001").await.expect("already associated");
     client
         .disassociate_applications()
         .identifier("sg-AGED00179")
@@ -83,11 +72,7 @@ async fn expires_at_expires_the_group_and_leaves_only_get_and_delete() {
     let err = refused(client.update_stream_group().identifier("sg-AGED00179").description("x").send().await);
     assert!(err.is_conflict_exception(), "{err:?}");
     assert!(err.meta().message().unwrap().contains("expired"));
-    let err = watchdog_tests::player_request(&client, "sg-AGED00179", "a-RACER0001")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = refused(watchdog_tests::player_request(&client, "sg-AGED00179", "a-RACER0001").send().await);
     assert!(err.is_conflict_exception(), "{err:?}");
     client.delete_stream_group().identifier("sg-AGED00179").send().await.expect("delete works on expired");
 
@@ -125,12 +110,7 @@ async fn regions_are_separate_accounts_worth_of_resources() {
     assert_eq!(frankfurt.list_stream_groups().send().await.unwrap().items().len(), 1);
     assert_eq!(west.list_stream_groups().send().await.unwrap().items().len(), 1);
     assert!(
-        west.get_stream_group()
-            .identifier(created.id().unwrap())
-            .send()
-            .await
-            .unwrap_err()
-            .into_service_error()
+        refused(west.get_stream_group().identifier(created.id().unwrap()).send().await)
             .is_resource_not_found_exception()
     );
 }

@@ -7,10 +7,9 @@
 
 use serde_json::Value;
 use std::time::Duration;
-use watchdog_tests::gls_emulator::Config;
 use watchdog_tests::lambda::{LambdaWatch, workspace_root};
 use watchdog_tests::stage::Stage;
-use watchdog_tests::{ACCOUNT, fleet_file, quick_config};
+use watchdog_tests::{ACCOUNT, fleet_file, frozen_config};
 
 const RECYCLER: &str = "gls-watchdog-recycler";
 const OTHER_ACCOUNT: &str = "222233334444";
@@ -95,9 +94,7 @@ fn the_spoke_runs_the_remediation_functions_and_not_the_scanner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spoke_recycler_plans_by_default_and_then_recreates_only_its_own_accounts_group() {
     // The stack's topic and bus, in the member account (LocalStack keeps accounts apart).
-    let stage =
-        Stage::signed_as(ACCOUNT, Config { frozen_clock: true, ..quick_config() }, Some(&aging_group("sg-OWN000001")))
-            .await;
+    let stage = Stage::signed_as(ACCOUNT, frozen_config(), Some(&aging_group("sg-OWN000001"))).await;
     let (emu, aws) = (&stage.emu, &stage.aws);
     emu.load_fleet_of(OTHER_ACCOUNT, aging_group("sg-OTHER0001")).await;
     let (topic, queue) = stage.topic("spoke-actions").await;
