@@ -20,7 +20,7 @@ pub mod settings;
 mod tests;
 
 pub use effect::{CREATED_GROUP_ID, Call, Effect, FAILURE_KIND, TagWrite};
-pub use observe::{read_concurrently, tagged_groups};
+pub use observe::{OBSERVING, observing_and, read_concurrently, tagged_groups};
 pub use plan::{Blocked, Note, Plan, Step, StepKind};
 pub use reconciler::{Deployable, Reconciler, RegionRun};
 pub use report::{Executed, Report, RunError, health};

@@ -279,3 +279,25 @@ async fn observation_errors_are_reported() {
     let report = run_with(vec![], settings(Limit::Steps(1)), &world, request(None)).await.unwrap();
     assert!(report.errors[0].contains("ThrottlingException") && report.errors[0].contains("region skipped"));
 }
+
+/// `OBSERVING` is what the runner's observation calls: a world that allows only those (and
+/// the toy's tag write) runs it, and one missing either refuses the call (the world panics).
+#[tokio::test]
+async fn observing_names_every_call_the_runners_observation_makes() {
+    use crate::operations::Operation;
+    use futures::FutureExt;
+    let items = || vec![step("sg-A", "a", None, tag("sg-A", "k"))];
+    let allowed = observing_and::<{ OBSERVING.len() + 1 }>(&[Operation::TagResource]);
+    let allowing = world().allowing(&allowed);
+    let report = run_with(items(), settings(Limit::Steps(10)), &allowing, request(None)).await.unwrap();
+    assert_eq!((report.errors.len(), allowing.calls_of("TagResource")), (0, 1));
+    for left_out in OBSERVING {
+        let fewer: Vec<Operation> = allowed.iter().copied().filter(|op| *op != left_out).collect();
+        let world = world().allowing(&fewer);
+        let refused =
+            std::panic::AssertUnwindSafe(run_with(items(), settings(Limit::Steps(10)), &world, request(None)))
+                .catch_unwind()
+                .await;
+        assert!(refused.is_err(), "{left_out:?} is called, so a world without it refuses the run");
+    }
+}

@@ -22,10 +22,12 @@ pub type Report = reconcile::Report<plan::RecyclerStep>;
 
 /// Every GameLift Streams operation the recycler calls; its IAM policy is checked against
 /// these, and the in-memory world refuses any other.
-pub const OPERATIONS: &[Operation] = &[
-    Operation::ListStreamGroups,
+pub const OPERATIONS: &[Operation] =
+    &reconcile::observing_and::<{ reconcile::OBSERVING.len() + OWN_OPERATIONS.len() }>(OWN_OPERATIONS);
+
+/// What the recycler calls beside the runner's observing: its own reads and writes.
+const OWN_OPERATIONS: &[Operation] = &[
     Operation::GetStreamGroup,
-    Operation::ListTagsForResource,
     Operation::ListStreamSessions,
     Operation::TagResource,
     Operation::UntagResource,
