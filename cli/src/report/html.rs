@@ -4,13 +4,10 @@
 //! script sorts tables by a click on their headers and marks the page ready
 //! (`<body data-ready="yes">`), which the browser test checks.
 
-use super::text::{days, idle_line, money};
+use super::table::escape_html as esc;
+use super::text::{self, idle_line};
 use crate::view::{GroupRow, View};
 use std::fmt::Write;
-
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 const STYLE: &str = r#"
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1d232a; }
@@ -168,28 +165,7 @@ pub fn render(view: &View, rotation_days: f64) -> String {
     let account_cell = |account: &str| {
         if view.spans_accounts() { format!("<td>{}</td>", esc(account)) } else { String::new() }
     };
-    let _ = write!(
-        page,
-        "<h2>Fleet</h2><table class=\"sortable\" id=\"fleet\"><thead><tr>{account_head}<th>region</th><th>stream group</th><th>description</th><th>status</th><th>class</th><th>age (d)</th><th>to cutoff (d)</th><th>to expiry (d)</th><th>sessions</th></tr></thead><tbody>"
-    );
-    for g in &view.groups {
-        let _ = write!(
-            page,
-            "<tr data-group=\"{}\">{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(&g.id),
-            account_cell(&g.account),
-            esc(&g.region),
-            esc(&g.id),
-            esc(&g.description),
-            esc(&g.status),
-            esc(&g.class),
-            days(g.age_days),
-            days(g.days_to_cutoff),
-            days(g.days_to_expiry),
-            g.sessions
-        );
-    }
-    page.push_str("</tbody></table>");
+    let _ = write!(page, "<h2>Fleet</h2>{}", text::groups(view).html("fleet"));
 
     let _ = write!(
         page,
@@ -230,25 +206,7 @@ pub fn render(view: &View, rotation_days: f64) -> String {
     if view.steps.is_empty() {
         page.push_str("<p class=\"muted\">Nothing to do (groups must be opted in; see the README).</p>");
     } else {
-        let _ = write!(
-            page,
-            "<table class=\"sortable\" id=\"plans\"><thead><tr>{account_head}<th>function</th><th>stream group</th><th>step</th><th>reason</th><th>capacity-h/day saved</th><th>$/month saved</th></tr></thead><tbody>"
-        );
-        for s in &view.steps {
-            let _ = write!(
-                page,
-                "<tr>{}<td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                account_cell(&s.account),
-                s.function,
-                esc(&s.stream_group),
-                esc(&s.action),
-                if s.reported_only { " (reported only)" } else { "" },
-                esc(&s.reason),
-                s.capacity_hours_per_day.map(|h| format!("{h:.1}")).unwrap_or_else(|| "-".into()),
-                money(s.per_month)
-            );
-        }
-        page.push_str("</tbody></table>");
+        page.push_str(&text::steps(view).html("plans"));
     }
     if !view.waiting.is_empty() {
         page.push_str("<h2>Waiting for a person</h2><ul>");

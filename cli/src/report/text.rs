@@ -1,49 +1,10 @@
-//! Terminal tables, and the markdown a ticket takes: the same rows, two renderings.
+//! The view's tables (each described once, column by column, in [`super::table`]) and the
+//! text around them: terminal sections, and the markdown a ticket takes.
 
-use crate::view::View;
+use super::table::{Column, Item, Table};
+use crate::view::{GroupRow, LocationRow, StepRow, View, Waiting};
 use std::fmt::Write;
-
-/// Columns padded to their widest cell; markdown uses pipes instead.
-pub struct Table {
-    pub head: Vec<&'static str>,
-    pub rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    pub fn new(head: Vec<&'static str>) -> Self {
-        Self { head, rows: Vec::new() }
-    }
-
-    pub fn text(&self) -> String {
-        let mut widths: Vec<usize> = self.head.iter().map(|h| h.chars().count()).collect();
-        for row in &self.rows {
-            for (i, cell) in row.iter().enumerate() {
-                widths[i] = widths[i].max(cell.chars().count());
-            }
-        }
-        let line = |cells: Vec<&str>| {
-            let padded: Vec<String> =
-                cells.iter().enumerate().map(|(i, c)| format!("{c:<width$}", width = widths[i])).collect();
-            padded.join("  ").trim_end().to_owned() + "\n"
-        };
-        let mut out = line(self.head.clone());
-        out += &line(widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(String::as_str).collect());
-        for row in &self.rows {
-            out += &line(row.iter().map(String::as_str).collect());
-        }
-        out
-    }
-
-    pub fn markdown(&self) -> String {
-        let escape = |c: &str| c.replace('|', "\\|");
-        let mut out = format!("| {} |\n", self.head.join(" | "));
-        out += &format!("|{}\n", "---|".repeat(self.head.len()));
-        for row in &self.rows {
-            out += &format!("| {} |\n", row.iter().map(|c| escape(c)).collect::<Vec<_>>().join(" | "));
-        }
-        out
-    }
-}
+use watchdog_core::findings::Finding;
 
 pub fn days(value: Option<f64>) -> String {
     value.map(|d| format!("{d:.1}")).unwrap_or_else(|| "-".into())
@@ -57,138 +18,107 @@ pub fn money(value: Option<f64>) -> String {
     value.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())
 }
 
-/// The table's columns, with the account first when the view spans accounts.
-fn head(view: &View, columns: Vec<&'static str>) -> Table {
-    let account = view.spans_accounts().then_some("account");
-    Table::new(account.into_iter().chain(columns).collect())
+fn group_columns<'a>() -> [Column<&'a GroupRow>; 9] {
+    [
+        Column::words("region", |g| g.region.clone()),
+        Column::words("stream group", |g| g.id.clone()),
+        Column::words("description", |g| g.description.clone()),
+        Column::words("status", |g| g.status.clone()),
+        Column::words("class", |g| g.class.clone()),
+        Column::figures("age (d)", |g| days(g.age_days)),
+        Column::figures("to cutoff (d)", |g| days(g.days_to_cutoff)),
+        Column::figures("to expiry (d)", |g| days(g.days_to_expiry)),
+        Column::figures("sessions", |g| g.sessions.to_string()),
+    ]
 }
 
-/// A row of `head`'s table: `account` first when the view spans accounts.
-fn row(view: &View, account: &str, cells: Vec<String>) -> Vec<String> {
-    let account = view.spans_accounts().then(|| account.to_owned());
-    account.into_iter().chain(cells).collect()
-}
-
+/// The fleet: a row a stream group.
 pub fn groups(view: &View) -> Table {
-    let mut table = head(
-        view,
-        vec![
-            "region",
-            "stream group",
-            "description",
-            "status",
-            "class",
-            "age (d)",
-            "to cutoff (d)",
-            "to expiry (d)",
-            "sessions",
-        ],
-    );
-    for g in &view.groups {
-        table.rows.push(row(
-            view,
-            &g.account,
-            vec![
-                g.region.clone(),
-                g.id.clone(),
-                g.description.clone(),
-                g.status.clone(),
-                g.class.clone(),
-                days(g.age_days),
-                days(g.days_to_cutoff),
-                days(g.days_to_expiry),
-                g.sessions.to_string(),
-            ],
-        ));
-    }
-    table
+    let items = view.groups.iter().map(|g| Item { account: &g.account, group: &g.id, value: g });
+    Table::of(view.spans_accounts(), &group_columns(), items)
 }
 
+fn location_columns<'a>() -> [Column<(&'a GroupRow, &'a LocationRow)>; 9] {
+    [
+        Column::words("stream group", |(g, _)| g.id.clone()),
+        Column::words("location", |(_, l)| l.name.clone()),
+        Column::words("status", |(_, l)| l.status.clone()),
+        Column::figures("always-on", |(_, l)| count(l.always_on)),
+        Column::figures("target-idle", |(_, l)| count(l.target_idle)),
+        Column::figures("maximum", |(_, l)| count(l.maximum)),
+        Column::figures("allocated", |(_, l)| l.allocated.to_string()),
+        Column::figures("in use", |(_, l)| l.in_use.to_string()),
+        Column::figures("idle", |(_, l)| l.idle.to_string()),
+    ]
+}
+
+/// Capacity: a row a location of a stream group.
 pub fn capacity(view: &View) -> Table {
-    let mut table = head(
-        view,
-        vec![
-            "stream group",
-            "location",
-            "status",
-            "always-on",
-            "target-idle",
-            "maximum",
-            "allocated",
-            "in use",
-            "idle",
-        ],
-    );
-    for g in &view.groups {
-        for l in &g.locations {
-            table.rows.push(row(
-                view,
-                &g.account,
-                vec![
-                    g.id.clone(),
-                    l.name.clone(),
-                    l.status.clone(),
-                    count(l.always_on),
-                    count(l.target_idle),
-                    count(l.maximum),
-                    l.allocated.to_string(),
-                    l.in_use.to_string(),
-                    l.idle.to_string(),
-                ],
-            ));
-        }
-    }
-    table
+    let items = view
+        .groups
+        .iter()
+        .flat_map(|g| g.locations.iter().map(move |l| Item { account: &g.account, group: &g.id, value: (g, l) }));
+    Table::of(view.spans_accounts(), &location_columns(), items)
 }
 
+fn finding_columns<'a>() -> [Column<&'a Finding>; 5] {
+    [
+        Column::words("severity", |f| f.severity.as_str().to_owned()),
+        Column::words("kind", |f| f.kind.as_str().to_owned()),
+        Column::words("stream group", |f| f.stream_group_id.clone()),
+        Column::words("location", |f| f.location.clone().unwrap_or_default()),
+        Column::words("finding", |f| f.message.clone()),
+    ]
+}
+
+/// Findings, the most severe first.
 pub fn findings(view: &View) -> Table {
-    let mut table = head(view, vec!["severity", "kind", "stream group", "location", "finding"]);
     let mut sorted: Vec<_> = view.findings.iter().collect();
     sorted.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.stream_group_id.cmp(&b.stream_group_id)));
-    for f in sorted {
-        let account = watchdog_core::model::arn_account(&f.stream_group_arn).unwrap_or_default();
-        table.rows.push(row(
-            view,
-            account,
-            vec![
-                f.severity.as_str().to_owned(),
-                f.kind.as_str().to_owned(),
-                f.stream_group_id.clone(),
-                f.location.clone().unwrap_or_default(),
-                f.message.clone(),
-            ],
-        ));
-    }
-    table
+    let items = sorted.into_iter().map(|f| Item {
+        account: watchdog_core::model::arn_account(&f.stream_group_arn).unwrap_or_default(),
+        group: &f.stream_group_id,
+        value: f,
+    });
+    Table::of(view.spans_accounts(), &finding_columns(), items)
 }
 
+fn step_columns<'a>() -> [Column<&'a StepRow>; 6] {
+    [
+        Column::words("function", |s| s.function.to_owned()),
+        Column::words("stream group", |s| s.stream_group.clone()),
+        Column::words(
+            "step",
+            |s| {
+                if s.reported_only { format!("{} (reported only)", s.action) } else { s.action.clone() }
+            },
+        ),
+        Column::words("reason", |s| s.reason.clone()),
+        Column::figures("capacity-h/day saved", |s| {
+            s.capacity_hours_per_day.map(|h| format!("{h:.1}")).unwrap_or_else(|| "-".into())
+        }),
+        Column::figures("$/month saved", |s| money(s.per_month)),
+    ]
+}
+
+/// What the remediation functions would do: a row a step.
 pub fn steps(view: &View) -> Table {
-    let mut table =
-        head(view, vec!["function", "stream group", "step", "reason", "capacity-h/day saved", "$/month saved"]);
-    for s in &view.steps {
-        let step = if s.reported_only { format!("{} (reported only)", s.action) } else { s.action.clone() };
-        table.rows.push(row(
-            view,
-            &s.account,
-            vec![
-                s.function.to_owned(),
-                s.stream_group.clone(),
-                step,
-                s.reason.clone(),
-                s.capacity_hours_per_day.map(|h| format!("{h:.1}")).unwrap_or_else(|| "-".into()),
-                money(s.per_month),
-            ],
-        ));
-    }
-    table
+    let items = view.steps.iter().map(|s| Item { account: &s.account, group: &s.stream_group, value: s });
+    Table::of(view.spans_accounts(), &step_columns(), items)
 }
 
+fn waiting_columns<'a>() -> [Column<&'a Waiting>; 3] {
+    [
+        Column::words("function", |w| w.function.to_owned()),
+        Column::words("stream group", |w| w.stream_group.clone()),
+        Column::words("waiting for", |w| w.why.clone()),
+    ]
+}
+
+/// What waits for a person.
 pub fn waiting(view: &View) -> Table {
-    let mut table = head(view, vec!["function", "stream group", "waiting for"]);
-    for w in &view.waiting {
-        table.rows.push(row(view, &w.account, vec![w.function.to_owned(), w.stream_group.clone(), w.why.clone()]));
-    }
-    table
+    let items = view.waiting.iter().map(|w| Item { account: &w.account, group: &w.stream_group, value: w });
+    Table::of(view.spans_accounts(), &waiting_columns(), items)
 }
 
 /// The idle line: capacity-hours a day at the current idle level, and money with prices.
@@ -276,14 +206,6 @@ pub fn markdown(view: &View) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn columns_line_up_and_markdown_escapes_pipes() {
-        let mut table = Table::new(vec!["a", "long head"]);
-        table.rows.push(vec!["wide cell".into(), "x|y".into()]);
-        assert_eq!(table.text(), "a          long head\n---------  ---------\nwide cell  x|y\n");
-        assert_eq!(table.markdown(), "| a | long head |\n|---|---|\n| wide cell | x\\|y |\n");
-    }
 
     #[test]
     fn the_savings_line_never_says_minus_zero() {

@@ -25,20 +25,21 @@ pub type Report = reconcile::Report<plan::RecyclerStep>;
 pub const OPERATIONS: &[Operation] =
     &reconcile::observing_and::<{ reconcile::OBSERVING.len() + OWN_OPERATIONS.len() }>(OWN_OPERATIONS);
 
-/// What the recycler calls beside the runner's observing: its own reads and writes.
+/// What the recycler calls beside the runner's observing: its writes (what it changes), then
+/// its own reads.
 const OWN_OPERATIONS: &[Operation] = &[
-    Operation::GetStreamGroup,
-    Operation::ListStreamSessions,
-    Operation::TagResource,
-    Operation::UntagResource,
     Operation::CreateStreamGroup,
     Operation::AssociateApplications,
-    Operation::DeleteStreamGroup,
-    Operation::RemoveStreamGroupLocations,
     Operation::AddStreamGroupLocations,
-    Operation::GetApplication,
-    Operation::ListStreamUrls,
+    Operation::RemoveStreamGroupLocations,
     Operation::UpdateStreamGroup,
+    Operation::DeleteStreamGroup,
+    Operation::TagResource,
+    Operation::UntagResource,
+    Operation::GetStreamGroup,
+    Operation::GetApplication,
+    Operation::ListStreamSessions,
+    Operation::ListStreamUrls,
 ];
 
 /// The recycler as the runner sees it: a value of its own, holding what it decides with.

@@ -24,13 +24,14 @@ pub type Report = reconcile::Report<plan::TrimmerStep>;
 pub const OPERATIONS: &[Operation] =
     &reconcile::observing_and::<{ reconcile::OBSERVING.len() + OWN_OPERATIONS.len() }>(OWN_OPERATIONS);
 
-/// What the trimmer calls beside the runner's observing: its own reads and writes.
+/// What the trimmer calls beside the runner's observing: its writes (what it changes), then
+/// its own reads.
 const OWN_OPERATIONS: &[Operation] = &[
-    Operation::GetStreamGroup,
-    Operation::ListStreamSessions,
-    Operation::TagResource,
     Operation::UpdateStreamGroup,
     Operation::TerminateStreamSession,
+    Operation::TagResource,
+    Operation::GetStreamGroup,
+    Operation::ListStreamSessions,
 ];
 
 /// The trimmer as the runner sees it: a value of its own, holding what it decides with.
