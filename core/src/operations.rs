@@ -144,37 +144,19 @@ impl Operation {
     }
 
     /// The IAM actions the call needs. Service Authorization Reference (vendored in
-    /// `reference/iam/`): an action per operation, except that CreateStreamGroup is also
-    /// authorized as AssociateApplications and, as it tags the new group, TagResource.
-    pub fn iam_actions(self) -> &'static [&'static str] {
-        match self {
-            Self::ListStreamGroups => &["gameliftstreams:ListStreamGroups"],
-            Self::GetStreamGroup => &["gameliftstreams:GetStreamGroup"],
-            Self::ListTagsForResource => &["gameliftstreams:ListTagsForResource"],
-            Self::ListStreamSessions => &["gameliftstreams:ListStreamSessions"],
-            Self::ListStreamSessionsByAccount => &["gameliftstreams:ListStreamSessionsByAccount"],
-            Self::GetStreamSession => &["gameliftstreams:GetStreamSession"],
-            Self::GetApplication => &["gameliftstreams:GetApplication"],
-            Self::ListStreamUrls => &["gameliftstreams:ListStreamUrls"],
-            Self::TagResource => &["gameliftstreams:TagResource"],
-            Self::UntagResource => &["gameliftstreams:UntagResource"],
-            Self::CreateStreamGroup => &[
-                "gameliftstreams:CreateStreamGroup",
-                "gameliftstreams:AssociateApplications",
-                "gameliftstreams:TagResource",
-            ],
-            Self::AssociateApplications => &["gameliftstreams:AssociateApplications"],
-            Self::DeleteStreamGroup => &["gameliftstreams:DeleteStreamGroup"],
-            Self::RemoveStreamGroupLocations => &["gameliftstreams:RemoveStreamGroupLocations"],
-            Self::AddStreamGroupLocations => &["gameliftstreams:AddStreamGroupLocations"],
-            Self::UpdateStreamGroup => &["gameliftstreams:UpdateStreamGroup"],
-            Self::TerminateStreamSession => &["gameliftstreams:TerminateStreamSession"],
-        }
+    /// `reference/iam/`): the action named as the operation, except that CreateStreamGroup is
+    /// also authorized as AssociateApplications and, as it tags the new group, TagResource.
+    pub fn iam_actions(self) -> Vec<String> {
+        let also: &[Operation] = match self {
+            Self::CreateStreamGroup => &[Self::AssociateApplications, Self::TagResource],
+            _ => &[],
+        };
+        std::iter::once(self).chain(also.iter().copied()).map(|op| format!("gameliftstreams:{}", op.name())).collect()
     }
 
     /// The IAM actions a function that calls `operations` needs.
-    pub fn iam_actions_of(operations: &[Operation]) -> std::collections::BTreeSet<&'static str> {
-        operations.iter().flat_map(|op| op.iam_actions().iter().copied()).collect()
+    pub fn iam_actions_of(operations: &[Operation]) -> std::collections::BTreeSet<String> {
+        operations.iter().flat_map(|op| op.iam_actions()).collect()
     }
 }
 

@@ -340,7 +340,7 @@ fn the_spoke_read_role_grants_exactly_the_scanners_reads_to_the_hub_inside_the_o
     let reads: BTreeSet<String> = gls_watchdog_scanner::OPERATIONS
         .iter()
         .filter(|op| !op.is_mutating())
-        .flat_map(|op| op.iam_actions().iter().map(|a| a.to_string()))
+        .flat_map(|op| op.iam_actions())
         .collect();
     assert_eq!(granted, reads, "the spoke role grants exactly the scanner's reads");
     let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
