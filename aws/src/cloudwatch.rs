@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use watchdog_core::ports::{
-    ApiError, Datum, Demand, DemandMetric, DemandSource, HealthHistory, LocationKey, MAX_QUERIES_PER_CALL, MetricSink,
-    Unit,
+    ApiError, Datum, Demand, DemandMetric, DemandQuery, DemandSource, HealthHistory, LocationKey, MAX_QUERIES_PER_CALL,
+    MetricSink, SumsQuery, Unit,
 };
 
 pub struct CloudWatch {
@@ -77,14 +77,8 @@ impl MetricSink for CloudWatch {
 
 #[async_trait]
 impl DemandSource for CloudWatch {
-    async fn demand(
-        &self,
-        region: &str,
-        metric: &DemandMetric,
-        locations: &[LocationKey],
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-    ) -> Result<BTreeMap<LocationKey, Demand>, ApiError> {
+    async fn demand(&self, query: DemandQuery<'_>) -> Result<BTreeMap<LocationKey, Demand>, ApiError> {
+        let DemandQuery { region, metric, locations, start, end } = query;
         // The watchdog's metrics live where the deployment publishes them; the service's in
         // each group's own region.
         let client = match metric {
@@ -141,14 +135,8 @@ impl DemandSource for CloudWatch {
 #[async_trait]
 impl HealthHistory for CloudWatch {
     /// One GetMetricData call per 500 dimension sets: a query each, answered by its id.
-    async fn sums(
-        &self,
-        namespace: &str,
-        metric: &str,
-        dimension_sets: &[Vec<(&'static str, String)>],
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<f64>, ApiError> {
+    async fn sums(&self, query: SumsQuery<'_>) -> Result<Vec<f64>, ApiError> {
+        let SumsQuery { namespace, metric, dimension_sets, since, until } = query;
         let mut sums = vec![0.0; dimension_sets.len()];
         for (chunk, sets) in dimension_sets.chunks(MAX_QUERIES_PER_CALL).enumerate() {
             let queries = sets.iter().enumerate().map(|(i, dimensions)| {

@@ -179,49 +179,43 @@ pub trait MetricSink: Send + Sync {
     async fn put(&self, namespace: &str, datums: &[Datum], at: DateTime<Utc>) -> Result<(), ApiError>;
 }
 
+/// A read of demand history: the in-use capacity of `locations` in `region`, as `metric`
+/// records it, between `start` and `end`. Named fields, so the two instants cannot trade places.
+#[derive(Debug, Clone, Copy)]
+pub struct DemandQuery<'a> {
+    pub region: &'a str,
+    pub metric: &'a DemandMetric,
+    pub locations: &'a [LocationKey],
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
 /// CloudWatch as the source of demand history.
 #[async_trait]
 pub trait DemandSource: Send + Sync {
-    /// The peak and the oldest datapoint of each location's in-use capacity in `region`
-    /// between `start` and `end`; a location without datapoints is absent.
-    async fn demand(
-        &self,
-        region: &str,
-        metric: &DemandMetric,
-        locations: &[LocationKey],
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-    ) -> Result<BTreeMap<LocationKey, Demand>, ApiError>;
+    /// The peak and the oldest datapoint of each location's in-use capacity that `query`
+    /// names; a location without datapoints is absent.
+    async fn demand(&self, query: DemandQuery<'_>) -> Result<BTreeMap<LocationKey, Demand>, ApiError>;
+}
+
+/// A read of the watchdog's own health: for each of `dimension_sets`, the sum of `metric`
+/// (with exactly those dimensions) in `namespace` published from `since` until `until`.
+#[derive(Debug, Clone, Copy)]
+pub struct SumsQuery<'a> {
+    pub namespace: &'a str,
+    pub metric: &'a str,
+    pub dimension_sets: &'a [Vec<(&'static str, String)>],
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
 }
 
 /// CloudWatch as the memory of the watchdog's own health: what earlier runs published.
 #[async_trait]
 pub trait HealthHistory: Send + Sync {
-    /// For each of several dimension sets of one metric, in the order given: the sum of
-    /// `metric` (with exactly those dimensions) in `namespace` published from `since` until
-    /// `until`, zero when there is none; in as few calls as the API allows
-    /// ([`MAX_QUERIES_PER_CALL`] a call).
-    async fn sums(
-        &self,
-        namespace: &str,
-        metric: &str,
-        dimension_sets: &[Vec<(&'static str, String)>],
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<f64>, ApiError>;
-
-    /// [`sums`](Self::sums) of one dimension set.
-    async fn sum(
-        &self,
-        namespace: &str,
-        metric: &str,
-        dimensions: &[(&'static str, String)],
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<f64, ApiError> {
-        let sums = self.sums(namespace, metric, &[dimensions.to_vec()], since, until).await?;
-        Ok(sums.first().copied().unwrap_or(0.0))
-    }
+    /// The sums `query` asks for, one per dimension set in the order given (zero where
+    /// nothing was published), in as few calls as the API allows ([`MAX_QUERIES_PER_CALL`] a
+    /// call).
+    async fn sums(&self, query: SumsQuery<'_>) -> Result<Vec<f64>, ApiError>;
 }
 
 /// GetMetricData takes at most 500 queries a call (CloudWatch API reference, MetricDataQueries).

@@ -10,7 +10,7 @@ use super::report::{Report, RunError, health, totals};
 use super::settings::{RunSettings, effective_dry_run};
 use crate::event_fields::RunRequest;
 use crate::model::StreamGroup;
-use crate::ports::{BusEvent, CallCounts, Message, Ports, calls_since, put_all_events};
+use crate::ports::{BusEvent, CallCounts, Message, Ports, SumsQuery, calls_since, put_all_events};
 
 /// The detail type of an executed step's event.
 pub const ACTION_EVENT: &str = "GameLift Streams Watchdog Action";
@@ -192,11 +192,15 @@ impl<K: super::plan::StepKind> Run<'_, K> {
     /// count.
     async fn steps_failing_repeatedly(&mut self) -> Option<String> {
         let window = self.settings.repeated_failure_window.filter(|_| self.report.failed_steps > 0)?;
-        let function = vec![("Function", self.settings.function.to_owned())];
-        let since = self.now - window;
-        let until = self.now - chrono::Duration::seconds(1);
-        let earlier =
-            self.ports.history.sum(&self.settings.metric_namespace, "StepsFailed", &function, since, until).await;
+        let function = [vec![("Function", self.settings.function.to_owned())]];
+        let query = SumsQuery {
+            namespace: &self.settings.metric_namespace,
+            metric: "StepsFailed",
+            dimension_sets: &function,
+            since: self.now - window,
+            until: self.now - chrono::Duration::seconds(1),
+        };
+        let earlier = self.ports.history.sums(query).await.map(|sums| sums.iter().sum::<f64>());
         match earlier {
             Ok(earlier) if earlier > 0.0 => Some(format!(
                 "{} step(s) failed in this run and {earlier} in the last {} minutes: {}",

@@ -249,31 +249,18 @@ impl MetricSink for World {
 
 #[async_trait]
 impl DemandSource for World {
-    async fn demand(
-        &self,
-        region: &str,
-        _metric: &DemandMetric,
-        locations: &[LocationKey],
-        _start: DateTime<Utc>,
-        _end: DateTime<Utc>,
-    ) -> Result<BTreeMap<LocationKey, Demand>, ApiError> {
-        self.record(region, "GetMetricData", "")?;
+    async fn demand(&self, query: DemandQuery<'_>) -> Result<BTreeMap<LocationKey, Demand>, ApiError> {
+        self.record(query.region, "GetMetricData", "")?;
         let state = self.state();
-        Ok(locations.iter().filter_map(|k| state.demand.get(k).map(|d| (k.clone(), *d))).collect())
+        Ok(query.locations.iter().filter_map(|k| state.demand.get(k).map(|d| (k.clone(), *d))).collect())
     }
 }
 
 #[async_trait]
 impl HealthHistory for World {
     /// One GetMetricData call per 500 dimension sets, as CloudWatch answers them.
-    async fn sums(
-        &self,
-        namespace: &str,
-        metric: &str,
-        dimension_sets: &[Vec<(&'static str, String)>],
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<f64>, ApiError> {
+    async fn sums(&self, query: SumsQuery<'_>) -> Result<Vec<f64>, ApiError> {
+        let SumsQuery { namespace, metric, dimension_sets, since, until } = query;
         for _ in dimension_sets.chunks(crate::ports::MAX_QUERIES_PER_CALL) {
             self.record("", "GetMetricData", namespace)?;
         }

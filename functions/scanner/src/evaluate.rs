@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use tokio::sync::mpsc::UnboundedSender;
 use watchdog_core::findings::Finding;
 use watchdog_core::opt_in;
-use watchdog_core::ports::{ApiError, Datum, ErrorKind, GameLiftStreams, HealthHistory, Tags, Unit};
+use watchdog_core::ports::{ApiError, Datum, ErrorKind, GameLiftStreams, HealthHistory, SumsQuery, Tags, Unit};
 use watchdog_core::rules;
 use watchdog_core::{StreamGroup, StreamGroupStatus, StreamSession};
 
@@ -288,8 +288,15 @@ impl ExpiredMemory {
             return Self::default();
         }
         let dimension_sets: Vec<_> = expired.iter().map(|g| memory_dimensions(region, g)).collect();
-        let (since, until) = (now - config.alert_resend, now + chrono::Duration::minutes(1));
-        let sums = history.sums(&config.namespace, EXPIRED_GROUP_ALERTED, &dimension_sets, since, until).await;
+        let sums = history
+            .sums(SumsQuery {
+                namespace: &config.namespace,
+                metric: EXPIRED_GROUP_ALERTED,
+                dimension_sets: &dimension_sets,
+                since: now - config.alert_resend,
+                until: now + chrono::Duration::minutes(1),
+            })
+            .await;
         let ids = expired.iter().map(|g| g.id.clone());
         match sums {
             Ok(sums) => Self(ids.zip(sums.into_iter().map(Ok)).collect()),

@@ -5,7 +5,7 @@
 use crate::plan::{Observed, Settings};
 use std::collections::BTreeMap;
 use watchdog_core::opt_in::{self, Eligibility};
-use watchdog_core::ports::{DemandMetric, LocationKey, StreamGroupReader};
+use watchdog_core::ports::{DemandMetric, DemandQuery, LocationKey, StreamGroupReader};
 use watchdog_core::reconcile::{self, RegionRun};
 use watchdog_core::{LocationStatus, StreamGroup, StreamGroupStatus, identifies};
 
@@ -34,8 +34,14 @@ pub async fn observe(run: &mut RegionRun<'_>, settings: &Settings, demand_source
         })
         .collect();
     if !keys.is_empty() {
-        let start = now - settings.window;
-        match run.ports.demand.demand(region.region(), demand_source, &keys, start, now).await {
+        let query = DemandQuery {
+            region: region.region(),
+            metric: demand_source,
+            locations: &keys,
+            start: now - settings.window,
+            end: now,
+        };
+        match run.ports.demand.demand(query).await {
             Ok(mut found) => {
                 for o in &mut observed {
                     for location in &o.group.locations {
