@@ -41,6 +41,14 @@ pub fn refused<T: Debug, E: Debug, R: Debug>(result: Result<T, SdkError<E, R>>) 
     }
 }
 
+/// Every item of a paginator's pages (`.into_paginator().items().send()`); a page the service
+/// refuses fails the test.
+pub async fn all_items<T, E: Debug>(
+    items: aws_smithy_async::future::pagination_stream::PaginationStream<Result<T, E>>,
+) -> Vec<T> {
+    items.collect::<Result<Vec<T>, E>>().await.expect("every page is read")
+}
+
 /// A player's StartStreamSession for `application` on `group` (WebRTC, a placeholder offer),
 /// to send as it is or with more set (a user id, a timeout).
 pub fn player_request(

@@ -9,7 +9,7 @@ use aws_sdk_gameliftstreams::types::{
 };
 use serde_json::json;
 use std::time::Duration;
-use watchdog_tests::{TestEmulator, new_group, player_request, quick_config, refused};
+use watchdog_tests::{TestEmulator, all_items, new_group, player_request, quick_config, refused};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -176,42 +176,20 @@ async fn paginators_walk_every_page_with_opaque_tokens() {
     assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 8, "no repeats");
     assert_eq!(emu.calls("ListStreamGroups").await, 3);
 
-    let sessions = client
-        .list_stream_sessions_by_account()
-        .max_results(5)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
+    let sessions =
+        all_items(client.list_stream_sessions_by_account().max_results(5).into_paginator().items().send()).await;
     assert_eq!(sessions.len(), 21);
     let first_group = &ids[1];
-    let per_group = client
-        .list_stream_sessions()
-        .identifier(first_group)
-        .max_results(1)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
+    let per_group =
+        all_items(client.list_stream_sessions().identifier(first_group).max_results(1).into_paginator().items().send())
+            .await;
     assert_eq!(per_group.len(), 3);
     assert!(per_group.iter().all(|s| s.arn().unwrap().contains(&format!("streamsession/{first_group}/"))));
     let connected =
         client.list_stream_sessions_by_account().status(StreamSessionStatus::Connected).send().await.unwrap();
     assert_eq!(connected.items().len(), 21);
 
-    let apps = client
-        .list_applications()
-        .max_results(1)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .unwrap();
+    let apps = all_items(client.list_applications().max_results(1).into_paginator().items().send()).await;
     assert_eq!(apps.len(), 2);
 
     let bad = refused(client.list_stream_groups().next_token("not-a-token").send().await);

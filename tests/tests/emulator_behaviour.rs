@@ -48,34 +48,21 @@ use watchdog_tests::player_request as start_session;
 /// applies internal defaults for the missing values."
 #[tokio::test]
 async fn update_stream_group_applies_internal_defaults_to_omitted_capacity_fields() {
-    let (_emu, client) = start(frozen_config()).await;
-    let (always_on, target_idle, maximum, ..) = primary(&client, "sg-SCALE0001").await;
-    assert_eq!((always_on, target_idle, maximum), (1, 1, 6));
-    client
-        .update_stream_group()
-        .identifier("sg-SCALE0001")
-        .location_configurations(capacity(2, None, None))
-        .send()
-        .await
-        .unwrap();
-    let (always_on, target_idle, maximum, ..) = primary(&client, "sg-SCALE0001").await;
-    assert_eq!((always_on, target_idle, maximum), (2, 0, 2), "target-idle and maximum fell to the defaults");
-
-    // The lenient reading keeps what the request leaves out.
-    let keep = Config {
-        behaviour: Behaviour { omitted_capacity: OmittedCapacity::Keep, ..Behaviour::default() },
-        ..frozen_config()
-    };
-    let (_emu, client) = start(keep).await;
-    client
-        .update_stream_group()
-        .identifier("sg-SCALE0001")
-        .location_configurations(capacity(2, None, None))
-        .send()
-        .await
-        .unwrap();
-    let (always_on, target_idle, maximum, ..) = primary(&client, "sg-SCALE0001").await;
-    assert_eq!((always_on, target_idle, maximum), (2, 1, 6));
+    // The default reading: target-idle and maximum fall to the internal defaults. The lenient
+    // one keeps what the request leaves out.
+    for (reading, expected) in [(None, (2, 0, 2)), (Some(OmittedCapacity::Keep), (2, 1, 6))] {
+        let mut config = frozen_config();
+        if let Some(reading) = reading {
+            config.behaviour = Behaviour { omitted_capacity: reading, ..Behaviour::default() };
+        }
+        let (_emu, client) = start(config).await;
+        let (always_on, target_idle, maximum, ..) = primary(&client, "sg-SCALE0001").await;
+        assert_eq!((always_on, target_idle, maximum), (1, 1, 6));
+        let update = client.update_stream_group().identifier("sg-SCALE0001");
+        update.location_configurations(capacity(2, None, None)).send().await.unwrap();
+        let (always_on, target_idle, maximum, ..) = primary(&client, "sg-SCALE0001").await;
+        assert_eq!((always_on, target_idle, maximum), expected, "{reading:?}");
+    }
 }
 
 /// Seed 000: "By default, all locations have 1 or 2 capacity, depending on the stream class
