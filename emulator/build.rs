@@ -1,7 +1,9 @@
 //! Generates the emulator's enumerations from the bundled service model: every `enum` shape of
 //! `model/service-2.json` becomes a `model_enum!` (see `src/vocabulary.rs`) with the model's
 //! wire names, so the emulator cannot send a value the model does not have, and a value the
-//! model adds becomes a variant every exhaustive `match` must then place.
+//! model adds becomes a variant every exhaustive `match` must then place. Every error shape
+//! (`"exception": true`) becomes a variant of `ErrorShape` with the model's HTTP status (see
+//! `src/error.rs`).
 
 use std::fmt::Write;
 
@@ -22,8 +24,45 @@ fn main() {
         }
         writeln!(out, "}});").unwrap();
     }
-    let path = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("model_enums.rs");
-    std::fs::write(&path, out).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    write_out("model_enums.rs", out);
+    write_out("model_errors.rs", error_shapes(shapes));
+}
+
+/// `ErrorShape`: the model's error shapes, each with its `httpStatusCode`.
+fn error_shapes(shapes: &serde_json::Map<String, serde_json::Value>) -> String {
+    let errors: Vec<(&String, u64)> = shapes
+        .iter()
+        .filter(|(_, definition)| definition["exception"].as_bool() == Some(true))
+        .map(|(shape, definition)| {
+            let status = definition["error"]["httpStatusCode"].as_u64();
+            (shape, status.unwrap_or_else(|| panic!("{MODEL}: {shape} has no httpStatusCode")))
+        })
+        .collect();
+    let mut out = String::from(
+        "/// An error shape of the service model.\n#[derive(Debug, Clone, Copy, PartialEq, Eq)]\npub enum ErrorShape {\n",
+    );
+    for (shape, _) in &errors {
+        writeln!(out, "    {shape},").unwrap();
+    }
+    out.push_str("}\n\nimpl ErrorShape {\n    pub const ALL: &[ErrorShape] = &[\n");
+    for (shape, _) in &errors {
+        writeln!(out, "        Self::{shape},").unwrap();
+    }
+    out.push_str("    ];\n\n    /// The shape's name: the `x-amzn-errortype` the SDK reads.\n    pub fn name(self) -> &'static str {\n        match self {\n");
+    for (shape, _) in &errors {
+        writeln!(out, "            Self::{shape} => {shape:?},").unwrap();
+    }
+    out.push_str("        }\n    }\n\n    /// The model's `httpStatusCode` for the shape.\n    pub fn status(self) -> u16 {\n        match self {\n");
+    for (shape, status) in &errors {
+        writeln!(out, "            Self::{shape} => {status},").unwrap();
+    }
+    out.push_str("        }\n    }\n}\n");
+    out
+}
+
+fn write_out(name: &str, text: String) {
+    let path = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join(name);
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 /// A wire name as a Rust variant: `ACTIVE_WITH_ERRORS` -> `ActiveWithErrors`,

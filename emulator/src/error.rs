@@ -4,6 +4,8 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+include!(concat!(env!("OUT_DIR"), "/model_errors.rs"));
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceError {
     kind: &'static str,
@@ -12,67 +14,39 @@ pub struct ServiceError {
 }
 
 impl ServiceError {
-    fn new(kind: &'static str, status: u16, message: impl Into<String>) -> Self {
+    /// An error of the model: its name and HTTP status are the model's.
+    pub fn new(shape: ErrorShape, message: impl Into<String>) -> Self {
+        Self::of_protocol(shape.name(), shape.status(), message)
+    }
+
+    /// An error of the JSON protocol itself, which the model's shapes do not list.
+    fn of_protocol(kind: &'static str, status: u16, message: impl Into<String>) -> Self {
         Self { kind, status: StatusCode::from_u16(status).expect("valid status"), message: message.into() }
     }
 
+    /// The most common refusal: input the model or a documented rule does not allow.
     pub fn validation(message: impl Into<String>) -> Self {
-        Self::new("ValidationException", 400, message)
+        Self::new(ErrorShape::ValidationException, message)
+    }
+
+    /// A GPU quota or a fixed limit the request would exceed.
+    pub fn quota(message: impl Into<String>) -> Self {
+        Self::new(ErrorShape::ServiceQuotaExceededException, message)
     }
 
     /// A body that is not JSON at all, as AWS's JSON services report it.
     pub fn serialization(message: impl Into<String>) -> Self {
-        Self::new("SerializationException", 400, message)
-    }
-
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new("ResourceNotFoundException", 404, message)
-    }
-
-    pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new("ConflictException", 409, message)
-    }
-
-    pub fn throttling() -> Self {
-        Self::new("ThrottlingException", 429, "Rate exceeded")
-    }
-
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new("InternalServerException", 500, message)
-    }
-
-    pub fn quota(message: impl Into<String>) -> Self {
-        Self::new("ServiceQuotaExceededException", 402, message)
-    }
-
-    pub fn access_denied(message: impl Into<String>) -> Self {
-        Self::new("AccessDeniedException", 403, message)
-    }
-
-    /// CreateStreamSessionAdminShell on a session whose runtime cannot be reached yet.
-    pub fn access_not_ready(message: impl Into<String>) -> Self {
-        Self::new("StreamSessionAccessNotReadyException", 409, message)
+        Self::of_protocol("SerializationException", 400, message)
     }
 
     /// What the service's front door answers for a path that is no operation.
     pub fn unknown_operation(method: &str, path: &str) -> Self {
-        Self::new("UnknownOperationException", 404, format!("No operation matches {method} {path}"))
+        Self::of_protocol("UnknownOperationException", 404, format!("No operation matches {method} {path}"))
     }
 
-    /// An error named by a fault-injection rule.
+    /// An error of the model named by a fault-injection rule.
     pub fn by_name(kind: &str, message: impl Into<String>) -> Option<Self> {
-        let error = match kind {
-            "ValidationException" => Self::validation(message),
-            "ResourceNotFoundException" => Self::not_found(message),
-            "ConflictException" => Self::conflict(message),
-            "ThrottlingException" => Self::new("ThrottlingException", 429, message),
-            "InternalServerException" => Self::internal(message),
-            "ServiceQuotaExceededException" => Self::quota(message),
-            "AccessDeniedException" => Self::access_denied(message),
-            "StreamSessionAccessNotReadyException" => Self::access_not_ready(message),
-            _ => return None,
-        };
-        Some(error)
+        ErrorShape::ALL.iter().find(|shape| shape.name() == kind).map(|shape| Self::new(*shape, message))
     }
 
     pub fn kind(&self) -> &'static str {
@@ -91,5 +65,23 @@ impl IntoResponse for ServiceError {
         let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(self.kind));
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The service model's error shapes as the SDK reads them: the status the model gives, the
+    /// shape's name in `x-amzn-errortype`; a fault rule may name any of them, and nothing else.
+    #[test]
+    fn every_model_error_answers_with_the_models_status_and_name() {
+        for shape in ErrorShape::ALL {
+            let response = ServiceError::by_name(shape.name(), "m").expect("a model shape").into_response();
+            assert_eq!(response.status().as_u16(), shape.status());
+            assert_eq!(response.headers()["x-amzn-errortype"], shape.name());
+        }
+        assert_eq!(ServiceError::quota("m").into_response().status().as_u16(), 402, "the model's 402, not 400");
+        assert!(ServiceError::by_name("SerializationException", "m").is_none(), "not a shape of the model");
     }
 }

@@ -2,7 +2,7 @@
 //! `/_emulator/` is in `admin`).
 
 use crate::accounts;
-use crate::error::ServiceError;
+use crate::error::{ErrorShape, ServiceError};
 use crate::instance::{Emulator, lock};
 use crate::operations;
 use axum::Router;
@@ -108,7 +108,7 @@ async fn answer(
             "User: arn:aws:sts::{account}:assumed-role/gls-watchdog-read is not authorized to perform: gameliftstreams:{} (access denied for this account by the emulator's admin API)",
             op.name
         );
-        return ServiceError::access_denied(message).into_response();
+        return ServiceError::new(ErrorShape::AccessDeniedException, message).into_response();
     }
     lock(&emu.counters).operation(&op.name).calls += 1;
 
@@ -122,12 +122,14 @@ async fn answer(
         tokio::time::sleep(std::time::Duration::from_millis(fault.latency_ms)).await;
     }
     let injected = fault.filter(|f| lock(&emu.fault_rng).random::<f64>() < f.error_rate).map(|f| {
-        ServiceError::by_name(&f.error, format!("Injected fault for {}", op.name))
-            .unwrap_or_else(|| ServiceError::internal(format!("Injected fault for {}", op.name)))
+        ServiceError::by_name(&f.error, format!("Injected fault for {}", op.name)).unwrap_or_else(|| {
+            ServiceError::new(ErrorShape::InternalServerException, format!("Injected fault for {}", op.name))
+        })
     });
 
     let crashed = || {
-        ServiceError::internal(
+        ServiceError::new(
+            ErrorShape::InternalServerException,
             "Emulated crash: the caller died after an earlier call (clear with DELETE /_emulator/crash)",
         )
     };
@@ -138,7 +140,7 @@ async fn answer(
         Err(error)
     } else if !lock(&emu.limits).try_acquire(&limit_scope(&account, &default_account, &region), &op.name) {
         lock(&emu.counters).operation(&op.name).throttled += 1;
-        Err(ServiceError::throttling())
+        Err(ServiceError::new(ErrorShape::ThrottlingException, "Rate exceeded"))
     } else {
         let query = query_pairs(&uri);
         emu.model

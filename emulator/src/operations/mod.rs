@@ -14,7 +14,7 @@ pub use groups::new_location;
 pub use responses::{epoch, group_json, location_json, session_json};
 pub use stream_urls::use_stream_url;
 
-use crate::error::ServiceError;
+use crate::error::{ErrorShape, ServiceError};
 use crate::facts::{self, ExpiredGroups, LimitSource};
 use crate::service_model::ModelOperation;
 use crate::state::{Application, EmulatedWorld, Region, StreamGroup};
@@ -172,7 +172,7 @@ impl Call<'_> {
     /// A precondition the resource's state does not meet: Conflict where the model allows it.
     fn state_error(&self, message: String) -> ServiceError {
         if self.op.may_return("ConflictException") {
-            ServiceError::conflict(message)
+            ServiceError::new(ErrorShape::ConflictException, message)
         } else {
             ServiceError::validation(message)
         }
@@ -180,7 +180,7 @@ impl Call<'_> {
 
     fn not_found(&self, message: String) -> ServiceError {
         if self.op.may_return("ResourceNotFoundException") {
-            ServiceError::not_found(message)
+            ServiceError::new(ErrorShape::ResourceNotFoundException, message)
         } else {
             ServiceError::validation(message)
         }

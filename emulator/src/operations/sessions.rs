@@ -3,7 +3,7 @@
 
 use super::responses::{session_json, session_summary_json};
 use super::{Call, Reply, paginate, resource_id, sort_key};
-use crate::error::ServiceError;
+use crate::error::{ErrorShape, ServiceError};
 use crate::facts;
 use crate::state::{EmulatedWorld, ExportFiles, Region, StreamSession};
 use crate::timeline::placement_timeout;
@@ -302,10 +302,10 @@ impl Call<'_> {
     pub(super) fn admin_shell(&mut self, input: SessionById) -> Reply {
         let session = self.session(&input.identifier, &input.stream_session_identifier)?;
         if session.status == SessionStatus::Activating {
-            return Err(ServiceError::access_not_ready(format!(
-                "Stream session {} is still ACTIVATING; try again once it is ACTIVE.",
-                session.id
-            )));
+            return Err(ServiceError::new(
+                ErrorShape::StreamSessionAccessNotReadyException,
+                format!("Stream session {} is still ACTIVATING; try again once it is ACTIVE.", session.id),
+            ));
         }
         if !session.status.is_in_progress() {
             return Err(ServiceError::validation(format!(
