@@ -4,7 +4,9 @@
 use crate::call_stats::CallStats;
 use crate::errors::classify;
 use async_trait::async_trait;
-use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, StandardUnit};
+use aws_sdk_cloudwatch::types::{
+    Dimension, Metric, MetricDataQuery, MetricDataResult, MetricDatum, MetricStat, StandardUnit,
+};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -86,47 +88,22 @@ impl DemandSource for CloudWatch {
             DemandMetric::Service => self.in_region(region),
         };
         let (namespace, metric_name) = metric.metric();
+        let dimension_sets: Vec<Vec<(&str, String)>> = locations
+            .iter()
+            .map(|(group, location)| vec![("StreamGroupId", group.clone()), ("Location", location.clone())])
+            .collect();
         let mut demand: BTreeMap<LocationKey, Demand> = BTreeMap::new();
-        for chunk in locations.chunks(MAX_QUERIES_PER_CALL) {
-            let queries: Vec<MetricDataQuery> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, (group, location))| {
-                    let metric = Metric::builder()
-                        .namespace(namespace)
-                        .metric_name(metric_name)
-                        .dimensions(Dimension::builder().name("StreamGroupId").value(group).build())
-                        .dimensions(Dimension::builder().name("Location").value(location).build())
-                        .build();
-                    MetricDataQuery::builder()
-                        .id(format!("q{i}"))
-                        .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Maximum").build())
-                        .return_data(true)
-                        .build()
-                })
-                .collect();
-            let mut pages = client
-                .get_metric_data()
-                .set_metric_data_queries(Some(queries))
-                .start_time(aws_smithy_types::DateTime::from_secs(start.timestamp()))
-                .end_time(aws_smithy_types::DateTime::from_secs(end.timestamp()))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| classify("GetMetricData", &e))?;
-                for result in page.metric_data_results() {
-                    let index = result.id().and_then(|id| id.strip_prefix('q')).and_then(|i| i.parse::<usize>().ok());
-                    let Some(key) = index.and_then(|i| chunk.get(i)) else { continue };
-                    let entry = demand.entry(key.clone()).or_default();
-                    for (value, at) in result.values().iter().zip(result.timestamps()) {
-                        let peak = value.max(0.0).min(f64::from(u32::MAX)).ceil() as u32;
-                        entry.peak = Some(entry.peak.map_or(peak, |p| p.max(peak)));
-                        let at = DateTime::from_timestamp(at.secs(), 0).unwrap_or(end);
-                        entry.oldest = Some(entry.oldest.map_or(at, |o| o.min(at)));
-                    }
-                }
+        let read = MetricRead { namespace, metric: metric_name, stat: "Maximum", dimension_sets: &dimension_sets };
+        read_metric_data(&client, read, (start, end), |index, result| {
+            let entry = demand.entry(locations[index].clone()).or_default();
+            for (value, at) in result.values().iter().zip(result.timestamps()) {
+                let peak = value.max(0.0).min(f64::from(u32::MAX)).ceil() as u32;
+                entry.peak = Some(entry.peak.map_or(peak, |p| p.max(peak)));
+                let at = DateTime::from_timestamp(at.secs(), 0).unwrap_or(end);
+                entry.oldest = Some(entry.oldest.map_or(at, |o| o.min(at)));
             }
-        }
+        })
+        .await?;
         demand.retain(|_, d| d.peak.is_some());
         Ok(demand)
     }
@@ -134,46 +111,67 @@ impl DemandSource for CloudWatch {
 
 #[async_trait]
 impl HealthHistory for CloudWatch {
-    /// One GetMetricData call per 500 dimension sets: a query each, answered by its id.
     async fn sums(&self, query: SumsQuery<'_>) -> Result<Vec<f64>, ApiError> {
         let SumsQuery { namespace, metric, dimension_sets, since, until } = query;
         let mut sums = vec![0.0; dimension_sets.len()];
-        for (chunk, sets) in dimension_sets.chunks(MAX_QUERIES_PER_CALL).enumerate() {
-            let queries = sets.iter().enumerate().map(|(i, dimensions)| {
-                let metric = Metric::builder()
-                    .namespace(namespace)
-                    .metric_name(metric)
-                    .set_dimensions(Some(
-                        dimensions
-                            .iter()
-                            .map(|(name, value)| Dimension::builder().name(*name).value(value).build())
-                            .collect(),
-                    ))
-                    .build();
-                MetricDataQuery::builder()
-                    .id(format!("q{}", chunk * MAX_QUERIES_PER_CALL + i))
-                    .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Sum").build())
-                    .return_data(true)
-                    .build()
-            });
-            let mut pages = self
-                .home
-                .get_metric_data()
-                .set_metric_data_queries(Some(queries.collect()))
-                .start_time(aws_smithy_types::DateTime::from_secs(since.timestamp()))
-                .end_time(aws_smithy_types::DateTime::from_secs(until.timestamp()))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| classify("GetMetricData", &e))?;
-                for result in page.metric_data_results() {
-                    let index = result.id().and_then(|id| id.strip_prefix('q')).and_then(|n| n.parse::<usize>().ok());
-                    if let Some(sum) = index.and_then(|i| sums.get_mut(i)) {
-                        *sum += result.values().iter().sum::<f64>();
-                    }
+        let read = MetricRead { namespace, metric, stat: "Sum", dimension_sets };
+        read_metric_data(&self.home, read, (since, until), |index, result| {
+            sums[index] += result.values().iter().sum::<f64>();
+        })
+        .await?;
+        Ok(sums)
+    }
+}
+
+/// One statistic of one metric, for each of several dimension sets, at a one-minute period.
+struct MetricRead<'a> {
+    namespace: &'a str,
+    metric: &'a str,
+    stat: &'a str,
+    dimension_sets: &'a [Vec<(&'a str, String)>],
+}
+
+/// `read` between the two instants, with GetMetricData: a query per dimension set, at most
+/// [`MAX_QUERIES_PER_CALL`] a call, every page. Each result is handed to `take` with the index
+/// of its dimension set (the query's id carries it).
+async fn read_metric_data(
+    client: &aws_sdk_cloudwatch::Client,
+    read: MetricRead<'_>,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    mut take: impl FnMut(usize, &MetricDataResult) + Send,
+) -> Result<(), ApiError> {
+    let MetricRead { namespace, metric, stat, dimension_sets } = read;
+    for (chunk, sets) in dimension_sets.chunks(MAX_QUERIES_PER_CALL).enumerate() {
+        let queries = sets.iter().enumerate().map(|(i, dimensions)| {
+            let dimensions =
+                dimensions.iter().map(|(name, value)| Dimension::builder().name(*name).value(value).build());
+            let metric = Metric::builder()
+                .namespace(namespace)
+                .metric_name(metric)
+                .set_dimensions(Some(dimensions.collect()))
+                .build();
+            MetricDataQuery::builder()
+                .id(format!("q{}", chunk * MAX_QUERIES_PER_CALL + i))
+                .metric_stat(MetricStat::builder().metric(metric).period(60).stat(stat).build())
+                .return_data(true)
+                .build()
+        });
+        let mut pages = client
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries.collect()))
+            .start_time(aws_smithy_types::DateTime::from_secs(start.timestamp()))
+            .end_time(aws_smithy_types::DateTime::from_secs(end.timestamp()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("GetMetricData", &e))?;
+            for result in page.metric_data_results() {
+                let index = result.id().and_then(|id| id.strip_prefix('q')).and_then(|n| n.parse::<usize>().ok());
+                if let Some(index) = index.filter(|i| *i < dimension_sets.len()) {
+                    take(index, result);
                 }
             }
         }
-        Ok(sums)
     }
+    Ok(())
 }
