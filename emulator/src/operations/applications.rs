@@ -3,7 +3,7 @@
 
 use super::groups::check_tags;
 use super::responses::{application_json, application_summary_json};
-use super::{ById, Call, Page, Reply, paginate, sort_key};
+use super::{ById, Call, Page, Reply, paginate};
 use crate::error::ServiceError;
 use crate::state::Application;
 use crate::vocabulary::ApplicationStatus;
@@ -105,10 +105,7 @@ impl Call<'_> {
         let Some(region) = self.region_ref() else {
             return Ok(Some(json!({ "Items": [] })));
         };
-        let mut apps: Vec<&Application> = region.applications.values().collect();
-        apps.sort_by_key(|a| (a.created_at, a.id.clone()));
-        let keyed = apps.into_iter().map(|a| (sort_key(a.created_at, &a.id), application_summary_json(a)));
-        paginate("ListApplications", keyed, input.next_token, input.max_results)
+        paginate("ListApplications", region.applications.values().collect(), application_summary_json, input)
     }
 
     pub(super) fn get_application(&mut self, input: ById) -> Reply {

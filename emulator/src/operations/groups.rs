@@ -1,7 +1,7 @@
 //! Stream groups, their locations and capacity, and their application associations.
 
 use super::responses::{group_json, group_summary_json, location_json};
-use super::{ById, Call, Page, Reply, paginate, sort_key};
+use super::{ById, Call, Page, Reply, paginate};
 use crate::error::ServiceError;
 use crate::facts::{self, OmittedCapacity};
 use crate::state::{ActivationOutcome, GroupLocation, LocationConfig, StreamGroup, VpcTransit};
@@ -78,10 +78,7 @@ impl Call<'_> {
         let Some(region) = self.region_ref() else {
             return Ok(Some(json!({ "Items": [] })));
         };
-        let mut groups: Vec<&StreamGroup> = region.groups.values().collect();
-        groups.sort_by_key(|g| (g.created_at, g.id.clone()));
-        let keyed = groups.into_iter().map(|g| (sort_key(g.created_at, &g.id), group_summary_json(g)));
-        paginate("ListStreamGroups", keyed, input.next_token, input.max_results)
+        paginate("ListStreamGroups", region.groups.values().collect(), group_summary_json, input)
     }
 
     pub(super) fn get_stream_group(&mut self, input: ById) -> Reply {

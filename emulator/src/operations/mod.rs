@@ -17,7 +17,7 @@ pub use stream_urls::use_stream_url;
 use crate::error::{ErrorShape, ServiceError};
 use crate::facts::{self, ExpiredGroups, LimitSource};
 use crate::service_model::ModelOperation;
-use crate::state::{Application, EmulatedWorld, Region, StreamGroup};
+use crate::state::{Application, EmulatedWorld, Region, StreamGroup, StreamSession, StreamUrl};
 use crate::vocabulary::{ApplicationStatus, StreamGroupStatus};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -278,18 +278,37 @@ impl Call<'_> {
 
 // ---- pagination ----
 
-fn sort_key(at: DateTime<Utc>, id: &str) -> String {
-    format!("{:020}/{id}", at.timestamp_millis())
+/// What a list operation lists, in creation order, then by id: the position a token names.
+trait Listed {
+    fn created_at(&self) -> DateTime<Utc>;
+    fn id(&self) -> &str;
+
+    fn sort_key(&self) -> String {
+        format!("{:020}/{}", self.created_at().timestamp_millis(), self.id())
+    }
 }
 
-/// Pages of at most `max_results` (default 25) with an opaque token naming the last item
-/// returned, so items created or deleted between pages neither repeat nor shift the rest.
-fn paginate(
-    scope: &str,
-    items: impl Iterator<Item = (String, Value)>,
-    next_token: Option<String>,
-    max_results: Option<usize>,
-) -> Reply {
+macro_rules! listed {
+    ($($kind:ty),*) => {$(
+        impl Listed for $kind {
+            fn created_at(&self) -> DateTime<Utc> {
+                self.created_at
+            }
+            fn id(&self) -> &str {
+                &self.id
+            }
+        }
+    )*};
+}
+listed!(StreamGroup, Application, StreamSession, StreamUrl);
+
+/// `items` in creation order, in pages of at most `max_results` (default 25), each item as
+/// `summary` describes it, with an opaque token naming the last item returned, so items
+/// created or deleted between pages neither repeat nor shift the rest.
+fn paginate<T: Listed>(scope: &str, mut items: Vec<&T>, summary: impl Fn(&T) -> Value, input: Page) -> Reply {
+    items.sort_by_cached_key(|item| item.sort_key());
+    let items = items.into_iter().map(|item| (item.sort_key(), item));
+    let Page { next_token, max_results } = input;
     let after = match next_token {
         Some(token) => Some(decode_token(scope, &token)?),
         None => None,
@@ -304,7 +323,7 @@ fn paginate(
             break;
         }
         last_key = Some(key);
-        page.push(item);
+        page.push(summary(item));
     }
     let mut reply = json!({ "Items": page });
     if more && let Some(key) = last_key {

@@ -2,7 +2,7 @@
 //! export files, admin shell.
 
 use super::responses::{session_json, session_summary_json};
-use super::{Call, Reply, paginate, resource_id, sort_key};
+use super::{Call, Page, Reply, paginate, resource_id};
 use crate::error::{ErrorShape, ServiceError};
 use crate::facts;
 use crate::state::{EmulatedWorld, ExportFiles, Region, StreamSession};
@@ -179,16 +179,15 @@ impl Call<'_> {
         };
         let status = input.status.as_deref().and_then(SessionStatus::parse);
         let export = input.export_files_status.as_deref().and_then(ExportFilesStatus::parse);
-        let mut sessions: Vec<&StreamSession> = region
+        let sessions: Vec<&StreamSession> = region
             .sessions
             .values()
             .filter(|s| group_id.is_none_or(|g| s.group_id == g))
             .filter(|s| status.is_none_or(|st| s.status == st))
             .filter(|s| export.is_none_or(|e| s.export.as_ref().is_some_and(|x| x.status == e)))
             .collect();
-        sessions.sort_by_key(|s| (s.created_at, s.id.clone()));
-        let keyed = sessions.into_iter().map(|s| (sort_key(s.created_at, &s.id), session_summary_json(s)));
-        paginate(scope, keyed, input.next_token, input.max_results)
+        let page = Page { next_token: input.next_token, max_results: input.max_results };
+        paginate(scope, sessions, session_summary_json, page)
     }
 
     fn session(&self, identifier: &str, session: &str) -> Result<&StreamSession, ServiceError> {

@@ -4,7 +4,7 @@
 
 use super::responses::{stream_url_json, stream_url_summary_json};
 use super::sessions::{ECHOED, NewSession, start_session};
-use super::{Call, Reply, paginate, resource_id, sort_key};
+use super::{Call, Page, Reply, paginate, resource_id};
 use crate::error::ServiceError;
 use crate::facts;
 use crate::state::{EmulatedWorld, StreamUrl};
@@ -140,15 +140,14 @@ impl Call<'_> {
         let now = self.now();
         let status = input.status.as_deref().and_then(StreamUrlStatus::parse);
         let group = input.stream_group_identifier.as_deref().map(resource_id);
-        let mut urls: Vec<&StreamUrl> = region
+        let urls: Vec<&StreamUrl> = region
             .stream_urls
             .values()
             .filter(|u| group.is_none_or(|g| u.group_id == g))
             .filter(|u| status.is_none_or(|s| u.status(now) == s))
             .collect();
-        urls.sort_by_key(|u| (u.created_at, u.id.clone()));
-        let keyed = urls.into_iter().map(|u| (sort_key(u.created_at, &u.id), stream_url_summary_json(u, now)));
-        paginate("ListStreamUrls", keyed, input.next_token, input.max_results)
+        let page = Page { next_token: input.next_token, max_results: input.max_results };
+        paginate("ListStreamUrls", urls, |u| stream_url_summary_json(u, now), page)
     }
 
     /// The model: "Revoking a stream URL is permanent." REVOKE_URL (the default) lets running
