@@ -41,6 +41,11 @@ pub fn refused<T: Debug, E: Debug, R: Debug>(result: Result<T, SdkError<E, R>>) 
     }
 }
 
+/// The findings of `kind` in a report's or a view's `findings` array.
+pub fn findings_of<'a>(findings: &'a Value, kind: &str) -> Vec<&'a Value> {
+    findings.as_array().expect("a findings array").iter().filter(|f| f["kind"] == kind).collect()
+}
+
 /// Every item of a paginator's pages (`.into_paginator().items().send()`); a page the service
 /// refuses fails the test.
 pub async fn all_items<T, E: Debug>(
@@ -202,15 +207,11 @@ impl TestEmulator {
     }
 
     pub async fn advance_days(&self, days: f64) {
-        let (status, body) =
-            self.admin_post("/_emulator/clock", serde_json::json!({ "advance_seconds": days * 86_400.0 })).await;
-        assert_eq!(status, 200, "{body}");
+        self.admin_ok("/_emulator/clock", serde_json::json!({ "advance_seconds": days * 86_400.0 })).await;
     }
 
     pub async fn advance_seconds(&self, seconds: f64) {
-        let (status, body) =
-            self.admin_post("/_emulator/clock", serde_json::json!({ "advance_seconds": seconds })).await;
-        assert_eq!(status, 200, "{body}");
+        self.admin_ok("/_emulator/clock", serde_json::json!({ "advance_seconds": seconds })).await;
     }
 
     /// Calls of `operation` the emulator received so far.

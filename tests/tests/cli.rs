@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use watchdog_tests::lambda::workspace_root;
-use watchdog_tests::{TestEmulator, quick_config};
+use watchdog_tests::{TestEmulator, findings_of, quick_config};
 
 /// The CLI, built once for this test binary.
 fn binary() -> PathBuf {
@@ -252,13 +252,7 @@ async fn several_profiles_give_one_report_of_their_accounts_and_name_the_one_tha
     let rows = account_rows(&json);
     assert_eq!(rows, [("111122223333", "sg-PROD"), ("222233334444", "sg-STAGING")], "each account's own group");
     assert_eq!(json["view"]["accounts"], serde_json::json!(["111122223333", "222233334444"]));
-    let past_cutoff: Vec<&str> = json["view"]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["kind"] == "association_cutoff_passed")
-        .map(|f| f["stream_group_arn"].as_str().unwrap())
-        .collect();
+    let past_cutoff: Vec<&Value> = findings_of(&json["view"]["findings"], "association_cutoff_passed");
     assert_eq!(past_cutoff.len(), 2, "both 200-day groups are past the 180-day cutoff: {past_cutoff:?}");
 
     let table = cli_at_home(&emu.url, &home, &["scan", "--profile", "prod", "--profile", "staging"]).await;

@@ -290,9 +290,7 @@ async fn throttling_internal_errors_and_unknown_operations() {
     assert!(counters["operations"]["CreateStreamGroup"]["throttled"].as_u64().unwrap() >= 1);
 
     // Injected server errors are InternalServerException; the SDK retries them.
-    let (status, _) =
-        emu.admin_post("/_emulator/faults", json!({ "operation": "GetStreamGroup", "error_rate": 1.0 })).await;
-    assert_eq!(status, 200);
+    emu.admin_ok("/_emulator/faults", json!({ "operation": "GetStreamGroup", "error_rate": 1.0 })).await;
     let err = refused(client.get_stream_group().identifier("sg-EXIST0001").send().await);
     assert!(err.is_internal_server_exception());
     let before = emu.calls("GetStreamGroup").await;
@@ -351,9 +349,7 @@ async fn sessions_follow_the_documented_lifecycle_and_move_capacity() {
     assert!(active.as_result().unwrap().signal_response().is_some());
 
     // A client connects (the emulator plays the client's part): capacity moves from idle to in use.
-    let (status, _) =
-        emu.admin_post("/_emulator/sessions/status", json!({ "session": arn, "status": "CONNECTED" })).await;
-    assert_eq!(status, 200);
+    emu.admin_ok("/_emulator/sessions/status", json!({ "session": arn, "status": "CONNECTED" })).await;
     let group = client.get_stream_group().identifier("sg-EXIST0001").send().await.unwrap();
     let state = &group.location_states()[0];
     assert_eq!((state.allocated_capacity(), state.idle_capacity()), (Some(2), Some(1)));
@@ -417,13 +413,11 @@ async fn a_failed_location_turns_the_group_active_with_errors_until_removed() {
     let emu = TestEmulator::start(quick_config(), Some(&fleet)).await;
     let client = emu.client("us-west-2").await;
 
-    let (status, body) = emu
-        .admin_post(
-            "/_emulator/locations/status",
-            json!({ "stream_group": "sg-GLOBAL001", "location": "eu-central-1", "status": "ERROR" }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    emu.admin_ok(
+        "/_emulator/locations/status",
+        json!({ "stream_group": "sg-GLOBAL001", "location": "eu-central-1", "status": "ERROR" }),
+    )
+    .await;
     let group = client.get_stream_group().identifier("sg-GLOBAL001").send().await.unwrap();
     assert_eq!(group.status(), Some(&StreamGroupStatus::ActiveWithErrors));
     let failed = &group.location_states()[1];

@@ -246,12 +246,9 @@ async fn sessions_end_on_idle_and_on_length_counted_from_their_start() {
     let idle = start_session(&client, "sg-SCALE0001", "a-RACER0001").send().await.unwrap();
     let arn = idle.arn().unwrap().to_owned();
     emu.advance_seconds(2.0).await;
-    let (status, body) =
-        emu.admin_post("/_emulator/sessions/status", json!({ "session": arn, "status": "CONNECTED" })).await;
-    assert_eq!(status, 200, "{body}");
+    emu.admin_ok("/_emulator/sessions/status", json!({ "session": arn, "status": "CONNECTED" })).await;
     emu.advance_seconds(59.0 * 60.0).await;
-    let (status, body) = emu.admin_post("/_emulator/sessions/input", json!({ "session": arn })).await;
-    assert_eq!(status, 200, "{body}");
+    emu.admin_ok("/_emulator/sessions/input", json!({ "session": arn })).await;
     emu.advance_seconds(59.0 * 60.0).await;
     assert_eq!(session(&client, "sg-SCALE0001", &arn).await.0, "CONNECTED", "input reset the idle timer");
     emu.advance_seconds(60.0).await;
@@ -294,10 +291,8 @@ async fn a_dropped_client_reconnects_through_create_stream_session_connection() 
         || client.create_stream_session_connection().identifier("sg-SCALE0001").stream_session_identifier(&arn);
     let err = refused(connect().signal_request("offer-2").send().await);
     assert!(err.is_conflict_exception(), "CONNECTED: {err:?}");
-    let (status, _) = emu
-        .admin_post("/_emulator/sessions/status", json!({ "session": arn, "status": "PENDING_CLIENT_RECONNECTION" }))
+    emu.admin_ok("/_emulator/sessions/status", json!({ "session": arn, "status": "PENDING_CLIENT_RECONNECTION" }))
         .await;
-    assert_eq!(status, 200);
     let err = refused(connect().signal_request(first_offer).send().await);
     assert!(err.is_validation_exception(), "the same offer again: {err:?}");
     let answer = connect().signal_request("offer-2").send().await.expect("CreateStreamSessionConnection");
@@ -376,13 +371,11 @@ async fn a_remote_location_hosts_only_after_replication_completes() {
 #[tokio::test]
 async fn an_application_in_error_cannot_be_used() {
     let (emu, client) = start(frozen_config()).await;
-    let (status, body) = emu
-        .admin_post(
-            "/_emulator/applications/status",
-            json!({ "application": "a-TACTICS01", "status": "ERROR", "reason": "sourceModified" }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    emu.admin_ok(
+        "/_emulator/applications/status",
+        json!({ "application": "a-TACTICS01", "status": "ERROR", "reason": "sourceModified" }),
+    )
+    .await;
     let app = client.get_application().identifier("a-TACTICS01").send().await.unwrap();
     assert_eq!(
         (app.status().unwrap().as_str(), app.status_reason().map(|r| r.as_str())),

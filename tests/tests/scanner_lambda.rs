@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use watchdog_tests::lambda::{LambdaWatch, LocalAws, local_env};
 use watchdog_tests::stage::unique;
-use watchdog_tests::{TestEmulator, quick_config};
+use watchdog_tests::{TestEmulator, findings_of, quick_config};
 
 const SCANNER: &str = "gls-watchdog-scanner";
 
@@ -180,13 +180,11 @@ async fn a_scan_with_unreadable_groups_then_a_clean_scan_sends_nothing_twice() {
     let mut config = quick_config();
     config.frozen_clock = true;
     let emu = TestEmulator::start(config, Some(&bulk_fleet())).await;
-    let (status, body) = emu
-        .admin_post(
-            "/_emulator/faults",
-            json!({ "operation": "GetStreamGroup", "error_rate": 0.5, "error": "InternalServerException" }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    emu.admin_ok(
+        "/_emulator/faults",
+        json!({ "operation": "GetStreamGroup", "error_rate": 0.5, "error": "InternalServerException" }),
+    )
+    .await;
     let aws = LocalAws::connect().await;
     let (topic, queue) = aws.topic_with_queue(&unique("resend")).await;
     let mut env = scanner_env(&emu, &aws, &unique("WatchdogResend"), Some(&topic));
@@ -217,10 +215,7 @@ async fn a_scan_under_throttling_and_server_errors_says_exactly_what_it_could_no
     for (operation, error) in
         [("GetStreamGroup", "InternalServerException"), ("ListTagsForResource", "ThrottlingException")]
     {
-        let (status, body) = emu
-            .admin_post("/_emulator/faults", json!({ "operation": operation, "error_rate": 0.5, "error": error }))
-            .await;
-        assert_eq!(status, 200, "{body}");
+        emu.admin_ok("/_emulator/faults", json!({ "operation": operation, "error_rate": 0.5, "error": error })).await;
     }
     let aws = LocalAws::connect().await;
     let namespace = unique("WatchdogFaults");
@@ -244,11 +239,8 @@ async fn a_scan_under_throttling_and_server_errors_says_exactly_what_it_could_no
     assert!(unread.iter().all(|u| u["error"].as_str().unwrap().contains("Exception") && u["consequence"].is_string()));
     assert_eq!(report["complete"], false);
     // Unread groups still get their lifecycle findings, from the summary.
-    let rotation: BTreeSet<&str> = report["findings"]
-        .as_array()
-        .unwrap()
+    let rotation: BTreeSet<&str> = findings_of(&report["findings"], "rotation_due")
         .iter()
-        .filter(|f| f["kind"] == "rotation_due")
         .map(|f| f["stream_group_id"].as_str().unwrap())
         .collect();
     assert_eq!(rotation.len(), 22, "groups aged 28.5 to 49.5 days");

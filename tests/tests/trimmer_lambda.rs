@@ -8,7 +8,7 @@ use std::time::Duration;
 use watchdog_tests::gls_emulator::{Config, Timings};
 use watchdog_tests::lambda::{LambdaWatch, LocalAws};
 use watchdog_tests::stage::Stage;
-use watchdog_tests::{TestEmulator, fleet_file, player_request, quick_config};
+use watchdog_tests::{TestEmulator, findings_of, fleet_file, player_request, quick_config};
 
 const SCANNER: &str = "gls-watchdog-scanner";
 const TRIMMER: &str = "gls-watchdog-trimmer";
@@ -144,8 +144,7 @@ async fn a_crash_between_recording_and_changing_loses_nothing() {
     scanner_history(&s).await;
 
     // GIVEN the first mutating call (the record) applies and its response is lost
-    let (status, _) = s.emu.admin_post("/_emulator/crash", json!({ "after_mutations": 1 })).await;
-    assert_eq!(status, 200);
+    s.emu.admin_ok("/_emulator/crash", json!({ "after_mutations": 1 })).await;
     let report = trim(&s).await;
     assert!(executed(&report).is_empty(), "{report:#}");
     assert!(report["errors"][0].as_str().unwrap().contains("TagResource"), "{report:#}");
@@ -183,8 +182,7 @@ async fn off_hours_follow_berlin_local_time_across_the_daylight_saving_change() 
         ("2027-03-28T06:30:00Z", "08:30 CEST", 10),
         ("2027-03-28T18:30:00Z", "20:30 CEST", 2),
     ] {
-        let (status, _) = s.emu.admin_post("/_emulator/clock", json!({ "now": at(utc) })).await;
-        assert_eq!(status, 200);
+        s.emu.admin_ok("/_emulator/clock", json!({ "now": at(utc) })).await;
         let report = trim(&s).await;
         assert!(report["errors"].as_array().unwrap().is_empty(), "{report:#}");
         seen.push((local, always_on(&s, GROUP).await));
@@ -263,11 +261,9 @@ async fn a_target_idle_buffer_raises_nothing_is_trimmed_only_when_opted_in_and_m
     let s = setup("buffer", fleet, &[]).await;
     scanner_history(&s).await;
     let scan = s.watch.invoke_file(SCANNER, "scanner-scheduler-input.json").await.expect("scanner run");
-    let idle: Vec<&Value> = scan["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["stream_group_id"] == "sg-BUFFER001" && f["kind"] == "idle_capacity")
+    let idle: Vec<&Value> = findings_of(&scan["findings"], "idle_capacity")
+        .into_iter()
+        .filter(|f| f["stream_group_id"] == "sg-BUFFER001")
         .collect();
     assert!(idle.is_empty(), "the buffer is not waste: {idle:?}");
 
