@@ -60,7 +60,8 @@ pub struct CreateGroupRequest {
 }
 
 /// Every GameLift Streams operation the watchdog can call. Each function declares the ones it
-/// uses (`OPERATIONS` in its `lib.rs`); its IAM policy is checked against their
+/// uses (the scanner's `OPERATIONS`; a remediation function's `Reconciler::OWN_OPERATIONS`,
+/// whole with the runner's in `reconcile::operations`); its IAM policy is checked against their
 /// [`iam_actions`](Operation::iam_actions), and the in-memory world refuses any other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Operation {

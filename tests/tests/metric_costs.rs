@@ -44,9 +44,9 @@ async fn series_published(detail: &str, trimmed: bool) -> BTreeSet<String> {
         world.allowing(gls_watchdog_scanner::OPERATIONS).ports(&[REGION]),
     );
     scanner.scan(Default::default()).await.expect("the scan succeeds");
-    let recycler = world.deploy::<gls_watchdog_recycler::Config>(gls_watchdog_recycler::OPERATIONS, REGION, &[]);
+    let recycler = world.deploy::<gls_watchdog_recycler::Config>(REGION, &[]);
     recycler.run(&RunRequest::default()).await.expect("the recycler runs");
-    let trimmer = world.deploy::<gls_watchdog_trimmer::Config>(gls_watchdog_trimmer::OPERATIONS, REGION, &[]);
+    let trimmer = world.deploy::<gls_watchdog_trimmer::Config>(REGION, &[]);
     trimmer.run(&RunRequest::default()).await.expect("the trimmer runs");
     world
         .metrics()

@@ -20,9 +20,9 @@ pub mod settings;
 mod tests;
 
 pub use effect::{CREATED_GROUP_ID, Call, Effect, FAILURE_KIND, TagWrite};
-pub use observe::{OBSERVING, observing_and, read_concurrently, tagged_groups};
+pub use observe::{OBSERVING, read_concurrently, tagged_groups};
 pub use plan::{Blocked, Note, Plan, Step, StepKind};
-pub use reconciler::{Deployable, Reconciler, RegionRun};
+pub use reconciler::{Deployable, Reconciler, RegionRun, operations};
 pub use report::{Executed, Report, RunError, health};
 pub use run::{Deployed, run};
 pub use settings::{Limit, RunSettings, effective_dry_run};

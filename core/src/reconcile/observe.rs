@@ -12,20 +12,6 @@ use futures::{StreamExt, stream};
 /// the reconciler's own plan calls beside.
 pub const OBSERVING: [Operation; 2] = [Operation::ListStreamGroups, Operation::ListTagsForResource];
 
-/// A reconciler's whole `OPERATIONS`: [`OBSERVING`], then the calls of its own. `N` is their
-/// sum, checked when the constant is built:
-/// `observing_and::<{ OBSERVING.len() + OWN.len() }>(OWN)`.
-pub const fn observing_and<const N: usize>(own: &[Operation]) -> [Operation; N] {
-    assert!(N == OBSERVING.len() + own.len(), "N must be OBSERVING.len() + own.len()");
-    let mut all = [Operation::ListStreamGroups; N];
-    let mut i = 0;
-    while i < N {
-        all[i] = if i < OBSERVING.len() { OBSERVING[i] } else { own[i - OBSERVING.len()] };
-        i += 1;
-    }
-    all
-}
-
 /// Reads in flight at once while observing.
 const READS_IN_FLIGHT: usize = 8;
 

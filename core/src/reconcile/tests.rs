@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::event_fields::RunRequest;
+use crate::operations::Operation;
 use crate::ports::{CreateGroupRequest, ErrorKind, LocationSpec, Message, Tags, Write};
 use crate::testkit::fixed_now as now;
 use crate::testkit::{self, World};
@@ -29,6 +30,7 @@ struct Planner(Vec<Step<Toy>>);
 #[async_trait]
 impl Reconciler for Planner {
     type Kind = Toy;
+    const OWN_OPERATIONS: &'static [Operation] = &[Operation::TagResource];
     async fn plan_region(&self, mut run: RegionRun<'_>) -> Plan<Toy> {
         tagged_groups(&mut run, |_| true).await;
         Plan { items: self.0.clone(), ..Plan::default() }
@@ -284,10 +286,9 @@ async fn observation_errors_are_reported() {
 /// the toy's tag write) runs it, and one missing either refuses the call (the world panics).
 #[tokio::test]
 async fn observing_names_every_call_the_runners_observation_makes() {
-    use crate::operations::Operation;
     use futures::FutureExt;
     let items = || vec![step("sg-A", "a", None, tag("sg-A", "k"))];
-    let allowed = observing_and::<{ OBSERVING.len() + 1 }>(&[Operation::TagResource]);
+    let allowed = operations::<Planner>();
     let allowing = world().allowing(&allowed);
     let report = run_with(items(), settings(Limit::Steps(10)), &allowing, request(None)).await.unwrap();
     assert_eq!((report.errors.len(), allowing.calls_of("TagResource")), (0, 1));

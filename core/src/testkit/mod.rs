@@ -17,7 +17,7 @@ use crate::model::{
     StreamSessionStatus, StreamUrl, VpcTransit,
 };
 use crate::ports::*;
-use crate::reconcile::{Deployable, Deployed};
+use crate::reconcile::{Deployable, Deployed, operations};
 use crate::rules::SessionTimeouts;
 use crate::stream_class::StreamClass;
 use async_trait::async_trait;
@@ -362,15 +362,10 @@ impl World {
 
     /// The remediation function configured by `vars` (with `AWS_REGION` = `region`), on this
     /// world's `region`, allowed only `operations`.
-    pub fn deploy<C: Deployable + FromEnv>(
-        &self,
-        operations: &[Operation],
-        region: &str,
-        vars: &[(&str, &str)],
-    ) -> Deployed<C::Reconciler> {
+    pub fn deploy<C: Deployable + FromEnv>(&self, region: &str, vars: &[(&str, &str)]) -> Deployed<C::Reconciler> {
         let vars = [&[("AWS_REGION", region)], vars].concat();
         let config = C::from_pairs(&vars).expect("a valid configuration");
-        Deployed::on(config, self.allowing(operations).ports(&[region]))
+        Deployed::on(config, self.allowing(&operations::<C::Reconciler>()).ports(&[region]))
     }
 
     /// Records a call and answers with an injected fault, if one matches.
@@ -378,7 +373,7 @@ impl World {
         if let Some(allowed) = &self.allowed {
             assert!(
                 allowed.contains(&operation),
-                "{operation} called on {target}, but the function does not declare it (its OPERATIONS, which its IAM policy is checked against)"
+                "{operation} called on {target}, but the function does not declare it (its declared operations, which its IAM policy is checked against)"
             );
         }
         self.record(region, operation.name(), target)

@@ -20,28 +20,6 @@ use watchdog_core::reconcile::{self, Deployable, Plan, Reconciler, RegionRun, Ru
 /// What a run returns.
 pub type Report = reconcile::Report<plan::RecyclerStep>;
 
-/// Every GameLift Streams operation the recycler calls; its IAM policy is checked against
-/// these, and the in-memory world refuses any other.
-pub const OPERATIONS: &[Operation] =
-    &reconcile::observing_and::<{ reconcile::OBSERVING.len() + OWN_OPERATIONS.len() }>(OWN_OPERATIONS);
-
-/// What the recycler calls beside the runner's observing: its writes (what it changes), then
-/// its own reads.
-const OWN_OPERATIONS: &[Operation] = &[
-    Operation::CreateStreamGroup,
-    Operation::AssociateApplications,
-    Operation::AddStreamGroupLocations,
-    Operation::RemoveStreamGroupLocations,
-    Operation::UpdateStreamGroup,
-    Operation::DeleteStreamGroup,
-    Operation::TagResource,
-    Operation::UntagResource,
-    Operation::GetStreamGroup,
-    Operation::GetApplication,
-    Operation::ListStreamSessions,
-    Operation::ListStreamUrls,
-];
-
 /// The recycler as the runner sees it: a value of its own, holding what it decides with.
 pub struct Recycler {
     settings: plan::Settings,
@@ -58,6 +36,21 @@ impl Deployable for Config {
 #[async_trait]
 impl Reconciler for Recycler {
     type Kind = plan::RecyclerStep;
+
+    const OWN_OPERATIONS: &'static [Operation] = &[
+        Operation::CreateStreamGroup,
+        Operation::AssociateApplications,
+        Operation::AddStreamGroupLocations,
+        Operation::RemoveStreamGroupLocations,
+        Operation::UpdateStreamGroup,
+        Operation::DeleteStreamGroup,
+        Operation::TagResource,
+        Operation::UntagResource,
+        Operation::GetStreamGroup,
+        Operation::GetApplication,
+        Operation::ListStreamSessions,
+        Operation::ListStreamUrls,
+    ];
 
     async fn plan_region(&self, mut run: RegionRun<'_>) -> Plan<Self::Kind> {
         let observed = observe::observe(&mut run, &self.settings).await;

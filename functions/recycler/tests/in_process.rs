@@ -3,7 +3,7 @@
 //! paths through cargo lambda, the emulator and LocalStack are in tests/tests/recycler_lambda.rs.
 
 use chrono::Duration;
-use gls_watchdog_recycler::{Config, OPERATIONS, Recycler, Report};
+use gls_watchdog_recycler::{Config, Recycler, Report};
 use watchdog_core::event_fields::RunRequest;
 use watchdog_core::ports::ErrorKind;
 use watchdog_core::reconcile::{Deployed, StepKind};
@@ -28,7 +28,7 @@ fn old_group(world: &World, id: &str, tags: &[(&str, &str)]) {
 /// The recycler with dry run off, a one-hour grace, and `extra`.
 fn recycler(world: &World, extra: &[(&str, &str)]) -> Deployed<Recycler> {
     let base = [("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", TOPIC), ("GRACE_MINUTES", "60")];
-    world.deploy::<Config>(OPERATIONS, REGION, &[&base, extra].concat())
+    world.deploy::<Config>(REGION, &[&base, extra].concat())
 }
 
 async fn run(recycler: &Deployed<Recycler>) -> Report {

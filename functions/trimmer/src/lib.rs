@@ -19,21 +19,6 @@ use watchdog_core::reconcile::{self, Deployable, Plan, Reconciler, RegionRun, Ru
 /// What a run returns.
 pub type Report = reconcile::Report<plan::TrimmerStep>;
 
-/// Every GameLift Streams operation the trimmer calls; its IAM policy is checked against
-/// these, and the in-memory world refuses any other.
-pub const OPERATIONS: &[Operation] =
-    &reconcile::observing_and::<{ reconcile::OBSERVING.len() + OWN_OPERATIONS.len() }>(OWN_OPERATIONS);
-
-/// What the trimmer calls beside the runner's observing: its writes (what it changes), then
-/// its own reads.
-const OWN_OPERATIONS: &[Operation] = &[
-    Operation::UpdateStreamGroup,
-    Operation::TerminateStreamSession,
-    Operation::TagResource,
-    Operation::GetStreamGroup,
-    Operation::ListStreamSessions,
-];
-
 /// The trimmer as the runner sees it: a value of its own, holding what it decides with.
 pub struct Trimmer {
     settings: plan::Settings,
@@ -52,6 +37,14 @@ impl Deployable for Config {
 #[async_trait]
 impl Reconciler for Trimmer {
     type Kind = plan::TrimmerStep;
+
+    const OWN_OPERATIONS: &'static [Operation] = &[
+        Operation::UpdateStreamGroup,
+        Operation::TerminateStreamSession,
+        Operation::TagResource,
+        Operation::GetStreamGroup,
+        Operation::ListStreamSessions,
+    ];
 
     async fn plan_region(&self, mut run: RegionRun<'_>) -> Plan<Self::Kind> {
         let observed = observe::observe(&mut run, &self.settings, &self.demand_source).await;

@@ -4,7 +4,7 @@
 //! tests/tests/trimmer_lambda.rs.
 
 use chrono::Duration;
-use gls_watchdog_trimmer::{Config, OPERATIONS, Report, Trimmer};
+use gls_watchdog_trimmer::{Config, Report, Trimmer};
 use watchdog_core::event_fields::RunRequest;
 use watchdog_core::ports::{Demand, ErrorKind};
 use watchdog_core::reconcile::{Deployed, StepKind};
@@ -32,7 +32,7 @@ fn idle_group(world: &World, id: &str, locations: &[&str]) {
 /// The trimmer with dry run off, a floor of 2, and `extra`.
 fn trimmer(world: &World, extra: &[(&str, &str)]) -> Deployed<Trimmer> {
     let base = [("DRY_RUN", "false"), ("ACTIONS_TOPIC_ARN", TOPIC), ("FLOOR_CAPACITY", "2")];
-    world.deploy::<Config>(OPERATIONS, REGION, &[&base, extra].concat())
+    world.deploy::<Config>(REGION, &[&base, extra].concat())
 }
 
 async fn run(trimmer: &Deployed<Trimmer>) -> Report {
