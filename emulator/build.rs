@@ -2,7 +2,7 @@
 //! `model/service-2.json` becomes a `model_enum!` (see `src/vocabulary.rs`) with the model's
 //! wire names, so the emulator cannot send a value the model does not have, and a value the
 //! model adds becomes a variant every exhaustive `match` must then place. Every error shape
-//! (`"exception": true`) becomes a variant of `ErrorShape` with the model's HTTP status (see
+//! (`"exception": true`) becomes a `model_errors!` row with the model's HTTP status (see
 //! `src/error.rs`).
 
 use std::fmt::Write;
@@ -28,35 +28,15 @@ fn main() {
     write_out("model_errors.rs", error_shapes(shapes));
 }
 
-/// `ErrorShape`: the model's error shapes, each with its `httpStatusCode`.
+/// `model_errors!` (see `src/error.rs`): every error shape of the model with its `httpStatusCode`.
 fn error_shapes(shapes: &serde_json::Map<String, serde_json::Value>) -> String {
-    let errors: Vec<(&String, u64)> = shapes
-        .iter()
-        .filter(|(_, definition)| definition["exception"].as_bool() == Some(true))
-        .map(|(shape, definition)| {
-            let status = definition["error"]["httpStatusCode"].as_u64();
-            (shape, status.unwrap_or_else(|| panic!("{MODEL}: {shape} has no httpStatusCode")))
-        })
-        .collect();
-    let mut out = String::from(
-        "/// An error shape of the service model.\n#[derive(Debug, Clone, Copy, PartialEq, Eq)]\npub enum ErrorShape {\n",
-    );
-    for (shape, _) in &errors {
-        writeln!(out, "    {shape},").unwrap();
+    let mut out = String::from("model_errors! {\n");
+    for (shape, definition) in shapes.iter().filter(|(_, d)| d["exception"].as_bool() == Some(true)) {
+        let status = definition["error"]["httpStatusCode"].as_u64();
+        let status = status.unwrap_or_else(|| panic!("{MODEL}: {shape} has no httpStatusCode"));
+        writeln!(out, "    {shape} = {status},").unwrap();
     }
-    out.push_str("}\n\nimpl ErrorShape {\n    pub const ALL: &[ErrorShape] = &[\n");
-    for (shape, _) in &errors {
-        writeln!(out, "        Self::{shape},").unwrap();
-    }
-    out.push_str("    ];\n\n    /// The shape's name: the `x-amzn-errortype` the SDK reads.\n    pub fn name(self) -> &'static str {\n        match self {\n");
-    for (shape, _) in &errors {
-        writeln!(out, "            Self::{shape} => {shape:?},").unwrap();
-    }
-    out.push_str("        }\n    }\n\n    /// The model's `httpStatusCode` for the shape.\n    pub fn status(self) -> u16 {\n        match self {\n");
-    for (shape, status) in &errors {
-        writeln!(out, "            Self::{shape} => {status},").unwrap();
-    }
-    out.push_str("        }\n    }\n}\n");
+    out.push_str("}\n");
     out
 }
 

@@ -4,6 +4,36 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+/// `ErrorShape`: the model's error shapes, each with its name and the model's HTTP status
+/// (`build.rs` writes the rows from `model/service-2.json`).
+macro_rules! model_errors {
+    ($($shape:ident = $status:literal,)*) => {
+        /// An error shape of the service model.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorShape {
+            $($shape,)*
+        }
+
+        impl ErrorShape {
+            pub const ALL: &[ErrorShape] = &[$(Self::$shape,)*];
+
+            /// The shape's name: the `x-amzn-errortype` the SDK reads.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$shape => stringify!($shape),)*
+                }
+            }
+
+            /// The model's `httpStatusCode` for the shape.
+            pub fn status(self) -> u16 {
+                match self {
+                    $(Self::$shape => $status,)*
+                }
+            }
+        }
+    };
+}
+
 include!(concat!(env!("OUT_DIR"), "/model_errors.rs"));
 
 #[derive(Debug, Clone, PartialEq, Eq)]
