@@ -102,10 +102,12 @@ impl Call<'_> {
     }
 
     pub(super) fn list_applications(&mut self, input: Page) -> Reply {
-        let Some(region) = self.region_ref() else {
-            return Ok(Some(json!({ "Items": [] })));
-        };
-        paginate("ListApplications", region.applications.values().collect(), application_summary_json, input)
+        paginate(
+            "ListApplications",
+            self.listed_region().applications.values().collect(),
+            application_summary_json,
+            input,
+        )
     }
 
     pub(super) fn get_application(&mut self, input: ById) -> Reply {

@@ -75,10 +75,7 @@ pub(super) struct AssociationInput {
 
 impl Call<'_> {
     pub(super) fn list_stream_groups(&mut self, input: Page) -> Reply {
-        let Some(region) = self.region_ref() else {
-            return Ok(Some(json!({ "Items": [] })));
-        };
-        paginate("ListStreamGroups", region.groups.values().collect(), group_summary_json, input)
+        paginate("ListStreamGroups", self.listed_region().groups.values().collect(), group_summary_json, input)
     }
 
     pub(super) fn get_stream_group(&mut self, input: ById) -> Reply {

@@ -169,6 +169,12 @@ impl Call<'_> {
         self.world.regions.get(&self.region)
     }
 
+    /// The region as a list operation sees it: one nothing was ever created in lists nothing.
+    fn listed_region(&self) -> &Region {
+        static NOTHING_CREATED: std::sync::LazyLock<Region> = std::sync::LazyLock::new(Region::default);
+        self.region_ref().unwrap_or(&NOTHING_CREATED)
+    }
+
     /// A precondition the resource's state does not meet: Conflict where the model allows it.
     fn state_error(&self, message: String) -> ServiceError {
         if self.op.may_return("ConflictException") {

@@ -174,9 +174,7 @@ impl Call<'_> {
     }
 
     fn list_sessions(&mut self, input: ListSessionsInput, group_id: Option<&str>, scope: &str) -> Reply {
-        let Some(region) = self.region_ref() else {
-            return Ok(Some(json!({ "Items": [] })));
-        };
+        let region = self.listed_region();
         let status = input.status.as_deref().and_then(SessionStatus::parse);
         let export = input.export_files_status.as_deref().and_then(ExportFilesStatus::parse);
         let sessions: Vec<&StreamSession> = region

@@ -13,7 +13,7 @@ use crate::vocabulary::{
 };
 use chrono::Duration;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -134,9 +134,7 @@ impl Call<'_> {
     }
 
     pub(super) fn list_stream_urls(&mut self, input: ListStreamUrlsInput) -> Reply {
-        let Some(region) = self.region_ref() else {
-            return Ok(Some(json!({ "Items": [] })));
-        };
+        let region = self.listed_region();
         let now = self.now();
         let status = input.status.as_deref().and_then(StreamUrlStatus::parse);
         let group = input.stream_group_identifier.as_deref().map(resource_id);
