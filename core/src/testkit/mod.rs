@@ -12,12 +12,13 @@ mod ports;
 use ports::RegionPort;
 
 use crate::env_config::FromEnv;
+use crate::event_fields::RunRequest;
 use crate::model::{
     Application, ApplicationStatus, Capacity, Location, LocationStatus, StreamGroup, StreamGroupStatus, StreamSession,
     StreamSessionStatus, StreamUrl, VpcTransit,
 };
 use crate::ports::*;
-use crate::reconcile::{Deployable, Deployed, operations};
+use crate::reconcile::{Deployable, Deployed, Reconciler, Report, StepKind, operations};
 use crate::rules::SessionTimeouts;
 use crate::stream_class::StreamClass;
 use async_trait::async_trait;
@@ -94,6 +95,16 @@ pub fn session(
         created_at: Some(created_at),
         last_updated_at: Some(updated_at),
     }
+}
+
+/// A run of `deployed` that must succeed, as a plain invocation starts it.
+pub async fn run_ok<R: Reconciler>(deployed: &Deployed<R>) -> Report<R::Kind> {
+    deployed.run(&RunRequest::default()).await.expect("the run succeeds")
+}
+
+/// The names of the step kinds a run executed, in order.
+pub fn executed<K: StepKind>(report: &Report<K>) -> Vec<String> {
+    report.executed.iter().map(|e| e.step.kind.name()).collect()
 }
 
 /// An event from the workspace's `events/` folder, as `cargo lambda invoke` sends it.

@@ -3,13 +3,13 @@
 //! paths through cargo lambda, the emulator and LocalStack are in tests/tests/recycler_lambda.rs.
 
 use chrono::Duration;
-use gls_watchdog_recycler::{Config, Recycler, Report};
+use gls_watchdog_recycler::{Config, Recycler};
 use watchdog_core::event_fields::RunRequest;
 use watchdog_core::ports::ErrorKind;
 use watchdog_core::reconcile::{Deployed, StepKind};
 use watchdog_core::tags::recycle as state;
 use watchdog_core::testkit::fixed_now as now;
-use watchdog_core::testkit::{self, World};
+use watchdog_core::testkit::{self, World, executed, run_ok};
 use watchdog_core::{ApplicationRef, LocationStatus, StreamGroupStatus, StreamSessionStatus};
 
 const REGION: &str = "us-west-2";
@@ -31,14 +31,6 @@ fn recycler(world: &World, extra: &[(&str, &str)]) -> Deployed<Recycler> {
     world.deploy::<Config>(REGION, &[&base, extra].concat())
 }
 
-async fn run(recycler: &Deployed<Recycler>) -> Report {
-    recycler.run(&RunRequest::default()).await.expect("the run succeeds")
-}
-
-fn executed(report: &Report) -> Vec<String> {
-    report.executed.iter().map(|e| e.step.kind.name()).collect()
-}
-
 fn replacement_id(world: &World, old: &str) -> String {
     world.group(old).unwrap().tags[state::REPLACEMENT].clone()
 }
@@ -48,7 +40,7 @@ fn replacement_id(world: &World, old: &str) -> String {
 async fn recreation_started(world: &World, extra: &[(&str, &str)]) -> (Deployed<Recycler>, String) {
     old_group(world, "sg-OLD", &[("watchdog:recycle", "true")]);
     let recycler = recycler(world, extra);
-    run(&recycler).await;
+    run_ok(&recycler).await;
     let new = replacement_id(world, "sg-OLD");
     (recycler, new)
 }
@@ -59,7 +51,7 @@ async fn a_group_is_recreated_blue_green_one_step_per_observation() {
     old_group(&world, "sg-OLD", &[("watchdog:recycle", "true"), ("team", "racing")]);
     let recycler = recycler(&world, &[]);
 
-    let report = run(&recycler).await;
+    let report = run_ok(&recycler).await;
     assert_eq!(executed(&report), ["create_replacement"], "{report:#?}");
     let new = replacement_id(&world, "sg-OLD");
     let created = world.group(&new).unwrap();
@@ -69,22 +61,22 @@ async fn a_group_is_recreated_blue_green_one_step_per_observation() {
     assert_eq!(created.locations.len(), 2);
     assert_eq!(report.executed[0].outcome, format!("created {new} to replace sg-OLD"));
 
-    assert!(executed(&run(&recycler).await).is_empty(), "the replacement is still activating");
+    assert!(executed(&run_ok(&recycler).await).is_empty(), "the replacement is still activating");
     world.set_group_status(&new, StreamGroupStatus::Active);
-    assert_eq!(executed(&run(&recycler).await), ["associate_applications"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["associate_applications"]);
     assert_eq!(world.group(&new).unwrap().associated_applications.len(), 2);
 
-    assert_eq!(executed(&run(&recycler).await), ["announce_cutover"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["announce_cutover"]);
     assert!(world.group(&new).unwrap().tags.contains_key(state::CUTOVER_AT), "kept on the replacement");
     let cutover =
         world.published().into_iter().find(|(_, m)| m.attributes.get("type").map(String::as_str) == Some("cutover"));
     let body: serde_json::Value = serde_json::from_str(&cutover.expect("cut-over announced").1.body).unwrap();
     assert_eq!(body["new"]["id"], new.as_str());
 
-    assert!(executed(&run(&recycler).await).is_empty(), "grace period");
+    assert!(executed(&run_ok(&recycler).await).is_empty(), "grace period");
     world.set_now(now() + Duration::minutes(61));
     world.add_session(testkit::session(REGION, "sg-OLD", 1, StreamSessionStatus::Connected, REGION, now(), now()));
-    let waiting = run(&recycler).await;
+    let waiting = run_ok(&recycler).await;
     assert!(executed(&waiting).is_empty());
     assert!(
         waiting.plan.notes.iter().any(|n| n.note.contains("1 session(s) still connected")),
@@ -95,10 +87,10 @@ async fn a_group_is_recreated_blue_green_one_step_per_observation() {
     // The player leaves.
     let player = world.sessions()[0].arn.clone();
     world.set_session_status(&player, StreamSessionStatus::Terminated);
-    assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["delete_old_group", "announce_retired"]);
     assert_eq!(world.group("sg-OLD").unwrap().status, StreamGroupStatus::Deleting);
     assert!(world.group(&new).unwrap().tags.contains_key(state::RETIRED));
-    assert!(executed(&run(&recycler).await).is_empty(), "nothing left to do");
+    assert!(executed(&run_ok(&recycler).await).is_empty(), "nothing left to do");
 }
 
 #[tokio::test]
@@ -107,7 +99,7 @@ async fn an_unreadable_opt_out_leaves_the_group_alone_even_when_managing_all_gro
     old_group(&world, "sg-OUT", &[("watchdog:recycle", "false")]);
     old_group(&world, "sg-CFN", &[("aws:cloudformation:stack-name", "games")]);
     world.fail("ListTagsForResource", None, ErrorKind::Other, None);
-    let report = run(&recycler(&world, &[("MANAGE_ALL_GROUPS", "true")])).await;
+    let report = run_ok(&recycler(&world, &[("MANAGE_ALL_GROUPS", "true")])).await;
     assert!(report.plan.items.is_empty(), "{:#?}", report.plan);
     assert_eq!(world.mutating_calls(), 0);
     assert_eq!(report.errors.len(), 2);
@@ -122,15 +114,15 @@ async fn a_failed_delete_keeps_the_retirement_waiting() {
     let world = World::new(now());
     let (recycler, new) = recreation_started(&world, &[("GRACE_MINUTES", "0")]).await;
     world.set_group_status(&new, StreamGroupStatus::Active);
-    run(&recycler).await; // associate
-    run(&recycler).await; // cut over
+    run_ok(&recycler).await; // associate
+    run_ok(&recycler).await; // cut over
     world.fail("DeleteStreamGroup", Some("sg-OLD"), ErrorKind::Conflict, Some(1));
-    let report = run(&recycler).await;
+    let report = run_ok(&recycler).await;
     assert!(executed(&report).is_empty());
     assert!(report.errors[0].contains("ConflictException"), "{:?}", report.errors);
     assert_eq!(report.deferred.iter().map(|d| d.kind.name()).collect::<Vec<_>>(), ["announce_retired"]);
     assert!(!world.group(&new).unwrap().tags.contains_key(state::RETIRED), "not announced while the old group serves");
-    assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired"], "the next run finishes");
+    assert_eq!(executed(&run_ok(&recycler).await), ["delete_old_group", "announce_retired"], "the next run finishes");
 }
 
 #[tokio::test]
@@ -138,12 +130,12 @@ async fn a_failed_replacement_is_counted_deleted_and_backed_off() {
     let world = World::new(now());
     let (recycler, new) = recreation_started(&world, &[("RETRY_BACKOFF_MINUTES", "30")]).await;
     world.set_group_status(&new, StreamGroupStatus::Error);
-    let report = run(&recycler).await;
+    let report = run_ok(&recycler).await;
     assert_eq!(executed(&report), ["record_failed_replacement", "delete_failed_replacement", "unlink"]);
     let tags = world.group("sg-OLD").unwrap().tags;
     assert_eq!(tags[state::ATTEMPT], "1");
     assert_eq!(tags[state::RETRY_AFTER], (now() + Duration::minutes(30)).timestamp().to_string());
-    let backing_off = run(&recycler).await;
+    let backing_off = run_ok(&recycler).await;
     assert!(executed(&backing_off).is_empty(), "{:?}", executed(&backing_off));
     assert!(
         backing_off
@@ -153,7 +145,7 @@ async fn a_failed_replacement_is_counted_deleted_and_backed_off() {
             .any(|b| b.reason == "failed_replacement" && b.detail.contains("next try after"))
     );
     world.set_now(now() + Duration::minutes(31));
-    let retried = run(&recycler).await;
+    let retried = run_ok(&recycler).await;
     assert_eq!(executed(&retried), ["create_replacement"]);
     let gls_watchdog_recycler::plan::RecyclerStep::CreateReplacement { spec } = &retried.executed[0].step.kind else {
         panic!()
@@ -170,15 +162,15 @@ async fn a_failed_remote_location_is_recorded_removed_added_back_and_forgotten()
     group.tags.insert("watchdog:recycle".into(), "true".into());
     world.add_group(group);
     let recycler = recycler(&world, &[]);
-    assert_eq!(executed(&run(&recycler).await), ["remove_location"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["remove_location"]);
     let next = (now() + Duration::minutes(60)).timestamp();
     let recorded = world.group("sg-LOC").unwrap().tags[&state::repair_key("eu-central-1")].clone();
     assert_eq!(recorded, format!("ao=4;ti=;max=4;od=;vpc=;cidr=;n=1;next={next};back="));
-    assert_eq!(executed(&run(&recycler).await), ["add_location"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["add_location"]);
     world.set_group_status("sg-LOC", StreamGroupStatus::Active);
-    assert!(executed(&run(&recycler).await).is_empty(), "remembered until it has stayed healthy");
+    assert!(executed(&run_ok(&recycler).await).is_empty(), "remembered until it has stayed healthy");
     world.set_now(now() + Duration::hours(25));
-    assert_eq!(executed(&run(&recycler).await), ["forget_location"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["forget_location"]);
     assert!(world.group("sg-LOC").unwrap().tags.keys().all(|k| !k.starts_with(state::REPAIR_PREFIX)));
 }
 
@@ -187,13 +179,13 @@ async fn limits_and_dry_run() {
     let world = World::new(now());
     old_group(&world, "sg-A", &[("watchdog:recycle", "true")]);
     old_group(&world, "sg-B", &[("watchdog:recycle", "true")]);
-    let dry = run(&recycler(&world, &[("DRY_RUN", "true")])).await;
+    let dry = run_ok(&recycler(&world, &[("DRY_RUN", "true")])).await;
     assert!(dry.dry_run && dry.executed.is_empty());
     assert_eq!(world.mutating_calls(), 0);
     assert_eq!(dry.plan.items.len(), 1, "one recreation in flight at a time");
     assert!(dry.plan.notes.iter().any(|n| n.stream_group == "sg-B" && n.note.contains("in flight")));
 
-    let limited = run(&recycler(&world, &[("MAX_GROUPS_IN_FLIGHT", "2"), ("MAX_MUTATIONS_PER_RUN", "2")])).await;
+    let limited = run_ok(&recycler(&world, &[("MAX_GROUPS_IN_FLIGHT", "2"), ("MAX_MUTATIONS_PER_RUN", "2")])).await;
     assert_eq!(executed(&limited), ["create_replacement"], "a create costs two calls; the second group waits");
     assert_eq!(limited.deferred.len(), 1);
     assert_eq!(limited.mutating_calls, 2);
@@ -231,7 +223,7 @@ async fn a_group_whose_details_cannot_be_read_is_not_recreated() {
     let world = World::new(now());
     old_group(&world, "sg-OLD", &[("watchdog:recycle", "true")]);
     world.fail("GetStreamGroup", Some("sg-OLD"), ErrorKind::Throttled, None);
-    let report = run(&recycler(&world, &[])).await;
+    let report = run_ok(&recycler(&world, &[])).await;
     assert!(report.plan.items.is_empty(), "{:#?}", report.plan);
     assert_eq!(world.mutating_calls(), 0);
     assert!(
@@ -247,14 +239,14 @@ async fn a_quota_refusal_is_recorded_backed_off_counted_and_blocked() {
     old_group(&world, "sg-OLD", &[("watchdog:recycle", "true")]);
     world.fail("CreateStreamGroup", None, ErrorKind::Quota, None);
     let recycler = recycler(&world, &[("RETRY_BACKOFF_MINUTES", "30")]);
-    let refused = run(&recycler).await;
+    let refused = run_ok(&recycler).await;
     assert_eq!(refused.failed_steps, 1);
     assert!(refused.errors[0].contains("ServiceQuotaExceededException"), "{:?}", refused.errors);
     let tags = world.group("sg-OLD").unwrap().tags;
     assert_eq!((tags[state::BLOCKED].as_str(), tags[state::ATTEMPT].as_str()), ("quota", "1"));
     assert_eq!(tags[state::RETRY_AFTER], (now() + Duration::minutes(30)).timestamp().to_string());
 
-    let waiting = run(&recycler).await;
+    let waiting = run_ok(&recycler).await;
     assert_eq!(world.calls_of("CreateStreamGroup"), 1, "no call within the back-off");
     assert_eq!(waiting.plan.blocked[0].reason, "quota");
     let blocked: Vec<f64> =
@@ -272,8 +264,8 @@ async fn a_quota_refusal_is_recorded_backed_off_counted_and_blocked() {
 
     world.clear_faults();
     world.set_now(now() + Duration::minutes(31 + 61));
-    assert_eq!(executed(&run(&recycler).await), ["create_replacement"]);
-    assert_eq!(executed(&run(&recycler).await), ["clear_blocked"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["create_replacement"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["clear_blocked"]);
     assert!(!world.group("sg-OLD").unwrap().tags.contains_key(state::BLOCKED));
 }
 
@@ -295,7 +287,7 @@ async fn an_expired_group_is_replaced_and_retired_with_no_write_to_it() {
     let recycler = recycler(&world, &[]);
 
     // The service gives no tags for an expired group: blocked until a person names it.
-    let report = run(&recycler).await;
+    let report = run_ok(&recycler).await;
     assert!(report.executed.is_empty());
     assert_eq!(report.plan.blocked[0].reason, "expired_tags_unreadable");
     let named = RunRequest { stream_groups: Some(vec!["sg-EXP".into()]), ..RunRequest::default() };
@@ -331,7 +323,7 @@ async fn an_expired_group_is_replaced_and_retired_with_no_write_to_it() {
 async fn a_protected_group_is_never_written_to_even_when_due() {
     let world = World::new(now());
     old_group(&world, "sg-OLD", &[("watchdog:recycle", "true"), (watchdog_core::opt_in::PROTECT_TAG, "true")]);
-    let report = run(&recycler(&world, &[("MANAGE_ALL_GROUPS", "true")])).await;
+    let report = run_ok(&recycler(&world, &[("MANAGE_ALL_GROUPS", "true")])).await;
     assert!(report.plan.items.is_empty(), "{:#?}", report.plan);
     assert!(report.plan.notes.iter().any(|n| n.note.starts_with("protected")), "{:?}", report.plan.notes);
     assert_eq!(world.mutating_calls(), 0);
@@ -343,7 +335,7 @@ async fn reads_a_safety_decision_needs_that_fail_hold_the_step_back() {
     let world = World::new(now());
     old_group(&world, "sg-OLD", &[("watchdog:recycle", "true")]);
     world.fail("GetApplication", None, ErrorKind::Throttled, None);
-    let report = run(&recycler(&world, &[])).await;
+    let report = run_ok(&recycler(&world, &[])).await;
     assert!(report.plan.items.is_empty(), "{:#?}", report.plan);
     assert!(report.errors.iter().any(|e| e.starts_with("sg-OLD") && e.contains("its recreation waits")));
     assert_eq!(world.mutating_calls(), 0);
@@ -353,15 +345,15 @@ async fn reads_a_safety_decision_needs_that_fail_hold_the_step_back() {
     let (recycler, _new) = recreation_started(&world, &[("GRACE_MINUTES", "1")]).await;
     let new = replacement_id(&world, "sg-OLD");
     world.set_group_status(&new, StreamGroupStatus::Active);
-    run(&recycler).await; // associate
-    run(&recycler).await; // cut over
+    run_ok(&recycler).await; // associate
+    run_ok(&recycler).await; // cut over
     world.set_now(now() + Duration::minutes(2));
     world.fail("ListStreamUrls", Some("sg-OLD"), ErrorKind::Other, None);
-    let report = run(&recycler).await;
+    let report = run_ok(&recycler).await;
     assert!(executed(&report).is_empty(), "{:?}", executed(&report));
     assert_eq!(world.calls_of("DeleteStreamGroup"), 0);
     world.clear_faults();
-    assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["delete_old_group", "announce_retired"]);
 }
 
 #[tokio::test]
@@ -372,23 +364,23 @@ async fn an_application_in_error_holds_the_cutover_and_an_active_stream_url_the_
     let (recycler, new) = recreation_started(&world, &[("GRACE_MINUTES", "1")]).await;
     world.add_stream_url("sg-OLD", "su-LOBBY", StreamUrlStatus::Active);
     world.set_group_status(&new, StreamGroupStatus::Active);
-    let held = run(&recycler).await;
+    let held = run_ok(&recycler).await;
     assert_eq!(executed(&held), ["record_blocked"], "a-1 came with the create; a-2 is not READY");
     assert_eq!(held.plan.blocked[0].reason, "application_not_ready");
 
     world.set_application("arn:app/a-2", ApplicationStatus::Ready, None);
-    assert_eq!(executed(&run(&recycler).await), ["associate_applications", "clear_blocked"]);
-    let cutover = run(&recycler).await;
+    assert_eq!(executed(&run_ok(&recycler).await), ["associate_applications", "clear_blocked"]);
+    let cutover = run_ok(&recycler).await;
     assert_eq!(executed(&cutover), ["announce_cutover"]);
     let (_, message) = world.published().into_iter().find(|(_, m)| m.attributes["type"] == "cutover").unwrap();
     assert!(message.body.contains("su-LOBBY"), "the URL is named: {}", message.body);
 
     world.set_now(now() + Duration::minutes(2));
-    let waiting = run(&recycler).await;
+    let waiting = run_ok(&recycler).await;
     assert!(executed(&waiting).is_empty());
     assert!(waiting.plan.notes.iter().any(|n| n.note.contains("1 stream URL(s) still active")));
     world.set_stream_url_status("su-LOBBY", StreamUrlStatus::Revoked);
-    assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["delete_old_group", "announce_retired"]);
 }
 
 /// The old group reaches `ExpiresAt` now: EXPIRED, its tags no longer readable.
@@ -408,7 +400,7 @@ fn cutovers_announced(world: &World) -> usize {
 async fn scheduled_runs(world: &World, recycler: &Deployed<Recycler>, runs: u32) -> (Vec<String>, Vec<String>) {
     let (mut steps, mut blocked) = (Vec::new(), Vec::new());
     for _ in 0..runs {
-        let report = run(recycler).await;
+        let report = run_ok(recycler).await;
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         steps.extend(executed(&report));
         blocked.extend(report.plan.blocked.iter().map(|b| b.reason.clone()));
@@ -453,8 +445,8 @@ async fn a_cutover_is_announced_and_timed_once_when_the_old_group_expires_awaiti
     let world = World::new(now());
     let (recycler, new) = recreation_started(&world, &[("REQUIRE_CUTOVER_ACK", "true")]).await;
     world.set_group_status(&new, StreamGroupStatus::Active);
-    assert_eq!(executed(&run(&recycler).await), ["associate_applications"]);
-    assert_eq!(executed(&run(&recycler).await), ["announce_cutover"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["associate_applications"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["announce_cutover"]);
     // Grace over, no acknowledgement yet; then the old group expires.
     world.set_now(now() + Duration::minutes(90));
     let (steps, blocked) = scheduled_runs(&world, &recycler, 2).await;
@@ -473,7 +465,7 @@ async fn a_cutover_is_announced_and_timed_once_when_the_old_group_expires_awaiti
     acknowledged.tags.insert(state::CUTOVER_ACK.into(), "true".into());
     world.add_group(acknowledged);
     // (And the blocked record on the replacement is cleared.)
-    assert_eq!(executed(&run(&recycler).await), ["delete_old_group", "announce_retired", "clear_blocked"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["delete_old_group", "announce_retired", "clear_blocked"]);
     assert_eq!(cutovers_announced(&world), 1);
 }
 
@@ -485,7 +477,7 @@ async fn a_replacement_still_activating_is_waited_for_up_to_the_ceiling_inclusiv
     // runs every 15 minutes: no second create, no cut-over, one waiting line per run.
     for quarter in 1..=3 {
         world.set_now(now() + Duration::minutes(15 * quarter));
-        let report = run(&recycler).await;
+        let report = run_ok(&recycler).await;
         assert!(executed(&report).is_empty(), "{report:#?}");
         let waiting: Vec<&String> =
             report.plan.notes.iter().map(|n| &n.note).filter(|n| n.contains("ACTIVATING")).collect();
@@ -495,7 +487,7 @@ async fn a_replacement_still_activating_is_waited_for_up_to_the_ceiling_inclusiv
     assert_eq!(world.calls_of("CreateStreamGroup"), 1);
     // At the ceiling itself it still waits: only longer than ACTIVATION_TIMEOUT_MINUTES fails.
     world.set_now(now() + Duration::minutes(60));
-    let at_ceiling = run(&recycler).await;
+    let at_ceiling = run_ok(&recycler).await;
     assert!(executed(&at_ceiling).is_empty(), "{at_ceiling:#?}");
     assert!(
         at_ceiling.plan.notes.iter().any(|n| n.note.contains("60 of at most 60 minutes")),
@@ -504,15 +496,15 @@ async fn a_replacement_still_activating_is_waited_for_up_to_the_ceiling_inclusiv
     );
     // Past ACTIVATION_TIMEOUT_MINUTES (60, the StreamGroupActive waiter's hour): failed.
     world.set_now(now() + Duration::minutes(61));
-    let report = run(&recycler).await;
+    let report = run_ok(&recycler).await;
     assert_eq!(executed(&report), ["record_failed_replacement", "delete_failed_replacement", "unlink"], "{report:#?}");
     assert!(report.plan.items[0].reason.contains("ACTIVATING for 61 minutes"), "{:?}", report.plan.items[0].reason);
     assert_eq!(world.group(&new).unwrap().status, StreamGroupStatus::Deleting);
     assert_eq!(world.group("sg-OLD").unwrap().tags[state::ATTEMPT], "1");
     // The back-off holds the next attempt; then a new one is created.
-    assert!(executed(&run(&recycler).await).is_empty());
+    assert!(executed(&run_ok(&recycler).await).is_empty());
     world.set_now(now() + Duration::minutes(92));
-    assert_eq!(executed(&run(&recycler).await), ["create_replacement"]);
+    assert_eq!(executed(&run_ok(&recycler).await), ["create_replacement"]);
 }
 
 /// Crash-safety when a replacement's own tags cannot be read: the old group's link tag was
@@ -526,7 +518,7 @@ async fn a_replacement_whose_tags_cannot_be_read_is_never_created_twice() {
     let recycler = recycler(&world, &[]);
     // The create succeeds; the link on the old group does not.
     world.fail("TagResource", Some("sg-OLD"), ErrorKind::Other, None);
-    run(&recycler).await;
+    run_ok(&recycler).await;
     world.clear_faults();
     let replacements = || world.groups().into_iter().filter(|g| g.id != "sg-OLD").map(|g| g.id).collect::<Vec<_>>();
     let first = replacements();
@@ -534,7 +526,7 @@ async fn a_replacement_whose_tags_cannot_be_read_is_never_created_twice() {
     assert!(!world.group("sg-OLD").unwrap().tags.contains_key(state::REPLACEMENT), "the link was never written");
 
     world.fail("ListTagsForResource", Some(&first[0]), ErrorKind::Throttled, None);
-    let report = run(&recycler).await;
+    let report = run_ok(&recycler).await;
     assert_eq!(replacements(), first, "no second replacement: {:#?}", report.plan);
     assert_eq!(world.calls_of("CreateStreamGroup"), 1);
     assert!(
@@ -544,7 +536,7 @@ async fn a_replacement_whose_tags_cannot_be_read_is_never_created_twice() {
     );
 
     world.clear_faults();
-    run(&recycler).await;
+    run_ok(&recycler).await;
     assert_eq!(replacements(), first, "the first replacement goes on");
     assert_eq!(world.calls_of("CreateStreamGroup"), 1);
 }

@@ -4,13 +4,12 @@
 //! tests/tests/trimmer_lambda.rs.
 
 use chrono::Duration;
-use gls_watchdog_trimmer::{Config, Report, Trimmer};
-use watchdog_core::event_fields::RunRequest;
+use gls_watchdog_trimmer::{Config, Trimmer};
 use watchdog_core::ports::{Demand, ErrorKind};
 use watchdog_core::reconcile::{Deployed, StepKind};
 use watchdog_core::tags::trim::{Record, record_key};
 use watchdog_core::testkit::fixed_now as now;
-use watchdog_core::testkit::{self, World};
+use watchdog_core::testkit::{self, World, executed, run_ok};
 use watchdog_core::{StreamGroup, StreamSessionStatus};
 
 const REGION: &str = "us-west-2";
@@ -35,10 +34,6 @@ fn trimmer(world: &World, extra: &[(&str, &str)]) -> Deployed<Trimmer> {
     world.deploy::<Config>(REGION, &[&base, extra].concat())
 }
 
-async fn run(trimmer: &Deployed<Trimmer>) -> Report {
-    trimmer.run(&RunRequest::default()).await.expect("the run succeeds")
-}
-
 fn always_on(world: &World, id: &str, location: &str) -> u32 {
     world.group(id).unwrap().location(location).unwrap().capacity.always_on.unwrap()
 }
@@ -47,8 +42,8 @@ fn always_on(world: &World, id: &str, location: &str) -> u32 {
 async fn idle_capacity_goes_to_peak_plus_headroom_with_the_record_written_first() {
     let world = World::new(now());
     idle_group(&world, "sg-T", &[REGION, "us-east-1"]);
-    let report = run(&trimmer(&world, &[])).await;
-    let done: Vec<String> = report.executed.iter().map(|e| e.step.kind.name()).collect();
+    let report = run_ok(&trimmer(&world, &[])).await;
+    let done: Vec<String> = executed(&report);
     assert_eq!(done, ["set_capacity", "set_capacity"], "{report:#?}");
     assert_eq!((always_on(&world, "sg-T", REGION), always_on(&world, "sg-T", "us-east-1")), (4, 4));
     // One group, one record write and one update, the record before the update.
@@ -65,7 +60,7 @@ async fn idle_capacity_goes_to_peak_plus_headroom_with_the_record_written_first(
     let announced = world.published();
     assert_eq!(announced.len(), 2);
     assert_eq!(announced[0].1.attributes["action"], "set_capacity");
-    assert!(run(&trimmer(&world, &[])).await.executed.is_empty(), "nothing more to trim");
+    assert!(run_ok(&trimmer(&world, &[])).await.executed.is_empty(), "nothing more to trim");
 }
 
 #[tokio::test]
@@ -73,13 +68,13 @@ async fn a_lost_update_keeps_the_original_and_the_next_run_finishes() {
     let world = World::new(now());
     idle_group(&world, "sg-T", &[REGION]);
     world.fail("UpdateStreamGroup", None, ErrorKind::Other, Some(1));
-    let report = run(&trimmer(&world, &[])).await;
+    let report = run_ok(&trimmer(&world, &[])).await;
     assert!(report.executed.is_empty());
     assert!(report.errors[0].contains("UpdateStreamGroup"), "{:?}", report.errors);
     assert_eq!(always_on(&world, "sg-T", REGION), 10);
     let record = Record::decode(&world.group("sg-T").unwrap().tags[&record_key(REGION)]).unwrap();
     assert_eq!(record.original.always_on, 10, "recorded before the change");
-    let again = run(&trimmer(&world, &[])).await;
+    let again = run_ok(&trimmer(&world, &[])).await;
     assert_eq!(again.executed.len(), 1);
     assert_eq!(always_on(&world, "sg-T", REGION), 4);
     let record = Record::decode(&world.group("sg-T").unwrap().tags[&record_key(REGION)]).unwrap();
@@ -91,7 +86,7 @@ async fn the_change_limit_defers_the_rest_and_a_failure_defers_its_group_session
     let world = World::new(now());
     idle_group(&world, "sg-A", &[REGION, "us-east-1"]);
     idle_group(&world, "sg-B", &[REGION]);
-    let report = run(&trimmer(&world, &[("MAX_CHANGES_PER_RUN", "1")])).await;
+    let report = run_ok(&trimmer(&world, &[("MAX_CHANGES_PER_RUN", "1")])).await;
     assert_eq!(report.executed.len(), 1);
     assert_eq!(report.deferred.len(), 2);
 
@@ -107,7 +102,7 @@ async fn the_change_limit_defers_the_rest_and_a_failure_defers_its_group_session
         now() - Duration::hours(1),
     ));
     world.fail("TagResource", Some("sg-A"), ErrorKind::Other, Some(1));
-    let report = run(&trimmer(&world, &[("END_SESSIONS", "PENDING_CLIENT_RECONNECTION>30m")])).await;
+    let report = run_ok(&trimmer(&world, &[("END_SESSIONS", "PENDING_CLIENT_RECONNECTION>30m")])).await;
     assert!(report.executed.is_empty());
     assert_eq!(report.deferred.iter().map(|d| d.kind.name()).collect::<Vec<_>>(), ["end_session"]);
     assert_eq!(world.calls_of("TerminateStreamSession"), 0);
@@ -131,7 +126,7 @@ async fn only_named_stale_sessions_end() {
     world.add_session(session(1, StreamSessionStatus::PendingClientReconnection, 45));
     world.add_session(session(2, StreamSessionStatus::PendingClientReconnection, 10));
     world.add_session(session(3, StreamSessionStatus::Active, 600));
-    let report = run(&trimmer(&world, &[("END_SESSIONS", "PENDING_CLIENT_RECONNECTION>30m")])).await;
+    let report = run_ok(&trimmer(&world, &[("END_SESSIONS", "PENDING_CLIENT_RECONNECTION>30m")])).await;
     let ended: Vec<_> = report.executed.iter().filter(|e| e.step.kind.name() == "end_session").collect();
     assert_eq!(ended.len(), 1);
     let statuses: Vec<StreamSessionStatus> = world.sessions().into_iter().map(|s| s.status).collect();
@@ -145,7 +140,7 @@ async fn only_named_stale_sessions_end() {
 async fn dry_run_changes_nothing_and_publishes_the_plan() {
     let world = World::new(now());
     idle_group(&world, "sg-A", &[REGION]);
-    let report = run(&trimmer(&world, &[("DRY_RUN", "true")])).await;
+    let report = run_ok(&trimmer(&world, &[("DRY_RUN", "true")])).await;
     assert!(report.dry_run);
     assert_eq!(report.plan.items.len(), 1);
     assert_eq!(world.mutating_calls(), 0);
@@ -160,7 +155,7 @@ async fn an_unreadable_opt_out_leaves_the_group_alone() {
     let world = World::new(now());
     idle_group(&world, "sg-A", &[REGION]);
     world.fail("ListTagsForResource", None, ErrorKind::Other, None);
-    let report = run(&trimmer(&world, &[("MANAGE_ALL_GROUPS", "true")])).await;
+    let report = run_ok(&trimmer(&world, &[("MANAGE_ALL_GROUPS", "true")])).await;
     assert!(report.plan.items.is_empty());
     assert!(report.errors[0].contains("left alone"));
     assert_eq!(world.mutating_calls(), 0);
@@ -172,7 +167,7 @@ async fn a_group_whose_sessions_cannot_be_read_is_left_alone() {
     let world = World::new(now());
     idle_group(&world, "sg-A", &[REGION]);
     world.fail("ListStreamSessions", Some("sg-A"), ErrorKind::Other, None);
-    let report = run(&trimmer(&world, &[])).await;
+    let report = run_ok(&trimmer(&world, &[])).await;
     assert!(report.plan.items.is_empty());
     assert_eq!(world.mutating_calls(), 0);
     assert!(report.errors[0].starts_with("sg-A"), "{:?}", report.errors);
@@ -187,7 +182,7 @@ async fn a_protected_group_is_never_written_to() {
     let world = World::new(now());
     world.add_group(group);
     world.set_demand("sg-PROT", REGION, Demand { peak: Some(2), oldest: Some(now() - Duration::hours(23)) });
-    let report = run(&trimmer(&world, &[("MANAGE_ALL_GROUPS", "true")])).await;
+    let report = run_ok(&trimmer(&world, &[("MANAGE_ALL_GROUPS", "true")])).await;
     assert!(report.plan.items.is_empty() && report.plan.reported_only.is_empty(), "{:#?}", report.plan);
     assert!(report.plan.notes.iter().any(|n| n.note.starts_with("protected")));
     assert_eq!(world.mutating_calls(), 0);
