@@ -349,6 +349,15 @@ pub struct Region {
     pub stream_url_tokens: HashMap<String, String>,
 }
 
+impl Region {
+    /// The ARNs of the groups `application_arn` is associated with (what GetApplication and
+    /// ListShaderCaches report as `AssociatedStreamGroups`).
+    pub fn groups_associated_with(&self, application_arn: &str) -> Vec<&str> {
+        let associated = self.groups.values().filter(|g| g.associated.iter().any(|a| a == application_arn));
+        associated.map(|g| g.arn.as_str()).collect()
+    }
+}
+
 /// Capacity readings of one location at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct CapacityReading {

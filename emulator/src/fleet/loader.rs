@@ -70,6 +70,18 @@ impl Loader<'_> {
         self.app_arns.get(key).cloned().ok_or_else(|| format!("{field}: no application with key {key:?} in this fleet"))
     }
 
+    /// The application an entry names by `key`, or else its group's default; `field` names the
+    /// entry's `application` in an error.
+    fn app_or_default(&self, key: Option<&String>, group: &StreamGroup, field: &str) -> Result<String, String> {
+        match key {
+            Some(key) => self.app(key, field),
+            None => group
+                .default_application
+                .clone()
+                .ok_or_else(|| format!("{field}: the group has no default application to use")),
+        }
+    }
+
     fn app_created(&self, arn: &str) -> Option<DateTime<Utc>> {
         self.loaded.applications.iter().find(|(_, a, _)| a.arn == arn).map(|(_, a, _)| a.created_at)
     }
@@ -345,13 +357,8 @@ impl Loader<'_> {
                 session.started_minutes_ago, spec.created_days_ago
             ));
         }
-        let application_arn = match &session.application {
-            Some(key) => self.app(key, &format!("{sfield}.application"))?,
-            None => group
-                .default_application
-                .clone()
-                .ok_or_else(|| format!("{sfield}.application: the group has no default application to use"))?,
-        };
+        let application_arn =
+            self.app_or_default(session.application.as_ref(), group, &format!("{sfield}.application"))?;
         let status_reason = match &session.status_reason {
             Some(r) => Some(known(SessionStatusReason::parse, r, &format!("{sfield}.status_reason"))?),
             None => None,
@@ -403,13 +410,7 @@ impl Loader<'_> {
 
     fn stream_url(&mut self, ufield: &str, url: &FleetStreamUrl, group: &StreamGroup) -> Result<StreamUrl, String> {
         let now = self.now;
-        let application_arn = match &url.application {
-            Some(key) => self.app(key, &format!("{ufield}.application"))?,
-            None => group
-                .default_application
-                .clone()
-                .ok_or_else(|| format!("{ufield}.application: the group has no default application to use"))?,
-        };
+        let application_arn = self.app_or_default(url.application.as_ref(), group, &format!("{ufield}.application"))?;
         if !group.associated.contains(&application_arn) {
             return Err(format!("{ufield}.application: it is not associated with this stream group"));
         }

@@ -180,8 +180,7 @@ impl Call<'_> {
     pub(super) fn list_shader_caches(&mut self, input: ById) -> Reply {
         let app = self.application(&input.identifier)?;
         let region = self.region_ref().expect("application exists");
-        let groups: Vec<&str> =
-            region.groups.values().filter(|g| g.associated.contains(&app.arn)).map(|g| g.arn.as_str()).collect();
+        let groups = region.groups_associated_with(&app.arn);
         let items: Vec<_> = app
             .shader_caches
             .iter()

@@ -282,10 +282,8 @@ impl Call<'_> {
     pub(super) fn associate(&mut self, input: AssociationInput) -> Reply {
         let group = self.group(&input.identifier)?;
         self.require_status(group, &[StreamGroupStatus::Active])?;
-        let mut arns = Vec::new();
-        for identifier in &input.application_identifiers {
-            arns.push(self.ready_application(identifier)?.arn.clone());
-        }
+        let ready = input.application_identifiers.iter().map(|id| self.ready_application(id).map(|a| a.arn.clone()));
+        let arns = ready.collect::<Result<Vec<String>, ServiceError>>()?;
         if arns.iter().any(|arn| !group.associated.contains(arn)) && self.now() >= group.association_cutoff_at() {
             return Err(cutoff_error(group));
         }
@@ -321,7 +319,7 @@ impl Call<'_> {
         }
         let region = self.region_ref().expect("group exists");
         for arn in new {
-            let groups = region.groups.values().filter(|g| g.associated.contains(arn)).count();
+            let groups = region.groups_associated_with(arn).len();
             if groups + 1 > facts::MAX_GROUPS_PER_APPLICATION {
                 return Err(ServiceError::quota(format!(
                     "Application {arn} is already in {groups} stream groups; an application can be in at most {} (not adjustable).",
@@ -335,10 +333,8 @@ impl Call<'_> {
     pub(super) fn disassociate(&mut self, input: AssociationInput) -> Reply {
         let group = self.group(&input.identifier)?;
         self.require_status(group, &[StreamGroupStatus::Active])?;
-        let mut arns = Vec::new();
-        for identifier in &input.application_identifiers {
-            arns.push(self.application(identifier)?.arn.clone());
-        }
+        let named = input.application_identifiers.iter().map(|id| self.application(id).map(|a| a.arn.clone()));
+        let arns = named.collect::<Result<Vec<String>, ServiceError>>()?;
         let now = self.now();
         let group = self.group_mut(&input.identifier)?;
         group.associated.retain(|a| !arns.contains(a));

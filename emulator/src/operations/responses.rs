@@ -122,8 +122,7 @@ pub fn application_summary_json(app: &Application) -> Value {
 }
 
 pub fn application_json(region: &Region, app: &Application, now: DateTime<Utc>) -> Value {
-    let groups: Vec<&str> =
-        region.groups.values().filter(|g| g.associated.contains(&app.arn)).map(|g| g.arn.as_str()).collect();
+    let groups = region.groups_associated_with(&app.arn);
     let replication: Vec<Value> = app
         .replication
         .keys()
