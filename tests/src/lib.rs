@@ -41,6 +41,13 @@ pub fn refused<T: Debug, E: Debug, R: Debug>(result: Result<T, SdkError<E, R>>) 
     }
 }
 
+/// A location with `always_on` capacity, as CreateStreamGroup, AddStreamGroupLocations and
+/// UpdateStreamGroup take it.
+pub fn always_on_location(name: &str, always_on: i32) -> aws_sdk_gameliftstreams::types::LocationConfiguration {
+    let location = aws_sdk_gameliftstreams::types::LocationConfiguration::builder().location_name(name);
+    location.always_on_capacity(always_on).build().expect("a location name is set")
+}
+
 /// The findings of `kind` in a report's or a view's `findings` array.
 pub fn findings_of<'a>(findings: &'a Value, kind: &str) -> Vec<&'a Value> {
     findings.as_array().expect("a findings array").iter().filter(|f| f["kind"] == kind).collect()

@@ -9,16 +9,12 @@ use aws_sdk_gameliftstreams::types::{
 };
 use serde_json::json;
 use std::time::Duration;
-use watchdog_tests::{TestEmulator, all_items, new_group, player_request, quick_config, refused};
+use watchdog_tests::{TestEmulator, all_items, always_on_location, new_group, player_request, quick_config, refused};
 
 const WAIT: Duration = Duration::from_secs(120);
 
 /// Two ready applications and one 10-day-old group with fixed ids.
 const FLEET: &str = include_str!("../fleets/emulator-api.toml");
-
-fn location(name: &str, always_on: i32) -> LocationConfiguration {
-    LocationConfiguration::builder().location_name(name).always_on_capacity(always_on).build().unwrap()
-}
 
 #[tokio::test]
 async fn stream_group_lifecycle_create_update_locations_associations_tags_delete() {
@@ -43,7 +39,7 @@ async fn stream_group_lifecycle_create_update_locations_associations_tags_delete
     // WHEN a stream group is created with two locations and tags
     let created = new_group(&client, "racer-prod-blue", StreamClass::Gen5nHigh)
         .default_application_identifier(app.arn())
-        .location_configurations(location("us-west-2", 2))
+        .location_configurations(always_on_location("us-west-2", 2))
         .location_configurations(
             LocationConfiguration::builder()
                 .location_name("eu-central-1")
@@ -88,7 +84,7 @@ async fn stream_group_lifecycle_create_update_locations_associations_tags_delete
         .update_stream_group()
         .identifier(&id)
         .description("racer-prod-blue v2")
-        .location_configurations(location("us-west-2", 4))
+        .location_configurations(always_on_location("us-west-2", 4))
         .send()
         .await
         .expect("UpdateStreamGroup");
@@ -105,7 +101,7 @@ async fn stream_group_lifecycle_create_update_locations_associations_tags_delete
     let added = client
         .add_stream_group_locations()
         .identifier(&id)
-        .location_configurations(location("ap-northeast-1", 2))
+        .location_configurations(always_on_location("ap-northeast-1", 2))
         .send()
         .await
         .unwrap();
@@ -210,7 +206,7 @@ async fn model_validation_and_documented_rules_answer_validation_exception() {
     let create = || new_group(&client, "valid-name", StreamClass::Gen6nSmall);
 
     // Capacity must be a multiple of the class tenancy (12 for gen6n_small).
-    let err = refused(create().location_configurations(location("us-west-2", 5)).send().await);
+    let err = refused(create().location_configurations(always_on_location("us-west-2", 5)).send().await);
     assert!(err.is_validation_exception());
     assert!(err.meta().message().unwrap().contains("tenancy (12)"), "{err:?}");
 
@@ -260,7 +256,7 @@ async fn model_validation_and_documented_rules_answer_validation_exception() {
         client
             .add_stream_group_locations()
             .identifier(fresh.id().unwrap())
-            .location_configurations(location("eu-west-1", 2))
+            .location_configurations(always_on_location("eu-west-1", 2))
             .send()
             .await,
     );

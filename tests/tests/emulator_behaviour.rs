@@ -5,7 +5,7 @@
 use aws_sdk_gameliftstreams::types::{LocationConfiguration, Protocol, VpcTransitConfiguration};
 use gls_emulator::{Behaviour, Config, ExpiredGroups, OmittedCapacity};
 use serde_json::json;
-use watchdog_tests::{TestEmulator, frozen_config, new_group, quick_config, refused};
+use watchdog_tests::{TestEmulator, always_on_location, frozen_config, new_group, quick_config, refused};
 
 const FLEET: &str = include_str!("../fleets/emulator-behaviour.toml");
 
@@ -156,9 +156,7 @@ async fn location_changes_in_active_with_errors_follow_the_reading_chosen() {
         let add = client
             .add_stream_group_locations()
             .identifier("sg-SCALE0001")
-            .location_configurations(
-                LocationConfiguration::builder().location_name("ap-northeast-1").always_on_capacity(1).build().unwrap(),
-            )
+            .location_configurations(always_on_location("ap-northeast-1", 1))
             .send()
             .await;
         assert_eq!(add.is_ok(), adds, "{reading:?}: {add:?}");
@@ -341,9 +339,7 @@ async fn a_remote_location_hosts_only_after_replication_completes() {
     let created = new_group(&client, "global", "gen5n_ultra".into())
         .default_application_identifier("a-RACER0001")
         .location_configurations(capacity(1, None, None))
-        .location_configurations(
-            LocationConfiguration::builder().location_name("ap-northeast-1").always_on_capacity(1).build().unwrap(),
-        )
+        .location_configurations(always_on_location("ap-northeast-1", 1))
         .send()
         .await
         .unwrap();

@@ -2,15 +2,10 @@
 //! emulator, through the unmodified SDK (`gls_emulator::supply` and `facts` hold the sentences).
 
 use aws_sdk_gameliftstreams::Client;
-use aws_sdk_gameliftstreams::types::LocationConfiguration;
 use serde_json::json;
-use watchdog_tests::{TestEmulator, frozen_config, new_group, refused};
+use watchdog_tests::{TestEmulator, always_on_location, frozen_config, new_group, refused};
 
 const APP: &str = include_str!("../fleets/emulator-supply-app.toml");
-
-fn location(name: &str, always_on: i32) -> LocationConfiguration {
-    LocationConfiguration::builder().location_name(name).always_on_capacity(always_on).build().unwrap()
-}
 
 type Created = Result<
     aws_sdk_gameliftstreams::operation::create_stream_group::CreateStreamGroupOutput,
@@ -24,7 +19,7 @@ async fn create(client: &Client, class: &str, locations: &[(&str, i32)]) -> Crea
     let request = new_group(client, "created", class.into());
     locations
         .iter()
-        .fold(request, |r, (name, always_on)| r.location_configurations(location(name, *always_on)))
+        .fold(request, |r, (name, always_on)| r.location_configurations(always_on_location(name, *always_on)))
         .send()
         .await
 }
@@ -56,7 +51,7 @@ async fn a_request_beyond_the_gpu_quota_is_refused_naming_the_quota_and_lowering
         client
             .update_stream_group()
             .identifier("sg-HOLDS0001")
-            .location_configurations(location("us-west-2", 4))
+            .location_configurations(always_on_location("us-west-2", 4))
             .send()
             .await,
     );
@@ -64,7 +59,7 @@ async fn a_request_beyond_the_gpu_quota_is_refused_naming_the_quota_and_lowering
     client
         .update_stream_group()
         .identifier("sg-HOLDS0001")
-        .location_configurations(location("us-west-2", 1))
+        .location_configurations(always_on_location("us-west-2", 1))
         .send()
         .await
         .expect("lowering is never refused");
@@ -74,7 +69,7 @@ async fn a_request_beyond_the_gpu_quota_is_refused_naming_the_quota_and_lowering
         client
             .add_stream_group_locations()
             .identifier(high.id().unwrap())
-            .location_configurations(location("eu-central-1", 2))
+            .location_configurations(always_on_location("eu-central-1", 2))
             .send()
             .await,
     );
