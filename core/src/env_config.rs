@@ -51,7 +51,7 @@ pub fn remediation(
         Some(period) => repeated_failure_window(period).num_minutes().min(10_080),
         None => repeated_failure_default_minutes,
     };
-    let window = minutes(lookup, "REPEATED_FAILURE_WINDOW_MINUTES", 0..=10_080, default)?;
+    let window = duration(lookup, "REPEATED_FAILURE_WINDOW_MINUTES", 0..=10_080, default)?;
     Ok(Remediation {
         connection: connection(lookup, 3)?,
         run: crate::reconcile::RunSettings {
@@ -192,24 +192,22 @@ where
     parse(lookup, variable, &expected, default, |v| range.contains(v))
 }
 
-/// [`whole`] minutes, as a duration.
-pub fn minutes(
+/// [`whole`] minutes or hours, as a duration, in the unit the variable's name ends with
+/// (`_MINUTES` or `_HOURS`), so that a name and how it is read cannot disagree.
+pub fn duration(
     lookup: Lookup<'_>,
     variable: &'static str,
     range: std::ops::RangeInclusive<i64>,
     default: i64,
 ) -> Result<Duration, ConfigError> {
-    whole(lookup, variable, "minutes", range, default).map(Duration::minutes)
-}
-
-/// [`whole`] hours, as a duration.
-pub fn hours(
-    lookup: Lookup<'_>,
-    variable: &'static str,
-    range: std::ops::RangeInclusive<i64>,
-    default: i64,
-) -> Result<Duration, ConfigError> {
-    whole(lookup, variable, "hours", range, default).map(Duration::hours)
+    let (unit, in_unit): (&str, fn(i64) -> Duration) = if variable.ends_with("_MINUTES") {
+        ("minutes", Duration::minutes)
+    } else if variable.ends_with("_HOURS") {
+        ("hours", Duration::hours)
+    } else {
+        panic!("{variable}: the name of a duration variable ends with its unit, _MINUTES or _HOURS")
+    };
+    whole(lookup, variable, unit, range, default).map(in_unit)
 }
 
 /// `true`/`false`, or `default` when unset.
@@ -330,7 +328,7 @@ pub fn policy(lookup: Lookup<'_>) -> Result<Policy, ConfigError> {
         idle_share: parse(lookup, "IDLE_SHARE", "a number in [0, 1), e.g. 0.5", defaults.idle_share, |s: &f64| {
             (0.0..1.0).contains(s)
         })?,
-        stale_margin: minutes(lookup, "STALE_MARGIN_MINUTES", 0..=1440, 15)?,
+        stale_margin: duration(lookup, "STALE_MARGIN_MINUTES", 0..=1440, 15)?,
     })
 }
 
@@ -399,10 +397,12 @@ mod tests {
             let err = read(bad).unwrap_err();
             assert_eq!(err.to_string(), format!("N={bad:?} is invalid: expected a whole number from 1 to 100"));
         }
-        let minutes = |value: &str| minutes(&lookup_from(&[("M", value)]), "M", 0..=1440, 15);
+        let minutes = |value: &str| duration(&lookup_from(&[("M_MINUTES", value)]), "M_MINUTES", 0..=1440, 15);
         assert_eq!(minutes("1440"), Ok(Duration::minutes(1440)));
         assert!(minutes("1441").is_err());
         assert_eq!(minutes(""), Ok(Duration::minutes(15)), "blank is unset");
+        let hours = duration(&lookup_from(&[("H_HOURS", "2")]), "H_HOURS", 0..=24, 1);
+        assert_eq!(hours, Ok(Duration::hours(2)), "the unit is the name's");
     }
 
     #[test]

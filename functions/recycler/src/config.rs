@@ -2,7 +2,7 @@
 //! changes until the deployment says so.
 
 use chrono::Duration;
-use watchdog_core::env_config::{self, ConfigError, Connection, FromEnv, Lookup, flag, hours, minutes, whole};
+use watchdog_core::env_config::{self, ConfigError, Connection, FromEnv, Lookup, duration, flag, whole};
 use watchdog_core::reconcile::{Limit, RunSettings};
 use watchdog_core::rules::Policy;
 
@@ -40,18 +40,18 @@ impl FromEnv for Config {
             settings: Settings {
                 opt_in_tag: common.opt_in_tag,
                 manage_all_groups: common.manage_all_groups,
-                grace: minutes(lookup, "GRACE_MINUTES", 0..=43_200, 1440)?,
-                expiry_guard: hours(lookup, "EXPIRY_GUARD_HOURS", 0..=720, 24)?,
-                retry_backoff: minutes(lookup, "RETRY_BACKOFF_MINUTES", 1..=10_080, 60)?,
+                grace: duration(lookup, "GRACE_MINUTES", 0..=43_200, 1440)?,
+                expiry_guard: duration(lookup, "EXPIRY_GUARD_HOURS", 0..=720, 24)?,
+                retry_backoff: duration(lookup, "RETRY_BACKOFF_MINUTES", 1..=10_080, 60)?,
                 max_groups_in_flight: whole(lookup, "MAX_GROUPS_IN_FLIGHT", "number", 1..=50, 1)?,
                 repair_locations: flag(lookup, "REPAIR_LOCATIONS", true)?,
                 max_repair_attempts: whole(lookup, "MAX_REPAIR_ATTEMPTS", "number", 1..=20, 3)?,
-                repair_stable: hours(lookup, "REPAIR_STABLE_HOURS", 1..=720, 24)?,
+                repair_stable: duration(lookup, "REPAIR_STABLE_HOURS", 1..=720, 24)?,
                 require_cutover_ack: flag(lookup, "REQUIRE_CUTOVER_ACK", false)?,
                 // The service's own StreamGroupActive waiter gives up after 120 polls 30 s apart
                 // (waiters-2.json): an hour.
-                activation_timeout: minutes(lookup, "ACTIVATION_TIMEOUT_MINUTES", 10..=1440, 60)?,
-                stream_url_max_wait: hours(lookup, "STREAM_URL_MAX_WAIT_HOURS", 0..=720, 168)?,
+                activation_timeout: duration(lookup, "ACTIVATION_TIMEOUT_MINUTES", 10..=1440, 60)?,
+                stream_url_max_wait: duration(lookup, "STREAM_URL_MAX_WAIT_HOURS", 0..=720, 168)?,
                 alert_tag_prefix: env_config::alert_tag_prefix(lookup)?,
                 policy: env_config::policy(lookup)?,
             },

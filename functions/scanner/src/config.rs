@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use std::collections::BTreeMap;
-use watchdog_core::env_config::{self, Connection, FromEnv, Lookup, flag, get, hours, minutes, whole};
+use watchdog_core::env_config::{self, Connection, FromEnv, Lookup, duration, flag, get, whole};
 pub use watchdog_core::env_config::{ConfigError, is_region_name};
 use watchdog_core::rules::Policy;
 
@@ -184,8 +184,8 @@ impl FromEnv for Config {
             alert_delivery,
             max_concurrency: whole(lookup, "MAX_CONCURRENCY", "number", 1..=64, 8)?,
             policy: env_config::policy(lookup)?,
-            alert_resend: hours(lookup, "ALERT_RESEND_HOURS", 1..=720, 24)?,
-            schedule_interval: minutes(lookup, "SCHEDULE_MINUTES", 1..=1440, 5)?,
+            alert_resend: duration(lookup, "ALERT_RESEND_HOURS", 1..=720, 24)?,
+            schedule_interval: duration(lookup, "SCHEDULE_MINUTES", 1..=1440, 5)?,
             price_table,
             alert_tag_prefix: env_config::alert_tag_prefix(lookup)?,
             alert_memory: match get(lookup, "ALERT_MEMORY").as_deref() {

@@ -4,7 +4,7 @@
 use crate::plan::{SessionPolicy, Settings};
 use crate::schedule::{self, ScheduleSetting};
 use chrono::Duration;
-use watchdog_core::env_config::{self, ConfigError, Connection, FromEnv, Lookup, flag, get, minutes, parse, whole};
+use watchdog_core::env_config::{self, ConfigError, Connection, FromEnv, Lookup, duration, flag, get, parse, whole};
 use watchdog_core::ports::DemandMetric;
 use watchdog_core::reconcile::{Limit, RunSettings};
 
@@ -74,7 +74,7 @@ impl FromEnv for Config {
                 floor: whole(lookup, "FLOOR_CAPACITY", "streams", 0..=10_000, 1)?,
                 headroom_percent: percent(lookup, "HEADROOM_PERCENT", 25)?,
                 headroom_min: whole(lookup, "HEADROOM_MIN", "streams", 0..=1000, 1)?,
-                cooldown: minutes(lookup, "COOLDOWN_MINUTES", 0..=10_080, 60)?,
+                cooldown: duration(lookup, "COOLDOWN_MINUTES", 0..=10_080, 60)?,
                 window: Duration::minutes(parse(
                     lookup,
                     "DEMAND_WINDOW_MINUTES",
