@@ -168,6 +168,7 @@ pub(super) fn drive_replacement(o: &Observed, replacement: &StreamGroup, steps: 
     // From its CreatedAt (always reported by GetStreamGroup; without it, no ceiling).
     let activating_for =
         replacement.created_at.map_or(Duration::zero(), |created| (now - created).max(Duration::zero()));
+    let failed = |why: String| FailedReplacement { observed: o, replacement, why };
     match replacement.status {
         StreamGroupStatus::Error | StreamGroupStatus::ActiveWithErrors | StreamGroupStatus::Expired => {
             let why = format!(
@@ -176,7 +177,7 @@ pub(super) fn drive_replacement(o: &Observed, replacement: &StreamGroup, steps: 
                 replacement.status,
                 replacement.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default(),
             );
-            return replacement_failed(o, replacement, steps, why, d);
+            return failed(why).clean_up(steps, d);
         }
         StreamGroupStatus::Activating if activating_for > settings.activation_timeout => {
             let why = format!(
@@ -185,7 +186,7 @@ pub(super) fn drive_replacement(o: &Observed, replacement: &StreamGroup, steps: 
                 activating_for.num_minutes(),
                 settings.activation_timeout.num_minutes()
             );
-            return replacement_failed(o, replacement, steps, why, d);
+            return failed(why).clean_up(steps, d);
         }
         StreamGroupStatus::Activating => d.note(
             g,
@@ -205,72 +206,80 @@ pub(super) fn drive_replacement(o: &Observed, replacement: &StreamGroup, steps: 
     false
 }
 
-/// The replacement failed (or never activated): counted and backed off, deleted, unlinked;
-/// the old group keeps serving. Returns whether a create is planned (an EXPIRED group's next
-/// attempt).
-fn replacement_failed(
-    o: &Observed,
-    replacement: &StreamGroup,
-    steps: &Steps<'_>,
+/// A replacement that failed (or never activated), and why.
+struct FailedReplacement<'a> {
+    observed: &'a Observed,
+    replacement: &'a StreamGroup,
     why: String,
-    d: &mut Decision,
-) -> bool {
-    let (now, settings) = (steps.now, steps.settings);
-    let g = &o.group;
-    if g.status == StreamGroupStatus::Expired {
-        let why = format!("{why}; the old group is EXPIRED");
-        return expired_replacement_failed(o, replacement, steps, why, d);
-    }
-    let why = format!("{why}; the old group keeps serving");
-    let recorded = RecycleState::decode(&g.tags);
-    let attempt = recorded.attempts;
-    if recorded.failed_replacement.as_ref() != Some(&replacement.id) {
-        let retry_after = now + backoff(settings, attempt + 1);
-        d.items.push(steps.record_failed(replacement, attempt + 1, retry_after, why.clone()));
-    }
-    d.items.push(steps.delete_failed(replacement, why.clone()));
-    d.items.push(steps.unlink(why));
-    false
 }
 
-/// The replacement of an EXPIRED group failed: its record lives on the failed replacement
-/// itself, which stays until the back-off ends; then the next attempt is created and the
-/// failed one deleted (the next run deletes it if a crash comes between).
-fn expired_replacement_failed(
-    o: &Observed,
-    failed: &StreamGroup,
-    steps: &Steps<'_>,
-    why: String,
-    d: &mut Decision,
-) -> bool {
-    let (now, settings) = (steps.now, steps.settings);
-    let g = &o.group;
-    let recorded = RecycleState::decode(&failed.tags);
-    let attempt = recorded.replacement_attempt.unwrap_or(0).max(1);
-    let Some(retry_after) = recorded.retry_after else {
-        d.items.push(steps.record_failed(failed, attempt, now + backoff(settings, attempt), why));
-        return false;
-    };
-    if retry_after > now {
-        d.block(
-            g,
-            "failed_replacement",
-            format!("{why}; attempt {attempt} failed, next try after {}", retry_after.to_rfc3339()),
-        );
-        return false;
+impl FailedReplacement<'_> {
+    /// Counted and backed off, deleted, unlinked. Returns whether a create is planned (an
+    /// EXPIRED group's next attempt).
+    fn clean_up(self, steps: &Steps<'_>, d: &mut Decision) -> bool {
+        if self.observed.group.status == StreamGroupStatus::Expired {
+            self.after_expiry(steps, d)
+        } else {
+            self.while_serving(steps, d);
+            false
+        }
     }
-    let readiness = Readiness { observed: o };
-    let default = match readiness.default_application() {
-        Ok(default) => default,
-        Err(why) => {
-            d.block(g, "application_not_ready", why);
+
+    /// The old group keeps serving: its tags count the attempt and set the back-off; the
+    /// failed replacement is deleted and unlinked.
+    fn while_serving(self, steps: &Steps<'_>, d: &mut Decision) {
+        let (g, replacement) = (&self.observed.group, self.replacement);
+        let why = format!("{}; the old group keeps serving", self.why);
+        let recorded = RecycleState::decode(&g.tags);
+        let attempt = recorded.attempts;
+        if recorded.failed_replacement.as_ref() != Some(&replacement.id) {
+            let retry_after = steps.now + backoff(steps.settings, attempt + 1);
+            d.items.push(steps.record_failed(replacement, attempt + 1, retry_after, why.clone()));
+        }
+        d.items.push(steps.delete_failed(replacement, why.clone()));
+        d.items.push(steps.unlink(why));
+    }
+
+    /// The old group is EXPIRED: the record lives on the failed replacement itself, which
+    /// stays until the back-off ends; then the next attempt is created and the failed one
+    /// deleted (the next run deletes it if a crash comes between). Returns whether a create
+    /// is planned.
+    fn after_expiry(self, steps: &Steps<'_>, d: &mut Decision) -> bool {
+        let (now, settings) = (steps.now, steps.settings);
+        let (o, g, failed) = (self.observed, &self.observed.group, self.replacement);
+        let why = format!("{}; the old group is EXPIRED", self.why);
+        let recorded = RecycleState::decode(&failed.tags);
+        let attempt = recorded.replacement_attempt.unwrap_or(0).max(1);
+        let Some(retry_after) = recorded.retry_after else {
+            d.items.push(steps.record_failed(failed, attempt, now + backoff(settings, attempt), why));
+            return false;
+        };
+        if retry_after > now {
+            d.block(
+                g,
+                "failed_replacement",
+                format!("{why}; attempt {attempt} failed, next try after {}", retry_after.to_rfc3339()),
+            );
             return false;
         }
-    };
-    let request = create_request(g, default, attempt + 1, settings);
-    d.items.push(steps.create(request, attempt + 1, backoff(settings, attempt + 1), format!("{why}; trying again")));
-    d.items.push(steps.delete_failed(failed, why));
-    true
+        let readiness = Readiness { observed: o };
+        let default = match readiness.default_application() {
+            Ok(default) => default,
+            Err(why) => {
+                d.block(g, "application_not_ready", why);
+                return false;
+            }
+        };
+        let request = create_request(g, default, attempt + 1, settings);
+        d.items.push(steps.create(
+            request,
+            attempt + 1,
+            backoff(settings, attempt + 1),
+            format!("{why}; trying again"),
+        ));
+        d.items.push(steps.delete_failed(failed, why));
+        true
+    }
 }
 
 fn active_replacement(o: &Observed, replacement: &StreamGroup, steps: &Steps<'_>, d: &mut Decision) {
