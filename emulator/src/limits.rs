@@ -53,6 +53,7 @@ impl RateLimits {
 
 /// An injected fault: fail a share of calls with an error and/or delay every call.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FaultRule {
     /// Share of calls (0..=1) that fail with `error`.
     #[serde(default)]

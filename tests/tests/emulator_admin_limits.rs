@@ -93,5 +93,6 @@ async fn an_admin_body_that_does_not_parse_is_refused_naming_the_form_expected()
         assert_eq!(status, 400, "{path}: {body}");
         let error = body["error"].as_str().unwrap_or_default();
         assert!(error.contains(&format!("; expected {expected}")), "{path}: {error}");
+        assert!(error.contains("unheard_of"), "{path}: the unknown field is named: {error}");
     }
 }

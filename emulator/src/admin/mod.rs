@@ -354,11 +354,29 @@ async fn get_faults(State(emu): State<Arc<Emulator>>) -> Response {
     axum::Json(json!(*lock(&emu.faults))).into_response()
 }
 
+/// The operation a fault is for, beside the rule's own fields. Read by hand, not with
+/// `#[serde(flatten)]`, which cannot refuse unknown fields: a misspelt field is refused by its
+/// name.
 #[derive(Deserialize)]
+#[serde(try_from = "serde_json::Map<String, Value>")]
 struct FaultRequest {
     operation: String,
-    #[serde(flatten)]
     rule: FaultRule,
+}
+
+impl TryFrom<serde_json::Map<String, Value>> for FaultRequest {
+    type Error = String;
+
+    fn try_from(mut body: serde_json::Map<String, Value>) -> Result<Self, String> {
+        let operation = body.remove("operation");
+        // The rule first: a misspelt field is the likelier mistake, and is named.
+        let rule = serde_json::from_value(Value::Object(body)).map_err(|e| e.to_string())?;
+        match operation {
+            Some(Value::String(operation)) => Ok(Self { operation, rule }),
+            Some(other) => Err(format!("operation: {other} is not a string")),
+            None => Err("missing field `operation`".into()),
+        }
+    }
 }
 
 impl AdminRequest for FaultRequest {
