@@ -150,6 +150,7 @@ async fn main() {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| m.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned())).map(|kib| format!("{:.0} GiB", kib.parse::<f64>().unwrap_or(0.0) / 1_048_576.0)).unwrap_or_default()
     ).unwrap();
+    writeln!(md, "Earlier runs, and what changed between them: [scanner-history.md](scanner-history.md), kept by hand (every run rewrites this file).\n").unwrap();
     writeln!(md, "| stream groups | wall time | lower bound (busiest operation) | ratio (target <= 1.05) | PutMetricData calls / ceil(datums/1000) | throttles (target 0) | peak memory (target < 64 MB) |").unwrap();
     writeln!(md, "|---|---|---|---|---|---|---|").unwrap();
     for r in &rows {
