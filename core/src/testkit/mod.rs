@@ -372,7 +372,7 @@ impl World {
     }
 
     /// The remediation function configured by `vars` (with `AWS_REGION` = `region`), on this
-    /// world's `region`, allowed only `operations`.
+    /// world's `region`, allowed only the calls it declares (`reconcile::operations`).
     pub fn deploy<C: Deployable + FromEnv>(&self, region: &str, vars: &[(&str, &str)]) -> Deployed<C::Reconciler> {
         let vars = [&[("AWS_REGION", region)], vars].concat();
         let config = C::from_pairs(&vars).expect("a valid configuration");
