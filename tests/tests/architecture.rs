@@ -21,17 +21,22 @@ const CRATES: &[&str] = &[
 
 const MAX_LINES: usize = 600;
 
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = entry.expect("a directory entry").path();
         if path.is_dir() {
-            files.extend(rust_files(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.extend(walk(&path));
+        } else {
             files.push(path);
         }
     }
     files
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    walk(dir).into_iter().filter(|path| path.extension().is_some_and(|e| e == "rs")).collect()
 }
 
 fn is_test_file(path: &Path) -> bool {
@@ -197,17 +202,4 @@ fn nothing_reads_a_path_outside_the_repository() {
             );
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.expect("a directory entry").path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }

@@ -15,9 +15,10 @@ use watchdog_core::{LocationStatus, StreamGroupStatus, StreamSessionStatus};
 const REGION: &str = "us-west-2";
 const TOPIC: &str = "arn:aws:sns:us-west-2:111122223333:findings";
 
-/// `count` groups: every one 30 days old (rotation due), every tenth one with a failed remote
-/// location, each with one player and no idle capacity.
-fn fleet(world: &World, count: usize) {
+/// A world of `count` groups: every one 30 days old (rotation due), every tenth one with a
+/// failed remote location, each with one player and no idle capacity.
+fn world_with_fleet(count: usize) -> World {
+    let world = World::new(now());
     for i in 0..count {
         let id = format!("sg-G{i:05}");
         let mut group =
@@ -32,6 +33,7 @@ fn fleet(world: &World, count: usize) {
         world.add_group(group);
         world.add_session(testkit::session(REGION, &id, i, StreamSessionStatus::Connected, REGION, now(), now()));
     }
+    world
 }
 
 fn scanner(world: &World, extra: &[(&str, &str)]) -> Scanner {
@@ -47,8 +49,7 @@ async fn scan(scanner: &Scanner) -> Report {
 
 #[tokio::test]
 async fn findings_are_alerted_once_and_remembered_on_their_groups() {
-    let world = World::new(now());
-    fleet(&world, 20);
+    let world = world_with_fleet(20);
     let scanner = scanner(&world, &[]);
     let report = scan(&scanner).await;
     assert!(report.complete, "{:?}", report.unread);
@@ -67,8 +68,7 @@ async fn findings_are_alerted_once_and_remembered_on_their_groups() {
 
 #[tokio::test]
 async fn metrics_go_out_in_batches_of_at_most_a_thousand() {
-    let world = World::new(now());
-    fleet(&world, 50);
+    let world = world_with_fleet(50);
     let report = scan(&scanner(&world, &[])).await;
     let datums = world.metrics().len();
     assert_eq!(report.metrics.datums, datums);
@@ -81,8 +81,7 @@ async fn metrics_go_out_in_batches_of_at_most_a_thousand() {
 
 #[tokio::test]
 async fn an_unreadable_group_is_scanned_from_its_summary_and_said_so() {
-    let world = World::new(now());
-    fleet(&world, 5);
+    let world = world_with_fleet(5);
     world.fail("GetStreamGroup", Some("sg-G00001"), ErrorKind::Other, None);
     world.fail("ListTagsForResource", Some("sg-G00002"), ErrorKind::Throttled, None);
     let report = scan(&scanner(&world, &[])).await;
@@ -98,8 +97,7 @@ async fn an_unreadable_group_is_scanned_from_its_summary_and_said_so() {
 
 #[tokio::test]
 async fn a_dry_run_publishes_and_writes_nothing() {
-    let world = World::new(now());
-    fleet(&world, 5);
+    let world = world_with_fleet(5);
     let report =
         scanner(&world, &[]).scan(ScanRequest { dry_run: Some(true), ..ScanRequest::default() }).await.unwrap();
     assert!(report.dry_run);
@@ -110,8 +108,7 @@ async fn a_dry_run_publishes_and_writes_nothing() {
 
 #[tokio::test]
 async fn a_request_cannot_turn_the_configured_dry_run_off() {
-    let world = World::new(now());
-    fleet(&world, 2);
+    let world = world_with_fleet(2);
     let scanner = scanner(&world, &[("DRY_RUN", "true")]);
     let report = scanner.scan(ScanRequest { dry_run: Some(false), ..ScanRequest::default() }).await.unwrap();
     assert!(report.dry_run);
@@ -120,8 +117,7 @@ async fn a_request_cannot_turn_the_configured_dry_run_off() {
 
 #[tokio::test]
 async fn a_publish_failure_fails_the_scan_after_everything_else_ran() {
-    let world = World::new(now());
-    fleet(&world, 3);
+    let world = world_with_fleet(3);
     world.fail("PutMetricData", None, ErrorKind::Other, None);
     let error = scanner(&world, &[]).scan(ScanRequest::default()).await.unwrap_err();
     assert_eq!(error.error_type(), "PublishFailed");
@@ -130,23 +126,20 @@ async fn a_publish_failure_fails_the_scan_after_everything_else_ran() {
 
 #[tokio::test]
 async fn a_scan_that_sees_too_little_fails_so_the_alarms_see_it() {
-    let world = World::new(now());
-    fleet(&world, 4);
+    let world = world_with_fleet(4);
     world.fail("ListStreamGroups", None, ErrorKind::Other, None);
     let error = scanner(&world, &[]).scan(ScanRequest::default()).await.unwrap_err();
     assert_eq!(error.error_type(), "ScanIncomplete");
     assert!(error.to_string().contains("could not list the stream groups of us-west-2"), "{error}");
 
-    let world = World::new(now());
-    fleet(&world, 4);
+    let world = world_with_fleet(4);
     for id in ["sg-G00000", "sg-G00001", "sg-G00002"] {
         world.fail("GetStreamGroup", Some(id), ErrorKind::Throttled, None);
     }
     let error = scanner(&world, &[("DRY_RUN", "true")]).scan(ScanRequest::default()).await.unwrap_err();
     assert!(error.to_string().contains("read the details of only 1 of 4 stream groups"), "{error}");
 
-    let world = World::new(now());
-    fleet(&world, 4);
+    let world = world_with_fleet(4);
     world.fail("GetStreamGroup", Some("sg-G00000"), ErrorKind::Throttled, None);
     let report = scan(&scanner(&world, &[])).await;
     assert!(!report.complete, "one unread group of four: reported, not failed");
@@ -154,8 +147,7 @@ async fn a_scan_that_sees_too_little_fails_so_the_alarms_see_it() {
 
 #[tokio::test]
 async fn a_named_arn_of_another_region_never_names_a_group_here() {
-    let world = World::new(now());
-    fleet(&world, 2);
+    let world = world_with_fleet(2);
     let elsewhere = "arn:aws:gameliftstreams:eu-west-1:111122223333:streamgroup/sg-G00000".to_owned();
     let request = ScanRequest { stream_groups: Some(vec![elsewhere.clone()]), ..ScanRequest::default() };
     let report = scanner(&world, &[("DRY_RUN", "true")]).scan(request).await.unwrap();
@@ -165,8 +157,7 @@ async fn a_named_arn_of_another_region_never_names_a_group_here() {
 
 #[tokio::test]
 async fn an_unreadable_scan_forgets_no_alert_and_the_next_clean_scan_sends_nothing_again() {
-    let world = World::new(now());
-    fleet(&world, 2);
+    let world = world_with_fleet(2);
     // Idle capacity: a finding only a full read (locations and capacity) can make.
     world.add_group(testkit::group(REGION, "sg-IDLE00001", "gen5n_high", now() - Duration::days(30), &[(REGION, 8)]));
     let scanner = scanner(&world, &[]);
@@ -197,8 +188,7 @@ async fn an_unreadable_scan_forgets_no_alert_and_the_next_clean_scan_sends_nothi
 
 #[tokio::test]
 async fn a_protected_groups_findings_are_reported_but_it_gets_no_tag_and_no_alert() {
-    let world = World::new(now());
-    fleet(&world, 2);
+    let world = world_with_fleet(2);
     let mut protected = world.group("sg-G00001").unwrap();
     protected.tags.insert(watchdog_core::opt_in::PROTECT_TAG.into(), "true".into());
     let world2 = World::new(now());
@@ -229,8 +219,7 @@ async fn a_protected_groups_findings_are_reported_but_it_gets_no_tag_and_no_aler
 
 #[tokio::test]
 async fn a_group_whose_alert_memory_is_full_sends_no_storm_and_is_counted() {
-    let world = World::new(now());
-    fleet(&world, 1);
+    let world = world_with_fleet(1);
     // 49 tags of the studio's own: room for one alert's memory, not two.
     let mut group = world.group("sg-G00000").unwrap();
     group.tags = (0..49).map(|i| (format!("cost-{i:02}"), "x".to_owned())).collect();
@@ -254,8 +243,7 @@ async fn a_group_whose_alert_memory_is_full_sends_no_storm_and_is_counted() {
 
 #[tokio::test]
 async fn with_alert_memory_none_no_tag_is_touched_and_each_finding_alerts_once_a_day() {
-    let world = World::new(now());
-    fleet(&world, 1);
+    let world = world_with_fleet(1);
     let scanner = scanner(&world, &[("ALERT_MEMORY", "none")]);
     let mut alerting_scans = Vec::new();
     // A day of scans every five minutes, from noon.
@@ -280,8 +268,7 @@ async fn with_alert_memory_none_no_tag_is_touched_and_each_finding_alerts_once_a
 /// nothing per group otherwise.
 #[tokio::test]
 async fn the_default_detail_publishes_what_alarms_read_and_demand_only_for_trim_opted_in_groups() {
-    let world = World::new(now());
-    fleet(&world, 5);
+    let world = world_with_fleet(5);
     let tag = |id: &str, key: &str, value: &str| {
         let mut group = world.group(id).unwrap();
         group.tags.insert(key.into(), value.into());
@@ -334,8 +321,7 @@ async fn the_default_detail_publishes_what_alarms_read_and_demand_only_for_trim_
     assert_eq!(world.calls_of("ListTagsForResource"), 5, "one tag read per serving group, shared with alerts");
 
     // With demand for every location (a trimmer managing all groups) no tag is read for it.
-    let world = World::new(now());
-    fleet(&world, 3);
+    let world = world_with_fleet(3);
     let vars = [("AWS_REGION", REGION), ("DEMAND_METRICS", "all"), ("ALERT_MEMORY", "none")];
     let scanner = Scanner::new(Config::from_pairs(&vars).unwrap(), world.allowing(OPERATIONS).ports(&[REGION]));
     scan(&scanner).await;
@@ -366,8 +352,7 @@ fn digests(world: &World) -> Vec<(String, String, String)> {
 
 #[tokio::test]
 async fn one_digest_names_every_new_finding_and_an_unchanged_scan_sends_none() {
-    let world = World::new(now());
-    fleet(&world, 12);
+    let world = world_with_fleet(12);
     let scanner = digest_scanner(&world, "both");
     let first = scan(&scanner).await;
     assert_eq!(first.findings.len(), 14, "12 rotation_due + 2 active_with_errors");
@@ -395,11 +380,10 @@ async fn one_digest_names_every_new_finding_and_an_unchanged_scan_sends_none() {
 
 #[tokio::test]
 async fn an_escalation_and_a_resolution_each_send_one_digest_naming_them() {
-    let world = World::new(now());
+    let world = world_with_fleet(1);
     // 7.5 days before expiry: 12 hours later expiry_soon rises from warning to high.
     let created = now() - Duration::days(365) + Duration::hours(180);
     world.add_group(testkit::group(REGION, "sg-AGING0001", "gen5n_high", created, &[(REGION, 2)]));
-    fleet(&world, 1);
     let scanner = digest_scanner(&world, "digest");
     let first = scan(&scanner).await;
     assert!(first.findings.iter().any(|f| f.kind.as_str() == "expiry_soon" && f.severity.as_str() == "warning"));
@@ -432,8 +416,7 @@ async fn an_escalation_and_a_resolution_each_send_one_digest_naming_them() {
 
 #[tokio::test]
 async fn a_refused_digest_loses_nothing_it_is_sent_again_next_scan() {
-    let world = World::new(now());
-    fleet(&world, 3);
+    let world = world_with_fleet(3);
     let scanner = digest_scanner(&world, "both");
     world.fail("Publish", None, ErrorKind::Other, Some(1));
     let error = scanner.scan(ScanRequest::default()).await.unwrap_err();
@@ -453,8 +436,7 @@ async fn a_refused_digest_loses_nothing_it_is_sent_again_next_scan() {
 
 #[tokio::test]
 async fn a_dry_run_builds_the_digest_but_sends_and_writes_nothing() {
-    let world = World::new(now());
-    fleet(&world, 3);
+    let world = world_with_fleet(3);
     let report = digest_scanner(&world, "digest")
         .scan(ScanRequest { dry_run: Some(true), ..ScanRequest::default() })
         .await
@@ -471,8 +453,7 @@ async fn a_dry_run_builds_the_digest_but_sends_and_writes_nothing() {
 /// scan says what it could not read.
 #[tokio::test]
 async fn an_unreadable_opt_in_tag_publishes_no_demand_for_that_group_and_says_so() {
-    let world = World::new(now());
-    fleet(&world, 3);
+    let world = world_with_fleet(3);
     for id in ["sg-G00001", "sg-G00002"] {
         let mut group = world.group(id).unwrap();
         group.tags.insert("watchdog:trim".into(), "true".into());
@@ -575,8 +556,7 @@ async fn an_expired_group_is_named_when_first_seen_and_once_per_resend_interval(
 /// without its row, or a row left for a metric that is gone, fails here.
 #[tokio::test]
 async fn the_documented_metrics_table_and_what_a_scan_publishes_agree() {
-    let world = World::new(now());
-    fleet(&world, 3);
+    let world = world_with_fleet(3);
     let mut expired = testkit::group(REGION, "sg-EXPIRED", "gen5n_high", now() - Duration::days(366), &[(REGION, 2)]);
     expired.status = StreamGroupStatus::Expired;
     world.add_group(expired);
@@ -608,8 +588,7 @@ async fn the_documented_metrics_table_and_what_a_scan_publishes_agree() {
 /// in one GetMetricData call, not one per group, and each is still alerted once.
 #[tokio::test]
 async fn the_expired_groups_alert_memory_is_read_in_one_call() {
-    let world = World::new(now());
-    fleet(&world, 2);
+    let world = world_with_fleet(2);
     for i in 0..3 {
         let id = format!("sg-EXPIRED{i}");
         let mut expired = testkit::group(REGION, &id, "gen5n_high", now() - Duration::days(366), &[(REGION, 2)]);
@@ -635,8 +614,7 @@ async fn the_expired_groups_alert_memory_is_read_in_one_call() {
 #[tokio::test]
 async fn tags_are_read_while_the_sessions_are_still_being_listed() {
     use watchdog_core::ports::Operation;
-    let world = World::new(now());
-    fleet(&world, 10);
+    let world = world_with_fleet(10);
     world.hold(Operation::ListStreamSessionsByAccount);
     let scanner = scanner(&world, &[("METRIC_DETAIL", "group")]);
     let scanning = scan(&scanner);

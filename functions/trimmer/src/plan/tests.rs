@@ -37,6 +37,18 @@ fn levels(always_on: u32, target_idle: u32) -> Levels {
     Levels { always_on, target_idle }
 }
 
+/// The record of a change the trimmer made for demand, `minutes_ago`: from `original`
+/// always-on capacity to `set` (target-idle 0 on both sides).
+fn demand_record(original: u32, set: u32, minutes_ago: i64) -> Record {
+    Record {
+        original: levels(original, 0),
+        set: levels(set, 0),
+        changed_at: now() - Duration::minutes(minutes_ago),
+        why: ChangeReason::Demand,
+        original_maximum: None,
+    }
+}
+
 #[test]
 fn lowers_to_peak_plus_headroom_rounded_to_tenancy() {
     let class = StreamClass::parse("gen4n_high"); // tenancy 2
@@ -68,13 +80,7 @@ fn hysteresis_cool_down_and_missing_history_keep_capacity() {
     assert_eq!(decide(&context(&class, 8, 0, 5), now(), &settings()), Verdict::Keep(None));
 
     let mut c = context(&class, 12, 0, 1);
-    c.record = Some(Record {
-        original: levels(20, 0),
-        set: levels(12, 0),
-        changed_at: now() - Duration::minutes(30),
-        why: ChangeReason::Demand,
-        original_maximum: None,
-    });
+    c.record = Some(demand_record(20, 12, 30));
     assert!(matches!(decide(&c, now(), &settings()), Verdict::Keep(Some(n)) if n.contains("cool-down")));
 
     let mut c = context(&class, 12, 0, 1);
@@ -87,13 +93,7 @@ fn hysteresis_cool_down_and_missing_history_keep_capacity() {
 #[test]
 fn demand_returning_restores_the_recorded_level() {
     let class = StreamClass::parse("gen4n_high");
-    let record = Record {
-        original: levels(10, 0),
-        set: levels(4, 0),
-        changed_at: now() - Duration::minutes(5),
-        why: ChangeReason::Demand,
-        original_maximum: None,
-    };
+    let record = demand_record(10, 4, 5);
     let mut c = context(&class, 4, 4, 2);
     c.record = Some(record);
     let Verdict::Change { to, why, .. } = decide(&c, now(), &settings()) else { panic!() };
@@ -111,13 +111,7 @@ fn capacity_someone_else_changed_becomes_the_original() {
     // The tag says the trimmer set 4, but capacity is 10: the change never happened (or
     // the user raised it). 10 is the level to keep.
     let mut c = context(&class, 10, 0, 2);
-    c.record = Some(Record {
-        original: levels(10, 0),
-        set: levels(4, 0),
-        changed_at: now() - Duration::minutes(1),
-        why: ChangeReason::Demand,
-        original_maximum: None,
-    });
+    c.record = Some(demand_record(10, 4, 1));
     let Verdict::Change { to, original, .. } = decide(&c, now(), &settings()) else { panic!() };
     assert_eq!((to, original), (levels(4, 0), levels(10, 0)), "no cool-down from a change that never landed");
 }
