@@ -1,5 +1,6 @@
-//! What the benchmarks (scripts/bench) share: the generated fleet, the release-built emulator
-//! with the documented rate limits, the lower bound those limits put on a scan, and peak memory.
+//! What the benchmarks (scripts/bench, scripts/bench-lambda) share: the generated fleet, the
+//! release-built emulator with the documented rate limits, the lower bound those limits put on
+//! a scan, peak memory, and a function binary started as the Lambda service starts it.
 
 use crate::lambda::workspace_root;
 use std::fmt::Write as _;
@@ -110,4 +111,22 @@ pub fn rate_bound(operation: &str, calls: u64, share: f64) -> Option<f64> {
     let rate = documented_limit(operation)? * share;
     let burst = rate.floor().max(1.0);
     Some(((calls as f64) - burst).max(0.0) / rate)
+}
+
+/// `binary` as the Lambda service starts the function `name`: a clean environment holding the
+/// variables the runtime reads, its Runtime API at `runtime_api`, its output discarded. Add
+/// the function's own variables, then spawn.
+pub fn lambda_process(binary: &std::path::Path, name: &str, runtime_api: &str) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
 }

@@ -12,11 +12,10 @@ use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use watchdog_tests::asl::{definition, map_children, map_output, select, task_output, task_payload};
-use watchdog_tests::bench::{fleet_with, peak_memory_mib, rate_bound, start_emulator};
+use watchdog_tests::bench::{fleet_with, lambda_process, peak_memory_mib, rate_bound, start_emulator};
 use watchdog_tests::lambda::{LocalAws, local_env, workspace_root};
 
 fn arg(name: &str, default: &str) -> String {
@@ -120,17 +119,8 @@ fn invoke(binary: &std::path::Path, env: &[(&str, String)], event: Value) -> Inv
     let (tx, rx) = mpsc::channel();
     let api = runtime_api(event, tx);
     let started = Instant::now();
-    let mut child = Command::new(binary)
-        .env_clear()
+    let mut child = lambda_process(binary, "gls-watchdog-hub-scanner", &api)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("AWS_LAMBDA_RUNTIME_API", &api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "gls-watchdog-hub-scanner")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/gls-watchdog-hub-scanner")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
     let result = rx.recv_timeout(Duration::from_secs(900)).unwrap_or_else(|_| Err(json!("no answer in 900 s")));

@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use watchdog_tests::bench::lambda_process;
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
@@ -26,22 +26,13 @@ fn init_time(binary: &Path) -> Duration {
     let api = listener.local_addr().expect("address").to_string();
     let name = binary.file_name().unwrap().to_string_lossy().to_string();
     let start = Instant::now();
-    let mut child = Command::new(binary)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", &name)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+    let mut child = lambda_process(binary, &name, &api)
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("AWS_REGION", "us-west-2")
         .env("AWS_ACCESS_KEY_ID", "bench")
         .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("FINDINGS_TOPIC_ARN", "arn:aws:sns:us-west-2:111122223333:findings")
         .env("ACTIONS_TOPIC_ARN", "arn:aws:sns:us-west-2:111122223333:actions")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
     let (stream, _) = listener.accept().expect("the runtime connects");
