@@ -252,14 +252,8 @@ async fn model_validation_and_documented_rules_answer_validation_exception() {
     let err = refused(client.update_stream_group().identifier(fresh.id().unwrap()).description("nope").send().await);
     assert!(err.is_conflict_exception(), "{err:?}");
     // AddStreamGroupLocations cannot answer Conflict in the model, so the same rule is a ValidationException.
-    let err = refused(
-        client
-            .add_stream_group_locations()
-            .identifier(fresh.id().unwrap())
-            .location_configurations(always_on_location("eu-west-1", 2))
-            .send()
-            .await,
-    );
+    let add = client.add_stream_group_locations().identifier(fresh.id().unwrap());
+    let err = refused(add.location_configurations(always_on_location("eu-west-1", 2)).send().await);
     assert!(err.is_validation_exception());
 }
 

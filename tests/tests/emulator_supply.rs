@@ -65,14 +65,8 @@ async fn a_request_beyond_the_gpu_quota_is_refused_naming_the_quota_and_lowering
         .expect("lowering is never refused");
     // A remote location in a location whose quota is 0.
     emu.advance_seconds(60.0).await;
-    let add = refused(
-        client
-            .add_stream_group_locations()
-            .identifier(high.id().unwrap())
-            .location_configurations(always_on_location("eu-central-1", 2))
-            .send()
-            .await,
-    );
+    let add = client.add_stream_group_locations().identifier(high.id().unwrap());
+    let add = refused(add.location_configurations(always_on_location("eu-central-1", 2)).send().await);
     assert!(add.is_service_quota_exceeded_exception());
 }
 
