@@ -122,9 +122,10 @@ async fn answer(
         tokio::time::sleep(std::time::Duration::from_millis(fault.latency_ms)).await;
     }
     let injected = fault.filter(|f| lock(&emu.fault_rng).random::<f64>() < f.error_rate).map(|f| {
-        ServiceError::by_name(&f.error, format!("Injected fault for {}", op.name)).unwrap_or_else(|| {
-            ServiceError::new(ErrorShape::InternalServerException, format!("Injected fault for {}", op.name))
-        })
+        let message = format!("Injected fault for {}", op.name);
+        // The admin API accepts only the model's error names; a rule without one fails as a 500.
+        ServiceError::by_name(&f.error, message.clone())
+            .unwrap_or_else(|| ServiceError::new(ErrorShape::InternalServerException, message))
     });
 
     let crashed = || {

@@ -62,12 +62,10 @@ impl Stage {
     /// of its variable.
     pub fn env(&self, name: &str, vars: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
         let mut env = local_env(&self.emu.url, &self.aws.url);
-        env.retain(|(known, _)| *known != "AWS_ACCESS_KEY_ID");
-        env.push(("AWS_ACCESS_KEY_ID", self.access_key_id.clone()));
-        env.push(("METRIC_NAMESPACE", self.namespace(name)));
-        for (variable, value) in vars {
-            env.retain(|(known, _)| known != variable);
-            env.push((variable, value.to_string()));
+        let stage = [("AWS_ACCESS_KEY_ID", self.access_key_id.clone()), ("METRIC_NAMESPACE", self.namespace(name))];
+        for (variable, value) in stage.into_iter().chain(vars.iter().map(|(k, v)| (*k, v.to_string()))) {
+            env.retain(|(known, _)| *known != variable);
+            env.push((variable, value));
         }
         env
     }

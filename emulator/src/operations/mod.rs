@@ -177,16 +177,18 @@ impl Call<'_> {
 
     /// A precondition the resource's state does not meet: Conflict where the model allows it.
     fn state_error(&self, message: String) -> ServiceError {
-        if self.op.may_return("ConflictException") {
-            ServiceError::new(ErrorShape::ConflictException, message)
-        } else {
-            ServiceError::validation(message)
-        }
+        self.error_or_validation(ErrorShape::ConflictException, message)
     }
 
     fn not_found(&self, message: String) -> ServiceError {
-        if self.op.may_return("ResourceNotFoundException") {
-            ServiceError::new(ErrorShape::ResourceNotFoundException, message)
+        self.error_or_validation(ErrorShape::ResourceNotFoundException, message)
+    }
+
+    /// `shape` where the model lists it among the operation's errors, else ValidationException
+    /// (which every operation may return).
+    fn error_or_validation(&self, shape: ErrorShape, message: String) -> ServiceError {
+        if self.op.may_return(shape.name()) {
+            ServiceError::new(shape, message)
         } else {
             ServiceError::validation(message)
         }
@@ -311,9 +313,9 @@ listed!(StreamGroup, Application, StreamSession, StreamUrl);
 /// `items` in creation order, in pages of at most `max_results` (default 25), each item as
 /// `summary` describes it, with an opaque token naming the last item returned, so items
 /// created or deleted between pages neither repeat nor shift the rest.
-fn paginate<T: Listed>(scope: &str, mut items: Vec<&T>, summary: impl Fn(&T) -> Value, input: Page) -> Reply {
-    items.sort_by_cached_key(|item| item.sort_key());
-    let items = items.into_iter().map(|item| (item.sort_key(), item));
+fn paginate<T: Listed>(scope: &str, items: Vec<&T>, summary: impl Fn(&T) -> Value, input: Page) -> Reply {
+    let mut items: Vec<(String, &T)> = items.into_iter().map(|item| (item.sort_key(), item)).collect();
+    items.sort_by(|(a, _), (b, _)| a.cmp(b));
     let Page { next_token, max_results } = input;
     let after = match next_token {
         Some(token) => Some(decode_token(scope, &token)?),
@@ -323,7 +325,7 @@ fn paginate<T: Listed>(scope: &str, mut items: Vec<&T>, summary: impl Fn(&T) -> 
     let mut page = Vec::with_capacity(size.min(100));
     let mut last_key = None;
     let mut more = false;
-    for (key, item) in items.filter(|(key, _)| after.as_ref().is_none_or(|a| key > a)) {
+    for (key, item) in items.into_iter().filter(|(key, _)| after.as_ref().is_none_or(|a| key > a)) {
         if page.len() == size {
             more = true;
             break;

@@ -104,7 +104,7 @@ pub struct GroupAlerts {
     /// The alert tag prefix the memory keys start with.
     pub prefix: String,
     pub send: Vec<(Finding, AlertReason)>,
-    /// The severity a finding sent for [`Why::SeverityRose`] was alerted at before, by dedup key.
+    /// The severity a finding sent for [`AlertReason::SeverityRose`] was alerted at before, by dedup key.
     pub escalated_from: BTreeMap<String, Severity>,
     pub suppressed: Vec<Finding>,
     /// Tags to set once the sends succeed, by tag key.
