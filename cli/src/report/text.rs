@@ -6,16 +6,13 @@ use crate::view::{GroupRow, LocationRow, StepRow, View, Waiting};
 use std::fmt::Write;
 use watchdog_core::findings::Finding;
 
-pub fn days(value: Option<f64>) -> String {
-    value.map(|d| format!("{d:.1}")).unwrap_or_else(|| "-".into())
+/// A figure with `decimals` decimals (days and capacity-hours 1, money 2), or "-" for none.
+fn figure(value: Option<f64>, decimals: usize) -> String {
+    value.map(|v| format!("{v:.decimals$}")).unwrap_or_else(|| "-".into())
 }
 
 fn count(value: Option<u32>) -> String {
     value.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
-}
-
-pub fn money(value: Option<f64>) -> String {
-    value.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())
 }
 
 fn group_columns<'a>() -> [Column<&'a GroupRow>; 9] {
@@ -25,9 +22,9 @@ fn group_columns<'a>() -> [Column<&'a GroupRow>; 9] {
         Column::words("description", |g| g.description.clone()),
         Column::words("status", |g| g.status.clone()),
         Column::words("class", |g| g.class.clone()),
-        Column::figures("age (d)", |g| days(g.age_days)),
-        Column::figures("to cutoff (d)", |g| days(g.days_to_cutoff)),
-        Column::figures("to expiry (d)", |g| days(g.days_to_expiry)),
+        Column::figures("age (d)", |g| figure(g.age_days, 1)),
+        Column::figures("to cutoff (d)", |g| figure(g.days_to_cutoff, 1)),
+        Column::figures("to expiry (d)", |g| figure(g.days_to_expiry, 1)),
         Column::figures("sessions", |g| g.sessions.to_string()),
     ]
 }
@@ -94,10 +91,8 @@ fn step_columns<'a>() -> [Column<&'a StepRow>; 6] {
             },
         ),
         Column::words("reason", |s| s.reason.clone()),
-        Column::figures("capacity-h/day saved", |s| {
-            s.capacity_hours_per_day.map(|h| format!("{h:.1}")).unwrap_or_else(|| "-".into())
-        }),
-        Column::figures("$/month saved", |s| money(s.per_month)),
+        Column::figures("capacity-h/day saved", |s| figure(s.capacity_hours_per_day, 1)),
+        Column::figures("$/month saved", |s| figure(s.per_month, 2)),
     ]
 }
 
